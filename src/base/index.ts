@@ -1,0 +1,9 @@
+/**
+ * base/ — floor 0. Shared kit with no domain knowledge: clock, errors, logger
+ * contract, diagnostics channels, async helpers. Imports nothing from src/.
+ */
+export { type Clock, type TimerHandle, SystemClock, ManualClock, systemClock } from "./clock.js";
+export { ThorError, defineError, describeError } from "./errors.js";
+export { type Logger, type LogFn, silentLogger } from "./logger.js";
+export { type Channel, channel, subscribe } from "./diagnostics.js";
+export { sleep, backoffDelay, deferred, type Deferred } from "./async.js";
