@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
 import { ManualClock } from "../../src/base/index.js";
 
 describe("ManualClock", () => {
@@ -13,10 +14,10 @@ describe("ManualClock", () => {
     const cancelled = clock.setTimeout(() => fired.push("never"), 12);
     clock.clearTimeout(cancelled);
     clock.advance(19);
-    expect(fired).toEqual(["a@10", "c@15"]);
-    expect(clock.now()).toBe(19);
+    assert.deepEqual(fired, ["a@10", "c@15"]);
+    assert.equal(clock.now(), 19);
     clock.advance(1);
-    expect(fired).toEqual(["a@10", "c@15", "b@20"]);
-    expect(clock.pendingCount).toBe(0);
+    assert.deepEqual(fired, ["a@10", "c@15", "b@20"]);
+    assert.equal(clock.pendingCount, 0);
   });
 });
