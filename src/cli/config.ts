@@ -18,10 +18,10 @@ export class ConfigError extends ThorError {
   }
 }
 
-/** A list given as an array (TOML, flags) or a comma-separated string (env, flags). */
-export function list<T extends z.ZodTypeAny>(item: T) {
+/** A list given as an array (TOML, flags) or a `separator`-separated string (env, flags). */
+export function list<T extends z.ZodTypeAny>(item: T, separator = ",") {
   return z.preprocess((v) => {
-    if (typeof v === "string") return v.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+    if (typeof v === "string") return v.split(separator).map((s) => s.trim()).filter((s) => s.length > 0);
     return v;
   }, z.array(item));
 }

@@ -21,3 +21,28 @@ export {
 } from "./topics.js";
 export type { EventBus, EventHandler, EventMeta, PublisherIdentity } from "./bus.js";
 export { LocalHub, LocalBus } from "./local-bus.js";
+export {
+  FrameType,
+  FrameDecoder,
+  encodeFrame,
+  encodeRaw,
+  decodeBody,
+  DEFAULT_MAX_FRAME,
+  type Frame,
+  type FrameTypeCode,
+  type DecodeResult,
+} from "./frame-codec.js";
+export { EventServer, DEFAULT_PUBLISH_POLICY, type EventServerOptions, type EventServerStats } from "./server.js";
+export { EventClient, type EventClientOptions, type LinkState, type LinkStatus } from "./client.js";
+export { discoverEventServers, parseEndpoint, endpointKey, type Endpoint, type SrvDiscoveryOptions } from "./discovery.js";
+export { EventsDiscoveryError, EventsClosedError } from "./errors.js";
+export { linkChannel, refusedChannel } from "./diagnostics.js";
+export {
+  DEFAULT_EVENT_PORT,
+  DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_RECONNECT_BASE_MS,
+  DEFAULT_RECONNECT_MAX_MS,
+  DEFAULT_DEDUP_WINDOW,
+} from "./options.js";

@@ -29,6 +29,8 @@ export const managerHeartbeatSchema = z
     term: z.number().int().nonnegative(),
     /** True while this manager considers itself the active one. */
     active: z.boolean(),
+    /** Set in the last heartbeat of a manager that stops: others take over at once. */
+    stopping: z.boolean().optional(),
     startedAt: z.number().int().nonnegative(),
   })
   .strict();

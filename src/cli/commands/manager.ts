@@ -1,0 +1,48 @@
+import type { Command } from "commander";
+import { z } from "zod";
+import { Manager, DEFAULT_HEARTBEAT_MS, DEFAULT_MANAGER_DEAD_MS, DEFAULT_MEMBER_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_MS } from "../../manager/index.js";
+import { num } from "../config.js";
+import { connectEvents, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
+
+const schema = memberSchema.extend({
+  ip: z.string().min(2),
+  /** Lower is preferred in the election. */
+  priority: num().int().min(0).max(65535).default(100),
+  heartbeatMs: num().int().min(50).default(DEFAULT_HEARTBEAT_MS),
+  deadMs: num().int().min(150).default(DEFAULT_MANAGER_DEAD_MS),
+  memberTimeoutMs: num().int().min(500).default(DEFAULT_MEMBER_TIMEOUT_MS),
+  snapshotIntervalMs: num().int().min(100).default(DEFAULT_SNAPSHOT_INTERVAL_MS),
+});
+
+export function register(program: Command): void {
+  memberFlags(program.command("manager").description("run a manager (membership, snapshots; one is elected active)"))
+    .option("--ip <addr>", "our address")
+    .option("--priority <n>", "election priority, lower wins (default 100)")
+    .option("--heartbeat-ms <ms>", "heartbeat interval (default 1000)")
+    .option("--dead-ms <ms>", "a manager silent this long is dead (default 3000)")
+    .option("--member-timeout-ms <ms>", "a member silent this long is removed (default 6000)")
+    .option("--snapshot-interval-ms <ms>", "periodic snapshot interval (default 5000)")
+    .action(async (flags: Record<string, unknown>) => {
+      const cfg = loadMemberConfig(schema, "manager", flags);
+      const log = memberLogger(cfg, "manager");
+      const identity = await loadIdentity(cfg);
+      const bus = await connectEvents(cfg, identity, log);
+      const manager = new Manager({
+        bus,
+        logger: log,
+        id: cfg.name,
+        ip: cfg.ip,
+        priority: cfg.priority,
+        heartbeatMs: cfg.heartbeatMs,
+        deadMs: cfg.deadMs,
+        memberTimeoutMs: cfg.memberTimeoutMs,
+        snapshotIntervalMs: cfg.snapshotIntervalMs,
+      });
+      manager.start();
+      await untilSignal(log, async () => {
+        manager.stop();
+        await bus.close();
+        identity.close();
+      });
+    });
+}

@@ -1,0 +1,97 @@
+/**
+ * A whole network on loopback, as used by `thor demo` and the end-to-end
+ * tests: which members exist, their addresses, certificates and command
+ * lines. Pure planning plus certificate issuing; starting the processes is
+ * the caller's (the demo spawns them, tests use their own process helper).
+ */
+import { join } from "node:path";
+import { initCa, issueCertificate } from "../pki/index.js";
+
+export type MemberKind = "eventserver" | "manager" | "database" | "node" | "monitor";
+
+export interface LabMember {
+  kind: MemberKind;
+  name: string;
+  ip: string;
+  /** Arguments after `thor`. */
+  args: string[];
+  roles: string[];
+  ports: Record<string, number>;
+  cert: string;
+  key: string;
+  log: string;
+}
+
+export interface LabPlan {
+  dir: string;
+  caDir: string;
+  eventServers: string[];
+  members: LabMember[];
+}
+
+export interface LabOptions {
+  dir: string;
+  /** First three octets of the loopback addresses used, e.g. `127.0.1`. */
+  subnet?: string;
+  eventServers?: number;
+  managers?: number;
+  /** Role lists, one per node. */
+  nodes?: string[][];
+  eventPort?: number;
+  lookupPort?: number;
+  /** Faster timings, for tests: heartbeat 250 ms, manager dead 1 s, presence 500 ms, member timeout 2 s. */
+  fast?: boolean;
+  dburi?: string;
+}
+
+export const DEMO_NODE_ROLES: string[][] = [
+  ["sip_proxy", "media_relay"],
+  ["sip_proxy", "media_relay", "provisioning_server"],
+  ["sip_proxy", "xcap_server", "voicemail_server"],
+];
+
+export function planLab(opts: LabOptions): LabPlan {
+  const subnet = opts.subnet ?? "127.0.1";
+  const caDir = join(opts.dir, "ca");
+  const eventPort = opts.eventPort ?? 8000;
+  const lookupPort = opts.lookupPort ?? 9500;
+  const esCount = opts.eventServers ?? 3;
+  const eventServers = Array.from({ length: esCount }, (_, i) => `${subnet}.${1 + i}:${eventPort}`);
+  const common = ["--ca-dir", caDir, "--log-format", "json"];
+  const joined = ["--event-servers", eventServers.join(",")];
+  const fast = opts.fast
+    ? { manager: ["--heartbeat-ms", "250", "--dead-ms", "1000", "--member-timeout-ms", "2000", "--snapshot-interval-ms", "1000"], node: ["--presence-interval-ms", "500"] }
+    : { manager: [], node: [] };
+  const members: LabMember[] = [];
+  const add = (kind: MemberKind, name: string, ip: string, args: string[], roles: string[] = [], ports: Record<string, number> = {}) =>
+    members.push({ kind, name, ip, args: [...args, "--name", name, ...common], roles, ports, cert: join(caDir, "certs", `${name}.crt`), key: join(caDir, "certs", `${name}.key`), log: join(opts.dir, "logs", `${name}.log`) });
+  for (let i = 0; i < esCount; i++) {
+    const ip = `${subnet}.${1 + i}`;
+    add("eventserver", `es${i + 1}`, ip, ["eventserver", "--host", ip, "--port", String(eventPort)], [], { events: eventPort });
+  }
+  for (let i = 0; i < (opts.managers ?? 2); i++) {
+    add("manager", `mgr${i + 1}`, `${subnet}.${11 + i}`, ["manager", "--ip", `${subnet}.${11 + i}`, "--priority", String(10 * (i + 1)), ...joined, ...fast.manager]);
+  }
+  add("database", "db1", `${subnet}.21`, ["database", "--ip", `${subnet}.21`, "--dburi", opts.dburi ?? `sqlite://${join(opts.dir, "thor.db")}`, ...joined]);
+  (opts.nodes ?? DEMO_NODE_ROLES).forEach((roles, i) => {
+    const ip = `${subnet}.${101 + i}`;
+    add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...joined, ...fast.node], roles, { lookup: lookupPort });
+  });
+  members.push({ kind: "monitor", name: "monitor", ip: "127.0.0.1", args: ["monitor", "--name", "monitor", ...common, ...joined], roles: [], ports: {}, cert: join(caDir, "certs", "monitor.crt"), key: join(caDir, "certs", "monitor.key"), log: "" });
+  return { dir: opts.dir, caDir, eventServers, members };
+}
+
+const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor" };
+
+/** Create the CA and one certificate per member (replacing any earlier lab in `plan.dir`). */
+export async function issueLabCertificates(plan: LabPlan): Promise<void> {
+  await initCa(plan.caDir, { commonName: "sipthor lab CA", org: "sipthor", force: true });
+  for (const m of plan.members) {
+    await issueCertificate(plan.caDir, m.name, {
+      ip: [m.ip],
+      ou: OU[m.kind],
+      roles: m.kind === "node" ? m.roles : m.kind === "monitor" ? ["monitor"] : ["*"],
+      force: true,
+    });
+  }
+}

@@ -1,0 +1,6 @@
+import { channel } from "../base/index.js";
+
+/** A client's link to one event server changed state. */
+export const linkChannel = channel<{ endpoint: string; state: "up" | "down"; reason?: string }>("thor:events:link");
+/** An event server refused or dropped a connection. */
+export const refusedChannel = channel<{ remote: string; reason: string }>("thor:events:refused");

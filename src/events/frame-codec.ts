@@ -1,0 +1,147 @@
+/**
+ * The event servers' wire format, sans-IO. See docs/events-wire.md.
+ *
+ *   frame = length:uint32be  type:uint8  body:(length - 1 bytes of UTF-8 JSON)
+ *
+ * `length` counts the type byte and the body, so the smallest frame is 5
+ * bytes on the wire. A frame longer than `maxFrame` or with an unknown type or
+ * a body that is not a JSON object of the right shape is a protocol error: the
+ * decoder reports it and stops (the connection is closed, nothing after it is
+ * trusted).
+ */
+import { z } from "zod";
+
+export const FrameType = {
+  SUBSCRIBE: 1,
+  UNSUBSCRIBE: 2,
+  PUBLISH: 3,
+  EVENT: 4,
+  PING: 5,
+  PONG: 6,
+  ERROR: 7,
+  WELCOME: 8,
+} as const;
+export type FrameTypeName = keyof typeof FrameType;
+export type FrameTypeCode = (typeof FrameType)[FrameTypeName];
+
+const topicList = z.array(z.string().min(1).max(128)).min(1).max(64);
+const publisherSchema = z.object({
+  subject: z.record(z.string().max(64), z.string().max(256)),
+  roles: z.array(z.string().max(32)).max(64),
+});
+
+/** Body schema per frame type. Payloads stay `unknown` here: topics validate them. */
+export const frameBodySchemas = {
+  [FrameType.SUBSCRIBE]: z.object({ topics: topicList }).strict(),
+  [FrameType.UNSUBSCRIBE]: z.object({ topics: topicList }).strict(),
+  [FrameType.PUBLISH]: z.object({ topic: z.string().min(1).max(128), msgId: z.string().min(1).max(64), payload: z.unknown() }).strict(),
+  [FrameType.EVENT]: z
+    .object({ topic: z.string().min(1).max(128), msgId: z.string().min(1).max(64), payload: z.unknown(), publisher: publisherSchema })
+    .strict(),
+  [FrameType.PING]: z.object({}).strict(),
+  [FrameType.PONG]: z.object({}).strict(),
+  [FrameType.ERROR]: z.object({ code: z.string().max(64), message: z.string().max(1024) }).strict(),
+  [FrameType.WELCOME]: z.object({ server: z.string().max(128), version: z.string().max(64) }).strict(),
+} as const;
+
+export type Frame =
+  | { type: typeof FrameType.SUBSCRIBE; body: z.infer<(typeof frameBodySchemas)[1]> }
+  | { type: typeof FrameType.UNSUBSCRIBE; body: z.infer<(typeof frameBodySchemas)[2]> }
+  | { type: typeof FrameType.PUBLISH; body: z.infer<(typeof frameBodySchemas)[3]> }
+  | { type: typeof FrameType.EVENT; body: z.infer<(typeof frameBodySchemas)[4]> }
+  | { type: typeof FrameType.PING; body: z.infer<(typeof frameBodySchemas)[5]> }
+  | { type: typeof FrameType.PONG; body: z.infer<(typeof frameBodySchemas)[6]> }
+  | { type: typeof FrameType.ERROR; body: z.infer<(typeof frameBodySchemas)[7]> }
+  | { type: typeof FrameType.WELCOME; body: z.infer<(typeof frameBodySchemas)[8]> };
+
+/** @default 1 MiB */
+export const DEFAULT_MAX_FRAME = 1024 * 1024;
+
+export function encodeFrame(frame: Frame): Buffer {
+  return encodeRaw(frame.type, JSON.stringify(frame.body));
+}
+
+/** Encode a frame whose body is already serialized JSON (fan-out encodes once). */
+export function encodeRaw(type: FrameTypeCode, json: string): Buffer {
+  const bodyLen = Buffer.byteLength(json, "utf8");
+  const buf = Buffer.allocUnsafe(5 + bodyLen);
+  buf.writeUInt32BE(1 + bodyLen, 0);
+  buf.writeUInt8(type, 4);
+  buf.write(json, 5, "utf8");
+  return buf;
+}
+
+export type DecodeResult = { ok: true; frame: Frame } | { ok: false; error: string };
+
+const typeNames = new Map<number, FrameTypeName>(Object.entries(FrameType).map(([k, v]) => [v, k as FrameTypeName]));
+
+export function frameTypeName(type: number): string {
+  return typeNames.get(type) ?? `type ${type}`;
+}
+
+/** Validate one frame's type and body. */
+export function decodeBody(type: number, body: Buffer): DecodeResult {
+  const schema = (frameBodySchemas as Record<number, z.ZodTypeAny | undefined>)[type];
+  if (!schema) return { ok: false, error: `unknown frame type ${type}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString("utf8"));
+  } catch {
+    return { ok: false, error: `${frameTypeName(type)} body is not valid JSON` };
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, error: `${frameTypeName(type)} body invalid: ${issue ? `${issue.path.join(".") || "body"} ${issue.message}` : "bad shape"}` };
+  }
+  return { ok: true, frame: { type, body: parsed.data } as Frame };
+}
+
+/**
+ * Incremental decoder: feed socket chunks, get frames. After the first error
+ * it returns nothing more (`failed` is set); the caller closes the connection.
+ */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  failed: string | undefined;
+
+  constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {}
+
+  push(chunk: Buffer): DecodeResult[] {
+    if (this.failed) return [];
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const out: DecodeResult[] = [];
+    let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    let offset = 0;
+    while (buf.length - offset >= 4) {
+      const len = buf.readUInt32BE(offset);
+      if (len < 1 || len > this.maxFrame + 1) {
+        this.failed = len < 1 ? "empty frame" : `frame of ${len} bytes exceeds the limit of ${this.maxFrame} bytes`;
+        out.push({ ok: false, error: this.failed });
+        this.reset();
+        return out;
+      }
+      if (buf.length - offset < 4 + len) break;
+      const type = buf.readUInt8(offset + 4);
+      const result = decodeBody(type, buf.subarray(offset + 5, offset + 4 + len));
+      offset += 4 + len;
+      out.push(result);
+      if (!result.ok) {
+        this.failed = result.error;
+        this.reset();
+        return out;
+      }
+    }
+    buf = buf.subarray(offset);
+    this.chunks = buf.length > 0 ? [buf] : [];
+    this.buffered = buf.length;
+    return out;
+  }
+
+  private reset(): void {
+    this.chunks = [];
+    this.buffered = 0;
+  }
+}

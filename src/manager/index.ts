@@ -1,0 +1,13 @@
+/**
+ * manager/ — floor 3. Membership (presence, leave, expiry) and the election
+ * of the one active manager that publishes `Thor.Members` snapshots.
+ */
+export { Manager, checkPresence, type ManagerOptions } from "./manager.js";
+export { Election, winsOver, type ElectionConfig, type ElectionState, type Transition } from "./election.js";
+export { MembershipTable, type TableChange } from "./membership-table.js";
+export {
+  DEFAULT_MEMBER_TIMEOUT_MS,
+  DEFAULT_SNAPSHOT_INTERVAL_MS,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_MANAGER_DEAD_MS,
+} from "./options.js";

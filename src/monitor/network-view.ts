@@ -1,0 +1,118 @@
+import type { EventBus, EventMeta, ManagerHeartbeat, StatisticsReport, DatabaseAnnouncement, TopicMap } from "../events/index.js";
+import { RoleMap, type Entity, type MembershipSnapshot, isNewerSnapshot } from "../overlay/index.js";
+import type { Clock } from "../base/index.js";
+
+/** One line of the monitor's event log. */
+export interface NetworkEvent {
+  at: number;
+  kind: "joined" | "left" | "changed" | "manager" | "database" | "snapshot";
+  text: string;
+}
+
+/**
+ * What the monitor knows about the network, built only from events (the same
+ * stream every member sees): the newest membership snapshot, the managers'
+ * heartbeats, database announcements and statistics. Pure state + a
+ * subscription helper; rendering is in `render.ts`.
+ */
+export class NetworkView {
+  snapshot: MembershipSnapshot | undefined;
+  roleMap: RoleMap = RoleMap.fromMembers([]);
+  private roleShares = new Map<string, Map<string, number>>();
+  readonly managers = new Map<string, { hb: ManagerHeartbeat; seenAt: number }>();
+  readonly databases = new Map<string, { ann: DatabaseAnnouncement; seenAt: number }>();
+  readonly statistics = new Map<string, StatisticsReport>();
+  readonly events: NetworkEvent[] = [];
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly maxEvents = 200,
+  ) {}
+
+  /** Subscribe to every topic the view needs; returns an unsubscribe function. */
+  attach(bus: EventBus): () => void {
+    const offs = [
+      bus.subscribe("Thor.Members", (s) => this.onSnapshot(s)),
+      bus.subscribe("Thor.Manager", (hb) => this.onManager(hb)),
+      bus.subscribe("Thor.Database", (a) => this.onDatabase(a)),
+      bus.subscribe("Thor.Statistics", (s) => this.onStatistics(s)),
+      bus.subscribe("Thor.Leave", (l, meta) => this.onLeave(l, meta)),
+    ];
+    return () => offs.forEach((off) => off());
+  }
+
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** The manager currently claiming to be active and heard within `aliveMs`. */
+  activeManager(aliveMs = 5_000): ManagerHeartbeat | undefined {
+    const now = this.clock.now();
+    let best: ManagerHeartbeat | undefined;
+    for (const { hb, seenAt } of this.managers.values()) {
+      if (hb.active && now - seenAt <= aliveMs && (!best || hb.term > best.term)) best = hb;
+    }
+    return best;
+  }
+
+  onSnapshot(s: MembershipSnapshot): void {
+    if (!isNewerSnapshot(s, this.snapshot)) return;
+    const before = new Map((this.snapshot?.members ?? []).map((m) => [m.id, m]));
+    const after = new Map(s.members.map((m) => [m.id, m]));
+    for (const [id, m] of after) {
+      const old = before.get(id);
+      if (!old) this.log("joined", `${id} (${m.ip}) joined with roles ${m.roles.join(",") || "-"}`);
+      else if (old.startedAt !== m.startedAt) this.log("changed", `${id} restarted`);
+      else if (old.attrs["draining"] !== m.attrs["draining"]) this.log("changed", `${id} ${m.attrs["draining"] ? "is draining" : "stopped draining"}`);
+    }
+    for (const [id, m] of before) if (!after.has(id)) this.log("left", `${id} (${m.ip}) left`);
+    if (this.snapshot && this.snapshot.epoch !== s.epoch) this.log("snapshot", `new manager term ${s.epoch} (${s.manager})`);
+    this.snapshot = s;
+    this.roleMap = RoleMap.fromMembers(s.members);
+    this.roleShares = new Map(this.roleMap.roles().map((role) => [role, this.roleMap.ring(role)?.shares() ?? new Map<string, number>()]));
+    this.changed();
+  }
+
+  onManager(hb: ManagerHeartbeat): void {
+    const prev = this.managers.get(hb.id)?.hb;
+    if (!prev) this.log("manager", `manager ${hb.id} (${hb.ip}) seen`);
+    if (prev && prev.active !== hb.active) this.log("manager", `manager ${hb.id} ${hb.active ? `became active (term ${hb.term})` : "is standby"}`);
+    else if (!prev && hb.active) this.log("manager", `manager ${hb.id} is active (term ${hb.term})`);
+    this.managers.set(hb.id, { hb, seenAt: this.clock.now() });
+    this.changed();
+  }
+
+  onDatabase(a: DatabaseAnnouncement): void {
+    if (!this.databases.has(a.id)) this.log("database", `database ${a.dburi} announced by ${a.id} (priority ${a.priority})`);
+    this.databases.set(a.id, { ann: a, seenAt: this.clock.now() });
+    this.changed();
+  }
+
+  onStatistics(s: StatisticsReport): void {
+    this.statistics.set(s.id, s);
+    this.changed();
+  }
+
+  onLeave(l: TopicMap["Thor.Leave"], _meta: EventMeta): void {
+    this.log("left", `${l.id} (${l.ip}) announced it is leaving`);
+    this.changed();
+  }
+
+  /** Ring share (0..1) of `member` for each of its roles. */
+  shares(member: Entity): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const role of member.roles) out[role] = this.roleShares.get(role)?.get(member.ip) ?? 0;
+    return out;
+  }
+
+  private log(kind: NetworkEvent["kind"], text: string): void {
+    this.events.push({ at: this.clock.wallNow(), kind, text });
+    if (this.events.length > this.maxEvents) this.events.splice(0, this.events.length - this.maxEvents);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The contract between the node and the roles it runs. A role is a module
+ * with a name, a lifecycle, what it adds to the node's announcement and how
+ * it reacts to membership changes. Later issues plug the SIP proxy, media
+ * relay, provisioning etc. in here.
+ */
+import type { Clock, Logger } from "../base/index.js";
+import type { DatabaseAnnouncement, EventBus } from "../events/index.js";
+import type { Entity, MembershipSnapshot, RoleMap } from "../overlay/index.js";
+
+export interface RoleContext {
+  readonly bus: EventBus;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** This node's entity as currently announced. */
+  self(): Entity;
+  /** The current role map, once the first snapshot arrived. */
+  roleMap(): RoleMap | undefined;
+  /** The preferred database, once one is announced. */
+  database(): DatabaseAnnouncement | undefined;
+}
+
+export interface RoleAdvertisement {
+  ports?: Record<string, number>;
+  attrs?: Record<string, string | number | boolean>;
+}
+
+export interface Role {
+  readonly name: string;
+  start(ctx: RoleContext): Promise<void>;
+  stop(): Promise<void>;
+  /** Merged into the node's entity at every announcement. */
+  advertise?(): RoleAdvertisement;
+  /** Called after every applied snapshot. */
+  onMembership?(map: RoleMap, snapshot: MembershipSnapshot): void;
+  /** Counters published on `Thor.Statistics`. */
+  statistics?(): Record<string, number>;
+}
+
+/** A role that is announced (it takes part in its ring) but has no engine yet. */
+export class AdvertisedRole implements Role {
+  constructor(readonly name: string) {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+}

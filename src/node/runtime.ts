@@ -1,0 +1,197 @@
+/**
+ * `thor node`: one member of the overlay. It announces its entity on
+ * `Thor.Presence` periodically, applies the active manager's snapshots in
+ * `(epoch, seq)` order to keep one hash ring per role, runs its roles, and
+ * leaves gracefully (`Thor.Leave`) when stopped.
+ */
+import { describeError, systemClock, type Clock, type Logger, type TimerHandle } from "../base/index.js";
+import type { DatabaseAnnouncement, EventBus, EventMeta } from "../events/index.js";
+import { isNewerSnapshot, RoleMap, type Entity, type MembershipSnapshot } from "../overlay/index.js";
+import { DatabaseDirectory } from "./database.js";
+import type { Role, RoleContext } from "./role.js";
+import { DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_SNAPSHOT_STALE_MS, DEFAULT_STATISTICS_INTERVAL_MS } from "./options.js";
+
+export interface NodeRuntimeOptions {
+  bus: EventBus;
+  logger: Logger;
+  clock?: Clock;
+  /** Member id: the certificate CN. */
+  id: string;
+  ip: string;
+  version: string;
+  roles: Role[];
+  /** Ports of the node itself (e.g. `lookup`), merged with the roles' own. */
+  ports?: Record<string, number>;
+  attrs?: Record<string, string | number | boolean>;
+  presenceIntervalMs?: number;
+  statisticsIntervalMs?: number;
+  snapshotStaleMs?: number;
+}
+
+export class NodeRuntime {
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly startedAt: number;
+  private readonly database: DatabaseDirectory;
+  private readonly attrs: Record<string, string | number | boolean>;
+  private snapshot: MembershipSnapshot | undefined;
+  private snapshotAt = 0;
+  private map: RoleMap | undefined;
+  private timers = new Map<string, TimerHandle>();
+  private unsubs: Array<() => void> = [];
+  private started: Role[] = [];
+  private readonly listeners = new Set<(map: RoleMap, snap: MembershipSnapshot) => void>();
+
+  constructor(private readonly opts: NodeRuntimeOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger;
+    this.startedAt = this.clock.wallNow();
+    this.database = new DatabaseDirectory(this.clock, this.log);
+    this.attrs = { ...(opts.attrs ?? {}) };
+  }
+
+  /** The entity this node announces. */
+  self(): Entity {
+    const ports: Record<string, number> = { ...(this.opts.ports ?? {}) };
+    const attrs: Record<string, string | number | boolean> = {};
+    for (const role of this.opts.roles) {
+      const adv = role.advertise?.();
+      Object.assign(ports, adv?.ports ?? {});
+      Object.assign(attrs, adv?.attrs ?? {});
+    }
+    Object.assign(attrs, this.attrs);
+    return {
+      id: this.opts.id,
+      ip: this.opts.ip,
+      roles: this.opts.roles.map((r) => r.name),
+      version: this.opts.version,
+      ports,
+      attrs,
+      startedAt: this.startedAt,
+    };
+  }
+
+  roleMap(): RoleMap | undefined {
+    return this.map;
+  }
+
+  currentSnapshot(): MembershipSnapshot | undefined {
+    return this.snapshot;
+  }
+
+  currentDatabase(): DatabaseAnnouncement | undefined {
+    return this.database.current();
+  }
+
+  onMembership(listener: (map: RoleMap, snap: MembershipSnapshot) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async start(): Promise<void> {
+    const { bus } = this.opts;
+    this.unsubs.push(bus.subscribe("Thor.Members", (snap, meta) => this.onSnapshot(snap, meta)));
+    this.database.start(bus);
+    const ctx: RoleContext = {
+      bus,
+      logger: this.log,
+      clock: this.clock,
+      self: () => this.self(),
+      roleMap: () => this.map,
+      database: () => this.database.current(),
+    };
+    for (const role of this.opts.roles) {
+      await role.start({ ...ctx, logger: this.log.child({ role: role.name }) });
+      this.started.push(role);
+    }
+    this.every("presence", this.opts.presenceIntervalMs ?? DEFAULT_PRESENCE_INTERVAL_MS, () => this.announce());
+    this.every("statistics", this.opts.statisticsIntervalMs ?? DEFAULT_STATISTICS_INTERVAL_MS, () => this.publishStatistics());
+    this.log.info({ id: this.opts.id, ip: this.opts.ip, roles: this.opts.roles.map((r) => r.name) }, "node started");
+  }
+
+  /** Mark the node draining (it leaves every ring but stays online) or back. */
+  setDraining(draining: boolean): void {
+    if (draining) this.attrs["draining"] = true;
+    else delete this.attrs["draining"];
+    this.announce();
+  }
+
+  /** Leave gracefully: announce the leave, then stop the roles. */
+  async stop(): Promise<void> {
+    for (const t of this.timers.values()) this.clock.clearTimeout(t);
+    this.timers.clear();
+    try {
+      this.opts.bus.publish("Thor.Leave", { id: this.opts.id, ip: this.opts.ip });
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, "could not announce the leave");
+    }
+    for (const off of this.unsubs) off();
+    this.unsubs = [];
+    this.database.stop();
+    for (const role of this.started.reverse()) {
+      try {
+        await role.stop();
+      } catch (err) {
+        this.log.error({ role: role.name, err: describeError(err) }, "role failed to stop");
+      }
+    }
+    this.started = [];
+    this.log.info("node left the network");
+  }
+
+  private every(name: string, ms: number, fn: () => void): void {
+    const run = () => {
+      try {
+        fn();
+      } catch (err) {
+        this.log.warn({ task: name, err: describeError(err) }, "periodic task failed");
+      }
+      this.timers.set(name, this.clock.setTimeout(run, ms));
+    };
+    run();
+  }
+
+  private announce(): void {
+    this.opts.bus.publish("Thor.Presence", this.self());
+  }
+
+  private publishStatistics(): void {
+    const roles: Record<string, Record<string, number>> = {};
+    for (const role of this.started) {
+      const s = role.statistics?.();
+      if (s) roles[role.name] = s;
+    }
+    this.opts.bus.publish("Thor.Statistics", { id: this.opts.id, ip: this.opts.ip, at: this.clock.wallNow(), roles });
+  }
+
+  private onSnapshot(snap: MembershipSnapshot, meta: EventMeta): void {
+    if (meta.publisher.subject["OU"] !== "manager") {
+      this.log.warn({ publisher: meta.publisher.subject["CN"] }, "snapshot not published by a manager, ignored");
+      return;
+    }
+    const now = this.clock.now();
+    const stale = this.snapshot !== undefined && now - this.snapshotAt > (this.opts.snapshotStaleMs ?? DEFAULT_SNAPSHOT_STALE_MS);
+    if (!isNewerSnapshot(snap, this.snapshot) && !stale) return;
+    const previous = this.snapshot;
+    this.snapshot = snap;
+    this.snapshotAt = now;
+    if (previous && previous.epoch === snap.epoch && sameMembers(previous, snap)) return;
+    this.map = RoleMap.fromMembers(snap.members);
+    const selfListed = snap.members.some((m) => m.id === this.opts.id);
+    this.log.info({ epoch: snap.epoch, seq: snap.seq, manager: snap.manager, members: snap.members.length, selfListed }, "membership applied");
+    if (!selfListed) this.announce();
+    for (const role of this.started) {
+      try {
+        role.onMembership?.(this.map, snap);
+      } catch (err) {
+        this.log.error({ role: role.name, err: describeError(err) }, "role failed on membership change");
+      }
+    }
+    for (const l of this.listeners) l(this.map, snap);
+  }
+}
+
+function sameMembers(a: MembershipSnapshot, b: MembershipSnapshot): boolean {
+  if (a.members.length !== b.members.length) return false;
+  return JSON.stringify(a.members) === JSON.stringify(b.members);
+}
