@@ -98,6 +98,9 @@ export async function connectEvents(cfg: MemberConfig, identity: TlsIdentity, lo
 /** Run until SIGINT/SIGTERM, then call `stop` once; a second signal exits at once. */
 export function untilSignal(logger: Logger, stop: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
+    // Timers of the engines are unref'd; this keeps a member alive while it
+    // has no open socket (e.g. every event server down) until it is told to stop.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
@@ -109,6 +112,7 @@ export function untilSignal(logger: Logger, stop: () => Promise<void>): Promise<
       stop()
         .catch((err: unknown) => logger.error({ err: String(err) }, "error while stopping"))
         .finally(() => {
+          clearInterval(keepAlive);
           process.off("SIGINT", onSignal);
           process.off("SIGTERM", onSignal);
           resolve();

@@ -57,7 +57,14 @@ export class Lab {
     for (const kind of ["eventserver", "manager", "database", "node"] as const) for (const m of this.of(kind)) this.start(m.name);
     await this.observe();
     const nodes = this.of("node").length;
-    await waitFor(() => (this.view.snapshot?.members.length ?? 0) === nodes, { timeoutMs, message: `${nodes} nodes in the snapshot` });
+    await waitFor(
+      () => {
+        const dead = [...this.procs.values()].find((p) => !p.alive);
+        if (dead) throw new Error(`member exited early: ${dead.describe()}`);
+        return (this.view.snapshot?.members.length ?? 0) === nodes;
+      },
+      { timeoutMs, message: `${nodes} nodes in the snapshot` },
+    );
   }
 
   async observe(): Promise<void> {

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "./wait-for.js";
 
-/** Absolute path of the `thor` entry point (runs the compiled CLI in dist/). */
-export const THOR_BIN = fileURLToPath(new URL("../../bin/thor.js", import.meta.url));
+/** Absolute path of the `thor` entry point (tests run compiled, from dist/test/support/). */
+export const THOR_BIN = fileURLToPath(new URL("../../../bin/thor.js", import.meta.url));
 
 export interface LogLine {
   level?: number;

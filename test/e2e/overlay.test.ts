@@ -1,0 +1,96 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { queryLookup, RoleMap } from "../../src/overlay/index.js";
+import { Lab } from "../support/lab.js";
+import { waitFor } from "../support/wait-for.js";
+
+/**
+ * The overlay end to end: 3 event servers, 2 managers, a database announcer
+ * and 3 nodes as real processes on 127.0.2.0/24, with fast timings
+ * (manager heartbeat 250 ms / dead after 1 s; presence 500 ms / member
+ * timeout 2 s).
+ */
+describe("overlay end to end", () => {
+  let lab: Lab;
+
+  before(async () => {
+    lab = await Lab.create({ subnet: "127.0.2" });
+    await lab.startAll();
+  });
+
+  after(async () => {
+    await lab?.stop();
+  });
+
+  it("every node answers lookups identically, and as the ring computed here", async () => {
+    const keys = Array.from({ length: 300 }, (_, i) => `user${i}@example.com`);
+    const local = RoleMap.fromMembers(lab.view.snapshot!.members);
+    const expected = keys.map((k) => local.lookup("sip_proxy", k)?.ip ?? "None");
+    for (const node of lab.of("node")) {
+      const answers = await queryLookup(node.ip, 9500, keys.map((k) => `lookup sip_proxy for ${k}`));
+      assert.deepEqual(answers, expected, `answers of ${node.name}`);
+    }
+    assert.equal(new Set(expected).size, 3, "all three sip_proxy nodes own keys");
+    const [online] = await queryLookup(lab.of("node")[0]!.ip, 9500, [`is_online ${lab.of("node")[2]!.ip} as xcap_server`]);
+    assert.equal(online, "Yes");
+  });
+
+  it("the database announcement reaches the network", async () => {
+    await waitFor(() => lab.view.databases.size === 1, { timeoutMs: 5000, message: "database announcement" });
+  });
+
+  it("SIGKILL of the active manager: the standby takes over within the bound, view stays consistent", async () => {
+    const active = await waitFor(() => lab.view.activeManager(1500), { timeoutMs: 5000, message: "an active manager" });
+    const before = lab.view.snapshot!;
+    const killedAt = Date.now();
+    await lab.proc(active.id).stop("SIGKILL");
+    const next = await waitFor(() => {
+      const s = lab.view.snapshot;
+      return s && s.epoch > before.epoch && s.manager !== active.id ? s : undefined;
+    }, { timeoutMs: 10_000, message: "a snapshot from a new manager" });
+    const took = Date.now() - killedAt;
+    // dead after 1000 ms + one 250 ms heartbeat + delivery; bound asserted generously for a loaded CI machine.
+    assert.ok(took < 4000, `takeover took ${took} ms`);
+    assert.deepEqual(next.members.map((m) => m.id).sort(), before.members.map((m) => m.id).sort());
+    lab.start(active.id);
+    await lab.proc(active.id).waitForLog((l) => l.msg === "manager is now standby" || l.msg === "became the active manager", 10_000, "restarted manager settles");
+    assert.equal(lab.view.activeManager(1500)?.id, next.manager, "no preemption by the restarted manager");
+  });
+
+  it("SIGKILL of a node: it leaves the snapshot within the expiry bound; restarted, it is back with its share", async () => {
+    const victim = lab.of("node")[2]!;
+    const shareBefore = lab.view.roleMap.ring("sip_proxy")!.shares().get(victim.ip)!;
+    const killedAt = Date.now();
+    await lab.proc(victim.name).stop("SIGKILL");
+    await waitFor(() => !lab.memberIds().includes(victim.name), { timeoutMs: 10_000, message: `${victim.name} expired` });
+    const took = Date.now() - killedAt;
+    assert.ok(took < 2000 + 250 + 1500, `expiry took ${took} ms (timeout 2000 ms)`);
+    assert.equal(lab.view.roleMap.ring("sip_proxy")?.size, 2);
+    lab.start(victim.name);
+    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: 10_000, message: `${victim.name} back` });
+    assert.equal(lab.view.roleMap.ring("sip_proxy")!.shares().get(victim.ip), shareBefore);
+  });
+
+  it("SIGTERM of a node: it leaves at once with Thor.Leave", async () => {
+    const victim = lab.of("node")[1]!;
+    await lab.proc(victim.name).stop("SIGTERM");
+    assert.equal(lab.proc(victim.name).child.exitCode, 0);
+    await waitFor(() => !lab.memberIds().includes(victim.name), { timeoutMs: 1500, message: `${victim.name} left (faster than expiry)` });
+    lab.start(victim.name);
+    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: 10_000, message: `${victim.name} back` });
+  });
+
+  it("stopping one of three event servers keeps the network working; members reconnect when it returns", async () => {
+    const es1 = lab.of("eventserver")[0]!;
+    await lab.proc(es1.name).stop("SIGTERM");
+    const victim = lab.of("node")[0]!;
+    await lab.proc(victim.name).stop("SIGKILL");
+    await waitFor(() => !lab.memberIds().includes(victim.name), { timeoutMs: 10_000, message: "membership still updates with 2 event servers" });
+    lab.start(victim.name);
+    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: 10_000, message: "node joins with 2 event servers" });
+    const es = lab.start(es1.name);
+    // Every other member (2 managers, database, 3 nodes) plus the observer reconnects.
+    await waitFor(() => es.logs.filter((l) => l.msg === "member connected").length >= 7, { timeoutMs: 15_000, message: "members reconnected to es1" });
+    await waitFor(() => lab.observer.upCount === 3, { timeoutMs: 10_000, message: "observer links up" });
+  });
+});
