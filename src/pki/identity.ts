@@ -81,9 +81,16 @@ export class TlsIdentity {
     return id;
   }
 
-  /** Options for `tls.createServer`: client certificates required and verified. */
+  /**
+   * Options for `tls.createServer`: client certificates requested and
+   * verified against the CA and CRL. The handshake is not aborted by TLS
+   * itself (`rejectUnauthorized: false`): the server must call
+   * {@link authorizePeer} on every connection, which refuses unverified
+   * peers with the precise reason (CERT_REVOKED, CERT_HAS_EXPIRED, unknown
+   * CA, ...) for the log instead of an opaque "socket hang up".
+   */
   serverOptions(): tls.TlsOptions {
-    return { ca: this.caPem, cert: this.certPem, key: this.keyPem, ...(this.crlPem ? { crl: this.crlPem } : {}), requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" };
+    return { ca: this.caPem, cert: this.certPem, key: this.keyPem, ...(this.crlPem ? { crl: this.crlPem } : {}), requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" };
   }
 
   /** Options for `tls.connect`: the server's certificate verified against the CA; peers are authorized by passport, not host name. */
