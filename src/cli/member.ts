@@ -89,8 +89,9 @@ export function eventServerSource(cfg: MemberConfig): Endpoint[] | (() => Promis
   return () => discoverEventServers({ domain, dnsServers: cfg.dnsServers });
 }
 
-export async function connectEvents(cfg: MemberConfig, identity: TlsIdentity, logger: Logger): Promise<EventClient> {
-  const client = new EventClient({ identity, logger: logger.child({ part: "events" }), servers: eventServerSource(cfg), serverPassports: passports(cfg.serverPassports) });
+/** Connect to the event servers (validate the configuration with {@link eventServerSource} first). */
+export async function connectEvents(cfg: MemberConfig, servers: ReturnType<typeof eventServerSource>, identity: TlsIdentity, logger: Logger): Promise<EventClient> {
+  const client = new EventClient({ identity, logger: logger.child({ part: "events" }), servers, serverPassports: passports(cfg.serverPassports) });
   await client.start();
   return client;
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { queryLookup, RoleMap } from "../../src/overlay/index.js";
 import { Lab } from "../support/lab.js";
 import { waitFor } from "../support/wait-for.js";
+import { runThor } from "../support/processes.js";
 
 /**
  * The overlay end to end: 3 event servers, 2 managers, a database announcer
@@ -33,6 +34,25 @@ describe("overlay end to end", () => {
     assert.equal(new Set(expected).size, 3, "all three sip_proxy nodes own keys");
     const [online] = await queryLookup(lab.of("node")[0]!.ip, 9500, [`is_online ${lab.of("node")[2]!.ip} as xcap_server`]);
     assert.equal(online, "Yes");
+  });
+
+  it("thor monitor --once --json and thor lookup see the same network", async () => {
+    const mon = lab.member("monitor");
+    const res = await runThor([...mon.args, "--once", "--json"]);
+    assert.equal(res.code, 0, res.stderr);
+    const out = JSON.parse(res.stdout) as { snapshot: { members: Array<{ id: string }> }; activeManager: { id: string } | null; shares: Record<string, Record<string, number>> };
+    assert.deepEqual(out.snapshot.members.map((m) => m.id).sort(), ["node1", "node2", "node3"]);
+    assert.match(out.activeManager?.id ?? "", /^mgr\d$/);
+    const sum = Object.values(out.shares).reduce((a, s) => a + (s["sip_proxy"] ?? 0), 0);
+    assert.ok(Math.abs(sum - 1) < 1e-9, `sip_proxy shares sum to ${sum}`);
+    const node = lab.of("node")[0]!;
+    const owner = lab.view.roleMap.lookup("sip_proxy", "carol@example.com")!.ip;
+    const looked = await runThor(["lookup", "sip_proxy", "sip:carol@Example.com", "--server", `${node.ip}:9500`]);
+    assert.equal(looked.stdout.trim(), owner);
+    assert.equal(looked.code, 0);
+    const offline = await runThor(["lookup", "--online", "127.0.2.250", "--role", "sip_proxy", "--server", `${node.ip}:9500`]);
+    assert.equal(offline.stdout.trim(), "No");
+    assert.equal(offline.code, 1);
   });
 
   it("the database announcement reaches the network", async () => {

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { systemClock } from "../../base/index.js";
 import { DatabaseAnnouncer } from "../../node/index.js";
 import { num } from "../config.js";
-import { connectEvents, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
+import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
 
 const schema = memberSchema.extend({
   ip: z.string().min(2),
@@ -19,8 +19,9 @@ export function register(program: Command): void {
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "database", flags);
       const log = memberLogger(cfg, "database");
+      const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
-      const bus = await connectEvents(cfg, identity, log);
+      const bus = await connectEvents(cfg, servers, identity, log);
       const announcer = new DatabaseAnnouncer(bus, systemClock, { id: cfg.name, ip: cfg.ip, dburi: cfg.dburi, priority: cfg.priority });
       announcer.start();
       log.info({ dburi: cfg.dburi, priority: cfg.priority }, "announcing database");

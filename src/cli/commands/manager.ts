@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { Manager, DEFAULT_HEARTBEAT_MS, DEFAULT_MANAGER_DEAD_MS, DEFAULT_MEMBER_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_MS } from "../../manager/index.js";
 import { num } from "../config.js";
-import { connectEvents, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
+import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
 
 const schema = memberSchema.extend({
   ip: z.string().min(2),
@@ -25,8 +25,9 @@ export function register(program: Command): void {
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "manager", flags);
       const log = memberLogger(cfg, "manager");
+      const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
-      const bus = await connectEvents(cfg, identity, log);
+      const bus = await connectEvents(cfg, servers, identity, log);
       const manager = new Manager({
         bus,
         logger: log,

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { systemClock, sleep } from "../../base/index.js";
 import { NetworkView, renderNetwork } from "../../monitor/index.js";
 import { bool, num } from "../config.js";
-import { connectEvents, loadIdentity, loadMemberConfig, memberFlags, memberSchema, untilSignal } from "../member.js";
+import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberSchema, untilSignal } from "../member.js";
 import { createLogger } from "../logging.js";
 
 const schema = memberSchema.extend({
@@ -23,8 +23,9 @@ export function register(program: Command): void {
       const cfg = loadMemberConfig(schema, "monitor", flags);
       // The screen is the output: logs go to stderr-free JSON only at warn and above.
       const log = createLogger({ name: "monitor", level: cfg.once ? "error" : "warn", format: "json" });
+      const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
-      const bus = await connectEvents(cfg, identity, log);
+      const bus = await connectEvents(cfg, servers, identity, log);
       const view = new NetworkView(systemClock);
       view.attach(bus);
       if (cfg.once) {

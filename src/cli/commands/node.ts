@@ -3,7 +3,7 @@ import { z } from "zod";
 import { AdvertisedRole, NodeRuntime, DEFAULT_PRESENCE_INTERVAL_MS } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
 import { list, num } from "../config.js";
-import { connectEvents, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
+import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
 import { VERSION } from "../version.js";
 
 const schema = memberSchema.extend({
@@ -23,8 +23,9 @@ export function register(program: Command): void {
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "node", flags);
       const log = memberLogger(cfg, "node");
+      const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
-      const bus = await connectEvents(cfg, identity, log);
+      const bus = await connectEvents(cfg, servers, identity, log);
       const runtime = new NodeRuntime({
         bus,
         logger: log,
