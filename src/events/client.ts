@@ -65,6 +65,8 @@ class Link {
   retry: TimerHandle | undefined;
   ping: ReturnType<typeof setInterval> | undefined;
   removed = false;
+  /** Serial of the server certificate, re-checked when the CRL changes. */
+  serial: string | undefined;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -84,12 +86,22 @@ export class EventClient implements EventBus {
   private readonly log: Logger;
   private discoveryTimer: TimerHandle | undefined;
   private closed = false;
+  private readonly offCrl: () => void;
   /** Publications sent on at least one link / dropped because no link was up. */
   readonly counters = { published: 0, unsent: 0, received: 0, duplicates: 0, invalid: 0 };
 
   constructor(private readonly opts: EventClientOptions) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger;
+    this.offCrl = opts.identity.onCrlChange(() => {
+      for (const link of this.links.values()) {
+        if (link.serial && opts.identity.isRevoked(link.serial)) {
+          link.lastError = `event server certificate revoked (serial ${link.serial})`;
+          this.log.warn({ endpoint: link.key, serial: link.serial }, "event server certificate revoked, dropping the link");
+          link.socket?.destroy();
+        }
+      }
+    });
   }
 
   /** Discover the servers and start connecting (does not wait for links). */
@@ -150,6 +162,7 @@ export class EventClient implements EventBus {
   async close(timeoutMs = 2000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.offCrl();
     if (this.discoveryTimer) this.clock.clearTimeout(this.discoveryTimer);
     const waits: Promise<void>[] = [];
     for (const link of this.links.values()) {
@@ -229,6 +242,7 @@ export class EventClient implements EventBus {
         return;
       }
       link.server = formatSubject(verdict.peer.subject);
+      link.serial = verdict.peer.serial;
       const topics = [...this.handlers.keys()];
       if (topics.length > 0) socket.write(encodeFrame({ type: FrameType.SUBSCRIBE, body: { topics } }));
       link.ping = setInterval(() => {

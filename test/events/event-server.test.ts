@@ -8,7 +8,7 @@ import { join } from "node:path";
 import dnsPacket from "dns-packet";
 import { silentLogger } from "../../src/base/index.js";
 import { discoverEventServers, encodeFrame, EventClient, EventServer, FrameType, type Endpoint } from "../../src/events/index.js";
-import { initCa, issueCertificate, TlsIdentity } from "../../src/pki/index.js";
+import { initCa, issueCertificate, revokeCertificate, TlsIdentity } from "../../src/pki/index.js";
 import { MemoryLogger } from "../support/memory-logger.js";
 import { waitFor } from "../support/wait-for.js";
 
@@ -24,6 +24,7 @@ describe("event servers and clients over mutual TLS", () => {
 
   const identity = async (name: string) => {
     const id = await TlsIdentity.load({ ca: join(dir, "ca.crt"), cert: join(dir, "certs", `${name}.crt`), key: join(dir, "certs", `${name}.key`), crl: join(dir, "crl.pem") });
+    id.watchCrl(50);
     identities.push(id);
     return id;
   };
@@ -171,5 +172,15 @@ describe("event servers and clients over mutual TLS", () => {
       dns.close();
     }
     assert.ok(readFileSync(join(dir, "ca.crt")).length > 0);
+  });
+
+  it("drops the link to an event server whose certificate is revoked, and does not reconnect to it", async () => {
+    const [a] = clients as [EventClient];
+    await waitFor(() => a.upCount === 2, { message: "both links up" });
+    await revokeCertificate(dir, "es2");
+    await waitFor(() => a.upCount === 1, { message: "link to es2 dropped" });
+    const es2 = a.status().find((s) => s.endpoint.endsWith(`:${endpoints[1]!.port}`));
+    await waitFor(() => a.status().find((s) => s.endpoint === es2?.endpoint)?.lastError !== undefined, { message: "reason recorded" });
+    assert.notEqual(a.status().find((s) => s.endpoint === es2?.endpoint)?.state, "up");
   });
 });
