@@ -1,0 +1,81 @@
+/**
+ * Header names: compact forms (RFC 3261 7.3.3 and later RFCs), the canonical
+ * spelling used when we write a header, and which headers are
+ * comma-separated lists (RFC 3261 7.3.1) and may be split.
+ */
+
+const COMPACT: Record<string, string> = {
+  i: "call-id",
+  m: "contact",
+  e: "content-encoding",
+  l: "content-length",
+  c: "content-type",
+  f: "from",
+  s: "subject",
+  k: "supported",
+  t: "to",
+  v: "via",
+  o: "event",
+  r: "refer-to",
+  b: "referred-by",
+  u: "allow-events",
+  x: "session-expires",
+  a: "accept-contact",
+  j: "reject-contact",
+  d: "request-disposition",
+  y: "identity",
+  n: "identity-info",
+};
+
+const CANONICAL: Record<string, string> = {
+  "call-id": "Call-ID",
+  cseq: "CSeq",
+  "www-authenticate": "WWW-Authenticate",
+  "mime-version": "MIME-Version",
+  "rack": "RAck",
+  "rseq": "RSeq",
+  "sip-etag": "SIP-ETag",
+  "sip-if-match": "SIP-If-Match",
+};
+
+/** Headers whose value is a comma-separated list (so several lines may be combined). */
+const LIST = new Set([
+  "via",
+  "contact",
+  "route",
+  "record-route",
+  "path",
+  "service-route",
+  "allow",
+  "supported",
+  "require",
+  "proxy-require",
+  "unsupported",
+  "accept",
+  "accept-encoding",
+  "accept-language",
+  "allow-events",
+  "content-encoding",
+  "content-language",
+  "in-reply-to",
+  "warning",
+  "alert-info",
+  "call-info",
+  "error-info",
+  "reply-to",
+]);
+
+/** The lowercase long form of a header name (`v` → `via`, `Call-Id` → `call-id`). */
+export function headerKey(name: string): string {
+  const lower = name.toLowerCase();
+  return COMPACT[lower] ?? lower;
+}
+
+/** How we spell a header we write: `call-id` → `Call-ID`, `record-route` → `Record-Route`. */
+export function canonicalName(key: string): string {
+  return CANONICAL[key] ?? key.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+export function isListHeader(key: string): boolean {
+  return LIST.has(key);
+}

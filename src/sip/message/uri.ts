@@ -1,0 +1,103 @@
+/**
+ * SIP and SIPS URIs (RFC 3261 19.1), parsed into parts. Other absolute URIs
+ * (tel:, urn:, http:) are kept as opaque text with their scheme.
+ */
+import { formatParams, parseParams, type Params } from "./grammar.js";
+
+export interface SipUri {
+  readonly kind: "sip";
+  scheme: "sip" | "sips";
+  user: string | undefined;
+  password: string | undefined;
+  /** Host as written; IPv6 references keep their brackets. Lowercased. */
+  host: string;
+  port: number | undefined;
+  params: Params;
+  /** URI headers (`?a=b&c=d`), still escaped. */
+  headers: string | undefined;
+}
+
+export interface OtherUri {
+  readonly kind: "other";
+  scheme: string;
+  text: string;
+}
+
+export type Uri = SipUri | OtherUri;
+
+export type UriResult = { ok: true; uri: Uri } | { ok: false; reason: string };
+
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?\.?|\d{1,3}(?:\.\d{1,3}){3})$/;
+const USER = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/;
+const PASSWORD = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,]|%[0-9A-Fa-f]{2})*$/;
+
+export function parseUri(text: string): UriResult {
+  const colon = text.indexOf(":");
+  if (colon < 1) return { ok: false, reason: `"${text.slice(0, 60)}" has no URI scheme` };
+  const scheme = text.slice(0, colon).toLowerCase();
+  if (!/^[a-z][a-z0-9+\-.]*$/.test(scheme)) return { ok: false, reason: `invalid URI scheme "${scheme.slice(0, 20)}"` };
+  if (/[\s<>"]/.test(text)) return { ok: false, reason: "whitespace or <>\" inside a URI" };
+  if (scheme !== "sip" && scheme !== "sips") return { ok: true, uri: { kind: "other", scheme, text } };
+  let rest = text.slice(colon + 1);
+  let user: string | undefined;
+  let password: string | undefined;
+  // The user part may hold "?" and ";" (RFC 3261 25.1 user-unreserved), never an unescaped "@":
+  // the first "@" ends the userinfo when what precedes it is a valid userinfo.
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    const userinfo = rest.slice(0, at);
+    const pc = userinfo.indexOf(":");
+    const u = pc >= 0 ? userinfo.slice(0, pc) : userinfo;
+    const p = pc >= 0 ? userinfo.slice(pc + 1) : undefined;
+    if (USER.test(u) && (p === undefined || PASSWORD.test(p))) {
+      user = u;
+      password = p;
+      rest = rest.slice(at + 1);
+    } else if (!/[?]/.test(userinfo)) {
+      return { ok: false, reason: `invalid user part in "${text.slice(0, 60)}"` };
+    }
+  }
+  let headers: string | undefined;
+  const q = rest.indexOf("?");
+  if (q >= 0) {
+    headers = rest.slice(q + 1);
+    rest = rest.slice(0, q);
+  }
+  const semi = rest.indexOf(";");
+  const hostport = semi >= 0 ? rest.slice(0, semi) : rest;
+  const params = semi >= 0 ? parseParams(rest.slice(semi)) : new Map<string, string | null>();
+  if (!params) return { ok: false, reason: `invalid URI parameters in "${text.slice(0, 60)}"` };
+  let host = hostport;
+  let port: number | undefined;
+  const portMatch = /^(.*?):(\d{1,5})$/.exec(hostport);
+  if (portMatch && !(hostport.startsWith("[") && !hostport.includes("]:"))) {
+    host = portMatch[1]!;
+    port = Number(portMatch[2]);
+    if (port > 65535) return { ok: false, reason: `port ${port} out of range` };
+  }
+  if (!HOST.test(host)) return { ok: false, reason: `invalid host "${host.slice(0, 60)}"` };
+  return { ok: true, uri: { kind: "sip", scheme, user, password, host: host.toLowerCase(), port, params, headers } };
+}
+
+export function formatUri(uri: Uri): string {
+  if (uri.kind === "other") return uri.text;
+  let s = `${uri.scheme}:`;
+  if (uri.user !== undefined) s += uri.password !== undefined ? `${uri.user}:${uri.password}@` : `${uri.user}@`;
+  s += uri.host;
+  if (uri.port !== undefined) s += `:${uri.port}`;
+  s += formatParams(uri.params);
+  if (uri.headers !== undefined) s += `?${uri.headers}`;
+  return s;
+}
+
+/** The `user@host` address-of-record of a SIP URI (user unescaped, host lowercased). */
+export function aorOf(uri: Uri): string | undefined {
+  if (uri.kind !== "sip" || uri.user === undefined) return undefined;
+  let user = uri.user;
+  try {
+    user = decodeURIComponent(user);
+  } catch {
+    // keep it escaped when it is not valid percent-encoding
+  }
+  return `${user}@${uri.host}`;
+}
