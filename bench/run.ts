@@ -14,6 +14,7 @@ import type { BenchResult } from "./types.js";
 const MODULES: ReadonlyArray<{ name: string; path: string }> = [
   { name: "ring-lookup", path: "./ring-lookup.js" },
   { name: "lookup-tcp", path: "./lookup-tcp.js" },
+  { name: "sip-parser", path: "./sip-parser.js" },
   { name: "failover", path: "./failover.js" },
 ];
 

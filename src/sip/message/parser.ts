@@ -35,21 +35,26 @@ function failure(reason: string, status: SipParseError["status"], request?: SipP
 
 /** Index just after the blank line ending the header section, and where that blank line starts. */
 export function findHeaderEnd(buf: Buffer, from = 0): { headEnd: number; bodyStart: number } | undefined {
-  for (let i = from; i < buf.length - 1; i++) {
-    if (buf[i] !== 0x0a) continue;
-    if (buf[i + 1] === 0x0a) return { headEnd: i, bodyStart: i + 2 };
-    if (buf[i + 1] === 0x0d && buf[i + 2] === 0x0a) return { headEnd: i, bodyStart: i + 3 };
-  }
-  return undefined;
+  const crlf = buf.indexOf("\r\n\r\n", from, "latin1");
+  const lf = buf.indexOf("\n\n", from, "latin1");
+  if (crlf >= 0 && (lf < 0 || crlf + 1 <= lf)) return { headEnd: crlf + 1, bodyStart: crlf + 4 };
+  if (lf >= 0) return { headEnd: lf, bodyStart: lf + 2 };
+  const mixed = buf.indexOf("\n\r\n", from, "latin1");
+  return mixed >= 0 ? { headEnd: mixed, bodyStart: mixed + 3 } : undefined;
 }
 
 /** Split the header section into the start line and unfolded header lines. */
 function lines(text: string): string[] | undefined {
-  const raw = text.split(/\r?\n/);
   const out: string[] = [];
-  for (const line of raw) {
+  let pos = 0;
+  while (pos < text.length) {
+    let nl = text.indexOf("\n", pos);
+    if (nl < 0) nl = text.length;
+    const line = text.charCodeAt(nl - 1) === 13 ? text.slice(pos, nl - 1) : text.slice(pos, nl);
+    pos = nl + 1;
     if (line.length === 0) continue;
-    if (line[0] === " " || line[0] === "\t") {
+    const c = line.charCodeAt(0);
+    if (c === 32 || c === 9) {
       if (out.length < 2) return undefined; // folding of the start line, or before the first header
       out[out.length - 1] += ` ${line.trim()}`;
     } else out.push(line);
@@ -109,13 +114,17 @@ function startFailure(startLine: string, headers: Header[], reason: string): Par
   return failure(reason, m ? 400 : undefined, m ? { method: m[1]!, uri: m[2]!, headers } : undefined);
 }
 
+const SINGLE_SET = new Set(SINGLE);
+const REQUIRED = ["via", "from", "to", "call-id", "cseq"];
+
 function common(headers: Header[]): string | undefined {
-  for (const k of SINGLE) {
-    let n = 0;
-    for (const h of headers) if (h.key === k) n++;
-    if (n > 1) return `more than one ${k} header`;
+  const seen = new Set<string>();
+  for (const h of headers) {
+    if (!SINGLE_SET.has(h.key)) continue;
+    if (seen.has(h.key)) return `more than one ${h.key} header`;
+    seen.add(h.key);
   }
-  for (const k of ["via", "from", "to", "call-id", "cseq"]) if (!headers.some((h) => h.key === k)) return `missing ${k} header`;
+  for (const k of REQUIRED) if (!seen.has(k) && !headers.some((h) => h.key === k)) return `missing ${k} header`;
   const via = headers.find((h) => h.key === "via")!;
   const topVia = parseVia(via.value.split(",")[0] ?? "");
   if (!topVia.ok) return topVia.reason;
