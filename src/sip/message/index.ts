@@ -10,3 +10,4 @@ export { parseUri, formatUri, aorOf, type Uri, type SipUri, type OtherUri, type 
 export { parseNameAddr, formatNameAddr, parseVia, formatVia, parseCSeq, parseUInt, splitList, type NameAddr, type Via, type CSeq, type Result } from "./header-values.js";
 export { headerKey, canonicalName, isListHeader } from "./header-names.js";
 export { parseParams, formatParams, quote, unquote, splitTopLevel, isToken, type Params } from "./grammar.js";
+export { createResponse, reasonPhrase, newTag, type Answerable } from "./response.js";

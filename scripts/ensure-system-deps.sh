@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the system programs the test suite and benchmarks drive as real
+# peers (Debian packages). Run by `npm test` (pretest) and `npm run bench`
+# (prebench); does nothing when they are already there.
+#   sipp  (sip-tester)  SIP load generator and scripted UA, for the SIP tests
+#   openssl             the PKI tests verify our files with it
+# Benchmarks also want: kamailio (the baseline SIP proxy).
+set -euo pipefail
+want=(sip-tester openssl)
+if [ "${1:-}" = "--bench" ]; then want+=(kamailio); fi
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "missing system packages: ${missing[*]} (install them with apt-get as root)" >&2
+  exit 1
+fi
+echo "installing ${missing[*]} ..." >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The kamailio package starts a service on 5060; the benchmark runs its own instance.
+if [[ " ${missing[*]} " == *" kamailio "* ]]; then
+  (systemctl stop kamailio 2>/dev/null || service kamailio stop 2>/dev/null || pkill -x kamailio || true) >/dev/null 2>&1
+fi

@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { parse as parseToml } from "smol-toml";
+import { z } from "zod";
+import { MemoryCredentialStore, parseListenSpec, SipServer, type ListenSpec } from "../../sip/index.js";
+import { ConfigError, list, loadConfig, num } from "../config.js";
+import { createLogger } from "../logging.js";
+import { untilSignal } from "../member.js";
+import { VERSION } from "../version.js";
+
+const schema = z.object({
+  domain: list(z.string().min(1)).refine((d) => d.length > 0, "at least one domain"),
+  listen: list(z.string()).default(["udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"]),
+  users: z.string().optional(),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
+  t1Ms: num().int().min(10).max(5000).default(500),
+  minExpires: num().int().min(0).default(60),
+  maxExpires: num().int().min(1).default(3600),
+  algorithms: list(z.enum(["MD5", "SHA-256"])).default(["SHA-256", "MD5"]),
+  rate: num().int().min(1).default(200),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
+  logFormat: z.enum(["json", "pretty", "auto"]).default("auto"),
+});
+
+const usersSchema = z.object({
+  users: z.array(z.object({ username: z.string().min(1).max(64).regex(/^[A-Za-z0-9\-_.!~*'()&=+$,;?/]+$/), password: z.string().min(1).max(256) }).strict()),
+});
+
+/** Load `[[users]] username = "..." password = "..."` from a TOML file. */
+export function loadUsers(path: string, realm: string): MemoryCredentialStore {
+  let doc: unknown;
+  try {
+    doc = parseToml(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new ConfigError(`cannot read users file ${path}: ${(err as Error).message}`);
+  }
+  const parsed = usersSchema.safeParse(doc);
+  if (!parsed.success) throw new ConfigError(`invalid users file ${path}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  const store = new MemoryCredentialStore(realm);
+  for (const u of parsed.data.users) store.set(u.username, { password: u.password });
+  return store;
+}
+
+export function register(program: Command): void {
+  program
+    .command("sip")
+    .description("run a single-node SIP proxy and registrar")
+    .option("--config <file>", "TOML configuration file ([sip] table)")
+    .option("--domain <list>", "domains served (the first is the digest realm)")
+    .option("--listen <list>", "listeners: udp:IP:PORT, tcp:..., tls:..., ws:..., wss:... (default udp+tcp on 0.0.0.0:5060)")
+    .option("--users <file>", "TOML file with [[users]] username/password")
+    .option("--tls-cert <file>", "certificate (PEM) for tls/wss listeners")
+    .option("--tls-key <file>", "key (PEM) for tls/wss listeners")
+    .option("--t1-ms <ms>", "SIP timer T1 (default 500)")
+    .option("--min-expires <s>", "Min-Expires for registrations (default 60)")
+    .option("--max-expires <s>", "longest registration granted (default 3600)")
+    .option("--algorithms <list>", "digest algorithms offered, preferred first (default SHA-256,MD5)")
+    .option("--rate <n>", "requests per second per source before dropping (default 200)")
+    .option("--log-level <level>", "trace|debug|info|warn|error")
+    .option("--log-format <format>", "json|pretty|auto")
+    .action(async (flags: Record<string, unknown>) => {
+      const { config, ...rest } = flags;
+      const cfg = loadConfig(schema, { component: "sip", file: typeof config === "string" ? config : undefined, flags: rest });
+      const listen: ListenSpec[] = cfg.listen.map((text) => {
+        const spec = parseListenSpec(text);
+        if (!spec) throw new ConfigError(`invalid listener "${text}" (expected udp|tcp|tls|ws|wss:HOST:PORT)`);
+        return spec;
+      });
+      const realm = cfg.domain[0]!;
+      const credentials = cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm);
+      const log = createLogger({ name: "sip", level: cfg.logLevel, format: cfg.logFormat });
+      const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, "utf8"), key: readFileSync(cfg.tlsKey, "utf8") } : undefined;
+      if (listen.some((l) => l.transport === "tls" || l.transport === "wss") && !tls) throw new ConfigError("tls and wss listeners need --tls-cert and --tls-key");
+      const server = new SipServer({
+        logger: log,
+        listen,
+        domains: cfg.domain,
+        credentials,
+        ...(tls ? { tls } : {}),
+        timers: { t1: cfg.t1Ms },
+        registrar: { minExpires: cfg.minExpires, maxExpires: cfg.maxExpires },
+        algorithms: cfg.algorithms,
+        guard: { rate: cfg.rate, burst: cfg.rate * 2 },
+        userAgent: `sipthor/${VERSION}`,
+      });
+      await server.start();
+      log.info({ listen: server.transport.bound().map((b) => `${b.transport}:${b.host}:${b.boundPort}`), domains: cfg.domain, users: credentials.size }, "SIP server ready");
+      await untilSignal(log, () => server.stop());
+    });
+}

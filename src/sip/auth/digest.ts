@@ -1,0 +1,177 @@
+/**
+ * HTTP Digest authentication for SIP (RFC 3261 22, RFC 2617, RFC 8760
+ * SHA-256), sans-IO. Nonces are stateless (timestamp + random, signed with
+ * an HMAC), expire after `nonceTtlMs` (then `stale=true`), and with
+ * qop=auth every nonce count must grow, so a captured response cannot be
+ * replayed.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { splitTopLevel, unquote } from "../message/index.js";
+
+export type DigestAlgorithm = "MD5" | "SHA-256";
+
+/** What a credential store knows of a user: the password, or precomputed HA1 values. */
+export interface Credentials {
+  password?: string;
+  /** H(username:realm:password) per algorithm, hex. */
+  ha1?: Partial<Record<DigestAlgorithm, string>>;
+}
+
+export interface CredentialStore {
+  lookup(username: string, realm: string): Credentials | undefined;
+}
+
+export interface DigestResponse {
+  username: string;
+  realm: string;
+  nonce: string;
+  uri: string;
+  response: string;
+  algorithm: DigestAlgorithm;
+  qop: string | undefined;
+  nc: string | undefined;
+  cnonce: string | undefined;
+  opaque: string | undefined;
+}
+
+export type DigestVerdict =
+  | { ok: true; username: string }
+  | { ok: false; reason: "no-credentials" | "malformed" | "unknown-user" | "wrong-realm" | "bad-nonce" | "stale" | "replay" | "mismatch" | "unsupported"; username?: string };
+
+const hashHex = (alg: DigestAlgorithm, s: string) => createHash(alg === "MD5" ? "md5" : "sha256").update(s).digest("hex");
+
+export function computeHa1(alg: DigestAlgorithm, username: string, realm: string, password: string): string {
+  return hashHex(alg, `${username}:${realm}:${password}`);
+}
+
+/** Parse `Digest a="b", c=d` (Authorization / Proxy-Authorization). */
+export function parseDigest(value: string): DigestResponse | undefined {
+  const m = /^\s*Digest\s+(.*)$/is.exec(value);
+  if (!m) return undefined;
+  const parts = splitTopLevel(m[1]!, ",");
+  if (!parts) return undefined;
+  const p = new Map<string, string>();
+  for (const raw of parts) {
+    const eq = raw.indexOf("=");
+    if (eq < 0) return undefined;
+    const k = raw.slice(0, eq).trim().toLowerCase();
+    let v = raw.slice(eq + 1).trim();
+    if (v.startsWith('"')) {
+      const u = unquote(v);
+      if (u === undefined) return undefined;
+      v = u;
+    }
+    p.set(k, v);
+  }
+  const get = (k: string) => p.get(k);
+  const username = get("username");
+  const realm = get("realm");
+  const nonce = get("nonce");
+  const uri = get("uri");
+  const response = get("response");
+  if (username === undefined || realm === undefined || nonce === undefined || uri === undefined || response === undefined) return undefined;
+  const algText = (get("algorithm") ?? "MD5").toUpperCase();
+  if (algText !== "MD5" && algText !== "SHA-256") return undefined;
+  return { username, realm, nonce, uri, response: response.toLowerCase(), algorithm: algText, qop: get("qop"), nc: get("nc"), cnonce: get("cnonce"), opaque: get("opaque") };
+}
+
+export interface DigestOptions {
+  realm: string;
+  secret?: Buffer;
+  /** @default 300 s */
+  nonceTtlMs?: number;
+  /** Algorithms offered, preferred first. @default ["SHA-256", "MD5"] */
+  algorithms?: DigestAlgorithm[];
+  now?: () => number;
+}
+
+export class DigestAuthenticator {
+  private readonly secret: Buffer;
+  private readonly ttl: number;
+  private readonly now: () => number;
+  /** nonce → highest nonce count seen (qop=auth replay protection). */
+  private readonly counts = new Map<string, { nc: number; expires: number }>();
+  readonly algorithms: DigestAlgorithm[];
+
+  constructor(
+    private readonly store: CredentialStore,
+    readonly opts: DigestOptions,
+  ) {
+    this.secret = opts.secret ?? randomBytes(32);
+    this.ttl = opts.nonceTtlMs ?? 300_000;
+    this.now = opts.now ?? Date.now;
+    this.algorithms = opts.algorithms ?? ["SHA-256", "MD5"];
+  }
+
+  get realm(): string {
+    return this.opts.realm;
+  }
+
+  newNonce(): string {
+    const ts = Buffer.alloc(8);
+    ts.writeBigUInt64BE(BigInt(this.now()));
+    const body = Buffer.concat([ts, randomBytes(8)]);
+    const mac = createHmac("sha256", this.secret).update(body).update(this.opts.realm).digest().subarray(0, 12);
+    return Buffer.concat([body, mac]).toString("base64url");
+  }
+
+  /** The challenge header values (one per algorithm, preferred first, RFC 8760 2.4). */
+  challenges(stale = false): string[] {
+    const nonce = this.newNonce();
+    return this.algorithms.map((alg) => `Digest realm="${this.opts.realm}", nonce="${nonce}", algorithm=${alg}, qop="auth"${stale ? ", stale=true" : ""}`);
+  }
+
+  private checkNonce(nonce: string): "ok" | "bad" | "stale" {
+    let raw: Buffer;
+    try {
+      raw = Buffer.from(nonce, "base64url");
+    } catch {
+      return "bad";
+    }
+    if (raw.length !== 28) return "bad";
+    const body = raw.subarray(0, 16);
+    const mac = createHmac("sha256", this.secret).update(body).update(this.opts.realm).digest().subarray(0, 12);
+    if (!timingSafeEqual(mac, raw.subarray(16))) return "bad";
+    const issued = Number(body.readBigUInt64BE(0));
+    return this.now() - issued > this.ttl ? "stale" : "ok";
+  }
+
+  /** Check the credentials of a request (`header`: its Authorization or Proxy-Authorization values). */
+  verify(method: string, headers: readonly string[]): DigestVerdict {
+    const mine = headers.map(parseDigest).filter((d): d is DigestResponse => d !== undefined && d.realm === this.opts.realm);
+    if (mine.length === 0) return { ok: false, reason: headers.length === 0 ? "no-credentials" : "malformed" };
+    const d = mine[0]!;
+    const creds = this.store.lookup(d.username, d.realm);
+    if (!creds) return { ok: false, reason: "unknown-user", username: d.username };
+    const nonce = this.checkNonce(d.nonce);
+    if (nonce === "bad") return { ok: false, reason: "bad-nonce", username: d.username };
+    if (nonce === "stale") return { ok: false, reason: "stale", username: d.username };
+    const ha1 = creds.ha1?.[d.algorithm] ?? (creds.password !== undefined ? computeHa1(d.algorithm, d.username, d.realm, creds.password) : undefined);
+    if (!ha1) return { ok: false, reason: "unsupported", username: d.username };
+    const ha2 = hashHex(d.algorithm, `${method}:${d.uri}`);
+    let expected: string;
+    if (d.qop !== undefined) {
+      if (d.qop.toLowerCase() !== "auth" || !d.nc || !d.cnonce || !/^[0-9a-fA-F]{8}$/.test(d.nc)) return { ok: false, reason: "malformed", username: d.username };
+      expected = hashHex(d.algorithm, `${ha1}:${d.nonce}:${d.nc}:${d.cnonce}:${d.qop}:${ha2}`);
+    } else {
+      expected = hashHex(d.algorithm, `${ha1}:${d.nonce}:${ha2}`);
+    }
+    const a = Buffer.from(expected);
+    const b = Buffer.from(d.response);
+    if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, reason: "mismatch", username: d.username };
+    if (d.qop !== undefined) {
+      const nc = parseInt(d.nc!, 16);
+      const seen = this.counts.get(d.nonce);
+      if (seen && nc <= seen.nc) return { ok: false, reason: "replay", username: d.username };
+      this.counts.set(d.nonce, { nc, expires: this.now() + this.ttl });
+      if (this.counts.size > 100_000) this.sweep();
+    }
+    return { ok: true, username: d.username };
+  }
+
+  /** Forget nonce counts of expired nonces. */
+  sweep(): void {
+    const now = this.now();
+    for (const [n, c] of this.counts) if (c.expires < now) this.counts.delete(n);
+  }
+}

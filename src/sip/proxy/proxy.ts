@@ -1,0 +1,502 @@
+/**
+ * The stateful proxy core (RFC 3261 16) with the registrar and digest
+ * authentication in front of it: request validation (16.3), route
+ * processing and strict-router handling (16.4), target determination from
+ * the location service (16.5), forwarding with Via, Max-Forwards,
+ * Record-Route and loop detection (16.6), response handling with parallel
+ * forking, best-response selection, CANCEL of pending branches and Timer C
+ * (16.7, 16.8, 16.10), and stateless forwarding of ACK for 2xx and stray
+ * 2xx retransmissions.
+ */
+import { createHash } from "node:crypto";
+import { describeError, systemClock, type Clock, type Logger, type TimerHandle } from "../../base/index.js";
+import { aorOf, createResponse, formatUri, parseNameAddr, parseUri, serializeMessage, SipRequest, type SipResponse, type SipUri } from "../message/index.js";
+import { MAGIC_COOKIE, TransactionLayer, type ClientTransaction, type ServerTransaction, type TimerConfig } from "../transaction/index.js";
+import type { Flow, TransportLayer, TransportName } from "../transport/index.js";
+import { DigestAuthenticator, type CredentialStore } from "../auth/index.js";
+import { Registrar, registerAor, type Binding, type RegistrarOptions } from "../registrar/index.js";
+import { nextHopUri, resolveUri, type Destination } from "./targets.js";
+import { Guard, type GuardOptions } from "./guard.js";
+
+export interface ProxyOptions {
+  logger: Logger;
+  transport: TransportLayer;
+  /** Domains we are responsible for (registrar and proxy for their users). */
+  domains: string[];
+  credentials: CredentialStore;
+  clock?: Clock;
+  timers?: Partial<TimerConfig>;
+  registrar?: RegistrarOptions;
+  /** Timer C: an INVITE branch without a final response is cancelled after this. @default 180 s */
+  timerCMs?: number;
+  guard?: GuardOptions;
+  /** Digest algorithms offered, preferred first. @default ["SHA-256", "MD5"] */
+  algorithms?: Array<"MD5" | "SHA-256">;
+  userAgent?: string;
+}
+
+interface Branch {
+  request: SipRequest;
+  tx: ClientTransaction | undefined;
+  dest: Destination | undefined;
+  flow: Flow | undefined;
+  status: number;
+  cancelWanted: boolean;
+  cancelled: boolean;
+  timerC: TimerHandle | undefined;
+}
+
+/** RFC 3261 16.7: the context that collects the responses of all branches of one request. */
+class ResponseContext {
+  readonly branches: Branch[] = [];
+  best: SipResponse | undefined;
+  finalSent = false;
+  constructor(
+    readonly server: ServerTransaction,
+    readonly request: SipRequest,
+  ) {}
+}
+
+export class SipProxy {
+  readonly transactions: TransactionLayer;
+  readonly registrar: Registrar;
+  readonly auth: DigestAuthenticator;
+  readonly guard: Guard;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly domains: Set<string>;
+  private readonly contexts = new Map<ServerTransaction, ResponseContext>();
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  readonly counters = { requests: 0, registrations: 0, forwarded: 0, challenges: 0, authFailures: 0, rejected: 0 };
+
+  constructor(private readonly opts: ProxyOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger;
+    this.domains = new Set(opts.domains.map((d) => d.toLowerCase()));
+    this.registrar = new Registrar(opts.registrar);
+    this.auth = new DigestAuthenticator(opts.credentials, { realm: opts.domains[0] ?? "sipthor", algorithms: opts.algorithms ?? ["SHA-256", "MD5"] });
+    this.guard = new Guard(opts.guard ?? {}, () => this.clock.now());
+    this.transactions = new TransactionLayer(
+      { onRequest: (r, f, t) => this.onRequest(r, f, t), onStrayResponse: (r) => this.forwardStray(r) },
+      (bytes, tx) => this.sendResponseBytes(bytes, tx.flow, tx.request),
+      { clock: this.clock, logger: opts.logger, ...(opts.timers ? { timers: opts.timers } : {}) },
+    );
+    opts.transport.onMessage = (inbound) => {
+      if (inbound.message.isRequest && !this.guard.admit(inbound.flow.remote.address)) return;
+      this.transactions.receive(inbound);
+    };
+  }
+
+  start(): void {
+    this.sweeper = setInterval(() => {
+      const now = this.clock.now();
+      this.registrar.store.sweep(now);
+      this.auth.sweep();
+      this.guard.sweep();
+    }, 1000);
+    this.sweeper.unref();
+  }
+
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  /** Whether a URI names us: one of our domains or one of our listening addresses. */
+  isLocal(uri: SipUri): boolean {
+    const host = uri.host.replace(/^\[|\]$/g, "");
+    if (this.domains.has(host)) return true;
+    return this.opts.transport.bound().some((l) => (l.advertise ?? l.host) === host && (uri.port === undefined || uri.port === l.boundPort));
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  private onRequest(req: SipRequest, flow: Flow, tx: ServerTransaction | undefined): void {
+    this.counters.requests++;
+    try {
+      if (!tx) {
+        this.forwardAck(req);
+        return;
+      }
+      if (req.method === "INVITE") tx.respond(createResponse(req, 100));
+      if (req.method === "CANCEL") {
+        this.cancel(req, tx);
+        return;
+      }
+      void this.route(req, flow, tx).catch((err: unknown) => {
+        this.log.error({ err: describeError(err), method: req.method }, "request handling failed");
+        this.reply(tx, req, 500, "Server Internal Error");
+      });
+    } catch (err) {
+      this.log.error({ err: describeError(err), method: req.method }, "request handling failed");
+      if (tx) this.reply(tx, req, 500, "Server Internal Error");
+    }
+  }
+
+  private reply(tx: ServerTransaction, req: SipRequest, status: number, reason?: string, extra: Array<[string, string]> = []): void {
+    if (status >= 400) this.counters.rejected++;
+    tx.respond(createResponse(req, status, reason, this.opts.userAgent ? [["Server", this.opts.userAgent], ...extra] : extra));
+  }
+
+  /** RFC 3261 16.3 - 16.5: validate, process routes, then act as registrar or proxy. */
+  private async route(req: SipRequest, flow: Flow, tx: ServerTransaction): Promise<void> {
+    // 16.3 step 3: Max-Forwards.
+    const mfText = req.get("max-forwards");
+    const mf = mfText === undefined ? 70 : Number(mfText);
+    // 16.3 step 4: loop detection.
+    if (this.looped(req)) return this.reply(tx, req, 482, "Loop Detected");
+    // 16.4: strict router upstream put our URI in the Request-URI.
+    const ruriParsed = parseUri(req.uri);
+    if (!ruriParsed.ok) return this.reply(tx, req, 400, "Bad Request-URI");
+    if (ruriParsed.uri.kind !== "sip") return this.reply(tx, req, 416, "Unsupported URI Scheme");
+    let ruri = ruriParsed.uri;
+    const routes = req.getAll("route");
+    if (this.isLocal(ruri) && ruri.params.has("lr") === false && ruri.user === undefined && routes.length > 0) {
+      const last = routes[routes.length - 1]!;
+      const na = parseNameAddr(last);
+      if (na.ok) {
+        req.uri = formatUri(na.value.uri);
+        req.set("route", routes.slice(0, -1).join(", "));
+        if (routes.length === 1) req.remove("route");
+        ruri = na.value.uri as SipUri;
+      }
+    }
+    // 16.4: pop our own Route.
+    const first = req.getAll("route")[0];
+    if (first) {
+      const na = parseNameAddr(first);
+      if (na.ok && na.value.uri.kind === "sip" && this.isLocal(na.value.uri)) req.shift("route");
+    }
+    const hasRoute = req.getAll("route").length > 0;
+    const toTag = req.to?.params.get("tag");
+
+    if (!hasRoute && this.isLocal(ruri) && (ruri.user === undefined || req.method === "REGISTER")) {
+      // Addressed to us.
+      if (req.method === "REGISTER") return this.register(req, flow, tx);
+      if (req.method === "OPTIONS") return this.reply(tx, req, 200, "OK", [["Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK"], ["Accept", "application/sdp"]]);
+      return this.reply(tx, req, 404, "Not Found");
+    }
+    if (mf <= 0) return req.method === "OPTIONS" && this.isLocal(ruri) ? this.reply(tx, req, 200) : this.reply(tx, req, 483, "Too Many Hops");
+    req.set("max-forwards", String(mf - 1));
+
+    const fromUri = req.from?.uri;
+    const fromLocal = fromUri?.kind === "sip" && this.domains.has(fromUri.host);
+    const toLocalDomain = this.domains.has(ruri.host);
+
+    // Initial requests from our users must authenticate; in-dialog requests follow their route set.
+    if (toTag === undefined && fromLocal && req.method !== "ACK") {
+      const verdict = this.auth.verify(req.method, req.getAll("proxy-authorization"));
+      if (!verdict.ok) return this.challenge(req, flow, tx, 407, verdict.reason);
+      const aor = fromUri ? aorOf(fromUri) : undefined;
+      if (aor !== `${verdict.username}@${this.opts.domains[0]}` && !(aor && aor.split("@")[0] === verdict.username)) return this.reply(tx, req, 403, "Forbidden (From does not match credentials)");
+      req.remove("proxy-authorization");
+    } else if (toTag === undefined && !toLocalDomain && !hasRoute) {
+      // 16.x: relaying for foreign users to foreign domains is refused.
+      return this.reply(tx, req, 403, "Relaying Denied");
+    }
+
+    if (!hasRoute && toLocalDomain && ruri.user !== undefined) {
+      const aor = aorOf(ruri)!;
+      const bindings = this.registrar.store.lookup(aor, this.clock.now());
+      if (bindings.length === 0) {
+        const known = this.opts.credentials.lookup(decodeURIComponent(ruri.user), this.auth.realm) !== undefined;
+        return this.reply(tx, req, known ? 480 : 404, known ? "Temporarily Unavailable" : "Not Found");
+      }
+      return this.forward(req, flow, tx, bindings.map((b) => ({ uri: b.uri, binding: b })));
+    }
+    // In-dialog or routed request: one target, the Request-URI (the route set decides the next hop).
+    const binding = this.registrar.store.byContact(formatUri(ruri), this.clock.now());
+    return this.forward(req, flow, tx, [{ uri: req.uri, binding }]);
+  }
+
+  private challenge(req: SipRequest, flow: Flow, tx: ServerTransaction, status: 401 | 407, reason: string): void {
+    if (reason !== "no-credentials" && reason !== "stale") {
+      this.counters.authFailures++;
+      if (this.guard.authFailure(flow.remote.address)) this.log.warn({ source: flow.remote.address }, "too many authentication failures, source banned");
+      this.log.info({ source: flow.remote.address, method: req.method, reason }, "authentication failed");
+    }
+    this.counters.challenges++;
+    const name = status === 401 ? "WWW-Authenticate" : "Proxy-Authenticate";
+    this.reply(tx, req, status, status === 401 ? "Unauthorized" : "Proxy Authentication Required", this.auth.challenges(reason === "stale").map((c) => [name, c] as [string, string]));
+  }
+
+  private register(req: SipRequest, flow: Flow, tx: ServerTransaction): void {
+    const aor = registerAor(req);
+    if (!aor || !this.domains.has(aor.split("@")[1] ?? "")) return this.reply(tx, req, 403, "Domain Not Served");
+    const verdict = this.auth.verify("REGISTER", req.getAll("authorization"));
+    if (!verdict.ok) return this.challenge(req, flow, tx, 401, verdict.reason);
+    if (verdict.username !== aor.split("@")[0]) return this.reply(tx, req, 403, "Forbidden (credentials are for another user)");
+    const now = this.clock.now();
+    const outcome = this.registrar.register(req, flow, aor, now);
+    if (outcome.status !== 200) {
+      return this.reply(tx, req, outcome.status, outcome.reason, outcome.minExpires ? [["Min-Expires", String(outcome.minExpires)]] : []);
+    }
+    this.counters.registrations++;
+    const extra: Array<[string, string]> = Registrar.contactHeaders(outcome, now).map((c) => ["Contact", c] as [string, string]);
+    extra.push(["Date", new Date(this.clock.wallNow()).toUTCString()]);
+    this.reply(tx, req, 200, "OK", extra);
+  }
+
+  // ---------------------------------------------------------------- forwarding
+
+  private branchId(req: SipRequest): string {
+    // RFC 3261 16.6 step 8: a branch that lets loop detection recognize this request.
+    const h = createHash("sha1").update(`${req.uri}|${req.from?.params.get("tag") ?? ""}|${req.to?.params.get("tag") ?? ""}|${req.callId}|${req.cseq.seq}|${req.getAll("route")[0] ?? ""}`).digest("base64url").slice(0, 10);
+    return `${MAGIC_COOKIE}-t${h}-${Math.random().toString(36).slice(2, 10)}`;
+  }
+
+  private looped(req: SipRequest): boolean {
+    const probe = this.branchId(req).split("-")[1];
+    const locals = this.opts.transport.bound();
+    for (const v of req.vias.slice(1)) {
+      const m = /branch=z9hG4bK-(t[A-Za-z0-9_-]{10})-/i.exec(v);
+      if (!m || m[1] !== probe) continue;
+      if (locals.some((l) => v.includes(`${l.advertise ?? l.host}:${l.boundPort}`))) return true;
+    }
+    return false;
+  }
+
+  private viaFor(transport: TransportName, branch: string): string | undefined {
+    const local = this.opts.transport.local(transport);
+    if (!local) return undefined;
+    return `SIP/2.0/${transport.toUpperCase()} ${local.host}:${local.port};branch=${branch};rport`;
+  }
+
+  private recordRoute(inbound: TransportName, outbound: TransportName): string[] {
+    const rr = (t: TransportName) => {
+      const l = this.opts.transport.local(t);
+      return l ? `<sip:${l.host}:${l.port};transport=${t};lr>` : undefined;
+    };
+    const a = rr(inbound);
+    if (inbound === outbound) return a ? [a] : [];
+    const b = rr(outbound);
+    return [b, a].filter((x): x is string => x !== undefined); // RFC 5658 double Record-Route
+  }
+
+  private async destinationFor(req: SipRequest, binding: Binding | undefined): Promise<{ dest: Destination | undefined; flow: Flow | undefined }> {
+    if (binding && req.getAll("route").length === 0) {
+      // Reach the client where it registered from: over its connection while it is open
+      // (clients seldom accept inbound connections), or at its UDP source address when
+      // a NAT rewrote it or the client asked for outbound (RFC 5626).
+      const flow = this.opts.transport.flow(binding.flowId);
+      if (binding.transport !== "udp" && flow && !flow.closed) return { dest: undefined, flow };
+      const contact = parseUri(binding.uri);
+      const contactHost = contact.ok && contact.uri.kind === "sip" ? contact.uri.host.replace(/^\[|\]$/g, "") : undefined;
+      const outbound = binding.regId !== undefined || /;ob\b/.test(binding.contact);
+      if (binding.transport === "udp" && (outbound || contactHost !== binding.source.address)) {
+        return { dest: { transport: "udp", address: binding.source.address, port: binding.source.port }, flow: undefined };
+      }
+    }
+    const hop = nextHopUri(req);
+    return { dest: hop ? await resolveUri(hop) : undefined, flow: undefined };
+  }
+
+  private async forward(req: SipRequest, inFlow: Flow, tx: ServerTransaction, targets: Array<{ uri: string; binding: Binding | undefined }>): Promise<void> {
+    const ctx = new ResponseContext(tx, req);
+    this.contexts.set(tx, ctx);
+    tx.events.onTerminated = () => this.contexts.delete(tx);
+    const isDialogCreating = req.to?.params.get("tag") === undefined && (req.method === "INVITE" || req.method === "SUBSCRIBE" || req.method === "REFER");
+    for (const target of targets) {
+      const copy = new SipRequest(req.method, target.uri, req.headers.map((h) => ({ ...h })), req.body);
+      if (target.binding && target.binding.path.length > 0) for (const p of [...target.binding.path].reverse()) copy.prepend("route", p);
+      const { dest, flow } = await this.destinationFor(copy, target.binding);
+      const outTransport = flow?.transport ?? dest?.transport;
+      const branch: Branch = { request: copy, tx: undefined, dest, flow, status: 0, cancelWanted: false, cancelled: false, timerC: undefined };
+      ctx.branches.push(branch);
+      if (!outTransport) {
+        branch.status = 503;
+        continue;
+      }
+      if (isDialogCreating) for (const rr of this.recordRoute(inFlow.transport, outTransport)) copy.prepend("record-route", rr);
+      const via = this.viaFor(outTransport === "wss" || outTransport === "ws" ? outTransport : outTransport, this.branchId(copy));
+      if (!via) {
+        branch.status = 503;
+        continue;
+      }
+      copy.prepend("via", via);
+      this.counters.forwarded++;
+      branch.tx = this.transactions.request(copy, this.sender(branch), {
+        onResponse: (res) => this.onBranchResponse(ctx, branch, res),
+        onTimeout: () => this.onBranchFailure(ctx, branch, 408, "Request Timeout"),
+        onTransportError: () => this.onBranchFailure(ctx, branch, 503, "Service Unavailable (transport error)"),
+      });
+      if (req.method === "INVITE") branch.timerC = this.clock.setTimeout(() => this.cancelBranch(branch, true), this.opts.timerCMs ?? 180_000);
+    }
+    this.maybeFinish(ctx);
+  }
+
+  private sender(branch: Branch): { send(data: Buffer): boolean; readonly reliable: boolean } {
+    const layer = this.opts.transport;
+    return {
+      get reliable() {
+        return (branch.flow?.transport ?? branch.dest?.transport ?? "udp") !== "udp";
+      },
+      send(data: Buffer): boolean {
+        if (branch.flow && !branch.flow.closed) return layer.sendOn(branch.flow, data);
+        if (!branch.dest) return false;
+        const flow = layer.sendTo(branch.dest, data);
+        if (flow && flow.transport !== "udp") branch.flow = flow;
+        return flow !== undefined;
+      },
+    };
+  }
+
+  private onBranchResponse(ctx: ResponseContext, branch: Branch, res: SipResponse): void {
+    const s = res.status;
+    if (s >= 200) {
+      branch.status = s;
+      if (branch.timerC) this.clock.clearTimeout(branch.timerC);
+    } else if (branch.status === 0) {
+      branch.status = s;
+      if (branch.cancelWanted) this.cancelBranch(branch, false);
+    }
+    if (branch.timerC && s > 100 && s < 200 && ctx.request.method === "INVITE") {
+      // Timer C restarts on every provisional (16.7 step 2).
+      this.clock.clearTimeout(branch.timerC);
+      branch.timerC = this.clock.setTimeout(() => this.cancelBranch(branch, true), this.opts.timerCMs ?? 180_000);
+    }
+    if (s === 100) return;
+    const up = this.strip(res);
+    if (!up) return;
+    if (s < 200) {
+      if (!ctx.finalSent) ctx.server.respond(up);
+      return;
+    }
+    if (s < 300) {
+      // 2xx are forwarded at once, every one of them (16.7 step 5); other branches are cancelled.
+      ctx.finalSent = true;
+      ctx.server.respond(up);
+      for (const b of ctx.branches) if (b !== branch) this.cancelBranch(b, false);
+      return;
+    }
+    if (s >= 600) for (const b of ctx.branches) if (b !== branch) this.cancelBranch(b, false);
+    if (s === 503) {
+      // 16.7 step 6: a 503 from downstream means that hop is overloaded, not us.
+      up.status = 500;
+      up.reason = "Server Internal Error (downstream unavailable)";
+    }
+    if (!ctx.best || rank(s) < rank(ctx.best.status)) ctx.best = up;
+    else if ((s === 401 || s === 407) && (ctx.best.status === 401 || ctx.best.status === 407)) {
+      for (const h of up.headers) if (h.key === "www-authenticate" || h.key === "proxy-authenticate") ctx.best.append(h.name, h.value);
+    }
+    this.maybeFinish(ctx);
+  }
+
+  private onBranchFailure(ctx: ResponseContext, branch: Branch, status: number, reason: string): void {
+    branch.status = status;
+    if (branch.timerC) this.clock.clearTimeout(branch.timerC);
+    const res = createResponse(ctx.request, status, reason);
+    if (!ctx.best || rank(status) < rank(ctx.best.status)) ctx.best = res;
+    this.maybeFinish(ctx);
+  }
+
+  /** 16.7 step 6: when every branch has a final response, send the best one (if no 2xx went). */
+  private maybeFinish(ctx: ResponseContext): void {
+    if (ctx.finalSent) return;
+    if (ctx.branches.some((b) => b.status < 200 && b.tx !== undefined)) return;
+    ctx.finalSent = true;
+    ctx.server.respond(ctx.best ?? createResponse(ctx.request, 503, "Service Unavailable (no reachable target)"));
+  }
+
+  /** Remove our Via from a response; undefined if it was not ours. */
+  private strip(res: SipResponse): SipResponse | undefined {
+    res.shift("via");
+    return res.has("via") ? res : undefined;
+  }
+
+  // ---------------------------------------------------------------- CANCEL, ACK, strays
+
+  private cancel(req: SipRequest, tx: ServerTransaction): void {
+    const invite = this.transactions.findInviteFor(req);
+    if (!invite) return this.reply(tx, req, 481, "Call/Transaction Does Not Exist");
+    this.reply(tx, req, 200, "OK");
+    const ctx = this.contexts.get(invite);
+    if (!ctx) return;
+    for (const b of ctx.branches) this.cancelBranch(b, false);
+    if (!ctx.finalSent && ctx.branches.every((b) => b.tx === undefined)) {
+      ctx.finalSent = true;
+      invite.respond(createResponse(ctx.request, 487, "Request Terminated"));
+    }
+  }
+
+  /** RFC 3261 9.1 / 16.10: CANCEL a pending INVITE branch (once it has a provisional response). */
+  private cancelBranch(branch: Branch, timerC: boolean): void {
+    if (branch.cancelled || branch.status >= 200 || !branch.tx || branch.request.method !== "INVITE") return;
+    if (branch.status === 0) {
+      branch.cancelWanted = true;
+      if (!timerC) return;
+    }
+    branch.cancelled = true;
+    const r = branch.request;
+    const headers = r.headers.filter((h) => h.key === "call-id" || h.key === "from" || h.key === "to" || h.key === "route").map((h) => ({ ...h }));
+    headers.unshift({ name: "Via", key: "via", value: r.vias[0] ?? "" });
+    headers.push({ name: "CSeq", key: "cseq", value: `${r.cseq.seq} CANCEL` }, { name: "Max-Forwards", key: "max-forwards", value: "70" });
+    const cancel = new SipRequest("CANCEL", r.uri, headers, Buffer.alloc(0));
+    this.transactions.request(cancel, this.sender(branch), { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined });
+    if (timerC && branch.status < 200) this.clock.setTimeout(() => branch.tx?.abandon(), 32_000);
+  }
+
+  /** ACK for a 2xx: forwarded statelessly along its route (16.11). */
+  private forwardAck(req: SipRequest): void {
+    const first = req.getAll("route")[0];
+    if (first) {
+      const na = parseNameAddr(first);
+      if (na.ok && na.value.uri.kind === "sip" && this.isLocal(na.value.uri)) req.shift("route");
+    }
+    const ruri = parseUri(req.uri);
+    if (!ruri.ok || ruri.uri.kind !== "sip") return;
+    if (req.getAll("route").length === 0 && this.isLocal(ruri.uri)) return; // an ACK for us: absorbed
+    const mf = Number(req.get("max-forwards") ?? "70");
+    if (mf <= 0) return;
+    req.set("max-forwards", String(mf - 1));
+    const binding = req.getAll("route").length === 0 ? this.registrar.store.byContact(formatUri(ruri.uri), this.clock.now()) : undefined;
+    void this.destinationFor(req, binding).then(({ dest, flow }) => {
+      const t = flow?.transport ?? dest?.transport;
+      if (!t) return;
+      const via = this.viaFor(t, `${MAGIC_COOKIE}-a${createHash("sha1").update(req.vias[0] ?? "").digest("base64url").slice(0, 16)}`);
+      if (!via) return;
+      req.prepend("via", via);
+      const bytes = serializeMessage(req);
+      if (flow) this.opts.transport.sendOn(flow, bytes);
+      else if (dest) this.opts.transport.sendTo(dest, bytes);
+    });
+  }
+
+  /** A response matching no transaction (2xx retransmissions): forward statelessly by its Via (16.11). */
+  private forwardStray(res: SipResponse): void {
+    const top = res.via;
+    if (!top) return;
+    const local = this.opts.transport.local(top.transport.toLowerCase() as TransportName);
+    if (!local || top.host !== local.host.toLowerCase() || (top.port ?? 5060) !== local.port) return;
+    res.shift("via");
+    const next = res.via;
+    if (!next) return;
+    const address = next.params.get("received") ?? next.host.replace(/^\[|\]$/g, "");
+    const rport = next.params.get("rport");
+    const port = rport ? Number(rport) : (next.port ?? 5060);
+    this.opts.transport.sendTo({ transport: next.transport.toLowerCase() as TransportName, address, port }, serializeMessage(res));
+  }
+
+  /** RFC 3261 18.2.2: where a response to a request goes. */
+  private sendResponseBytes(bytes: Buffer, flow: Flow, req: SipRequest): boolean {
+    if (flow.reliable) {
+      if (!flow.closed) return this.opts.transport.sendOn(flow, bytes);
+    } else return this.opts.transport.sendOn(flow, bytes);
+    const via = req.via;
+    if (!via) return false;
+    const address = via.params.get("received") ?? via.host.replace(/^\[|\]$/g, "");
+    const port = via.params.get("rport") ? Number(via.params.get("rport")) : (via.port ?? 5060);
+    return this.opts.transport.sendTo({ transport: flow.transport, address, port }, bytes) !== undefined;
+  }
+}
+
+/** Best-response ranking (16.7 step 6), lower wins: 6xx, then the lowest class; among 4xx, 401/407/415/420/484 first. */
+function rank(status: number): number {
+  if (status >= 600) return 0;
+  if (status >= 400 && status < 500) {
+    if (status === 401 || status === 407) return 4000;
+    if (status === 415 || status === 420 || status === 484) return 4001;
+    if (status === 408) return 4900;
+    return 4100 + status;
+  }
+  return status * 10;
+}

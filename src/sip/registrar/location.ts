@@ -1,0 +1,113 @@
+/**
+ * The location service: address-of-record → bindings (RFC 3261 10.3).
+ * Each binding remembers the flow and source address the REGISTER came
+ * from, so requests reach clients behind NAT and on connection-oriented
+ * transports (RFC 5626 style), and the `+sip.instance` / `reg-id` of
+ * outbound-capable clients.
+ */
+export interface Binding {
+  /** Contact URI as registered (normalized text). */
+  uri: string;
+  /** The Contact header element as received (for 200 OK listings). */
+  contact: string;
+  /** Absolute expiry, ms (monotonic clock). */
+  expires: number;
+  q: number;
+  callId: string;
+  cseq: number;
+  instance: string | undefined;
+  regId: number | undefined;
+  /** Flow the REGISTER arrived on and its source. */
+  flowId: string;
+  transport: string;
+  source: { address: string; port: number };
+  /** Path headers (RFC 3327), top first. */
+  path: string[];
+  updatedAt: number;
+}
+
+export class LocationStore {
+  private readonly aors = new Map<string, Map<string, Binding>>();
+  /** Contact URI → AOR, to route in-dialog requests to the flow of a registered contact. */
+  private readonly byUri = new Map<string, string>();
+  private count = 0;
+
+  /** The live binding whose contact URI is `uri`, whatever its AOR. */
+  byContact(uri: string, now: number): Binding | undefined {
+    const aor = this.byUri.get(uri);
+    if (aor === undefined) return undefined;
+    const b = this.aors.get(aor)?.get(uri);
+    return b && b.expires > now ? b : undefined;
+  }
+
+  /** Live bindings of an AOR, best q first. */
+  lookup(aor: string, now: number): Binding[] {
+    const m = this.aors.get(aor);
+    if (!m) return [];
+    const out: Binding[] = [];
+    for (const [k, b] of m) {
+      if (b.expires <= now) {
+        m.delete(k);
+        if (this.byUri.get(k) === aor) this.byUri.delete(k);
+        this.count--;
+      } else out.push(b);
+    }
+    if (m.size === 0) this.aors.delete(aor);
+    return out.sort((a, b) => b.q - a.q);
+  }
+
+  get(aor: string, uri: string): Binding | undefined {
+    return this.aors.get(aor)?.get(uri);
+  }
+
+  put(aor: string, b: Binding): void {
+    let m = this.aors.get(aor);
+    if (!m) this.aors.set(aor, (m = new Map()));
+    if (!m.has(b.uri)) this.count++;
+    m.set(b.uri, b);
+    this.byUri.set(b.uri, aor);
+  }
+
+  remove(aor: string, uri: string): boolean {
+    const m = this.aors.get(aor);
+    if (!m || !m.delete(uri)) return false;
+    if (this.byUri.get(uri) === aor) this.byUri.delete(uri);
+    this.count--;
+    if (m.size === 0) this.aors.delete(aor);
+    return true;
+  }
+
+  removeAll(aor: string): number {
+    const m = this.aors.get(aor);
+    if (!m) return 0;
+    this.aors.delete(aor);
+    for (const uri of m.keys()) if (this.byUri.get(uri) === aor) this.byUri.delete(uri);
+    this.count -= m.size;
+    return m.size;
+  }
+
+  /** Drop expired bindings everywhere; returns how many. */
+  sweep(now: number): number {
+    let n = 0;
+    for (const [aor, m] of this.aors) {
+      for (const [k, b] of m) {
+        if (b.expires <= now) {
+          m.delete(k);
+          if (this.byUri.get(k) === aor) this.byUri.delete(k);
+          n++;
+        }
+      }
+      if (m.size === 0) this.aors.delete(aor);
+    }
+    this.count -= n;
+    return n;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get aorCount(): number {
+    return this.aors.size;
+  }
+}

@@ -1,0 +1,102 @@
+import { spawn } from "node:child_process";
+import dgram from "node:dgram";
+import net from "node:net";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { waitFor } from "./wait-for.js";
+
+/** Scenario files live in test/sip/scenarios (not compiled: read from the source tree). */
+export const SCENARIOS = fileURLToPath(new URL("../../../test/sip/scenarios/", import.meta.url));
+
+export interface SippRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  errors: string;
+  messages: string;
+}
+
+export interface SippOptions {
+  scenario: string;
+  /** Substitutions made in the scenario text before SIPp reads it (e.g. a status code in a recv). */
+  template?: Record<string, string>;
+  keys?: Record<string, string>;
+  localIp: string;
+  localPort: number;
+  transport?: "u1" | "t1" | "l1";
+  /** Remote host:port; omitted for a UAS. */
+  remote?: string;
+  calls?: number;
+  rate?: number;
+  timeoutS?: number;
+}
+
+const work = mkdtempSync(join(tmpdir(), "thor-sipp-"));
+let seq = 0;
+
+/**
+ * A real SIPp process. Resolves when it exits; `code` 0 means every call of
+ * the scenario succeeded. Its error and message logs are returned for
+ * assertion messages.
+ */
+export function sipp(opts: SippOptions): { done: Promise<SippRun>; pid: number | undefined; kill(): void } {
+  const n = ++seq;
+  let text = readFileSync(join(SCENARIOS, opts.scenario), "utf8");
+  for (const [k, v] of Object.entries(opts.template ?? {})) text = text.split(k).join(v);
+  const file = join(work, `${n}-${opts.scenario}`);
+  writeFileSync(file, text);
+  const errors = join(work, `${n}-errors.log`);
+  const messages = join(work, `${n}-messages.log`);
+  const args = ["-sf", file, "-i", opts.localIp, "-p", String(opts.localPort), "-t", opts.transport ?? "u1", "-m", String(opts.calls ?? 1), "-nostdin", "-timeout", `${opts.timeoutS ?? 20}s`, "-timeout_error", "-trace_err", "-error_file", errors, "-trace_msg", "-message_file", messages];
+  if (opts.rate) args.push("-r", String(opts.rate));
+  for (const [k, v] of Object.entries(opts.keys ?? {})) args.push("-key", k, v);
+  // [authentication] takes the credentials from -au/-ap (keywords cannot be nested in it).
+  if (opts.keys?.["user"]) args.push("-au", opts.keys["user"]);
+  if (opts.keys?.["pass"]) args.push("-ap", opts.keys["pass"]);
+  if (opts.remote) args.push(opts.remote);
+  const child = spawn("sipp", args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout = (stdout + d).slice(-20_000)));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-20_000)));
+  const read = (p: string) => {
+    try {
+      return readFileSync(p, "utf8").slice(-6000);
+    } catch {
+      return "";
+    }
+  };
+  const done = new Promise<SippRun>((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr, errors: read(errors), messages: read(messages) })));
+  return { done, pid: child.pid, kill: () => child.kill("SIGKILL") };
+}
+
+/** Wait until something is bound to ip:port (SIPp UAS ready), by trying to bind it ourselves. */
+export async function waitBound(transport: "udp" | "tcp", ip: string, port: number): Promise<void> {
+  await waitFor(
+    () =>
+      new Promise<boolean>((resolve) => {
+        if (transport === "tcp") {
+          const s = net.connect(port, ip);
+          s.once("connect", () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.once("error", () => resolve(false));
+          return;
+        }
+        const s = dgram.createSocket("udp4");
+        s.once("error", () => {
+          s.close();
+          resolve(true);
+        });
+        s.bind(port, ip, () => s.close(() => resolve(false)));
+      }),
+    { timeoutMs: 10_000, message: `${transport} ${ip}:${port} bound` },
+  );
+}
+
+export function describeRun(name: string, r: SippRun): string {
+  return `${name}: sipp exited ${r.code}\n--- errors ---\n${r.errors}\n--- messages ---\n${r.messages}\n--- stderr ---\n${r.stderr}`;
+}
