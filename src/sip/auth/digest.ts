@@ -44,6 +44,12 @@ export function computeHa1(alg: DigestAlgorithm, username: string, realm: string
   return hashHex(alg, `${username}:${realm}:${password}`);
 }
 
+/** The request-digest (RFC 2617 3.2.2.1, RFC 7616 3.4.1) for qop=auth, or the RFC 2069 form without qop. */
+export function digestResponse(alg: DigestAlgorithm, ha1: string, nonce: string, method: string, uri: string, qop?: { qop: string; nc: string; cnonce: string }): string {
+  const ha2 = hashHex(alg, `${method}:${uri}`);
+  return qop ? hashHex(alg, `${ha1}:${nonce}:${qop.nc}:${qop.cnonce}:${qop.qop}:${ha2}`) : hashHex(alg, `${ha1}:${nonce}:${ha2}`);
+}
+
 /** Parse `Digest a="b", c=d` (Authorization / Proxy-Authorization). */
 export function parseDigest(value: string): DigestResponse | undefined {
   const m = /^\s*Digest\s+(.*)$/is.exec(value);
@@ -89,7 +95,7 @@ export class DigestAuthenticator {
   private readonly secret: Buffer;
   private readonly ttl: number;
   private readonly now: () => number;
-  /** nonce → highest nonce count seen (qop=auth replay protection). */
+  /** nonce|username → highest nonce count seen (qop=auth replay protection). */
   private readonly counts = new Map<string, { nc: number; expires: number }>();
   readonly algorithms: DigestAlgorithm[];
 
@@ -148,22 +154,17 @@ export class DigestAuthenticator {
     if (nonce === "stale") return { ok: false, reason: "stale", username: d.username };
     const ha1 = creds.ha1?.[d.algorithm] ?? (creds.password !== undefined ? computeHa1(d.algorithm, d.username, d.realm, creds.password) : undefined);
     if (!ha1) return { ok: false, reason: "unsupported", username: d.username };
-    const ha2 = hashHex(d.algorithm, `${method}:${d.uri}`);
-    let expected: string;
-    if (d.qop !== undefined) {
-      if (d.qop.toLowerCase() !== "auth" || !d.nc || !d.cnonce || !/^[0-9a-fA-F]{8}$/.test(d.nc)) return { ok: false, reason: "malformed", username: d.username };
-      expected = hashHex(d.algorithm, `${ha1}:${d.nonce}:${d.nc}:${d.cnonce}:${d.qop}:${ha2}`);
-    } else {
-      expected = hashHex(d.algorithm, `${ha1}:${d.nonce}:${ha2}`);
-    }
+    if (d.qop !== undefined && (d.qop.toLowerCase() !== "auth" || !d.nc || !d.cnonce || !/^[0-9a-fA-F]{8}$/.test(d.nc))) return { ok: false, reason: "malformed", username: d.username };
+    const expected = digestResponse(d.algorithm, ha1, d.nonce, method, d.uri, d.qop !== undefined ? { qop: d.qop, nc: d.nc!, cnonce: d.cnonce! } : undefined);
     const a = Buffer.from(expected);
     const b = Buffer.from(d.response);
     if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, reason: "mismatch", username: d.username };
     if (d.qop !== undefined) {
       const nc = parseInt(d.nc!, 16);
-      const seen = this.counts.get(d.nonce);
+      const key = `${d.nonce}|${d.username}`;
+      const seen = this.counts.get(key);
       if (seen && nc <= seen.nc) return { ok: false, reason: "replay", username: d.username };
-      this.counts.set(d.nonce, { nc, expires: this.now() + this.ttl });
+      this.counts.set(key, { nc, expires: this.now() + this.ttl });
       if (this.counts.size > 100_000) this.sweep();
     }
     return { ok: true, username: d.username };
