@@ -5,7 +5,7 @@
 export { SipServer, type SipServerOptions } from "./server.js";
 export { SipProxy, Guard, type ProxyOptions, type GuardOptions } from "./proxy/index.js";
 export { TransportLayer, parseListenSpec, type ListenSpec, type TransportName, type Flow } from "./transport/index.js";
-export { MemoryCredentialStore, DigestAuthenticator, computeHa1, type CredentialStore, type Credentials, type DigestAlgorithm } from "./auth/index.js";
+export { MemoryCredentialStore, DigestAuthenticator, computeHa1, digestResponse, type CredentialStore, type Credentials, type DigestAlgorithm } from "./auth/index.js";
 export { Registrar, LocationStore, type Binding } from "./registrar/index.js";
 export { DEFAULT_TIMERS, type TimerConfig } from "./transaction/index.js";
 export { parseMessage, serializeMessage, StreamFramer, type AnyMessage, SipRequest, SipResponse } from "./message/index.js";
