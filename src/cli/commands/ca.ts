@@ -1,56 +1,75 @@
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { resolve } from "node:path";
-import { initCa, issueCertificate, listCertificates, revokeCertificate, writeCrl } from "../../pki/index.js";
+import { initCa, issueCertificate, listCertificates, readCrlInfo, revokeCertificate, writeCrl } from "../../pki/index.js";
 
-const dirOption = (cmd: Command) => cmd.option("--dir <dir>", "CA directory (env THOR_CA_DIR)", process.env["THOR_CA_DIR"] ?? "./ca");
-const csv = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
+/** `--dir`, default from THOR_CA_DIR (read when the command runs) or ./ca. */
+const dirOption = (cmd: Command) => cmd.option("--dir <dir>", "CA directory (default: $THOR_CA_DIR or ./ca)");
+const caDir = (o: { dir?: string }) => o.dir ?? process.env["THOR_CA_DIR"] ?? "./ca";
+/** Accumulate repeated, space-separated (variadic) or comma-separated values. */
+const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
+const days = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("not a positive number of days.");
+  return n;
+};
 
+/** `thor ca init|issue|revoke|crl|list`: the operator CA as files (see docs/pki.md). */
 export function register(program: Command): void {
   const ca = program.command("ca").description("operator PKI: CA, member certificates, CRL (files readable with openssl)");
 
-  dirOption(ca.command("init").description("create the CA"))
+  dirOption(ca.command("init").description("create the CA (ca.crt, ca.key, crl.pem, index.json)"))
     .option("--cn <name>", "CA common name", "sipthor CA")
     .option("--org <o>", "organization (O) of the CA and, by default, of the certificates it issues", "sipthor")
-    .option("--days <n>", "validity in days", "3650")
-    .option("--force", "replace an existing CA")
-    .action(async (o: { dir: string; cn: string; org: string; days: string; force?: boolean }) => {
-      const { certPath } = await initCa(o.dir, { commonName: o.cn, org: o.org, days: Number(o.days), force: o.force === true });
-      process.stdout.write(`CA created: ${resolve(certPath)}\nkey: ${resolve(o.dir, "ca.key")} (keep it offline)\nCRL: ${resolve(o.dir, "crl.pem")}\n`);
+    .option("--days <n>", "validity in days", days, 3650)
+    .option("--force", "replace an existing CA (every certificate it issued becomes useless)")
+    .action(async (o: { dir?: string; cn: string; org: string; days: number; force?: boolean }) => {
+      const dir = caDir(o);
+      const res = await initCa(dir, { commonName: o.cn, org: o.org, days: o.days, force: o.force === true });
+      process.stdout.write(`CA created: ${resolve(res.certPath)}\nkey: ${resolve(res.keyPath)} (mode 0600, keep it offline)\nCRL: ${resolve(res.crlPath)}\n`);
     });
 
   dirOption(ca.command("issue").description("issue a member certificate").argument("<name>", "member name: the certificate CN and member id"))
-    .option("--ip <ip>", "IP address for the SubjectAltName (repeatable or comma-separated)", csv)
-    .option("--dns <name>", "DNS name for the SubjectAltName (repeatable or comma-separated)", csv)
+    .option("--ip <ip...>", "IP addresses for the SubjectAltName (space- or comma-separated, repeatable)", list)
+    .option("--dns <name...>", "DNS names for the SubjectAltName (space- or comma-separated, repeatable)", list)
     .option("--org <o>", "organization (O); default the CA's")
     .option("--ou <ou>", "kind of member: node, manager, eventserver, database, monitor", "node")
     .option("--roles <list>", "roles the holder may announce (comma-separated, * = any)", "*")
-    .option("--days <n>", "validity in days", "825")
-    .option("--force", "issue even if a valid certificate of this name exists")
-    .action(async (name: string, o: { dir: string; ip?: string[]; dns?: string[]; org?: string; ou: string; roles: string; days: string; force?: boolean }) => {
-      const roles = o.roles.split(",").map((r) => r.trim()).filter(Boolean);
-      const res = await issueCertificate(o.dir, name, { ip: o.ip ?? [], dns: o.dns ?? [], ...(o.org ? { org: o.org } : {}), ou: o.ou, roles, days: Number(o.days), force: o.force === true });
-      process.stdout.write(`issued ${name} (serial ${res.serial})\ncertificate: ${resolve(res.certPath)}\nkey: ${resolve(res.keyPath)}\n`);
+    .option("--days <n>", "validity in days", days, 825)
+    .option("--force", "issue even if a valid certificate of this name exists (the old one stays valid: revoke it)")
+    .action(async (name: string, o: { dir?: string; ip?: string[]; dns?: string[]; org?: string; ou: string; roles: string; days: number; force?: boolean }) => {
+      const roles = list(o.roles);
+      const res = await issueCertificate(caDir(o), name, { ip: o.ip ?? [], dns: o.dns ?? [], ...(o.org ? { org: o.org } : {}), ou: o.ou, roles, days: o.days, force: o.force === true });
+      process.stdout.write(`issued ${name} (serial ${res.serial})\ncertificate: ${resolve(res.certPath)}\nkey: ${resolve(res.keyPath)} (mode 0600)\n`);
     });
 
-  dirOption(ca.command("revoke").description("revoke a member's certificate and rewrite the CRL").argument("<name>"))
-    .action(async (name: string, o: { dir: string }) => {
-      const serials = await revokeCertificate(o.dir, name);
-      process.stdout.write(`revoked ${name}: ${serials.join(", ")}\nCRL rewritten: ${resolve(o.dir, "crl.pem")} (members reload it within a second or two)\n`);
+  dirOption(ca.command("revoke").description("revoke a member's certificate(s) and rewrite the CRL").argument("<name>"))
+    .action(async (name: string, o: { dir?: string }) => {
+      const dir = caDir(o);
+      const serials = await revokeCertificate(dir, name);
+      process.stdout.write(`revoked ${name}: serial ${serials.join(", ")}\nCRL rewritten: ${resolve(dir, "crl.pem")} (members reload it within a second or two)\n`);
     });
 
-  dirOption(ca.command("crl").description("rewrite the CRL (e.g. before its nextUpdate)"))
-    .action(async (o: { dir: string }) => {
-      process.stdout.write(`CRL written: ${resolve(await writeCrl(o.dir))}\n`);
+  dirOption(ca.command("crl").description("re-sign the CRL (do it before its nextUpdate, 30 days)"))
+    .action(async (o: { dir?: string }) => {
+      process.stdout.write(`CRL written: ${resolve(await writeCrl(caDir(o)))}\n`);
     });
 
-  dirOption(ca.command("list").description("list issued certificates"))
+  dirOption(ca.command("list").description("list issued certificates with their status"))
     .option("--json", "print JSON")
-    .action((o: { dir: string; json?: boolean }) => {
-      const rows = listCertificates(o.dir);
+    .action((o: { dir?: string; json?: boolean }) => {
+      const dir = caDir(o);
+      const rows = listCertificates(dir);
       if (o.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
         return;
       }
-      for (const r of rows) process.stdout.write(`${r.status.padEnd(8)} ${r.name.padEnd(16)} ${r.subject.padEnd(40)} ${r.ip.join(",").padEnd(16)} until ${r.notAfter.slice(0, 10)}  serial ${r.serial}\n`);
+      const crl = readCrlInfo(dir);
+      const next = crl.nextUpdate ? crl.nextUpdate.toISOString().slice(0, 16).replace("T", " ") : "none";
+      const expired = crl.nextUpdate !== undefined && crl.nextUpdate.getTime() <= Date.now();
+      process.stdout.write(`CRL: ${crl.serials.length} revoked, next update ${next} UTC${expired ? " - EXPIRED: every handshake fails, run thor ca crl" : " (run thor ca crl before then)"}\n`);
+      if (rows.length === 0) process.stdout.write("no certificates issued\n");
+      for (const r of rows) {
+        process.stdout.write(`${r.status.padEnd(8)} ${r.name.padEnd(16)} ${r.subject.padEnd(40)} ${r.ip.join(",").padEnd(16)} until ${r.notAfter.slice(0, 10)}  serial ${r.serial}\n`);
+      }
     });
 }
