@@ -4,9 +4,16 @@
 export const DEFAULT_MULTIPLY = 1000;
 /** Public lookup interface port. @default 9500 */
 export const DEFAULT_LOOKUP_PORT = 9500;
-/** Longest request line accepted on the lookup port, in bytes. @default 512 */
+/** Longest request line accepted on the lookup port, in bytes, without the CR LF. @default 512 */
 export const DEFAULT_MAX_LINE = 512;
 /** Idle lookup connections are closed after this long. @default 60 s */
 export const DEFAULT_LOOKUP_IDLE_MS = 60_000;
 /** Maximum simultaneous lookup connections. @default 1024 */
 export const DEFAULT_LOOKUP_MAX_CONNECTIONS = 1024;
+/**
+ * Unsent answer bytes per connection above which the server stops reading
+ * that connection until the client catches up. @default 64 KiB
+ */
+export const DEFAULT_LOOKUP_HIGH_WATER = 64 * 1024;
+/** How long the client waits for each answer. @default 5 s */
+export const DEFAULT_LOOKUP_TIMEOUT_MS = 5000;

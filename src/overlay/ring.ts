@@ -9,21 +9,23 @@
 import { murmur3 } from "./murmur3.js";
 import { normalizeKey } from "./key.js";
 import { DEFAULT_MULTIPLY } from "./options.js";
+import { RingConfigError } from "./errors.js";
 
 const TWO32 = 2 ** 32;
 
 export class HashRing {
-  /** Node ids, sorted. */
+  /** Node ids, deduplicated and sorted by UTF-16 code units (`Array.prototype.sort`); frozen. */
   readonly nodes: readonly string[];
   readonly multiply: number;
   private readonly points: Uint32Array;
   private readonly owners: Uint32Array;
 
   constructor(nodeIds: Iterable<string>, multiply = DEFAULT_MULTIPLY) {
-    if (!Number.isInteger(multiply) || multiply < 1) throw new RangeError(`multiply must be a positive integer, got ${multiply}`);
+    if (!Number.isInteger(multiply) || multiply < 1) throw new RingConfigError(`multiply must be a positive integer, got ${multiply}`);
     const nodes = [...new Set(nodeIds)].sort();
-    if (nodes.length >= 2 ** 20) throw new RangeError("too many nodes for one ring");
-    this.nodes = nodes;
+    if (nodes.length >= 2 ** 20) throw new RingConfigError(`too many nodes for one ring (${nodes.length}, limit ${2 ** 20 - 1})`);
+    if (nodes.length * multiply > 2 ** 28) throw new RingConfigError(`too many points for one ring (${nodes.length} × ${multiply})`);
+    this.nodes = Object.freeze(nodes);
     this.multiply = multiply;
     const n = nodes.length * multiply;
     // hash * 2^20 + node index: one numeric sort orders by hash, then by node id.
@@ -61,13 +63,17 @@ export class HashRing {
     return lo === pts.length ? 0 : lo;
   }
 
-  /** Owner of an already normalized key (`user@domain`), or undefined on an empty ring. */
+  /** Owner of the point at or after `hash` (a murmur3 value), or undefined on an empty ring. */
   ownerOfHash(hash: number): string | undefined {
     if (this.points.length === 0) return undefined;
     return this.nodes[this.owners[this.indexOf(hash)]!];
   }
 
-  /** Owner of `key`; the key is normalized first (a bad key hashes as given). */
+  /**
+   * Owner of `key`: the node of the first point at or after
+   * `murmur3(normalizeKey(key))`, wrapping around; undefined on an empty ring.
+   * A key that does not normalize is hashed as given.
+   */
   lookup(key: string): string | undefined {
     const norm = normalizeKey(key);
     return this.ownerOfHash(murmur3(norm.ok ? norm.key : key));

@@ -1,62 +1,86 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
-import { HashRing, murmur3, murmur3Bytes, normalizeKey, ringSpread, RoleMap, type Entity } from "../../src/overlay/index.js";
+import { HashRing, murmur3, RingConfigError, ringSpread } from "../../src/overlay/index.js";
 
+const run = promisify(execFile);
 const ips = (n: number, base = "10.0") => Array.from({ length: n }, (_, i) => `${base}.${i >> 8}.${(i & 255) + 1}`);
 const keys = (n: number) => Array.from({ length: n }, (_, i) => `user${i}@example.com`);
 
-describe("murmur3 x86_32", () => {
-  it("matches the reference vectors", () => {
-    const vectors: Array<[string, number, number]> = [
-      ["", 0, 0],
-      ["", 1, 0x514e28b7],
-      ["a", 0, 0x3c2569b2],
-      ["abc", 0, 0xb3dd93fa],
-      ["hello", 0, 0x248bfa47],
-      ["Hello, world!", 0, 0xc0363e43],
-      ["The quick brown fox jumps over the lazy dog", 0, 0x2e4ff723],
-    ];
-    for (const [text, seed, want] of vectors) assert.equal(murmur3(text, seed), want, JSON.stringify(text));
-  });
+/** Deterministic Fisher-Yates shuffle (xorshift32), so failures reproduce. */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let s = seed >>> 0 || 1;
+  for (let i = out.length - 1; i > 0; i--) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    const j = (s >>> 0) % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
 
-  it("hashes the UTF-8 bytes: the string and byte paths agree", () => {
-    for (const s of ["héllo ☎", "ünïcode@exämple.com", "日本@example.jp", "a😀b"]) assert.equal(murmur3(s), murmur3Bytes(Buffer.from(s, "utf8")));
-  });
-});
-
-describe("ring keys", () => {
-  it("normalizes SIP URIs and name-addrs to user@domain", () => {
-    const same = ["alice@example.com", "sip:alice@example.com", "sips:alice@EXAMPLE.com:5061", "sip:alice@example.com;transport=tcp", '"Alice" <sip:alice@Example.Com>;tag=1', "sip:alice@example.com?subject=x"];
-    for (const s of same) assert.deepEqual(normalizeKey(s), { ok: true, key: "alice@example.com" }, s);
-    assert.deepEqual(normalizeKey("Alice@example.com"), { ok: true, key: "Alice@example.com" }, "the user part keeps its case");
-    assert.deepEqual(normalizeKey("sip:bob@[2001:db8::1]:5060"), { ok: true, key: "bob@[2001:db8::1]" });
-  });
-
-  it("refuses what is not user@domain", () => {
-    for (const s of ["alice", "@example.com", "alice@", "sip:alice@ex ample.com", "<sip:alice@example.com", `${"a".repeat(300)}@x.com`]) assert.equal(normalizeKey(s).ok, false, s);
-  });
-});
+/** The owner by definition: a linear scan over every point, ties by node id. */
+function bruteForceOwner(nodes: readonly string[], multiply: number, key: string): string | undefined {
+  const h = murmur3(key);
+  let best: { p: number; id: string } | undefined;
+  let first: { p: number; id: string } | undefined;
+  for (const id of nodes) {
+    for (let i = 0; i < multiply; i++) {
+      const p = murmur3(`${id}-${i}`);
+      const better = (cur: { p: number; id: string } | undefined) => !cur || p < cur.p || (p === cur.p && id < cur.id);
+      if (p >= h && better(best)) best = { p, id };
+      if (better(first)) first = { p, id };
+    }
+  }
+  return (best ?? first)?.id;
+}
 
 describe("consistent-hash ring", () => {
-  it("is independent of the order nodes are given in", () => {
-    const a = new HashRing(ips(10));
-    const b = new HashRing(ips(10).reverse());
-    for (const k of keys(2000)) assert.equal(a.lookup(k), b.lookup(k));
+  it("owner = node of the first point at or after murmur3(key), wrapping (checked against a linear scan)", () => {
+    const nodes = ips(5);
+    const ring = new HashRing(nodes, 20);
+    for (const k of keys(300)) assert.equal(ring.lookup(k), bruteForceOwner(nodes, 20, k), k);
   });
 
-  it("gives the same owners in separate processes", () => {
+  it("hashes the normalized key", () => {
+    const ring = new HashRing(ips(10));
+    for (const k of keys(200)) {
+      assert.equal(ring.lookup(`sip:${k.replace("example.com", "EXAMPLE.com")}:5060;transport=tcp`), ring.lookup(k));
+      assert.equal(ring.ownerOfHash(murmur3(k)), ring.lookup(k));
+    }
+  });
+
+  it("is the same ring whatever order (and duplicates) the nodes come in", () => {
+    const reference = new HashRing(ips(20));
+    const ks = keys(5000);
+    const want = ks.map((k) => reference.lookup(k));
+    for (const seed of [1, 2, 3]) {
+      const ring = new HashRing([...shuffled(ips(20), seed), ...ips(3)]);
+      assert.deepEqual(ring.nodes, reference.nodes);
+      assert.equal(ring.size, 20);
+      assert.deepEqual(ks.map((k) => ring.lookup(k)), want, `order seed ${seed}`);
+    }
+  });
+
+  it("gives the same owners in separate processes", async () => {
     const mod = fileURLToPath(new URL("../../src/overlay/index.js", import.meta.url));
-    const script = `import(${JSON.stringify(mod)}).then((o) => { const r = new o.HashRing(${JSON.stringify(ips(7))}); process.stdout.write(JSON.stringify(Array.from({ length: 1000 }, (_, i) => r.lookup("user" + i + "@example.com")))); })`;
-    const one = execFileSync(process.execPath, ["-e", script], { encoding: "utf8" });
-    const two = execFileSync(process.execPath, ["-e", script], { encoding: "utf8" });
-    assert.equal(one, two);
-    const here = new HashRing(ips(7));
-    assert.deepEqual(JSON.parse(one), keys(1000).map((k) => here.lookup(k)));
+    const nodes = shuffled(ips(37), 7);
+    const script = `import(${JSON.stringify(mod)}).then((o) => {
+      const r = new o.HashRing(${JSON.stringify(nodes)}.reverse());
+      process.stdout.write(JSON.stringify(Array.from({ length: 1000 }, (_, i) => r.lookup("user" + i + "@example.com"))));
+    })`;
+    const [one, two] = await Promise.all([run(process.execPath, ["-e", script]), run(process.execPath, ["-e", script])]);
+    const here = new HashRing(nodes);
+    const want = keys(1000).map((k) => here.lookup(k));
+    assert.deepEqual(JSON.parse(one.stdout), want);
+    assert.deepEqual(JSON.parse(two.stdout), want);
   });
 
-  it("moves about 1/N of the keys when a node joins, all of them to the new node", () => {
+  it("moves about 1/(N+1) of the keys when a node joins, all of them to the new node", () => {
     const before = new HashRing(ips(10));
     const after = new HashRing([...ips(10), "10.9.9.9"]);
     const ks = keys(20_000);
@@ -66,64 +90,94 @@ describe("consistent-hash ring", () => {
       const b = after.lookup(k);
       if (a !== b) {
         moved++;
-        assert.equal(b, "10.9.9.9");
+        assert.equal(b, "10.9.9.9", `${k} moved to an old node`);
       }
     }
+    const n = 11;
     const fraction = moved / ks.length;
-    assert.ok(fraction > 0.5 / 11 && fraction < 1.6 / 11, `moved ${fraction}`);
+    assert.ok(fraction > 0.5 / n && fraction < 1.6 / n, `moved ${fraction}, expected about ${1 / n}`);
   });
 
-  it("moves only the leaving node's keys when a node leaves", () => {
+  it("moves only the leaving node's keys when a node leaves, each to its next successor", () => {
     const before = new HashRing(ips(10));
     const gone = ips(10)[3]!;
     const after = new HashRing(ips(10).filter((ip) => ip !== gone));
-    for (const k of keys(20_000)) if (before.lookup(k) !== gone) assert.equal(after.lookup(k), before.lookup(k));
-  });
-
-  it("keeps the load spread within the documented bounds (docs/ring.md)", () => {
-    const bounds: Array<[number, number]> = [[3, 1.05], [10, 1.08], [100, 1.12]];
-    for (const [n, maxOverMean] of bounds) {
-      const s = ringSpread(n);
-      assert.ok(s.maxOverMean < maxOverMean, `${n} nodes: max/mean ${s.maxOverMean}`);
-      assert.ok(s.minOverMean > 2 - maxOverMean - 0.05, `${n} nodes: min/mean ${s.minOverMean}`);
+    let moved = 0;
+    for (const k of keys(20_000)) {
+      const owner = before.lookup(k);
+      if (owner === gone) {
+        moved++;
+        assert.equal(after.lookup(k), before.successors(k, 2)[1]);
+      } else {
+        assert.equal(after.lookup(k), owner);
+      }
     }
-    const shares = [...new HashRing(ips(3)).shares().values()];
-    assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 1e-9);
-    const counts = new Map<string, number>();
+    assert.ok(moved > 1000, `the leaving node owned ${moved} keys`);
+  });
+
+  // Measured with multiply 1000, nodes at consecutive addresses (docs/ring.md):
+  // max/mean 1.023 (3), 1.044 (10), 1.071 (100); the bounds leave some margin.
+  it("spreads the circle within the documented bounds (docs/ring.md)", () => {
+    const bounds: Array<[nodes: number, maxOverMean: number, minOverMean: number]> = [
+      [3, 1.05, 0.95],
+      [10, 1.08, 0.92],
+      [100, 1.12, 0.88],
+    ];
+    for (const [n, maxB, minB] of bounds) {
+      const s = ringSpread(n);
+      assert.equal(s.multiply, 1000);
+      assert.ok(s.maxOverMean < maxB, `${n} nodes: max/mean ${s.maxOverMean}`);
+      assert.ok(s.minOverMean > minB, `${n} nodes: min/mean ${s.minOverMean}`);
+    }
+  });
+
+  it("shares sum to 1 and match where keys actually land", () => {
     const ring = new HashRing(ips(3));
-    for (const k of keys(30_000)) counts.set(ring.lookup(k)!, (counts.get(ring.lookup(k)!) ?? 0) + 1);
-    for (const c of counts.values()) assert.ok(c > 9000 && c < 11_000, `keys per node ${c}`);
+    const shares = ring.shares();
+    assert.ok(Math.abs([...shares.values()].reduce((a, b) => a + b, 0) - 1) < 1e-9);
+    const counts = new Map<string, number>();
+    const ks = keys(30_000);
+    for (const k of ks) counts.set(ring.lookup(k)!, (counts.get(ring.lookup(k)!) ?? 0) + 1);
+    for (const [id, share] of shares) assert.ok(Math.abs((counts.get(id) ?? 0) / ks.length - share) < 0.02, `${id}: share ${share}, keys ${counts.get(id)}`);
+    assert.deepEqual([...new HashRing(["10.0.0.1"]).shares()], [["10.0.0.1", 1]]);
+    assert.equal(new HashRing([]).shares().size, 0);
   });
 
-  it("lists distinct successors for replication", () => {
+  it("lists distinct successors clockwise for replication", () => {
     const ring = new HashRing(ips(5));
-    const s = ring.successors("alice@example.com", 3);
-    assert.equal(s.length, 3);
-    assert.equal(new Set(s).size, 3);
-    assert.equal(s[0], ring.lookup("alice@example.com"));
+    for (const k of keys(100)) {
+      const s = ring.successors(k, 3);
+      assert.equal(s.length, 3);
+      assert.equal(new Set(s).size, 3);
+      assert.equal(s[0], ring.lookup(k));
+      assert.deepEqual(ring.successors(k, 10).slice(0, 3), s);
+    }
     assert.equal(ring.successors("alice@example.com", 10).length, 5);
-    assert.equal(new HashRing([]).lookup("alice@example.com"), undefined);
-  });
-});
-
-describe("role map", () => {
-  const entity = (id: string, ip: string, roles: string[], attrs: Entity["attrs"] = {}): Entity => ({ id, ip, roles, version: "1", ports: {}, attrs, startedAt: 1 });
-  const members = [entity("a", "10.0.0.1", ["sip_proxy", "media_relay"]), entity("b", "10.0.0.2", ["sip_proxy"]), entity("c", "10.0.0.3", ["sip_proxy"], { draining: true })];
-
-  it("keeps one ring per role, placing members by address", () => {
-    const map = RoleMap.fromMembers(members);
-    assert.deepEqual(map.roles(), ["media_relay", "sip_proxy"]);
-    assert.equal(map.lookup("media_relay", "x@y.z")?.id, "a");
-    assert.equal(map.lookup("voicemail_server", "x@y.z"), undefined);
-    assert.equal(map.lookup("sip_proxy", "sip:x@Y.z")?.ip, new HashRing(["10.0.0.1", "10.0.0.2"]).lookup("x@y.z"));
+    assert.deepEqual(ring.successors("alice@example.com", 0), []);
   });
 
-  it("leaves draining members out of the rings but online", () => {
-    const map = RoleMap.fromMembers(members);
-    assert.equal(map.ring("sip_proxy")?.size, 2);
-    assert.equal(map.isOnline("10.0.0.3", "sip_proxy"), true);
-    assert.equal(map.isOnline("10.0.0.3", "media_relay"), false);
-    assert.equal(map.isOnline("10.0.0.9", "sip_proxy"), false);
-    assert.equal(RoleMap.fromMembers(members, { excludeDraining: false }).ring("sip_proxy")?.size, 3);
+  it("an empty ring owns nothing", () => {
+    const ring = new HashRing([]);
+    assert.equal(ring.size, 0);
+    assert.equal(ring.lookup("alice@example.com"), undefined);
+    assert.deepEqual(ring.successors("alice@example.com", 3), []);
+  });
+
+  it("is immutable", () => {
+    const ring = new HashRing(ips(3));
+    assert.throws(() => (ring.nodes as string[]).push("10.9.9.9"), TypeError);
+    assert.equal(ring.size, 3);
+  });
+
+  it("refuses a multiply that is not a positive integer", () => {
+    for (const m of [0, -1, 1.5, Number.NaN]) assert.throws(() => new HashRing(ips(2), m), RingConfigError);
+  });
+
+  it("builds 1000 nodes × 1000 points in under a second", () => {
+    const t0 = performance.now();
+    const ring = new HashRing(ips(1000, "10.1"));
+    const ms = performance.now() - t0;
+    assert.equal(ring.size, 1000);
+    assert.ok(ms < 1000, `build took ${ms.toFixed(0)} ms`);
   });
 });
