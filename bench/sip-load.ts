@@ -1,0 +1,146 @@
+/**
+ * SIP throughput against Kamailio, driven by SIPp over UDP on this machine,
+ * same scenarios, same run:
+ *   - REGISTER with digest authentication (401 challenge, then credentials),
+ *     2000 distinct users;
+ *   - full calls through the proxy (INVITE, 407, authenticated INVITE,
+ *     180, 200, ACK, BYE) between two SIPp agents.
+ * Kamailio 5.6 (Debian package) runs with one UDP worker (`children=1`),
+ * db_text credentials and in-memory usrloc, so both servers use one core.
+ * Each figure is successful scenarios per second at saturation (SIPp keeps
+ * a fixed number of scenarios in flight).
+ * Also: heap per registered binding at 100k bindings (in process).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import v8 from "node:v8";
+import vm from "node:vm";
+import { parseMessage, Registrar, type SipRequest, type Flow } from "../src/sip/index.js";
+import { sleep } from "../src/base/index.js";
+import type { BenchResult } from "./types.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const BIN = join(ROOT, "bin/thor.js");
+const USERS = 2000;
+const REGISTERS = 8000;
+const CALLS = 3000;
+
+interface SippStats {
+  ok: number;
+  failed: number;
+  seconds: number;
+}
+
+function runSipp(args: string[], cwd: string): Promise<SippStats> {
+  const stat = join(cwd, `stat-${Math.random().toString(36).slice(2)}.csv`);
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn("sipp", [...args, "-nostdin", "-trace_stat", "-stf", stat, "-fd", "1"], { cwd, stdio: "ignore" });
+    const killer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.once("error", reject);
+    child.once("exit", () => {
+      clearTimeout(killer);
+      const seconds = (performance.now() - started) / 1000;
+      try {
+        const lines = readFileSync(stat, "utf8").trim().split("\n");
+        const head = lines[0]!.split(";");
+        const last = lines[lines.length - 1]!.split(";");
+        const col = (name: string) => Number(last[head.indexOf(name)] ?? 0);
+        resolve({ ok: col("SuccessfulCall(C)"), failed: col("FailedCall(C)"), seconds });
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  });
+}
+
+async function waitOptions(target: string, cwd: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const r = await runSipp(["-sf", join(ROOT, "bench/sipp/ping.xml"), "-m", "1", "-i", "127.0.9.9", "-p", String(6000 + i), "-key", "domain", "example.test", "-timeout", "2s", target], cwd);
+    if (r.ok === 1) return;
+    await sleep(200);
+  }
+  throw new Error(`${target} did not come up`);
+}
+
+async function measure(name: string, target: string, ipBase: number, cwd: string): Promise<{ register: SippStats; calls: SippStats }> {
+  const step = (s: string) => { if (process.env["THOR_BENCH_DEBUG"]) process.stderr.write(`${name}: ${s}\n`); };
+  step("probe");
+  await waitOptions(target, cwd);
+  const ip = (n: number) => `127.0.9.${ipBase + n}`;
+  step("register load");
+  const register = await runSipp(["-sf", join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(0), "-p", "5061", "-m", String(REGISTERS), "-r", "50000", "-l", "400", "-timeout", "60s", target], cwd);
+  // The callee: registered, then a UAS for every call.
+  step("callee registration");
+  const reg = await runSipp(["-sf", join(ROOT, "test/sip/scenarios/register.xml"), "-i", ip(1), "-p", "5071", "-m", "1", "-au", "u1", "-ap", "u1-secret", "-key", "user", "u1", "-key", "domain", "example.test", "-key", "contact", `sip:u1@${ip(1)}:5070`, "-key", "expires", "3600", target], cwd);
+  if (reg.ok !== 1) throw new Error(`${name}: callee registration failed`);
+  const uas = spawn("sipp", ["-sf", join(ROOT, "test/sip/scenarios/uas.xml"), "-i", ip(1), "-p", "5070", "-m", String(CALLS), "-nostdin", "-timeout", "90s"], { cwd, stdio: "ignore" });
+  await sleep(300);
+  step("calls");
+  const calls = await runSipp(["-sf", join(ROOT, "test/sip/scenarios/uac.xml"), "-i", ip(2), "-p", "5080", "-au", "u0", "-ap", "u0-secret", "-key", "user", "u0", "-key", "callee", "u1", "-key", "domain", "example.test", "-m", String(CALLS), "-r", "50000", "-l", "200", "-timeout", "90s", target], cwd);
+  uas.kill("SIGKILL");
+  return { register, calls };
+}
+
+function bindingMemory(): number {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as () => void;
+  const flow: Flow = { id: "udp:x", transport: "udp", local: { address: "10.0.0.1", port: 5060 }, remote: { address: "192.0.2.1", port: 5060 }, reliable: false, send: () => true, closed: false };
+  const reg = new Registrar();
+  const requests: SipRequest[] = [];
+  const n = 100_000;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < n; i++) {
+    const r = parseMessage(Buffer.from(`REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK${i}\r\nFrom: <sip:user${i}@example.test>;tag=${i}\r\nTo: <sip:user${i}@example.test>\r\nCall-ID: ${i}-reg@192.0.2.1\r\nCSeq: 1 REGISTER\r\nContact: <sip:user${i}@192.0.2.${i % 250}:5060;transport=udp>;expires=3600\r\nContent-Length: 0\r\n\r\n`));
+    if (!r.ok) throw new Error(r.error.reason);
+    reg.register(r.message as SipRequest, flow, `user${i}@example.test`, 0);
+  }
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  if (reg.store.size !== n || requests.length !== 0) throw new Error("binding count mismatch");
+  return (after - before) / n;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), "thor-bench-sip-"));
+  const procs: ChildProcess[] = [];
+  try {
+    const users = Array.from({ length: USERS }, (_, i) => ({ u: `u${i}`, p: `u${i}-secret` }));
+    writeFileSync(join(dir, "users.toml"), users.map(({ u, p }) => `[[users]]\nusername = "${u}"\npassword = "${p}"\n`).join("\n"));
+    writeFileSync(join(dir, "users.csv"), "SEQUENTIAL\n" + users.map(({ u, p }) => `${u};[authentication username=${u} password=${p}]`).join("\n") + "\n");
+    // db_text reads every file of its directory as a table: keep it apart.
+    const db = join(dir, "db");
+    mkdirSync(db);
+    writeFileSync(join(db, "version"), "table_name(str) table_version(int)\nsubscriber:7\nlocation:9\n");
+    writeFileSync(join(db, "subscriber"), "id(int,auto) username(str) domain(str) password(str) ha1(str,null) ha1b(str,null)\n" + users.map(({ u, p }, i) => `${i + 1}:${u}:example.test:${p}:::`).join("\n") + "\n");
+    const cfg = readFileSync(join(ROOT, "bench/kamailio/kamailio.cfg.tmpl"), "utf8").replaceAll("@LISTEN@", "127.0.9.2:5060").replaceAll("@DB@", db).replaceAll("@CHILDREN@", "1");
+    writeFileSync(join(dir, "kamailio.cfg"), cfg);
+
+    const thor = spawn(process.execPath, [BIN, "sip", "--domain", "example.test", "--listen", "udp:127.0.9.1:5060", "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--rate", "10000000", "--log-level", "warn", "--log-format", "json"], { stdio: "ignore" });
+    procs.push(thor);
+    const ours = await measure("thor", "127.0.9.1:5060", 10, dir);
+    thor.kill("SIGTERM");
+
+    const kamLog = openSync(join(dir, "kamailio.log"), "w");
+    const kam = spawn("kamailio", ["-f", join(dir, "kamailio.cfg"), "-DD", "-E", "-w", dir], { stdio: ["ignore", kamLog, kamLog] });
+    procs.push(kam);
+    const theirs = await measure("kamailio", "127.0.9.2:5060", 20, dir);
+    kam.kill("SIGTERM");
+
+    const rate = (s: SippStats) => s.ok / s.seconds;
+    const note = (s: SippStats) => `${s.ok} ok, ${s.failed} failed in ${s.seconds.toFixed(1)} s`;
+    return [
+      { name: "REGISTER with digest auth (UDP, SIPp, 400 in flight)", value: rate(ours.register), unit: "registrations/s", baseline: { name: "Kamailio 5.6, 1 worker", value: rate(theirs.register) }, note: `thor ${note(ours.register)}; Kamailio ${note(theirs.register)}` },
+      { name: "calls through the proxy with auth (UDP, SIPp, 200 in flight)", value: rate(ours.calls), unit: "calls/s", baseline: { name: "Kamailio 5.6, 1 worker", value: rate(theirs.calls) }, note: `thor ${note(ours.calls)}; Kamailio ${note(theirs.calls)}` },
+      { name: "heap per registered binding at 100k bindings", value: bindingMemory(), unit: "bytes", note: "location store after 100k REGISTERs, measured in process after GC" },
+    ];
+  } finally {
+    for (const p of procs) p.kill("SIGKILL");
+    if (process.env["THOR_BENCH_DEBUG"]) process.stderr.write(`kept ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
