@@ -3,7 +3,8 @@
  * Accepted state) and non-INVITE (17.1.2). Timers are named after the RFC;
  * retransmissions only on unreliable transports.
  */
-import type { Clock, TimerHandle } from "../../base/index.js";
+import type { Clock } from "../../base/index.js";
+import { TimerSet } from "./timer-set.js";
 import { serializeMessage, SipRequest, type SipResponse } from "../message/index.js";
 import type { ClientState, ClientTransactionUser, Sender } from "./types.js";
 import { timerB, timerD, timerF, timerK, timerM, type TimerConfig } from "./timers.js";
@@ -11,7 +12,7 @@ import { timerB, timerD, timerF, timerK, timerM, type TimerConfig } from "./time
 export class ClientTransaction {
   state: ClientState;
   private readonly bytes: Buffer;
-  private timers: Partial<Record<"A" | "B" | "D" | "E" | "F" | "K" | "M", TimerHandle>> = {};
+  private readonly timers: TimerSet<"A" | "B" | "D" | "E" | "F" | "K" | "M">;
   private interval: number;
   readonly isInvite: boolean;
 
@@ -28,6 +29,7 @@ export class ClientTransaction {
     this.state = this.isInvite ? "calling" : "trying";
     this.bytes = serializeMessage(request);
     this.interval = cfg.t1;
+    this.timers = new TimerSet(clock);
   }
 
   start(): void {
@@ -131,25 +133,17 @@ export class ClientTransaction {
     this.tu.onTimeout();
   }
 
-  private arm(name: keyof ClientTransaction["timers"], ms: number, fn: () => void): void {
-    this.cancel(name);
-    if (ms <= 0) {
-      queueMicrotask(fn);
-      return;
-    }
-    this.timers[name] = this.clock.setTimeout(fn, ms);
+  private arm(name: Parameters<TimerSet<"A" | "B" | "D" | "E" | "F" | "K" | "M">["arm"]>[0], ms: number, fn: () => void): void {
+    this.timers.arm(name, ms, fn);
   }
 
-  private cancel(name: keyof ClientTransaction["timers"]): void {
-    const t = this.timers[name];
-    if (t) this.clock.clearTimeout(t);
-    delete this.timers[name];
+  private cancel(name: Parameters<TimerSet<"A" | "B" | "D" | "E" | "F" | "K" | "M">["cancel"]>[0]): void {
+    this.timers.cancel(name);
   }
 
   private terminate(): void {
     if (this.state === "terminated") return;
-    for (const t of Object.values(this.timers)) if (t) this.clock.clearTimeout(t);
-    this.timers = {};
+    this.timers.clear();
     this.state = "terminated";
     this.onTerminated(this);
   }

@@ -5,7 +5,8 @@
  * responses until the ACK (Timer G/H), and linger to catch stragglers
  * (Timers I, J, L).
  */
-import type { Clock, TimerHandle } from "../../base/index.js";
+import type { Clock } from "../../base/index.js";
+import { TimerSet } from "./timer-set.js";
 import { serializeMessage, type SipRequest, type SipResponse } from "../message/index.js";
 import type { Flow } from "../transport/index.js";
 import type { ServerState, ServerTransactionEvents } from "./types.js";
@@ -16,7 +17,7 @@ export class ServerTransaction {
   readonly isInvite: boolean;
   private last: Buffer | undefined;
   lastStatus = 0;
-  private timers: Partial<Record<"G" | "H" | "I" | "J" | "L", TimerHandle>> = {};
+  private readonly timers: TimerSet<"G" | "H" | "I" | "J" | "L">;
   private interval: number;
   events: ServerTransactionEvents = {};
 
@@ -33,6 +34,7 @@ export class ServerTransaction {
     this.isInvite = request.method === "INVITE";
     this.state = this.isInvite ? "proceeding" : "trying";
     this.interval = cfg.t1;
+    this.timers = new TimerSet(clock);
   }
 
   /** The TU responds (RFC 3261 17.2.1, 17.2.2). */
@@ -95,25 +97,17 @@ export class ServerTransaction {
     this.arm("G", this.interval, () => this.retransmitFinal());
   }
 
-  private arm(name: keyof ServerTransaction["timers"], ms: number, fn: () => void): void {
-    this.cancel(name);
-    if (ms <= 0) {
-      queueMicrotask(fn);
-      return;
-    }
-    this.timers[name] = this.clock.setTimeout(fn, ms);
+  private arm(name: Parameters<TimerSet<"G" | "H" | "I" | "J" | "L">["arm"]>[0], ms: number, fn: () => void): void {
+    this.timers.arm(name, ms, fn);
   }
 
-  private cancel(name: keyof ServerTransaction["timers"]): void {
-    const t = this.timers[name];
-    if (t) this.clock.clearTimeout(t);
-    delete this.timers[name];
+  private cancel(name: Parameters<TimerSet<"G" | "H" | "I" | "J" | "L">["cancel"]>[0]): void {
+    this.timers.cancel(name);
   }
 
   private terminate(): void {
     if (this.state === "terminated") return;
-    for (const t of Object.values(this.timers)) if (t) this.clock.clearTimeout(t);
-    this.timers = {};
+    this.timers.clear();
     this.state = "terminated";
     this.events.onTerminated?.();
     this.onTerminated(this);
