@@ -3,8 +3,7 @@
  * needs from below (a way to send bytes on its flow) and what it tells the
  * transaction user above (responses, timeouts, transport errors).
  */
-import type { SipRequest, SipResponse } from "../message/index.js";
-import type { Flow } from "../transport/index.js";
+import type { SipResponse } from "../message/index.js";
 
 export type ClientState = "calling" | "trying" | "proceeding" | "completed" | "accepted" | "terminated";
 export type ServerState = "trying" | "proceeding" | "completed" | "confirmed" | "accepted" | "terminated";
@@ -29,9 +28,4 @@ export interface ServerTransactionEvents {
   /** Timer H fired without an ACK, or sending the response failed. */
   onFailure?(reason: "timeout" | "transport"): void;
   onTerminated?(): void;
-}
-
-export interface ServerContext {
-  request: SipRequest;
-  flow: Flow;
 }
