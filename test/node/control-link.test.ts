@@ -10,6 +10,7 @@ import { initCa, issueCertificate, revokeCertificate, TlsIdentity, type PeerIden
 import {
   ControlClosedError,
   ControlLink,
+  ControlPayloadError,
   ControlRemoteError,
   ControlTimeoutError,
   ControlUnreachableError,
@@ -74,6 +75,8 @@ describe("control link over mutual TLS", () => {
       return payload;
     });
     link.handle("void", async () => undefined);
+    link.handle("big", (payload: unknown) => "x".repeat(typeof payload === "number" ? payload : 0));
+    link.handle("bigint", (payload: unknown) => (payload === "async" ? Promise.resolve(1n) : 1n));
     link.handle("never", () => new Promise((r) => parked.push(() => r(null))));
     link.handle("fail", (payload: unknown) => {
       if (payload === "thor") throw new NotResponsibleError("bob@example.com belongs to n3");
@@ -113,7 +116,7 @@ describe("control link over mutual TLS", () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "thor-control-"));
     await initCa(dir);
-    for (const n of ["n1", "n2", "n3", "n4", "n5", "rev", "raw"]) await issueCertificate(dir, n, { ou: "node" });
+    for (const n of ["n1", "n2", "n3", "n4", "n5", "rev", "raw", "small"]) await issueCertificate(dir, n, { ou: "node" });
     await issueCertificate(dir, "mgr1", { ou: "manager" });
     await member("n1", 1);
     await member("n2", 2);
@@ -182,6 +185,43 @@ describe("control link over mutual TLS", () => {
     await assert.rejects(get("n1").link.call("n2", "no.such.method", null), (err) =>
       assertError(err, ControlRemoteError, "THOR_NODE_CONTROL_REMOTE", /^n2 answered unknown-method: no handler for no\.such\.method$/),
     );
+  });
+
+  it("answers THOR_NODE_CONTROL_PAYLOAD when a handler's value is not JSON, sync or async, without crashing the server", async () => {
+    const n2 = get("n2");
+    for (const mode of ["sync", "async"]) {
+      await assert.rejects(get("n1").link.call("n2", "bigint", mode), (err) =>
+        assertError(err, ControlRemoteError, "THOR_NODE_CONTROL_REMOTE", /^n2 answered THOR_NODE_CONTROL_PAYLOAD: answer to bigint is not JSON-serializable \(.*BigInt/),
+      );
+    }
+    assert.ok(n2.logger.entries.some((e) => e.msg === "control answer not sent" && e.fields["method"] === "bigint"));
+  });
+
+  it("refuses to send a request that is not JSON, at once, keeping the connection", async () => {
+    const n1 = get("n1");
+    const dials = n1.resolved.get("n2");
+    const circular: Record<string, unknown> = {};
+    circular["self"] = circular;
+    const t0 = Date.now();
+    await assert.rejects(n1.link.call("n2", "echo", circular, 5000), (err) => assertError(err, ControlPayloadError, "THOR_NODE_CONTROL_PAYLOAD", /^echo to n2: request is not JSON-serializable/));
+    assert.ok(Date.now() - t0 < 1000, "no wait for the timeout");
+    assert.equal(await n1.link.call("n2", "slow", 2), 2);
+    assert.equal(n1.resolved.get("n2"), dials);
+  });
+
+  it("keeps frames over the limit off the wire, so one oversized answer or request fails only its own call", async () => {
+    const small = await member("small", 7, { maxFrame: 4096 });
+    const n1 = get("n1");
+    const concurrent = n1.link.call("small", "slow", 6, 5000);
+    await assert.rejects(n1.link.call("small", "big", 10_000), (err) =>
+      assertError(err, ControlRemoteError, "THOR_NODE_CONTROL_REMOTE", /^small answered THOR_NODE_CONTROL_PAYLOAD: answer to big of 100\d\d bytes exceeds the frame limit of 4096 bytes$/),
+    );
+    assert.equal(await concurrent, 6, "the other call on the connection is answered");
+    assert.equal(await n1.link.call("small", "big", 100), "x".repeat(100));
+    assert.equal(n1.resolved.get("small"), 1, "one connection throughout");
+    await assert.rejects(small.link.call("n2", "echo", "y".repeat(5000)), (err) => assertError(err, ControlPayloadError, "THOR_NODE_CONTROL_PAYLOAD", /^echo to n2: request of 50\d\d bytes exceeds the frame limit of 4096 bytes$/));
+    assert.equal(await small.link.call("n2", "slow", 4), 4);
+    assert.equal(small.resolved.get("n2"), 1);
   });
 
   it("times out a call whose handler never answers, and the connection keeps serving", async () => {
