@@ -116,7 +116,7 @@ describe("control link over mutual TLS", () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "thor-control-"));
     await initCa(dir);
-    for (const n of ["n1", "n2", "n3", "n4", "n5", "rev", "raw", "small"]) await issueCertificate(dir, n, { ou: "node" });
+    for (const n of ["n1", "n2", "n3", "n4", "n5", "rev", "raw", "small", "srv"]) await issueCertificate(dir, n, { ou: "node" });
     await issueCertificate(dir, "mgr1", { ou: "manager" });
     await member("n1", 1);
     await member("n2", 2);
@@ -315,6 +315,21 @@ describe("control link over mutual TLS", () => {
     await waitFor(() => n2.link.stats.refused === refused + 1, { message: "new connection refused" });
     // others are not affected
     assert.deepEqual(await get("n1").link.call("n2", "echo", "still"), { payload: "still", from: "n1", ou: "node" });
+  });
+
+  it("drops its own connection to a server whose certificate is revoked, and will not dial it again", async () => {
+    const n3 = get("n3");
+    await member("srv", 8);
+    assert.deepEqual(await n3.link.call("srv", "echo", "before"), { payload: "before", from: "n3", ou: "node" });
+    const outcome = n3.link.call("srv", "never", null, 10_000).then(
+      () => "answered",
+      (err: unknown) => err,
+    );
+    await revokeCertificate(dir, "srv");
+    assert.equal(await n3.identity.reloadCrl(), true);
+    assertError(await outcome, ControlClosedError, "THOR_NODE_CONTROL_CLOSED", /^connection to srv closed before the answer$/);
+    assert.ok(n3.logger.entries.some((e) => e.msg === "control connection dropped" && /CN=srv,O=sipthor,OU=node\)$/.test(String(e.fields["reason"]))));
+    await assert.rejects(n3.link.call("srv", "echo", "after"), (err) => assertError(err, ControlUnreachableError, "THOR_NODE_CONTROL_UNREACHABLE", /CERT_REVOKED/));
   });
 
   it("closes a connection that sends garbage after the handshake, and keeps serving others", async () => {
