@@ -387,5 +387,30 @@ describe("control link over mutual TLS", () => {
     await n4.link.stop();
     for (const err of await Promise.all(outcomes)) assertError(err, ControlClosedError, "THOR_NODE_CONTROL_CLOSED", /^connection to n4 closed before the answer$/);
     await assert.rejects(n1.link.call("n4", "echo", null), (err) => assertError(err, ControlUnreachableError, "THOR_NODE_CONTROL_UNREACHABLE", /ECONNREFUSED/));
+    // a stopped link makes no new connections either (they would outlive it, unguarded)
+    await assert.rejects(n4.link.call("n2", "echo", null), (err) => assertError(err, ControlClosedError, "THOR_NODE_CONTROL_CLOSED", /^control link is stopped$/));
+    assert.equal(n4.resolved.get("n2"), undefined, "no dial");
+  });
+
+  it("gives up a dial that gets no TLS session within the timeout", async () => {
+    const silent = net.createServer(() => undefined); // accepts TCP, never speaks TLS
+    const held: net.Socket[] = [];
+    silent.on("connection", (s) => {
+      held.push(s);
+      s.resume(); // read (and drop) the ClientHello, so the caller's close is seen
+    });
+    await new Promise<void>((r) => silent.listen(0, ip(10), () => r()));
+    try {
+      directory.set("mute", { host: ip(10), port: (silent.address() as net.AddressInfo).port });
+      const t0 = Date.now();
+      await assert.rejects(get("n1").link.call("mute", "echo", null, 300), (err) =>
+        assertError(err, ControlUnreachableError, "THOR_NODE_CONTROL_UNREACHABLE", /^control link to mute \(127\.0\.45\.10:\d+\): no TLS session within 300 ms$/),
+      );
+      assert.ok(Date.now() - t0 < 3000);
+      await waitFor(() => held.length === 1 && held[0]!.closed, { message: "the caller closed its half-open connection" });
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
 });

@@ -148,6 +148,8 @@ export class ControlLink {
   private readonly accept: Passport[];
   private readonly guard: ConnectionGuard;
   private server: tls.Server | undefined;
+  private stopped = false;
+  private offCrl: (() => void) | undefined;
   private boundPort = 0;
 
   constructor(private readonly opts: ControlLinkOptions) {
@@ -171,7 +173,7 @@ export class ControlLink {
       this.stats.refused++;
       this.log.warn({ remote: s.remoteAddress, err: describeError(err) }, "control TLS handshake failed");
     });
-    this.opts.identity.onCrlChange(() => server.setSecureContext(this.opts.identity.serverOptions()));
+    this.offCrl = this.opts.identity.onCrlChange(() => server.setSecureContext(this.opts.identity.serverOptions()));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(this.opts.port, this.opts.host, () => {
@@ -184,7 +186,10 @@ export class ControlLink {
     return { host: this.opts.host, port: this.boundPort };
   }
 
+  /** Close every connection (pending calls fail with ControlClosedError) and the server; later calls fail too. */
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.offCrl?.();
     for (const c of this.inbound) c.socket.destroy();
     for (const p of this.outbound.values()) void p.then((c) => c.socket.destroy(), () => undefined);
     this.outbound.clear();
@@ -198,6 +203,7 @@ export class ControlLink {
   async call(memberId: string, method: string, payload: unknown, timeoutMs = this.opts.timeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS): Promise<unknown> {
     this.stats.callsSent++;
     try {
+      if (this.stopped) throw new ControlClosedError("control link is stopped");
       const conn = await this.connection(memberId, timeoutMs);
       return await conn.call(method, payload, timeoutMs);
     } catch (err) {
