@@ -116,7 +116,7 @@ describe("control link over mutual TLS", () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "thor-control-"));
     await initCa(dir);
-    for (const n of ["n1", "n2", "n3", "n4", "n5", "rev", "raw", "small", "srv"]) await issueCertificate(dir, n, { ou: "node" });
+    for (const n of ["n1", "n2", "n3", "n4", "n5", "rev", "raw", "small", "srv", "liar"]) await issueCertificate(dir, n, { ou: "node" });
     await issueCertificate(dir, "mgr1", { ou: "manager" });
     await member("n1", 1);
     await member("n2", 2);
@@ -352,6 +352,36 @@ describe("control link over mutual TLS", () => {
     assert.ok(reasons.some((r) => r.startsWith("invalid frame: ")));
     assert.deepEqual(await get("n1").link.call("n2", "echo", "fine"), { payload: "fine", from: "n1", ou: "node" });
     assert.deepEqual(await get("n3").link.call("n2", "slow", 5), 5);
+  });
+
+  it("closes its own connection to a server that answers garbage, failing the calls on it, and dials afresh next time", async () => {
+    const n1 = get("n1");
+    const identity = await TlsIdentity.load(paths("liar"));
+    let garbage = true;
+    const open = new Set<tls.TLSSocket>();
+    const server = tls.createServer(identity.serverOptions(), (s) => {
+      open.add(s);
+      s.on("error", () => undefined);
+      s.on("data", () => {
+        if (garbage) s.write("HTTP/1.1 400 Bad Request\r\n\r\n");
+        else s.write(encodeControlFrame({ r: 1, ok: true, v: "fine" }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, ip(12), () => r()));
+    try {
+      directory.set("liar", { host: ip(12), port: (server.address() as net.AddressInfo).port });
+      const errors = n1.link.stats.protocolErrors;
+      await assert.rejects(n1.link.call("liar", "echo", null), (err) => assertError(err, ControlClosedError, "THOR_NODE_CONTROL_CLOSED", /^connection to liar closed before the answer$/));
+      assert.equal(n1.link.stats.protocolErrors, errors + 1);
+      assert.ok(n1.logger.entries.some((e) => e.msg === "control link protocol error, closing connection" && e.fields["peer"] === "liar"));
+      garbage = false;
+      assert.equal(await n1.link.call("liar", "echo", null), "fine");
+      assert.equal(n1.resolved.get("liar"), 2);
+    } finally {
+      for (const s of open) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+      identity.close();
+    }
   });
 
   it("ignores an answer for an id it never asked, without closing the connection", async () => {
