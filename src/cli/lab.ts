@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { initCa, issueCertificate } from "../pki/index.js";
 
-export type MemberKind = "eventserver" | "manager" | "database" | "node" | "monitor";
+export type MemberKind = "eventserver" | "manager" | "database" | "node" | "monitor" | "dns";
 
 export interface LabMember {
   kind: MemberKind;
@@ -42,6 +42,12 @@ export interface LabOptions {
   /** Faster timings, for tests: heartbeat 250 ms, manager dead 1 s, presence 500 ms, member timeout 2 s. */
   fast?: boolean;
   dburi?: string;
+  /** `thor dns` instances (at `<subnet>.53`, `.54`, ...). @default 1 */
+  dns?: number;
+  /** @default 5300 */
+  dnsPort?: number;
+  /** The platform domain the DNS serves. @default example.com */
+  domain?: string;
 }
 
 export const DEMO_NODE_ROLES: string[][] = [
@@ -77,11 +83,16 @@ export function planLab(opts: LabOptions): LabPlan {
     const ip = `${subnet}.${101 + i}`;
     add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...joined, ...fast.node], roles, { lookup: lookupPort });
   });
+  for (let i = 0; i < (opts.dns ?? 1); i++) {
+    const ip = `${subnet}.${53 + i}`;
+    const port = opts.dnsPort ?? 5300;
+    add("dns", `dns${i + 1}`, ip, ["dns", "--ip", ip, "--port", String(port), "--domain", opts.domain ?? "example.com", ...joined], [], { dns: port });
+  }
   members.push({ kind: "monitor", name: "monitor", ip: "127.0.0.1", args: ["monitor", "--name", "monitor", ...common, ...joined], roles: [], ports: {}, cert: join(caDir, "certs", "monitor.crt"), key: join(caDir, "certs", "monitor.key"), log: "" });
   return { dir: opts.dir, caDir, eventServers, members };
 }
 
-const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor" };
+const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor", dns: "dns" };
 
 /** Create the CA and one certificate per member (replacing any earlier lab in `plan.dir`). */
 export async function issueLabCertificates(plan: LabPlan): Promise<void> {
@@ -90,7 +101,7 @@ export async function issueLabCertificates(plan: LabPlan): Promise<void> {
     await issueCertificate(plan.caDir, m.name, {
       ip: [m.ip],
       ou: OU[m.kind],
-      roles: m.kind === "node" ? m.roles : m.kind === "monitor" ? ["monitor"] : ["*"],
+      roles: m.kind === "node" ? m.roles : m.kind === "monitor" ? ["monitor"] : m.kind === "dns" ? ["dns"] : ["*"],
       force: true,
     });
   }
