@@ -5,10 +5,10 @@
  * sockets live in server.ts; follower.ts binds it to `Thor.Members`.
  * May import base/, overlay/, events/. See docs/dns.md.
  */
-export { Zone, validateZoneConfig, type ZoneConfig, type NameServer, type EventServerTarget, type RRSet, type ZoneNode } from "./zone.js";
+export { Zone, validateZoneConfig, encodeRR, type ZoneConfig, type NameServer, type EventServerTarget, type RRSet, type ZoneNode } from "./zone.js";
 export { Authority } from "./authority.js";
 export { answerQuery, randomSlice, rcodeName, type AnswerOptions, type AnswerResult } from "./answer.js";
-export { decodeQuery, encodeResponse, encodeHeaderOnly, RCODE, BADVERS, type QueryDecode, type EncodedResponse } from "./message-codec.js";
+export { decodeQuery, encodeResponse, encodeHeaderOnly, RCODE, BADVERS, type QueryDecode, type EncodedResponse, type ResponseParts, type WireRR } from "./message-codec.js";
 export { Responder, type Outcome, type Transport } from "./responder.js";
 export { DnsServer, type DnsServerOptions, type DnsServerStats, type ListenAddress } from "./server.js";
 export { MembershipFollower, type MembershipFollowerOptions } from "./follower.js";

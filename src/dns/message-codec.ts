@@ -19,7 +19,7 @@ export const BADVERS = 16;
 export const OPCODE_QUERY = 0;
 
 export type QueryDecode =
-  | { ok: true; query: DecodedPacket; opt: OptAnswer | undefined; opcode: number }
+  | { ok: true; query: DecodedPacket; opt: OptAnswer | undefined; opcode: number; /** The question section as received (echoed back), if exactly one. */ question: Buffer | undefined }
   | { ok: false; reason: string; /** Send a header-only FORMERR with this id, or nothing. */ formerr: { id: number; opcode: number; rd: boolean } | undefined };
 
 /** Smallest possible query: header (12) + root name (1) + type and class (4). */
@@ -46,7 +46,28 @@ export function decodeQuery(buf: Uint8Array): QueryDecode {
   if (opts.length > 1) return { ok: false, reason: "more than one OPT record", formerr };
   const opt = opts[0];
   if (opt && opt.name !== "." && opt.name !== "") return { ok: false, reason: "OPT owner is not the root", formerr };
-  return { ok: true, query, opt, opcode };
+  let question: Buffer | undefined;
+  if (bytes.readUInt16BE(4) === 1) {
+    const end = questionEnd(bytes);
+    // A compression pointer in the question name points nowhere useful (RFC 1035 4.1.4).
+    if (end < 0) return { ok: false, reason: "compressed or malformed question name", formerr };
+    question = bytes.subarray(12, end);
+  }
+  return { ok: true, query, opt, opcode, question };
+}
+
+/** Offset just past the first question (name + type + class), or -1. */
+function questionEnd(buf: Buffer): number {
+  let i = 12;
+  for (;;) {
+    if (i >= buf.length) return -1;
+    const len = buf[i]!;
+    if (len === 0) break;
+    if (len & 0xc0) return -1;
+    i += 1 + len;
+  }
+  i += 1 + 4;
+  return i <= buf.length ? i : -1;
 }
 
 /** A header-only answer (FORMERR for an undecodable query). */
@@ -62,6 +83,28 @@ export interface EncodedResponse {
   truncated: boolean;
 }
 
+/** A response as pre-encoded pieces (see zone.ts `WireRR`), assembled by {@link encodeResponse}. */
+export interface ResponseParts {
+  id: number;
+  /** Header flags without QR (opcode, AA, RD, CD, RCODE). */
+  flags: number;
+  /** The question as received, or none. */
+  question: Buffer | undefined;
+  /** Answer records; their owner is written as a pointer to the question name (RFC 1035 4.1.4). */
+  answers: readonly WireRR[];
+  authorities: readonly WireRR[];
+  additionals: readonly WireRR[];
+  /** Our OPT record (RFC 6891 6.1.2), when the query had one. */
+  opt: { udpPayload: number; extendedRcode: number } | undefined;
+}
+
+export interface WireRR {
+  readonly wire: Buffer;
+  readonly nameLength: number;
+}
+
+const OPT_LENGTH = 11;
+
 /**
  * Encode a response within `limit` bytes. When it does not fit, the
  * additional section goes first, then the authority section (neither needs
@@ -69,18 +112,60 @@ export interface EncodedResponse {
  * empty with TC set so the client retries over TCP (RFC 1035 4.2.1, RFC 7766).
  * The OPT record is always kept (RFC 6891 7).
  */
-export function encodeResponse(packet: Packet, limit: number): EncodedResponse {
-  const full = dnsPacket.encode(packet);
-  if (full.length <= limit) return { bytes: full, truncated: false };
-  const opt = (packet.additionals ?? []).filter((a) => a.type === "OPT");
-  const noAdditional: Packet = { ...packet, additionals: opt };
-  const b1 = dnsPacket.encode(noAdditional);
-  if (b1.length <= limit) return { bytes: b1, truncated: false };
-  const noAuthority: Packet = { ...noAdditional, authorities: [] };
-  const b2 = dnsPacket.encode(noAuthority);
-  if (b2.length <= limit) return { bytes: b2, truncated: false };
-  const tc: Packet = { ...noAuthority, answers: [], flags: (packet.flags ?? 0) | FLAG_TC };
-  return { bytes: dnsPacket.encode(tc), truncated: true };
+export function encodeResponse(parts: ResponseParts, limit: number): EncodedResponse {
+  const qlen = parts.question?.length ?? 0;
+  const optLen = parts.opt ? OPT_LENGTH : 0;
+  const answerLen = parts.answers.reduce((n, r) => n + (parts.question ? 2 + r.wire.length - r.nameLength : r.wire.length), 0);
+  const authLen = parts.authorities.reduce((n, r) => n + r.wire.length, 0);
+  const addLen = parts.additionals.reduce((n, r) => n + r.wire.length, 0);
+  const base = 12 + qlen + optLen;
+  let answers = parts.answers;
+  let authorities = parts.authorities;
+  let additionals = parts.additionals;
+  let flags = parts.flags;
+  let size = base + answerLen + authLen + addLen;
+  if (size > limit) {
+    additionals = [];
+    size = base + answerLen + authLen;
+  }
+  if (size > limit) {
+    authorities = [];
+    size = base + answerLen;
+  }
+  const truncated = size > limit;
+  if (truncated) {
+    answers = [];
+    size = base;
+    flags |= FLAG_TC;
+  }
+  const buf = Buffer.allocUnsafe(size);
+  buf.writeUInt16BE(parts.id & 0xffff, 0);
+  buf.writeUInt16BE(FLAG_QR | (flags & 0x7fff), 2);
+  buf.writeUInt16BE(parts.question ? 1 : 0, 4);
+  buf.writeUInt16BE(answers.length, 6);
+  buf.writeUInt16BE(authorities.length, 8);
+  buf.writeUInt16BE(additionals.length + (parts.opt ? 1 : 0), 10);
+  let o = 12;
+  if (parts.question) o += parts.question.copy(buf, o);
+  for (const r of answers) {
+    if (parts.question) {
+      buf.writeUInt16BE(0xc00c, o);
+      o += 2 + r.wire.copy(buf, o + 2, r.nameLength);
+    } else o += r.wire.copy(buf, o);
+  }
+  for (const r of authorities) o += r.wire.copy(buf, o);
+  for (const r of additionals) o += r.wire.copy(buf, o);
+  if (parts.opt) {
+    buf[o] = 0; // root owner
+    buf.writeUInt16BE(41, o + 1); // TYPE OPT
+    buf.writeUInt16BE(parts.opt.udpPayload, o + 3); // CLASS = payload size
+    buf[o + 5] = parts.opt.extendedRcode;
+    buf[o + 6] = 0; // VERSION
+    buf.writeUInt16BE(0, o + 7); // DO and Z
+    buf.writeUInt16BE(0, o + 9); // RDLEN
+    o += OPT_LENGTH;
+  }
+  return { bytes: buf, truncated };
 }
 
 export type { Answer, DecodedPacket, OptAnswer, Packet };

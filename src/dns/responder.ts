@@ -30,7 +30,7 @@ export class Responder {
     }
     let result;
     try {
-      result = answerQuery(decoded.query, decoded.opt, decoded.opcode, this.authority, this.opts);
+      result = answerQuery(decoded.query, decoded.opt, decoded.opcode, decoded.question, this.authority, this.opts);
     } catch (err) {
       // A decoded packet of a shape dns-packet allows but we did not foresee.
       const id = decoded.query.id ?? 0;
@@ -38,7 +38,7 @@ export class Responder {
     }
     let encoded;
     try {
-      encoded = encodeResponse(result.response, transport === "udp" ? result.udpLimit : TCP_LIMIT);
+      encoded = encodeResponse(result.parts, transport === "udp" ? result.udpLimit : TCP_LIMIT);
     } catch (err) {
       // The question echoed back cannot be encoded (e.g. a label dns-packet decoded but cannot write).
       return { kind: "malformed", bytes: encodeHeaderOnly(decoded.query.id ?? 0, decoded.opcode, false, RCODE.FORMERR), reason: `unencodable: ${(err as Error).message}` };

@@ -91,7 +91,8 @@ export class DnsServer {
 
   private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const out = this.handle(msg, "udp", `${rinfo.address}:${rinfo.port}`);
-    if (out) socket.send(out, rinfo.port, rinfo.address, (err) => err && this.opts.logger.debug({ err: describeError(err) }, "UDP send failed"));
+    // Send errors (e.g. ICMP unreachable) surface on the socket's "error" event.
+    if (out) socket.send(out, rinfo.port, rinfo.address);
   }
 
   private listenTcp(addr: ListenAddress): Promise<void> {

@@ -17,17 +17,31 @@
  * node stops being handed out while it still serves its current clients.
  */
 import { isIP } from "node:net";
-import type { Answer, RecordType, SoaAnswer } from "dns-packet";
+import dnsPacket, { type Answer, type RecordType, type SoaAnswer } from "dns-packet";
 import type { Entity } from "../overlay/index.js";
 import { canonicalName, hostLabel, inZone, isValidName, parentName } from "./names.js";
 import { DnsConfigError } from "./errors.js";
+import type { WireRR } from "./message-codec.js";
 import { DEFAULT_NEGATIVE_TTL, DEFAULT_SERVICES, DEFAULT_TTL, DEFAULT_ZONE_TTL, SIP_ROLE, SIP_TRANSPORTS, type ServiceRecord } from "./options.js";
 
 /** A record set. `shared` sets are load-shared: answers carry a random slice. */
 export interface RRSet {
   readonly type: RecordType;
   readonly records: readonly Answer[];
+  /** `records`, encoded, in the same order. */
+  readonly wire: readonly WireRR[];
   readonly shared: boolean;
+}
+
+/**
+ * Encode one record with its owner name, once when the zone is built (by
+ * dns-packet, uncompressed). `nameLength` bytes of owner name come first, so
+ * an answer can replace the owner with a pointer to the question.
+ */
+export function encodeRR(rr: Answer): WireRR {
+  const packet = dnsPacket.encode({ type: "response", answers: [rr] });
+  const owner = rr.name.replace(/^\.|\.$/g, "");
+  return { wire: packet.subarray(12), nameLength: owner === "" ? 1 : Buffer.byteLength(owner) + 2 };
 }
 
 export interface ZoneNode {
@@ -75,7 +89,13 @@ export class Zone {
     readonly nodes: ReadonlyMap<string, ZoneNode>,
     private readonly names: ReadonlySet<string>,
     readonly negativeTtl: number,
-  ) {}
+  ) {
+    const soa = this.soa;
+    this.negativeSoa = encodeRR({ ...soa, ttl: Math.min(soa.ttl ?? 0, negativeTtl) });
+  }
+
+  /** The SOA for the authority section of NXDOMAIN/NODATA, TTL capped by MINIMUM (RFC 2308 3). */
+  readonly negativeSoa: WireRR;
 
   /** True when the (canonical) name exists, even as an empty non-terminal (RFC 8020). */
   exists(name: string): boolean {
@@ -246,7 +266,7 @@ class ZoneBuilder {
     const nodes = new Map<string, ZoneNode>();
     const names = new Set<string>();
     for (const [name, sets] of this.nodes) {
-      nodes.set(name, { name, sets: new Map([...sets].map(([t, s]) => [t, { type: t, records: s.records, shared: s.shared }])) });
+      nodes.set(name, { name, sets: new Map([...sets].map(([t, s]) => [t, { type: t, records: s.records, wire: s.records.map(encodeRR), shared: s.shared }])) });
       for (let n = name; inZone(n, this.origin); n = parentName(n)) {
         names.add(n);
         if (n === this.origin) break;
