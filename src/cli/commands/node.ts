@@ -1,9 +1,13 @@
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
-import { AdvertisedRole, NodeRuntime, DEFAULT_PRESENCE_INTERVAL_MS } from "../../node/index.js";
+import { AdvertisedRole, ControlLink, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
-import { list, num } from "../config.js";
+import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, SipProxyRole } from "../../roles/index.js";
+import { MemoryCredentialStore } from "../../sip/index.js";
+import { ConfigError, list, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
+import { loadUsers, parseListeners } from "../sip-config.js";
 import { VERSION } from "../version.js";
 
 const schema = memberSchema.extend({
@@ -12,7 +16,50 @@ const schema = memberSchema.extend({
   /** Public lookup interface port (0 = disabled). */
   lookupPort: num().int().min(0).max(65535).default(9500),
   presenceIntervalMs: num().int().min(100).default(DEFAULT_PRESENCE_INTERVAL_MS),
+  /** Control link port (member-to-member requests over mutual TLS). */
+  controlPort: num().int().min(0).max(65535).default(DEFAULT_CONTROL_PORT),
+  /** sip_proxy: internal SIP listener between members (TLS, node certificates). */
+  sipInternalPort: num().int().min(0).max(65535).default(DEFAULT_SIP_INTERNAL_PORT),
+  /** sip_proxy: nodes holding each registration (the responsible one and its replicas). */
+  replicas: num().int().min(1).max(5).default(DEFAULT_REPLICAS),
+  /** sip_proxy: public listeners; default udp and tcp on <ip>:5060. */
+  sipListen: list(z.string()).default([]),
+  /** sip_proxy: domains served (first = digest realm); default the platform domain. */
+  sipDomains: list(z.string().min(1)).default([]),
+  /** sip_proxy: users file ([[users]] username/password) until the provisioning database serves accounts. */
+  users: z.string().optional(),
+  sipTlsCert: z.string().optional(),
+  sipTlsKey: z.string().optional(),
+  t1Ms: num().int().min(10).max(5000).default(500),
+  minExpires: num().int().min(0).default(60),
+  maxExpires: num().int().min(1).default(3600),
+  algorithms: list(z.enum(["MD5", "SHA-256"])).default(["SHA-256", "MD5"]),
+  sipRate: num().int().min(1).default(200),
 });
+
+type NodeConfig = z.infer<typeof schema>;
+
+function sipProxyRole(cfg: NodeConfig): SipProxyRole {
+  const domains = cfg.sipDomains.length > 0 ? cfg.sipDomains : cfg.domain ? [cfg.domain] : [];
+  if (domains.length === 0) throw new ConfigError("sip_proxy needs the domains it serves: give sip_domains or domain");
+  const realm = domains[0]!;
+  const listen = parseListeners(cfg.sipListen.length > 0 ? cfg.sipListen : [`udp:${cfg.ip}:5060`, `tcp:${cfg.ip}:5060`]);
+  const needsTls = listen.some((l) => l.transport === "tls" || l.transport === "wss");
+  if (needsTls && !(cfg.sipTlsCert && cfg.sipTlsKey)) throw new ConfigError("tls and wss SIP listeners need sip_tls_cert and sip_tls_key");
+  return new SipProxyRole({
+    listen,
+    internal: { host: cfg.ip, port: cfg.sipInternalPort },
+    replicas: cfg.replicas,
+    domains,
+    credentials: cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm),
+    ...(needsTls ? { tls: { cert: readFileSync(cfg.sipTlsCert!, "utf8"), key: readFileSync(cfg.sipTlsKey!, "utf8") } } : {}),
+    timers: { t1: cfg.t1Ms },
+    registrar: { minExpires: cfg.minExpires, maxExpires: cfg.maxExpires },
+    algorithms: cfg.algorithms,
+    rate: cfg.sipRate,
+    userAgent: `sipthor/${VERSION}`,
+  });
+}
 
 export function register(program: Command): void {
   memberFlags(program.command("node").description("run a node: join the overlay and serve roles"))
@@ -20,30 +67,62 @@ export function register(program: Command): void {
     .option("--roles <list>", "comma-separated roles, e.g. sip_proxy,media_relay")
     .option("--lookup-port <port>", "public lookup interface port (default 9500, 0 = off)")
     .option("--presence-interval-ms <ms>", "presence announcement interval (default 2000)")
+    .option("--sip-listen <list>", "sip_proxy listeners udp|tcp|tls|ws|wss:HOST:PORT (default udp+tcp on <ip>:5060)")
+    .option("--sip-domains <list>", "sip_proxy domains served, the first is the digest realm (default: --domain)")
+    .option("--users <file>", "sip_proxy users file: TOML [[users]] username/password")
+    .option("--sip-tls-cert <file>", "certificate (PEM) for tls/wss SIP listeners")
+    .option("--sip-tls-key <file>", "key (PEM) for tls/wss SIP listeners")
+    .option("--t1-ms <ms>", "SIP timer T1 (default 500)")
+    .option("--min-expires <s>", "Min-Expires for registrations (default 60)")
+    .option("--max-expires <s>", "longest registration granted (default 3600)")
+    .option("--algorithms <list>", "digest algorithms offered, preferred first (default SHA-256,MD5)")
+    .option("--sip-rate <n>", "SIP requests per second per source before dropping (default 200)")
+    .option("--control-port <port>", "control link port, mutual TLS between members (default 9600)")
+    .option("--sip-internal-port <port>", "sip_proxy internal SIP listener between members, TLS (default 5070)")
+    .option("--replicas <n>", "sip_proxy: nodes holding each registration, responsible one included (default 2)")
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "node", flags);
       const log = memberLogger(cfg, "node");
+      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg) : new AdvertisedRole(r)));
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, servers, identity, log);
-      const runtime = new NodeRuntime({
+      let runtime: NodeRuntime | undefined;
+      const control = new ControlLink({
+        identity,
+        logger: log.child({ part: "control" }),
+        host: cfg.ip,
+        port: cfg.controlPort,
+        resolve: (id) => {
+          const m = runtime?.roleMap()?.members.find((e) => e.id === id);
+          const port = m?.ports["control"];
+          return m && port ? { host: m.ip, port } : undefined;
+        },
+      });
+      const controlAddr = await control.start();
+      log.info({ port: controlAddr.port }, "control link listening");
+      runtime = new NodeRuntime({
         bus,
         logger: log,
         id: cfg.name,
         ip: cfg.ip,
         version: VERSION,
-        roles: cfg.roles.map((r) => new AdvertisedRole(r)),
-        ports: cfg.lookupPort > 0 ? { lookup: cfg.lookupPort } : {},
+        roles,
+        control,
+        identity,
+        ports: { control: controlAddr.port, ...(cfg.lookupPort > 0 ? { lookup: cfg.lookupPort } : {}) },
         presenceIntervalMs: cfg.presenceIntervalMs,
       });
-      const lookup = cfg.lookupPort > 0 ? new LookupServer({ host: cfg.ip, port: cfg.lookupPort, logger: log.child({ part: "lookup" }), resolve: () => runtime.roleMap() }) : undefined;
+      const node = runtime;
+      const lookup = cfg.lookupPort > 0 ? new LookupServer({ host: cfg.ip, port: cfg.lookupPort, logger: log.child({ part: "lookup" }), resolve: () => node.roleMap() }) : undefined;
       if (lookup) {
         const addr = await lookup.start();
         log.info({ port: addr.port }, "lookup interface listening");
       }
-      await runtime.start();
+      await node.start();
       await untilSignal(log, async () => {
-        await runtime.stop();
+        await node.stop();
+        await control.stop();
         await lookup?.stop();
         await bus.close();
         identity.close();

@@ -1,0 +1,7 @@
+/**
+ * roles/ — floor 4. Thin adapters that bind the engines (sip/, ...) to the
+ * node: each implements the `Role` contract of node/.
+ */
+export { SipProxyRole, DEFAULT_SIP_INTERNAL_PORT, type SipProxyRoleOptions } from "./sip-proxy.js";
+export { DistributedLocation, DEFAULT_REPLICAS, HANDOFF_BATCH, type DistributedLocationOptions, type LocationStats, type ReplicaEntry } from "./sip-location.js";
+export { LocationRequestError } from "./errors.js";
