@@ -18,8 +18,8 @@ import { sleep } from "../src/base/index.js";
 import type { BenchResult } from "./types.js";
 
 const SERVER = fileURLToPath(new URL("./dns-server.js", import.meta.url));
-const THOR = "127.0.21.1";
-const KNOT = "127.0.21.2";
+const THOR = "127.0.21.240";
+const KNOT = "127.0.21.241";
 const PORT = 5300;
 const MEMBERS = 10;
 const SLICE = 3;
