@@ -5,12 +5,13 @@
 #   sipp  (sip-tester)  SIP load generator and scripted UA, for the SIP tests
 #   openssl             the PKI tests verify our files with it
 #   dnsutils, knot-dnsutils  dig and kdig, for the thor dns tests
+#   knot                the external primary of the RFC 2136 push test (and the DNS benchmark's baseline)
 #   baresip             an RFC 3263 SIP client, for the thor dns end-to-end test
 # Benchmarks also want: kamailio (the baseline SIP proxy).
-#   knot, dnsperf       the baseline DNS server and the DNS load generator
+#   dnsperf             the DNS load generator
 set -euo pipefail
-want=(sip-tester openssl dnsutils knot-dnsutils baresip)
-if [ "${1:-}" = "--bench" ]; then want+=(kamailio knot dnsperf); fi
+want=(sip-tester openssl dnsutils knot-dnsutils baresip knot)
+if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
 missing=()
 for pkg in "${want[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -17,6 +17,8 @@ export interface MembershipFollowerOptions {
   clock?: Clock;
   /** @default DEFAULT_SNAPSHOT_STALE_MS */
   snapshotStaleMs?: number;
+  /** Called after the zones changed (e.g. to push them to a primary). */
+  onChange?: (authority: Authority) => void;
 }
 
 export class MembershipFollower {
@@ -58,5 +60,6 @@ export class MembershipFollower {
     const records = authority.zones().reduce((n, z) => n + z.recordCount(), 0);
     this.opts.logger.info({ epoch: snap.epoch, seq: snap.seq, members: snap.members.length, serial: authority.serial, records }, "zones updated");
     zoneChannel.publish({ serial: authority.serial, members: snap.members.length, records });
+    this.opts.onChange?.(authority);
   }
 }

@@ -2,7 +2,9 @@
  * dns/ — floor 2. `thor dns`: authoritative DNS for the platform's domains,
  * following the live membership. The zone and answer engine is pure
  * (zone.ts, authority.ts, answer.ts, message-codec.ts, responder.ts); the
- * sockets live in server.ts; follower.ts binds it to `Thor.Members`.
+ * sockets live in server.ts; follower.ts binds it to `Thor.Members`;
+ * update-codec.ts and update-client.ts push the records to an external
+ * primary (RFC 2136 dynamic updates signed with TSIG, RFC 8945).
  * May import base/, overlay/, events/. See docs/dns.md.
  */
 export { Zone, validateZoneConfig, encodeRR, type ZoneConfig, type NameServer, type EventServerTarget, type RRSet, type ZoneNode } from "./zone.js";
@@ -13,7 +15,9 @@ export { Responder, type Outcome, type Transport } from "./responder.js";
 export { DnsServer, type DnsServerOptions, type DnsServerStats, type ListenAddress } from "./server.js";
 export { MembershipFollower, type MembershipFollowerOptions } from "./follower.js";
 export { canonicalName, hostLabel, inZone, isValidName } from "./names.js";
-export { DnsConfigError, DnsListenError } from "./errors.js";
+export { UpdateClient, type UpdateClientOptions } from "./update-client.js";
+export { encodeUpdate, deleteRRset, signTsig, readUpdateReply, nameWire, type TsigKey, type UpdateReply } from "./update-codec.js";
+export { DnsConfigError, DnsListenError, DnsUpdateError } from "./errors.js";
 export { queryChannel, malformedChannel, zoneChannel } from "./diagnostics.js";
 export {
   DEFAULT_DNS_PORT,

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import type { Command } from "commander";
 import { z } from "zod";
-import { systemClock } from "../../base/index.js";
+import { describeError, systemClock, type Logger } from "../../base/index.js";
 import {
   Authority,
   DEFAULT_DNS_PORT,
@@ -13,6 +13,8 @@ import {
   DnsServer,
   MembershipFollower,
   Responder,
+  UpdateClient,
+  canonicalName,
   type ListenAddress,
   type NameServer,
   type ZoneConfig,
@@ -39,6 +41,12 @@ const schema = memberSchema.extend({
   negativeTtl: num().int().min(0).max(86_400).default(DEFAULT_NEGATIVE_TTL),
   udpPayload: num().int().min(512).max(65_535).default(DEFAULT_UDP_PAYLOAD),
   hostmaster: z.string().optional(),
+  /** External primary `ip:port` to push the records to (RFC 2136); empty: none. */
+  updatePrimary: z.string().optional(),
+  /** TSIG key for the pushes, `name:base64-secret` (HMAC-SHA256). */
+  updateKey: z.string().optional(),
+  /** Zone pushed (default: the first zone). */
+  updateZone: z.string().optional(),
 });
 
 type DnsConfig = z.infer<typeof schema>;
@@ -75,6 +83,16 @@ export function zoneConfigs(cfg: DnsConfig): ZoneConfig[] {
   }));
 }
 
+function updateClient(cfg: DnsConfig, log: Logger): UpdateClient | undefined {
+  if (!cfg.updatePrimary) return undefined;
+  const key = /^([^:]+):(.+)$/.exec(cfg.updateKey ?? "");
+  if (!key) throw new ConfigError("update_primary needs update_key as name:base64-secret (TSIG, HMAC-SHA256)");
+  const secret = Buffer.from(key[2]!, "base64");
+  if (secret.length < 16) throw new ConfigError("update_key: the secret must be base64 of at least 16 bytes");
+  const primary = parseEndpoint(cfg.updatePrimary, 53);
+  return new UpdateClient({ primary, key: { name: key[1]!, secret }, logger: log.child({ part: "update" }) });
+}
+
 export function register(program: Command): void {
   memberFlags(program.command("dns").description("authoritative DNS for the platform's domains, following the live membership (RFC 3263 NAPTR/SRV/A)"))
     .option("--ip <addr>", "our address (default listen address, glue of ns1.<zone>)")
@@ -88,6 +106,9 @@ export function register(program: Command): void {
     .option("--negative-ttl <s>", `NXDOMAIN/NODATA TTL, SOA minimum (default ${DEFAULT_NEGATIVE_TTL})`)
     .option("--udp-payload <bytes>", `EDNS0 UDP payload size (default ${DEFAULT_UDP_PAYLOAD})`)
     .option("--hostmaster <name>", "SOA RNAME (default hostmaster.<zone>)")
+    .option("--update-primary <ip:port>", "also push the records to this primary (RFC 2136 dynamic updates)")
+    .option("--update-key <name:secret>", "TSIG key for the pushes (HMAC-SHA256, base64 secret)")
+    .option("--update-zone <zone>", "zone pushed (default the first zone)")
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "dns", flags);
       const log = memberLogger(cfg, "dns");
@@ -99,6 +120,13 @@ export function register(program: Command): void {
         throw err;
       }
       const listen = listenAddresses(cfg);
+      const updater = updateClient(cfg, log);
+      const pushedZone = canonicalName(cfg.updateZone ?? authority.zones()[0]!.origin);
+      if (updater && !authority.zones().some((z) => z.origin === pushedZone)) throw new ConfigError(`update_zone ${pushedZone} is not a zone served`);
+      const push = (a: Authority) => {
+        const zone = a.zones().find((z) => z.origin === pushedZone);
+        if (updater && zone) updater.push(zone).catch((err: unknown) => log.warn({ err: describeError(err) }, "push to the primary failed, will retry"));
+      };
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
       const server = new DnsServer({ responder: new Responder(authority, { slice: cfg.slice, udpPayload: cfg.udpPayload }), logger: log.child({ part: "server" }), listen });
@@ -106,10 +134,11 @@ export function register(program: Command): void {
       const bound = await server.start();
       log.info({ listen: bound.map((a) => `${a.host}:${a.port}`), zones: authority.zones().map((z) => z.origin), slice: cfg.slice }, "dns listening (udp, tcp)");
       const bus = await connectEvents(cfg, servers, identity, log);
-      const follower = new MembershipFollower({ bus, authority, logger: log });
+      const follower = new MembershipFollower({ bus, authority, logger: log, onChange: push });
       follower.start();
       await untilSignal(log, async () => {
         follower.stop();
+        updater?.close();
         await server.stop();
         await bus.close();
         identity.close();
