@@ -3,10 +3,14 @@
  * benchmark: the same Authority, Responder and DnsServer as `thor dns`,
  * without the event bus (which is idle under a query load anyway).
  *
- * Run: `node dns-server.js <host> <port> <members> <slice> <zoneFileOut>`
- * It writes the equivalent master file (for Knot) and prints `ready`.
+ * Run: `node dns-server.js <host> <port> <members> <slice> <zoneFileOut> [constant]`
+ * It writes the equivalent master file (for Knot) and prints `ready`. With
+ * `constant`, a bare Node UDP socket answers every datagram with one fixed
+ * response (its id patched): the cost of Node's UDP I/O alone.
  */
+import dgram from "node:dgram";
 import { writeFileSync } from "node:fs";
+import dnsPacket from "dns-packet";
 import { fileURLToPath } from "node:url";
 import { silentLogger } from "../src/base/index.js";
 import { Authority, DnsServer, Responder, type Zone } from "../src/dns/index.js";
@@ -62,7 +66,21 @@ export function masterFile(zone: Zone): string {
 }
 
 async function main(): Promise<void> {
-  const [host, port, members, slice, zoneOut] = process.argv.slice(2);
+  const [host, port, members, slice, zoneOut, mode] = process.argv.slice(2);
+  if (mode === "constant") {
+    const fixed = dnsPacket.encode({ type: "response", id: 0, flags: 1 << 10, questions: [{ name: "node1.example.com", type: "A" }], answers: [{ type: "A", name: "node1.example.com", ttl: 10, data: "10.0.0.1" }] });
+    const socket = dgram.createSocket("udp4");
+    socket.on("message", (msg, rinfo) => {
+      if (msg.length < 2) return;
+      const out = Buffer.from(fixed);
+      out[0] = msg[0]!;
+      out[1] = msg[1]!;
+      socket.send(out, rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((r) => socket.bind(Number(port), host, () => r()));
+    process.stdout.write("ready\n");
+    return;
+  }
   const authority = new Authority([{ origin: "example.com", nameservers: [{ name: "ns1.example.com", ip: host! }], eventServers: [{ host: "10.0.9.1", port: 8000 }] }], 1);
   authority.apply(benchMembers(Number(members)), 2);
   if (zoneOut) writeFileSync(zoneOut, masterFile(authority.zones()[0]!));

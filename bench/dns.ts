@@ -20,6 +20,7 @@ import type { BenchResult } from "./types.js";
 const SERVER = fileURLToPath(new URL("./dns-server.js", import.meta.url));
 const THOR = "127.0.21.240";
 const KNOT = "127.0.21.241";
+const CONSTANT = "127.0.21.242";
 const PORT = 5300;
 const MEMBERS = 10;
 const SLICE = 3;
@@ -106,17 +107,24 @@ export async function run(): Promise<BenchResult[]> {
       throw new Error(`${String(err)}; knotd: ${knotErr}; zone:\n${readFileSync(zoneFile, "utf8").slice(0, 500)}`);
     });
 
-    // Both servers idle on the same core while the other is measured; rounds alternate.
+    const constant = spawn("taskset", ["-c", serverCore, process.execPath, SERVER, CONSTANT, String(PORT), "0", "0", "", "constant"], { stdio: ["ignore", "pipe", "inherit"] });
+    procs.push(constant);
+    for (let i = 0; i < 100 && (await exec("dig", [`@${CONSTANT}`, "-p", String(PORT), "+short", "+time=1", "+tries=1", "node1.example.com", "A"], 3000).catch(() => "")).trim() === ""; i++) await sleep(100);
+
+    // The servers idle on the same core while another is measured; rounds alternate.
     const best = (a: PerfResult | undefined, b: PerfResult) => (a && a.qps >= b.qps ? a : b);
     let ours: PerfResult | undefined;
     let theirs: PerfResult | undefined;
+    let floor: PerfResult | undefined;
     for (let i = 0; i < ROUNDS; i++) {
       ours = best(ours, await dnsperf(THOR, queries, clientCore));
       theirs = best(theirs, await dnsperf(KNOT, queries, clientCore));
+      floor = best(floor, await dnsperf(CONSTANT, queries, clientCore));
     }
+    constant.kill("SIGTERM");
     thor.kill("SIGTERM");
     knot.kill("SIGTERM");
-    if (!ours || !theirs) throw new Error("no measurement");
+    if (!ours || !theirs || !floor) throw new Error("no measurement");
 
     const where = multi ? "server on core 1, dnsperf on core 0" : "server and dnsperf share the only core";
     return [
@@ -126,6 +134,13 @@ export async function run(): Promise<BenchResult[]> {
         unit: "queries/s",
         baseline: { name: "Knot DNS 3.2, 1 UDP worker, full RRsets", value: theirs.qps },
         note: `${where}; dnsperf 4 clients, 200 in flight, best of ${ROUNDS} alternated rounds of ${SECONDS} s; avg latency thor ${ours.latencyMs.toFixed(2)} ms, Knot ${theirs.latencyMs.toFixed(2)} ms; lost thor ${ours.lost}, Knot ${theirs.lost}`,
+      },
+      {
+        name: "same load, thor dns against a bare Node UDP socket answering a constant",
+        value: ours.qps,
+        unit: "queries/s",
+        baseline: { name: "Node dgram, fixed answer", value: floor.qps },
+        note: "the share of Node's own UDP I/O in the figure above",
       },
     ];
   } finally {
