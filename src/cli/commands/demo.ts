@@ -57,7 +57,7 @@ function digCommands(plan: LabPlan): string[] {
 export function register(program: Command): void {
   program
     .command("demo")
-    .description("run a whole sipthor network on loopback: CA, 3 event servers, 2 managers, a database announcer, 3 nodes")
+    .description("run a whole sipthor network on loopback: CA, 3 event servers, 2 managers, a database announcer, 3 nodes, thor dns")
     .option("--dir <dir>", "working directory for the CA, logs and the description", ".thor-demo")
     .option("--subnet <a.b.c>", "loopback /24 to use", "127.0.1")
     .option("--nodes <n>", "number of nodes (3+)", "3")
