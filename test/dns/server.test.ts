@@ -1,5 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import dgram from "node:dgram";
 import net from "node:net";
 import dnsPacket, { type DecodedPacket, type RecordType } from "dns-packet";
@@ -132,6 +133,22 @@ describe("DNS server over real sockets", () => {
     const zero = await tcpExchange(v4!, Buffer.from([0, 0]), 1, 3000);
     assert.equal(zero.closed, true);
     assert.equal(zero.answers.length, 0);
+  });
+
+  test("real dig: an answer too large for UDP comes back with TC and dig gets it in full over TCP", async () => {
+    const big = new DnsServer({ responder: new Responder(authority(40), { slice: 40 }), logger: silentLogger, listen: [{ host: "127.0.20.202", port: 0 }] });
+    const [addr] = await big.start();
+    try {
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile("dig", [`@${addr!.host}`, "-p", String(addr!.port), "+noedns", "+norecurse", "_sip._udp.example.com", "SRV"], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+      );
+      assert.match(out, /Truncated, retrying in TCP mode/);
+      assert.match(out, /ANSWER: 40,/);
+      assert.equal(big.stats.truncated, 1);
+      assert.equal(big.stats.tcpQueries, 1);
+    } finally {
+      await big.stop();
+    }
   });
 
   test("a port in use is a DnsListenError", async () => {
