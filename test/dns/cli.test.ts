@@ -1,8 +1,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Lab } from "../support/lab.js";
-import { runThor, stopAllProcesses } from "../support/processes.js";
+import { runThor, startThor, stopAllProcesses } from "../support/processes.js";
 
 const IP = "127.0.20.60";
 
@@ -36,6 +38,22 @@ describe("thor dns command", { timeout: 60_000 }, () => {
       const r = await runThor([...base, ...args], {}, 20_000);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, re, args.join(" "));
+    }
+  });
+
+  test("settings come from a TOML [dns] table, the environment and flags, in that order", async () => {
+    const toml = join(lab.plan.dir, "thor.toml");
+    writeFileSync(toml, `ca_dir = "${lab.plan.caDir}"\nevent_servers = ["127.0.20.1:8000"]\n\n[dns]\nname = "dns1"\nip = "127.0.20.61"\nport = 5303\nzones = ["example.net", "example.org"]\nnegative_ttl = 42\n`);
+    const p = startThor("dns-toml", ["dns", "--config", toml, "--negative-ttl", "7"], { THOR_ZONES: "example.net" });
+    try {
+      await p.waitForLog((l) => l.msg === "dns listening (udp, tcp)", 15_000, "listening");
+      const at = ["@127.0.20.61", "-p", "5303", "+short"];
+      const soa = await new Promise<string>((resolve, reject) => execFile("dig", [...at, "example.net", "SOA"], { timeout: 10_000 }, (err, out) => (err ? reject(err) : resolve(out.trim()))));
+      assert.match(soa, / 7$/, "the flag wins over the file");
+      const org = await new Promise<string>((resolve, reject) => execFile("dig", ["@127.0.20.61", "-p", "5303", "example.org", "SOA"], { timeout: 10_000 }, (err, out) => (err ? reject(err) : resolve(out))));
+      assert.match(org, /status: REFUSED/, "the environment wins over the file");
+    } finally {
+      await p.stop("SIGTERM");
     }
   });
 
