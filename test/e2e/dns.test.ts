@@ -67,7 +67,7 @@ describe("thor dns on a live network", { timeout: 150_000 }, () => {
   };
 
   before(async () => {
-    lab = await Lab.create({ subnet: SUBNET, nodes: [["sip_proxy"], ["sip_proxy"], ["sip_proxy"], ["media_relay"]], dns: 2, dnsPort: PORT });
+    lab = await Lab.create({ subnet: SUBNET, nodes: [["sip_proxy"], ["sip_proxy"], ["sip_proxy"], ["media_relay"], ["sip_proxy"]], dns: 2, dnsPort: PORT });
     for (const m of lab.of("eventserver")) lab.start(m.name);
     for (const m of lab.of("manager")) lab.start(m.name);
     for (const [name, ports] of Object.entries(proxyPorts)) sipNodes.set(name, startSipNode(name, lab.member(name).ip, lab.plan.caDir, lab.plan.eventServers, ports));
@@ -154,6 +154,18 @@ describe("thor dns on a live network", { timeout: 150_000 }, () => {
     }, { timeoutMs: 5000, message: "same SOA serial on both instances" });
     node3.child.kill("SIGUSR2");
     await waitFor(async () => (await dig("_sip._udp.example.com", "SRV")).some((l) => l.includes("node3")), { timeoutMs: 10_000, message: "node3 back after the drain" });
+  });
+
+  test("a node that leaves gracefully (SIGTERM, Thor.Leave) is gone at once, well before the expiry bound", async (t) => {
+    const node5 = startSipNode("node5", lab.member("node5").ip, lab.plan.caDir, lab.plan.eventServers, { sip_udp: 5060 });
+    sipNodes.set("node5", node5);
+    await waitFor(async () => (await dig("node5.example.com", "A")).length === 1, { timeoutMs: 15_000, message: "node5 published" });
+    const started = Date.now();
+    await node5.stop("SIGTERM");
+    await waitFor(async () => (await dig("node5.example.com", "A")).length === 0, { timeoutMs: 10_000, intervalMs: 50, message: "node5 gone" });
+    const elapsed = Date.now() - started;
+    t.diagnostic(`node5 left the DNS answers ${elapsed} ms after SIGTERM`);
+    assert.ok(elapsed < 1500, `${elapsed} ms`);
   });
 
   test("a SIGKILLed node disappears from the answers within the expiry bound", async (t) => {
