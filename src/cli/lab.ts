@@ -50,7 +50,7 @@ export interface LabOptions {
   sipPort?: number;
   /** The platform's SIP domain. @default "example.com" */
   sipDomain?: string;
-  /** `thor dns` instances (at `<subnet>.53`, `.54`, ...) serving `sipDomain`. @default 1 */
+  /** `thor dns` instances (at `<subnet>.53`, `.54`, ...) serving `sipDomain`; the demo runs one. @default 0 */
   dns?: number;
   /** @default 5300 */
   dnsPort?: number;
@@ -107,7 +107,7 @@ export function planLab(opts: LabOptions): LabPlan {
       : { args: [], ports: {} };
     add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...sip.args, ...joined, ...fast.node], roles, { lookup: lookupPort, ...sip.ports });
   });
-  for (let i = 0; i < (opts.dns ?? 1); i++) {
+  for (let i = 0; i < (opts.dns ?? 0); i++) {
     const ip = `${subnet}.${53 + i}`;
     const port = opts.dnsPort ?? 5300;
     add("dns", `dns${i + 1}`, ip, ["dns", "--ip", ip, "--port", String(port), "--domain", sipDomain, ...joined], [], { dns: port });

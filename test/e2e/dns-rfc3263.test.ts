@@ -28,7 +28,7 @@ describe("RFC 3263 clients through thor dns", { timeout: 150_000 }, () => {
   const phones: Baresip[] = [];
 
   before(async () => {
-    lab = await Lab.create({ subnet: SUBNET, nodes: [["sip_proxy"], ["sip_proxy"], ["media_relay"]] });
+    lab = await Lab.create({ subnet: SUBNET, nodes: [["sip_proxy"], ["sip_proxy"], ["media_relay"]], dns: 1 });
     for (const kind of ["eventserver", "manager", "database"] as const) for (const m of lab.of(kind)) lab.start(m.name);
     // baresip 1.0 (libre) gives up (ENOSYS) on a 401 that also offers a SHA-256 challenge: MD5 only here.
     for (const m of lab.of("node")) lab.start(m.name, ["--algorithms", "MD5"]);

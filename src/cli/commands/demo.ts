@@ -66,7 +66,7 @@ export function register(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const nodeCount = Math.max(1, Number(flags.nodes) || 3);
       const roleSets = [["sip_proxy", "media_relay"], ["sip_proxy", "media_relay", "provisioning_server"], ["sip_proxy", "xcap_server", "voicemail_server"]];
-      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!) });
+      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), dns: 1 });
       mkdirSync(join(plan.dir, "logs"), { recursive: true });
       process.stdout.write(`creating CA and certificates in ${resolve(plan.caDir)}\n`);
       await issueLabCertificates(plan);
