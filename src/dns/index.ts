@@ -13,6 +13,7 @@ export { answerQuery, randomSlice, rcodeName, type AnswerOptions, type AnswerRes
 export { decodeQuery, encodeResponse, encodeHeaderOnly, RCODE, BADVERS, type QueryDecode, type EncodedResponse, type ResponseParts, type WireRR } from "./message-codec.js";
 export { Responder, type Outcome, type Transport } from "./responder.js";
 export { DnsServer, type DnsServerOptions, type DnsServerStats, type ListenAddress } from "./server.js";
+export { RateLimiter, type RateLimiterOptions, type RateDecision } from "./rate-limit.js";
 export { MembershipFollower, type MembershipFollowerOptions } from "./follower.js";
 export { canonicalName, hostLabel, inZone, isValidName } from "./names.js";
 export { UpdateClient, type UpdateClientOptions } from "./update-client.js";

@@ -22,7 +22,8 @@ export class Responder {
     private readonly opts: AnswerOptions = {},
   ) {}
 
-  respond(message: Uint8Array, transport: Transport): Outcome {
+  /** `forceTruncate`: answer empty with TC (rate limiting's "slip"). */
+  respond(message: Uint8Array, transport: Transport, forceTruncate = false): Outcome {
     const decoded = decodeQuery(message);
     if (!decoded.ok) {
       const f = decoded.formerr;
@@ -38,7 +39,7 @@ export class Responder {
     }
     let encoded;
     try {
-      encoded = encodeResponse(result.parts, transport === "udp" ? result.udpLimit : TCP_LIMIT);
+      encoded = encodeResponse(result.parts, forceTruncate ? 0 : transport === "udp" ? result.udpLimit : TCP_LIMIT);
     } catch (err) {
       // The question echoed back cannot be encoded (e.g. a label dns-packet decoded but cannot write).
       return { kind: "malformed", bytes: encodeHeaderOnly(decoded.query.id ?? 0, decoded.opcode, false, RCODE.FORMERR), reason: `unencodable: ${(err as Error).message}` };

@@ -10,6 +10,7 @@ import { describeError, type Logger } from "../base/index.js";
 import { malformedChannel, queryChannel } from "./diagnostics.js";
 import { DnsListenError } from "./errors.js";
 import { DEFAULT_TCP_IDLE_MS, DEFAULT_TCP_MAX_CONNECTIONS } from "./options.js";
+import type { RateLimiter } from "./rate-limit.js";
 import type { Responder, Transport } from "./responder.js";
 
 export interface ListenAddress {
@@ -26,6 +27,8 @@ export interface DnsServerOptions {
   tcpIdleMs?: number;
   /** @default DEFAULT_TCP_MAX_CONNECTIONS */
   tcpMaxConnections?: number;
+  /** UDP response rate limiting; none when absent. */
+  rateLimiter?: RateLimiter;
 }
 
 export interface DnsServerStats {
@@ -33,6 +36,8 @@ export interface DnsServerStats {
   tcpQueries: number;
   malformed: number;
   truncated: number;
+  /** UDP responses dropped or slipped by rate limiting. */
+  rateLimited: number;
 }
 
 export class DnsServer {
@@ -40,7 +45,7 @@ export class DnsServer {
   private readonly tcp: net.Server[] = [];
   private readonly connections = new Set<net.Socket>();
   private bound: ListenAddress[] = [];
-  readonly stats: DnsServerStats = { udpQueries: 0, tcpQueries: 0, malformed: 0, truncated: 0 };
+  readonly stats: DnsServerStats = { udpQueries: 0, tcpQueries: 0, malformed: 0, truncated: 0, rateLimited: 0 };
 
   constructor(private readonly opts: DnsServerOptions) {}
 
@@ -90,7 +95,10 @@ export class DnsServer {
   }
 
   private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const out = this.handle(msg, "udp", `${rinfo.address}:${rinfo.port}`);
+    const decision = this.opts.rateLimiter?.decide(rinfo.address) ?? "send";
+    if (decision !== "send") this.stats.rateLimited++;
+    if (decision === "drop") return;
+    const out = this.handle(msg, "udp", `${rinfo.address}:${rinfo.port}`, decision === "slip");
     // Send errors (e.g. ICMP unreachable) surface on the socket's "error" event.
     if (out) socket.send(out, rinfo.port, rinfo.address);
   }
@@ -139,17 +147,17 @@ export class DnsServer {
     });
   }
 
-  private handle(msg: Buffer, transport: Transport, remote: string): Buffer | undefined {
+  private handle(msg: Buffer, transport: Transport, remote: string, slip = false): Buffer | undefined {
     if (transport === "udp") this.stats.udpQueries++;
     else this.stats.tcpQueries++;
-    const out = this.opts.responder.respond(msg, transport);
+    const out = this.opts.responder.respond(msg, transport, slip);
     if (out.kind === "malformed") {
       this.stats.malformed++;
       malformedChannel.publish({ transport, remote, reason: out.reason, answered: out.bytes !== undefined });
       this.opts.logger.debug({ transport, remote, reason: out.reason }, "malformed DNS message");
       return out.bytes;
     }
-    if (out.truncated) this.stats.truncated++;
+    if (out.truncated && !slip) this.stats.truncated++;
     queryChannel.publish({ transport, qtype: out.qtype, rcode: out.rcode, truncated: out.truncated });
     return out.bytes;
   }

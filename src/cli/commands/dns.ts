@@ -12,6 +12,7 @@ import {
   DnsConfigError,
   DnsServer,
   MembershipFollower,
+  RateLimiter,
   Responder,
   UpdateClient,
   canonicalName,
@@ -47,6 +48,10 @@ const schema = memberSchema.extend({
   updateKey: z.string().optional(),
   /** Zone pushed (default: the first zone). */
   updateZone: z.string().optional(),
+  /** UDP responses per second per client /24 (/56), 0: no limit. */
+  rateLimit: num().int().min(0).max(1_000_000).default(0),
+  /** Over the limit, every n-th response is a TC answer (0: none). */
+  rateLimitSlip: num().int().min(0).max(100).default(2),
 });
 
 type DnsConfig = z.infer<typeof schema>;
@@ -109,6 +114,8 @@ export function register(program: Command): void {
     .option("--update-primary <ip:port>", "also push the records to this primary (RFC 2136 dynamic updates)")
     .option("--update-key <name:secret>", "TSIG key for the pushes (HMAC-SHA256, base64 secret)")
     .option("--update-zone <zone>", "zone pushed (default the first zone)")
+    .option("--rate-limit <n>", "UDP responses/s per client /24 or /56 (default 0: off)")
+    .option("--rate-limit-slip <n>", "over the limit, every n-th response is sent with TC (default 2)")
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "dns", flags);
       const log = memberLogger(cfg, "dns");
@@ -129,7 +136,7 @@ export function register(program: Command): void {
       };
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
-      const server = new DnsServer({ responder: new Responder(authority, { slice: cfg.slice, udpPayload: cfg.udpPayload }), logger: log.child({ part: "server" }), listen });
+      const server = new DnsServer({ responder: new Responder(authority, { slice: cfg.slice, udpPayload: cfg.udpPayload }), logger: log.child({ part: "server" }), listen, ...(cfg.rateLimit > 0 ? { rateLimiter: new RateLimiter({ rate: cfg.rateLimit, slip: cfg.rateLimitSlip }) } : {}) });
       // Listen first: `_eventserver._tcp` answers from configuration, even before the network is reached.
       const bound = await server.start();
       log.info({ listen: bound.map((a) => `${a.host}:${a.port}`), zones: authority.zones().map((z) => z.origin), slice: cfg.slice }, "dns listening (udp, tcp)");
