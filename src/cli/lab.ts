@@ -100,8 +100,8 @@ export function planLab(opts: LabOptions): LabPlan {
     const ip = `${subnet}.${101 + i}`;
     const sip: { args: string[]; ports: Record<string, number> } = roles.includes("sip_proxy")
       ? {
-          // MD5 offered first: SIPp (and many older phones) only answer the first challenge, and only MD5.
-          args: ["--sip-domains", sipDomain, "--users", usersFile, "--sip-listen", `udp:${ip}:${sipPort},tcp:${ip}:${sipPort}`, "--algorithms", "MD5,SHA-256"],
+          // MD5 only: SIPp answers only MD5, and baresip 1.0 fails a 401 that also offers SHA-256.
+          args: ["--sip-domains", sipDomain, "--users", usersFile, "--sip-listen", `udp:${ip}:${sipPort},tcp:${ip}:${sipPort}`, "--algorithms", "MD5"],
           ports: { sip_udp: sipPort, sip_tcp: sipPort, sip_int: 5070, control: 9600 },
         }
       : { args: [], ports: {} };

@@ -30,6 +30,8 @@ export const DEFAULT_REPLICAS = 2;
 export const HANDOFF_BATCH = 500;
 const ROLE = "sip_proxy";
 const RETRY_MS = 1000;
+/** How long a holder that failed a call is asked last. */
+const SUSPECT_MS = 3000;
 
 const addressSchema = z.object({ address: z.string().max(64), port: z.number().int().min(0).max(65535) }).strict();
 const registerDataSchema = z
@@ -112,6 +114,8 @@ export class DistributedLocation implements LocationService {
   private readonly owed = new Map<string, Set<string>>();
   private retryTimer: ReturnType<Clock["setTimeout"]> | undefined;
   private handing: Promise<void> = Promise.resolve();
+  /** Holders that failed a call recently (member id → until, wall-clock ms): tried last, logged once. */
+  private readonly suspects = new Map<string, number>();
   private stopped = false;
 
   constructor(private readonly opts: DistributedLocationOptions) {
@@ -150,16 +154,22 @@ export class DistributedLocation implements LocationService {
   private async viaHolders(aor: string, local: () => unknown, method: string, payload: unknown, count: () => void): Promise<unknown> {
     const set = this.holders(aor);
     if (set.length === 0 || set[0] === this.opts.self) return local();
+    const now = this.opts.clock.wallNow();
+    // Healthy holders first, in ring order; a holder that just failed is asked last.
+    const order = [...set.filter((id) => (this.suspects.get(id) ?? 0) <= now), ...set.filter((id) => (this.suspects.get(id) ?? 0) > now)];
     let lastError: unknown;
-    for (const id of set) {
+    for (const id of order) {
       if (id === this.opts.self) return local();
       try {
         count();
-        return await this.opts.control.call(id, method, payload, this.opts.callTimeoutMs ?? 1500);
+        const v = await this.opts.control.call(id, method, payload, this.opts.callTimeoutMs ?? 1500);
+        this.suspects.delete(id);
+        return v;
       } catch (err) {
         lastError = err;
         this.stats.holderFailovers++;
-        this.log.warn({ aor, holder: id, err: describeError(err) }, `${method}: holder unreachable, trying the next`);
+        if (!this.suspects.has(id)) this.log.warn({ aor, holder: id, err: describeError(err) }, `${method}: holder unreachable, asking the next ones for ${SUSPECT_MS} ms`);
+        this.suspects.set(id, this.opts.clock.wallNow() + SUSPECT_MS);
       }
     }
     throw lastError instanceof Error ? lastError : new Error(`no holder of ${aor} reachable`);
@@ -239,6 +249,7 @@ export class DistributedLocation implements LocationService {
    * Runs in the background, one hand-over at a time.
    */
   onMembership(map: RoleMap): void {
+    for (const id of this.suspects.keys()) if (!map.members.some((m) => m.id === id)) this.suspects.delete(id);
     const previous = this.previous;
     this.previous = map;
     this.handing = this.handing.then(() => this.handOver(previous, map)).catch((err: unknown) => this.log.error({ err: describeError(err) }, "hand-over failed"));

@@ -204,8 +204,8 @@ describe("distributed SIP service: failure and growth", () => {
       inf: csv("callees.csv", owned),
       keys: keys("alice"),
       calls: owned.length,
-      rate: 300,
-      limit: 100,
+      rate: 100,
+      limit: 50,
       timeoutS: 90,
     });
     const [c, s] = await Promise.all([calls.done, uas.done]);
@@ -230,6 +230,7 @@ describe("distributed SIP service: failure and growth", () => {
       scenario: "register-csv.xml",
       localIp: `${SUB}.200`,
       localPort: 5072,
+      mediaPort: 7000, // the UAS on this address has SIP port 6000, SIPp's default media port
       remote: `${lab.of("node")[0]!.ip}:5060`,
       inf: csv("users2.csv", registrations()),
       keys: { domain: DOMAIN, contact_host: `${SUB}.200:6000`, expires: "3600" },
@@ -256,7 +257,13 @@ describe("distributed SIP service: failure and growth", () => {
     });
     const joinedAt = Date.now();
     lab.start(joiner.name, NODE_ARGS);
-    await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === 5, { timeoutMs: 20_000, message: "node5 joined" });
+    await waitFor(
+      () => {
+        if (!lab.proc(joiner.name).alive) throw new Error(lab.proc(joiner.name).describe());
+        return (lab.view.snapshot?.members.length ?? 0) === 5;
+      },
+      { timeoutMs: 20_000, message: "node5 joined" },
+    );
     const [r, c, s] = await Promise.all([registering.done, calling.done, uas.done]);
     assert.equal(r.code, 0, describeRun("registrations while node5 joins", r));
     assert.equal(c.code, 0, describeRun("calls while node5 joins", c) + nodeWarnings(lab));

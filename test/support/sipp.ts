@@ -34,6 +34,8 @@ export interface SippOptions {
   limit?: number;
   /** An injection file (`-inf`): per-call fields [field0], [field1], ... */
   inf?: string;
+  /** Media (RTP echo) port SIPp binds (`-mp`); SIPp's default is 6000. */
+  mediaPort?: number;
   timeoutS?: number;
 }
 
@@ -57,6 +59,7 @@ export function sipp(opts: SippOptions): { done: Promise<SippRun>; pid: number |
   if (opts.rate) args.push("-r", String(opts.rate));
   if (opts.limit) args.push("-l", String(opts.limit));
   if (opts.inf) args.push("-inf", opts.inf);
+  if (opts.mediaPort) args.push("-mp", String(opts.mediaPort));
   for (const [k, v] of Object.entries(opts.keys ?? {})) args.push("-key", k, v);
   // [authentication] takes the credentials from -au/-ap (keywords cannot be nested in it).
   if (opts.keys?.["user"]) args.push("-au", opts.keys["user"]);
