@@ -83,6 +83,8 @@ export function openDatabase(uri: string, opts: OpenOptions = {}): Database {
   });
   // An idle client whose server went away emits 'error' on the pool: the next query reconnects.
   pool.on("error", () => undefined);
+  // A checked-out client whose connection breaks emits 'error' too: the query in flight fails with it.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   const db = new Kysely<ProvisioningSchema>({ dialect: new PostgresDialect({ pool }) });
   return { uri, dialect: "postgres", db, close: () => db.destroy() };
 }
