@@ -4,6 +4,7 @@
  * lines. Pure planning plus certificate issuing; starting the processes is
  * the caller's (the demo spawns them, tests use their own process helper).
  */
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initCa, issueCertificate } from "../pki/index.js";
 
@@ -25,6 +26,9 @@ export interface LabMember {
 export interface LabPlan {
   dir: string;
   caDir: string;
+  sipDomain: string;
+  /** The users file given to the sip_proxy nodes. */
+  usersFile: string;
   eventServers: string[];
   members: LabMember[];
 }
@@ -42,7 +46,19 @@ export interface LabOptions {
   /** Faster timings, for tests: heartbeat 250 ms, manager dead 1 s, presence 500 ms, member timeout 2 s. */
   fast?: boolean;
   dburi?: string;
+  /** SIP port of the sip_proxy nodes (udp and tcp). @default 5060 */
+  sipPort?: number;
+  /** The platform's SIP domain. @default "example.com" */
+  sipDomain?: string;
 }
+
+/** Demo subscribers, written to `<dir>/users.toml` for the sip_proxy nodes. */
+export const DEMO_ACCOUNTS: ReadonlyArray<{ username: string; password: string }> = [
+  { username: "alice", password: "alice-secret" },
+  { username: "bob", password: "bob-secret" },
+  { username: "carol", password: "carol-secret" },
+  { username: "dave", password: "dave-secret" },
+];
 
 export const DEMO_NODE_ROLES: string[][] = [
   ["sip_proxy", "media_relay"],
@@ -73,18 +89,26 @@ export function planLab(opts: LabOptions): LabPlan {
     add("manager", `mgr${i + 1}`, `${subnet}.${11 + i}`, ["manager", "--ip", `${subnet}.${11 + i}`, "--priority", String(10 * (i + 1)), ...joined, ...fast.manager]);
   }
   add("database", "db1", `${subnet}.21`, ["database", "--ip", `${subnet}.21`, "--dburi", opts.dburi ?? `sqlite://${join(opts.dir, "thor.db")}`, ...joined]);
+  const sipDomain = opts.sipDomain ?? "example.com";
+  const sipPort = opts.sipPort ?? 5060;
+  const usersFile = join(opts.dir, "users.toml");
   (opts.nodes ?? DEMO_NODE_ROLES).forEach((roles, i) => {
     const ip = `${subnet}.${101 + i}`;
-    add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...joined, ...fast.node], roles, { lookup: lookupPort });
+    const sip: { args: string[]; ports: Record<string, number> } = roles.includes("sip_proxy")
+      ? { args: ["--sip-domains", sipDomain, "--users", usersFile, "--sip-listen", `udp:${ip}:${sipPort},tcp:${ip}:${sipPort}`], ports: { sip_udp: sipPort, sip_tcp: sipPort } }
+      : { args: [], ports: {} };
+    add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...sip.args, ...joined, ...fast.node], roles, { lookup: lookupPort, ...sip.ports });
   });
   members.push({ kind: "monitor", name: "monitor", ip: "127.0.0.1", args: ["monitor", "--name", "monitor", ...common, ...joined], roles: [], ports: {}, cert: join(caDir, "certs", "monitor.crt"), key: join(caDir, "certs", "monitor.key"), log: "" });
-  return { dir: opts.dir, caDir, eventServers, members };
+  return { dir: opts.dir, caDir, sipDomain, usersFile, eventServers, members };
 }
 
 const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor" };
 
-/** Create the CA and one certificate per member (replacing any earlier lab in `plan.dir`). */
+/** Create the CA and one certificate per member (replacing any earlier lab in `plan.dir`), and the demo users file. */
 export async function issueLabCertificates(plan: LabPlan): Promise<void> {
+  mkdirSync(plan.dir, { recursive: true });
+  writeFileSync(plan.usersFile, DEMO_ACCOUNTS.map((a) => `[[users]]\nusername = "${a.username}"\npassword = "${a.password}"\n`).join("\n"));
   await initCa(plan.caDir, { commonName: "sipthor lab CA", org: "sipthor", force: true });
   for (const m of plan.members) {
     await issueCertificate(plan.caDir, m.name, {

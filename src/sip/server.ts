@@ -4,7 +4,7 @@
  */
 import type { Clock, Logger } from "../base/index.js";
 import { SipProxy, type ProxyOptions } from "./proxy/index.js";
-import { TransportLayer, type ListenSpec } from "./transport/index.js";
+import { TransportLayer, type ListenSpec, type PeerTls } from "./transport/index.js";
 import type { CredentialStore } from "./auth/index.js";
 
 export interface SipServerOptions extends Omit<ProxyOptions, "transport" | "logger" | "credentials"> {
@@ -12,6 +12,8 @@ export interface SipServerOptions extends Omit<ProxyOptions, "transport" | "logg
   listen: ListenSpec[];
   credentials: CredentialStore;
   tls?: { cert: string; key: string; ca?: string; rejectUnauthorized?: boolean };
+  /** Mutual TLS of the internal (member-to-member) listener. */
+  peerTls?: PeerTls;
   maxMessage?: number;
   clock?: Clock;
 }
@@ -25,9 +27,10 @@ export class SipServer {
       logger: opts.logger.child({ part: "transport" }),
       listen: opts.listen,
       ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(opts.peerTls ? { peerTls: opts.peerTls } : {}),
       ...(opts.maxMessage ? { maxMessage: opts.maxMessage } : {}),
     });
-    const { listen: _l, tls: _t, maxMessage: _m, ...rest } = opts;
+    const { listen: _l, tls: _t, peerTls: _p, maxMessage: _m, ...rest } = opts;
     this.proxy = new SipProxy({ ...rest, transport: this.transport });
   }
 

@@ -7,7 +7,7 @@ import { EventClient, parseEndpoint } from "../../events/index.js";
 import { NetworkView, renderNetwork } from "../../monitor/index.js";
 import { TlsIdentity } from "../../pki/index.js";
 import { systemClock } from "../../base/index.js";
-import { issueLabCertificates, planLab, type LabMember, type LabPlan } from "../lab.js";
+import { DEMO_ACCOUNTS, issueLabCertificates, planLab, type LabMember, type LabPlan } from "../lab.js";
 
 interface DemoFlags {
   dir: string;
@@ -30,7 +30,13 @@ function describe(plan: LabPlan, pids: Map<string, number>): object {
     databases: of("database"),
     nodes: of("node"),
     monitor: of("monitor")[0] ?? null,
-    accounts: [],
+    sip: {
+      domain: plan.sipDomain,
+      listeners: plan.members
+        .filter((m) => m.kind === "node" && m.roles.includes("sip_proxy"))
+        .map((m) => ({ node: m.name, udp: `${m.ip}:${m.ports["sip_udp"]}`, tcp: `${m.ip}:${m.ports["sip_tcp"]}` })),
+    },
+    accounts: DEMO_ACCOUNTS.map((a) => ({ aor: `${a.username}@${plan.sipDomain}`, username: a.username, password: a.password, realm: plan.sipDomain })),
     commands: {
       monitor: `thor monitor --name monitor --ca-dir ${resolve(plan.caDir)} --event-servers ${plan.eventServers.join(",")}`,
       lookup: `thor lookup sip_proxy alice@example.com --server ${plan.members.find((m) => m.kind === "node")?.ip ?? "127.0.0.1"}:9500`,

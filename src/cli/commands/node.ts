@@ -1,9 +1,13 @@
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
-import { AdvertisedRole, NodeRuntime, DEFAULT_PRESENCE_INTERVAL_MS } from "../../node/index.js";
+import { AdvertisedRole, NodeRuntime, DEFAULT_PRESENCE_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
-import { list, num } from "../config.js";
+import { SipProxyRole } from "../../roles/index.js";
+import { MemoryCredentialStore } from "../../sip/index.js";
+import { ConfigError, list, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
+import { loadUsers, parseListeners } from "../sip-config.js";
 import { VERSION } from "../version.js";
 
 const schema = memberSchema.extend({
@@ -12,7 +16,42 @@ const schema = memberSchema.extend({
   /** Public lookup interface port (0 = disabled). */
   lookupPort: num().int().min(0).max(65535).default(9500),
   presenceIntervalMs: num().int().min(100).default(DEFAULT_PRESENCE_INTERVAL_MS),
+  /** sip_proxy: public listeners; default udp and tcp on <ip>:5060. */
+  sipListen: list(z.string()).default([]),
+  /** sip_proxy: domains served (first = digest realm); default the platform domain. */
+  sipDomains: list(z.string().min(1)).default([]),
+  /** sip_proxy: users file ([[users]] username/password) until the provisioning database serves accounts. */
+  users: z.string().optional(),
+  sipTlsCert: z.string().optional(),
+  sipTlsKey: z.string().optional(),
+  t1Ms: num().int().min(10).max(5000).default(500),
+  minExpires: num().int().min(0).default(60),
+  maxExpires: num().int().min(1).default(3600),
+  algorithms: list(z.enum(["MD5", "SHA-256"])).default(["SHA-256", "MD5"]),
+  sipRate: num().int().min(1).default(200),
 });
+
+type NodeConfig = z.infer<typeof schema>;
+
+function sipProxyRole(cfg: NodeConfig): SipProxyRole {
+  const domains = cfg.sipDomains.length > 0 ? cfg.sipDomains : cfg.domain ? [cfg.domain] : [];
+  if (domains.length === 0) throw new ConfigError("sip_proxy needs the domains it serves: give sip_domains or domain");
+  const realm = domains[0]!;
+  const listen = parseListeners(cfg.sipListen.length > 0 ? cfg.sipListen : [`udp:${cfg.ip}:5060`, `tcp:${cfg.ip}:5060`]);
+  const needsTls = listen.some((l) => l.transport === "tls" || l.transport === "wss");
+  if (needsTls && !(cfg.sipTlsCert && cfg.sipTlsKey)) throw new ConfigError("tls and wss SIP listeners need sip_tls_cert and sip_tls_key");
+  return new SipProxyRole({
+    listen,
+    domains,
+    credentials: cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm),
+    ...(needsTls ? { tls: { cert: readFileSync(cfg.sipTlsCert!, "utf8"), key: readFileSync(cfg.sipTlsKey!, "utf8") } } : {}),
+    timers: { t1: cfg.t1Ms },
+    registrar: { minExpires: cfg.minExpires, maxExpires: cfg.maxExpires },
+    algorithms: cfg.algorithms,
+    rate: cfg.sipRate,
+    userAgent: `sipthor/${VERSION}`,
+  });
+}
 
 export function register(program: Command): void {
   memberFlags(program.command("node").description("run a node: join the overlay and serve roles"))
@@ -20,9 +59,20 @@ export function register(program: Command): void {
     .option("--roles <list>", "comma-separated roles, e.g. sip_proxy,media_relay")
     .option("--lookup-port <port>", "public lookup interface port (default 9500, 0 = off)")
     .option("--presence-interval-ms <ms>", "presence announcement interval (default 2000)")
+    .option("--sip-listen <list>", "sip_proxy listeners udp|tcp|tls|ws|wss:HOST:PORT (default udp+tcp on <ip>:5060)")
+    .option("--sip-domains <list>", "sip_proxy domains served, the first is the digest realm (default: --domain)")
+    .option("--users <file>", "sip_proxy users file: TOML [[users]] username/password")
+    .option("--sip-tls-cert <file>", "certificate (PEM) for tls/wss SIP listeners")
+    .option("--sip-tls-key <file>", "key (PEM) for tls/wss SIP listeners")
+    .option("--t1-ms <ms>", "SIP timer T1 (default 500)")
+    .option("--min-expires <s>", "Min-Expires for registrations (default 60)")
+    .option("--max-expires <s>", "longest registration granted (default 3600)")
+    .option("--algorithms <list>", "digest algorithms offered, preferred first (default SHA-256,MD5)")
+    .option("--sip-rate <n>", "SIP requests per second per source before dropping (default 200)")
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "node", flags);
       const log = memberLogger(cfg, "node");
+      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg) : new AdvertisedRole(r)));
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, servers, identity, log);
@@ -32,7 +82,7 @@ export function register(program: Command): void {
         id: cfg.name,
         ip: cfg.ip,
         version: VERSION,
-        roles: cfg.roles.map((r) => new AdvertisedRole(r)),
+        roles,
         ports: cfg.lookupPort > 0 ? { lookup: cfg.lookupPort } : {},
         presenceIntervalMs: cfg.presenceIntervalMs,
       });

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
-import { MemoryCredentialStore, parseListenSpec, SipServer, type ListenSpec } from "../../sip/index.js";
+import { MemoryCredentialStore, SipServer } from "../../sip/index.js";
 import { ConfigError, list, loadConfig, num } from "../config.js";
+import { loadUsers, parseListeners } from "../sip-config.js";
 import { createLogger } from "../logging.js";
 import { untilSignal } from "../member.js";
 import { VERSION } from "../version.js";
@@ -22,25 +22,6 @@ const schema = z.object({
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
   logFormat: z.enum(["json", "pretty", "auto"]).default("auto"),
 });
-
-const usersSchema = z.object({
-  users: z.array(z.object({ username: z.string().min(1).max(64).regex(/^[A-Za-z0-9\-_.!~*'()&=+$,;?/]+$/), password: z.string().min(1).max(256) }).strict()),
-});
-
-/** Load `[[users]] username = "..." password = "..."` from a TOML file. */
-export function loadUsers(path: string, realm: string): MemoryCredentialStore {
-  let doc: unknown;
-  try {
-    doc = parseToml(readFileSync(path, "utf8"));
-  } catch (err) {
-    throw new ConfigError(`cannot read users file ${path}: ${(err as Error).message}`);
-  }
-  const parsed = usersSchema.safeParse(doc);
-  if (!parsed.success) throw new ConfigError(`invalid users file ${path}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  const store = new MemoryCredentialStore(realm);
-  for (const u of parsed.data.users) store.set(u.username, { password: u.password });
-  return store;
-}
 
 export function register(program: Command): void {
   program
@@ -62,11 +43,7 @@ export function register(program: Command): void {
     .action(async (flags: Record<string, unknown>) => {
       const { config, ...rest } = flags;
       const cfg = loadConfig(schema, { component: "sip", file: typeof config === "string" ? config : undefined, flags: rest });
-      const listen: ListenSpec[] = cfg.listen.map((text) => {
-        const spec = parseListenSpec(text);
-        if (!spec) throw new ConfigError(`invalid listener "${text}" (expected udp|tcp|tls|ws|wss:HOST:PORT)`);
-        return spec;
-      });
+      const listen = parseListeners(cfg.listen);
       const realm = cfg.domain[0]!;
       const credentials = cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm);
       const log = createLogger({ name: "sip", level: cfg.logLevel, format: cfg.logFormat });

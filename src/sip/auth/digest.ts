@@ -13,12 +13,19 @@ export type DigestAlgorithm = "MD5" | "SHA-256";
 /** What a credential store knows of a user: the password, or precomputed HA1 values. */
 export interface Credentials {
   password?: string;
+  /** A blocked or disabled account: it authenticates to nothing (403). */
+  blocked?: boolean;
   /** H(username:realm:password) per algorithm, hex. */
   ha1?: Partial<Record<DigestAlgorithm, string>>;
 }
 
 export interface CredentialStore {
   lookup(username: string, realm: string): Credentials | undefined;
+}
+
+/** A credential source that may have to ask elsewhere (the subscriber's responsible node). */
+export interface AsyncCredentialStore {
+  lookup(username: string, realm: string): Credentials | undefined | Promise<Credentials | undefined>;
 }
 
 export interface DigestResponse {
@@ -36,7 +43,7 @@ export interface DigestResponse {
 
 export type DigestVerdict =
   | { ok: true; username: string }
-  | { ok: false; reason: "no-credentials" | "malformed" | "unknown-user" | "wrong-realm" | "bad-nonce" | "stale" | "replay" | "mismatch" | "unsupported"; username?: string };
+  | { ok: false; reason: "no-credentials" | "malformed" | "unknown-user" | "wrong-realm" | "bad-nonce" | "stale" | "replay" | "mismatch" | "unsupported" | "blocked"; username?: string };
 
 const hashHex = (alg: DigestAlgorithm, s: string) => createHash(alg === "MD5" ? "md5" : "sha256").update(s).digest("hex");
 
@@ -100,7 +107,8 @@ export class DigestAuthenticator {
   readonly algorithms: DigestAlgorithm[];
 
   constructor(
-    private readonly store: CredentialStore,
+    /** The synchronous store {@link verify} uses; callers with a remote store use {@link pick} and {@link check}. */
+    private readonly store: CredentialStore | undefined,
     readonly opts: DigestOptions,
   ) {
     this.secret = opts.secret ?? randomBytes(32);
@@ -144,10 +152,20 @@ export class DigestAuthenticator {
 
   /** Check the credentials of a request (`header`: its Authorization or Proxy-Authorization values). */
   verify(method: string, headers: readonly string[]): DigestVerdict {
+    const d = this.pick(headers);
+    if (!("response" in d)) return d;
+    return this.check(method, d, this.store?.lookup(d.username, d.realm));
+  }
+
+  /** The digest answer for our realm among `headers`, or the verdict when there is none. */
+  pick(headers: readonly string[]): DigestResponse | Extract<DigestVerdict, { ok: false }> {
     const mine = headers.map(parseDigest).filter((d): d is DigestResponse => d !== undefined && d.realm === this.opts.realm);
     if (mine.length === 0) return { ok: false, reason: headers.length === 0 ? "no-credentials" : "malformed" };
-    const d = mine[0]!;
-    const creds = this.store.lookup(d.username, d.realm);
+    return mine[0]!;
+  }
+
+  /** Check one digest answer against the user's credentials (looked up by the caller, maybe remotely). */
+  check(method: string, d: DigestResponse, creds: Credentials | undefined): DigestVerdict {
     if (!creds) return { ok: false, reason: "unknown-user", username: d.username };
     const nonce = this.checkNonce(d.nonce);
     if (nonce === "bad") return { ok: false, reason: "bad-nonce", username: d.username };
@@ -167,6 +185,7 @@ export class DigestAuthenticator {
       this.counts.set(key, { nc, expires: this.now() + this.ttl });
       if (this.counts.size > 100_000) this.sweep();
     }
+    if (creds.blocked) return { ok: false, reason: "blocked", username: d.username };
     return { ok: true, username: d.username };
   }
 

@@ -13,9 +13,10 @@ import { describeError, systemClock, type Clock, type Logger, type TimerHandle }
 import { aorOf, createResponse, formatUri, parseNameAddr, parseUri, serializeMessage, SipRequest, type SipResponse, type SipUri } from "../message/index.js";
 import { MAGIC_COOKIE, TransactionLayer, type ClientTransaction, type ServerTransaction, type TimerConfig } from "../transaction/index.js";
 import type { Flow, TransportLayer, TransportName } from "../transport/index.js";
-import { DigestAuthenticator, type CredentialStore } from "../auth/index.js";
-import { Registrar, registerAor, type Binding, type RegistrarOptions } from "../registrar/index.js";
+import { DigestAuthenticator, type AsyncCredentialStore, type CredentialStore } from "../auth/index.js";
+import { LocalLocation, Registrar, registerAor, registerData, type Binding, type LocationService, type RegistrarOptions } from "../registrar/index.js";
 import { nextHopUri, resolveUri, type Destination } from "./targets.js";
+import { decodeFlowToken, encodeFlowToken, flowRef, parseFlowRef, udpRef, type FlowRef } from "./flow-token.js";
 import { Guard, type GuardOptions } from "./guard.js";
 
 export interface ProxyOptions {
@@ -23,7 +24,11 @@ export interface ProxyOptions {
   transport: TransportLayer;
   /** Domains we are responsible for (registrar and proxy for their users). */
   domains: string[];
-  credentials: CredentialStore;
+  credentials: CredentialStore | AsyncCredentialStore;
+  /** Where bindings live. @default this proxy's own registrar store */
+  location?: LocationService;
+  /** Set when this proxy is one node of the distributed service. */
+  cluster?: ClusterHooks;
   clock?: Clock;
   timers?: Partial<TimerConfig>;
   registrar?: RegistrarOptions;
@@ -33,6 +38,24 @@ export interface ProxyOptions {
   /** Digest algorithms offered, preferred first. @default ["SHA-256", "MD5"] */
   algorithms?: Array<"MD5" | "SHA-256">;
   userAgent?: string;
+}
+
+/**
+ * What the proxy needs to know of the other members when it is one node of
+ * the distributed service. Requests arriving on the internal listener come
+ * from members, which have authenticated the client already.
+ */
+export interface ClusterHooks {
+  /** This member's id: bindings registered through us name it as their edge. */
+  readonly self: string;
+  /**
+   * The Route header value that reaches flow `ref` on member `edge` (its
+   * internal listener, the flow token in the user part), or undefined when
+   * that member is gone.
+   */
+  edgeRoute(edge: string, ref: FlowRef): string | undefined;
+  /** Whether `address:port` is another member's internal SIP listener. */
+  isPeer(address: string, port: number): boolean;
 }
 
 interface Branch {
@@ -62,6 +85,7 @@ export class SipProxy {
   readonly registrar: Registrar;
   readonly auth: DigestAuthenticator;
   readonly guard: Guard;
+  readonly location: LocationService;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly domains: Set<string>;
@@ -74,7 +98,8 @@ export class SipProxy {
     this.log = opts.logger;
     this.domains = new Set(opts.domains.map((d) => d.toLowerCase()));
     this.registrar = new Registrar(opts.registrar);
-    this.auth = new DigestAuthenticator(opts.credentials, { realm: opts.domains[0] ?? "sipthor", algorithms: opts.algorithms ?? ["SHA-256", "MD5"] });
+    this.location = opts.location ?? new LocalLocation(this.registrar, () => this.clock.wallNow());
+    this.auth = new DigestAuthenticator(undefined, { realm: opts.domains[0] ?? "sipthor", algorithms: opts.algorithms ?? ["SHA-256", "MD5"] });
     this.guard = new Guard(opts.guard ?? {}, () => this.clock.now());
     this.transactions = new TransactionLayer(
       { onRequest: (r, f, t) => this.onRequest(r, f, t), onStrayResponse: (r) => this.forwardStray(r) },
@@ -89,8 +114,7 @@ export class SipProxy {
 
   start(): void {
     this.sweeper = setInterval(() => {
-      const now = this.clock.now();
-      this.registrar.store.sweep(now);
+      this.registrar.store.sweep(this.clock.wallNow());
       this.auth.sweep();
       this.guard.sweep();
     }, 1000);
@@ -114,7 +138,7 @@ export class SipProxy {
     this.counters.requests++;
     try {
       if (!tx) {
-        this.forwardAck(req);
+        this.forwardAck(req, flow);
         return;
       }
       if (req.method === "INVITE") tx.respond(createResponse(req, 100));
@@ -160,13 +184,11 @@ export class SipProxy {
         ruri = na.value.uri as SipUri;
       }
     }
-    // 16.4: pop our own Route.
-    const first = req.getAll("route")[0];
-    if (first) {
-      const na = parseNameAddr(first);
-      if (na.ok && na.value.uri.kind === "sip" && this.isLocal(na.value.uri)) req.shift("route");
-    }
+    // 16.4: pop our own Route (two of them where we record-routed twice), keeping their flow tokens.
+    const hints = this.popOwnRoutes(req);
     const hasRoute = req.getAll("route").length > 0;
+    // Requests on the internal listener come from members that authenticated the client already.
+    const trusted = flow.peer !== undefined;
     const toTag = req.to?.params.get("tag");
 
     if (!hasRoute && this.isLocal(ruri) && (ruri.user === undefined || req.method === "REGISTER")) {
@@ -183,9 +205,11 @@ export class SipProxy {
     const toLocalDomain = this.domains.has(ruri.host);
 
     // Initial requests from our users must authenticate; in-dialog requests follow their route set.
-    if (toTag === undefined && fromLocal && req.method !== "ACK") {
-      const verdict = this.auth.verify(req.method, req.getAll("proxy-authorization"));
-      if (!verdict.ok) return this.challenge(req, flow, tx, 407, verdict.reason);
+    if (trusted) {
+      // authenticated and relay-checked by the member that received it from the client
+    } else if (toTag === undefined && fromLocal && req.method !== "ACK") {
+      const verdict = await this.verify(req.method, req.getAll("proxy-authorization"));
+      if (!verdict.ok) return verdict.reason === "blocked" ? this.reply(tx, req, 403, "Forbidden (account blocked)") : this.challenge(req, flow, tx, 407, verdict.reason);
       const aor = fromUri ? aorOf(fromUri) : undefined;
       if (aor !== `${verdict.username}@${this.opts.domains[0]}` && !(aor && aor.split("@")[0] === verdict.username)) return this.reply(tx, req, 403, "Forbidden (From does not match credentials)");
       req.remove("proxy-authorization");
@@ -196,16 +220,36 @@ export class SipProxy {
 
     if (!hasRoute && toLocalDomain && ruri.user !== undefined) {
       const aor = aorOf(ruri)!;
-      const bindings = this.registrar.store.lookup(aor, this.clock.now());
+      const bindings = await this.location.lookup(aor);
       if (bindings.length === 0) {
-        const known = this.opts.credentials.lookup(decodeURIComponent(ruri.user), this.auth.realm) !== undefined;
+        const known = (await this.opts.credentials.lookup(decodeURIComponent(ruri.user), this.auth.realm)) !== undefined;
         return this.reply(tx, req, known ? 480 : 404, known ? "Temporarily Unavailable" : "Not Found");
       }
       return this.forward(req, flow, tx, bindings.map((b) => ({ uri: b.uri, binding: b })));
     }
     // In-dialog or routed request: one target, the Request-URI (the route set decides the next hop).
-    const binding = this.registrar.store.byContact(formatUri(ruri), this.clock.now());
-    return this.forward(req, flow, tx, [{ uri: req.uri, binding }]);
+    const binding = hasRoute ? undefined : this.registrar.store.byContact(formatUri(ruri), this.clock.wallNow());
+    return this.forward(req, flow, tx, [{ uri: req.uri, binding, hints: hasRoute ? [] : hints }]);
+  }
+
+  /** Digest verification against a credential store that may answer asynchronously (a remote node). */
+  private async verify(method: string, headers: readonly string[]): Promise<ReturnType<DigestAuthenticator["check"]>> {
+    const d = this.auth.pick(headers);
+    if (!("response" in d)) return d;
+    return this.auth.check(method, d, await this.opts.credentials.lookup(d.username, d.realm));
+  }
+
+  /** RFC 3261 16.4: remove the Route entries that name us; returns the flow references they carried. */
+  private popOwnRoutes(req: SipRequest): FlowRef[] {
+    const hints: FlowRef[] = [];
+    for (;;) {
+      const first = req.getAll("route")[0];
+      if (!first) return hints;
+      const na = parseNameAddr(first);
+      if (!na.ok || na.value.uri.kind !== "sip" || !this.isLocal(na.value.uri)) return hints;
+      hints.push(...decodeFlowToken(na.value.uri.user));
+      req.shift("route");
+    }
   }
 
   private challenge(req: SipRequest, flow: Flow, tx: ServerTransaction, status: 401 | 407, reason: string): void {
@@ -219,14 +263,14 @@ export class SipProxy {
     this.reply(tx, req, status, status === 401 ? "Unauthorized" : "Proxy Authentication Required", this.auth.challenges(reason === "stale").map((c) => [name, c] as [string, string]));
   }
 
-  private register(req: SipRequest, flow: Flow, tx: ServerTransaction): void {
+  private async register(req: SipRequest, flow: Flow, tx: ServerTransaction): Promise<void> {
     const aor = registerAor(req);
     if (!aor || !this.domains.has(aor.split("@")[1] ?? "")) return this.reply(tx, req, 403, "Domain Not Served");
-    const verdict = this.auth.verify("REGISTER", req.getAll("authorization"));
-    if (!verdict.ok) return this.challenge(req, flow, tx, 401, verdict.reason);
+    const verdict = await this.verify("REGISTER", req.getAll("authorization"));
+    if (!verdict.ok) return verdict.reason === "blocked" ? this.reply(tx, req, 403, "Forbidden (account blocked)") : this.challenge(req, flow, tx, 401, verdict.reason);
     if (verdict.username !== aor.split("@")[0]) return this.reply(tx, req, 403, "Forbidden (credentials are for another user)");
-    const now = this.clock.now();
-    const outcome = this.registrar.register(req, flow, aor, now);
+    const outcome = await this.location.register(aor, registerData(req, flow, this.opts.cluster?.self));
+    const now = this.clock.wallNow();
     if (outcome.status !== 200) {
       return this.reply(tx, req, outcome.status, outcome.reason, outcome.minExpires ? [["Min-Expires", String(outcome.minExpires)]] : []);
     }
@@ -255,25 +299,56 @@ export class SipProxy {
     return false;
   }
 
-  private viaFor(transport: TransportName, branch: string): string | undefined {
-    const local = this.opts.transport.local(transport);
+  private viaFor(transport: TransportName, branch: string, internal = false): string | undefined {
+    const local = internal ? this.opts.transport.localInternal() : this.opts.transport.local(transport);
     if (!local) return undefined;
     return `SIP/2.0/${transport.toUpperCase()} ${local.host}:${local.port};branch=${branch};rport`;
   }
 
-  private recordRoute(inbound: TransportName, outbound: TransportName): string[] {
-    const rr = (t: TransportName) => {
-      const l = this.opts.transport.local(t);
-      return l ? `<sip:${l.host}:${l.port};transport=${t};lr>` : undefined;
+  /**
+   * Our Record-Route entries (RFC 5658: two when the request changes
+   * transport, or crosses between a client and the internal listener),
+   * carrying in their user part the client-side flows of this hop, so
+   * in-dialog requests coming back leave on those flows.
+   */
+  private recordRoute(inbound: Leg, outbound: Leg, refs: readonly FlowRef[]): string[] {
+    const user = refs.length > 0 ? `${encodeFlowToken(refs)}@` : "";
+    const rr = (leg: Leg) => {
+      const l = leg.internal ? this.opts.transport.localInternal() : this.opts.transport.local(leg.transport);
+      return l ? `<sip:${user}${l.host}:${l.port};transport=${leg.transport};lr>` : undefined;
     };
     const a = rr(inbound);
-    if (inbound === outbound) return a ? [a] : [];
+    if (inbound.transport === outbound.transport && inbound.internal === outbound.internal) return a ? [a] : [];
     const b = rr(outbound);
-    return [b, a].filter((x): x is string => x !== undefined); // RFC 5658 double Record-Route
+    return [b, a].filter((x): x is string => x !== undefined);
   }
 
-  private async destinationFor(req: SipRequest, binding: Binding | undefined): Promise<{ dest: Destination | undefined; flow: Flow | undefined }> {
-    if (binding && req.getAll("route").length === 0) {
+  /** A client-side flow named by a flow token that is still usable (not the one the request came from). */
+  private hintedFlow(hints: readonly FlowRef[], inbound: Flow | undefined): { dest: Destination | undefined; flow: Flow | undefined } | undefined {
+    const from = inbound ? flowRef(inbound) : undefined;
+    for (const ref of hints) {
+      if (ref === from) continue;
+      const p = parseFlowRef(ref);
+      if (!p) continue;
+      if (p.kind === "udp") return { dest: { transport: "udp", address: p.address, port: p.port }, flow: undefined };
+      const flow = this.opts.transport.flow(p.id);
+      if (flow && !flow.closed && flow.peer === undefined) return { dest: undefined, flow };
+    }
+    return undefined;
+  }
+
+  private async destinationFor(req: SipRequest, binding: Binding | undefined, hints: readonly FlowRef[] = [], inbound?: Flow): Promise<{ dest: Destination | undefined; flow: Flow | undefined }> {
+    const hinted = req.getAll("route").length === 0 ? this.hintedFlow(hints, inbound) : undefined;
+    if (hinted) return hinted;
+    const cluster = this.opts.cluster;
+    if (binding?.edge !== undefined && cluster && binding.edge !== cluster.self && req.getAll("route").length === 0) {
+      // Reverse outbound: the client is reached through the member that holds its flow.
+      const ref = binding.transport === "udp" ? udpRef(binding.source.address, binding.source.port) : `c:${binding.flowId}`;
+      const route = cluster.edgeRoute(binding.edge, ref);
+      if (route) req.prepend("route", route);
+      else if (binding.transport === "udp") return { dest: { transport: "udp", address: binding.source.address, port: binding.source.port }, flow: undefined };
+      else return { dest: undefined, flow: undefined };
+    } else if (binding && req.getAll("route").length === 0) {
       // Reach the client where it registered from: over its connection while it is open
       // (clients seldom accept inbound connections), or at its UDP source address when
       // a NAT rewrote it or the client asked for outbound (RFC 5626).
@@ -287,10 +362,12 @@ export class SipProxy {
       }
     }
     const hop = nextHopUri(req);
-    return { dest: hop ? await resolveUri(hop) : undefined, flow: undefined };
+    const dest = hop ? await resolveUri(hop) : undefined;
+    if (dest && cluster && dest.transport === "tls" && cluster.isPeer(dest.address, dest.port)) dest.internal = true;
+    return { dest, flow: undefined };
   }
 
-  private async forward(req: SipRequest, inFlow: Flow, tx: ServerTransaction, targets: Array<{ uri: string; binding: Binding | undefined }>): Promise<void> {
+  private async forward(req: SipRequest, inFlow: Flow, tx: ServerTransaction, targets: Array<{ uri: string; binding: Binding | undefined; hints?: FlowRef[] }>): Promise<void> {
     const ctx = new ResponseContext(tx, req);
     this.contexts.set(tx, ctx);
     tx.events.onTerminated = () => this.contexts.delete(tx);
@@ -298,16 +375,26 @@ export class SipProxy {
     for (const target of targets) {
       const copy = new SipRequest(req.method, target.uri, req.headers.map((h) => ({ ...h })), req.body);
       if (target.binding && target.binding.path.length > 0) for (const p of [...target.binding.path].reverse()) copy.prepend("route", p);
-      const { dest, flow } = await this.destinationFor(copy, target.binding);
+      const { dest, flow } = await this.destinationFor(copy, target.binding, target.hints, inFlow);
       const outTransport = flow?.transport ?? dest?.transport;
+      const outInternal = flow ? flow.peer !== undefined : dest?.internal === true;
       const branch: Branch = { request: copy, tx: undefined, dest, flow, status: 0, cancelWanted: false, cancelled: false, timerC: undefined };
       ctx.branches.push(branch);
       if (!outTransport) {
         branch.status = 503;
         continue;
       }
-      if (isDialogCreating) for (const rr of this.recordRoute(inFlow.transport, outTransport)) copy.prepend("record-route", rr);
-      const via = this.viaFor(outTransport === "wss" || outTransport === "ws" ? outTransport : outTransport, this.branchId(copy));
+      if (isDialogCreating) {
+        const inbound: Leg = { transport: inFlow.transport, internal: inFlow.peer !== undefined };
+        const refs: FlowRef[] = [];
+        if (!inbound.internal) refs.push(flowRef(inFlow));
+        if (!outInternal) {
+          if (flow) refs.push(flowRef(flow));
+          else if (dest?.transport === "udp") refs.push(udpRef(dest.address, dest.port));
+        }
+        for (const rr of this.recordRoute(inbound, { transport: outTransport, internal: outInternal }, refs)) copy.prepend("record-route", rr);
+      }
+      const via = this.viaFor(outTransport, this.branchId(copy), outInternal);
       if (!via) {
         branch.status = 503;
         continue;
@@ -436,23 +523,19 @@ export class SipProxy {
   }
 
   /** ACK for a 2xx: forwarded statelessly along its route (16.11). */
-  private forwardAck(req: SipRequest): void {
-    const first = req.getAll("route")[0];
-    if (first) {
-      const na = parseNameAddr(first);
-      if (na.ok && na.value.uri.kind === "sip" && this.isLocal(na.value.uri)) req.shift("route");
-    }
+  private forwardAck(req: SipRequest, inbound: Flow): void {
+    const hints = this.popOwnRoutes(req);
     const ruri = parseUri(req.uri);
     if (!ruri.ok || ruri.uri.kind !== "sip") return;
     if (req.getAll("route").length === 0 && this.isLocal(ruri.uri)) return; // an ACK for us: absorbed
     const mf = Number(req.get("max-forwards") ?? "70");
     if (mf <= 0) return;
     req.set("max-forwards", String(mf - 1));
-    const binding = req.getAll("route").length === 0 ? this.registrar.store.byContact(formatUri(ruri.uri), this.clock.now()) : undefined;
-    void this.destinationFor(req, binding).then(({ dest, flow }) => {
+    const binding = req.getAll("route").length === 0 ? this.registrar.store.byContact(formatUri(ruri.uri), this.clock.wallNow()) : undefined;
+    void this.destinationFor(req, binding, hints, inbound).then(({ dest, flow }) => {
       const t = flow?.transport ?? dest?.transport;
       if (!t) return;
-      const via = this.viaFor(t, `${MAGIC_COOKIE}-a${createHash("sha1").update(req.vias[0] ?? "").digest("base64url").slice(0, 16)}`);
+      const via = this.viaFor(t, `${MAGIC_COOKIE}-a${createHash("sha1").update(req.vias[0] ?? "").digest("base64url").slice(0, 16)}`, flow ? flow.peer !== undefined : dest?.internal === true);
       if (!via) return;
       req.prepend("via", via);
       const bytes = serializeMessage(req);
@@ -485,8 +568,14 @@ export class SipProxy {
     if (!via) return false;
     const address = via.params.get("received") ?? via.host.replace(/^\[|\]$/g, "");
     const port = via.params.get("rport") ? Number(via.params.get("rport")) : (via.port ?? 5060);
-    return this.opts.transport.sendTo({ transport: flow.transport, address, port }, bytes) !== undefined;
+    return this.opts.transport.sendTo({ transport: flow.transport, address, port, internal: flow.peer !== undefined }, bytes) !== undefined;
   }
+}
+
+/** One side of a hop: its transport, and whether it is the internal (member-to-member) listener. */
+interface Leg {
+  transport: TransportName;
+  internal: boolean;
 }
 
 /** Best-response ranking (16.7 step 6), lower wins: 6xx, then the lowest class; among 4xx, 401/407/415/420/484 first. */

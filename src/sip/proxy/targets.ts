@@ -8,7 +8,8 @@ import { isIP } from "node:net";
 import { parseNameAddr, parseUri, type SipRequest, type SipUri } from "../message/index.js";
 import type { Address, TransportName } from "../transport/index.js";
 
-export type Destination = Address & { transport: TransportName };
+/** Where to send: `internal` marks another member's internal listener (mutual TLS). */
+export type Destination = Address & { transport: TransportName; internal?: boolean };
 
 export function uriTransport(uri: SipUri): TransportName {
   const t = (uri.params.get("transport") ?? "").toLowerCase();

@@ -1,3 +1,4 @@
 /** sip/registrar — RFC 3261 10.3 registrar and the location store. */
-export { Registrar, registerAor, type RegistrarOptions, type RegisterOutcome } from "./registrar.js";
-export { LocationStore, type Binding } from "./location.js";
+export { Registrar, registerAor, registerData, type RegistrarOptions, type RegisterOutcome, type RegisterData } from "./registrar.js";
+export { LocationStore, type Binding, type LocationService } from "./location.js";
+export { LocalLocation } from "./local-location.js";

@@ -1,3 +1,5 @@
+import type { RegisterData, RegisterOutcome } from "./registrar.js";
+
 /**
  * The location service: address-of-record → bindings (RFC 3261 10.3).
  * Each binding remembers the flow and source address the REGISTER came
@@ -10,7 +12,7 @@ export interface Binding {
   uri: string;
   /** The Contact header element as received (for 200 OK listings). */
   contact: string;
-  /** Absolute expiry, ms (monotonic clock). */
+  /** Absolute expiry, wall-clock ms (bindings move between nodes). */
   expires: number;
   q: number;
   callId: string;
@@ -24,6 +26,18 @@ export interface Binding {
   /** Path headers (RFC 3327), top first. */
   path: string[];
   updatedAt: number;
+  /** The member that holds `flowId` (distributed service); absent when it is this node. */
+  edge?: string;
+}
+
+/**
+ * Where bindings are kept, as the proxy sees it: the local store on a
+ * single node, or the AOR's responsible node in the distributed service.
+ */
+export interface LocationService {
+  register(aor: string, data: RegisterData): RegisterOutcome | Promise<RegisterOutcome>;
+  /** Live bindings of an AOR, best q first. */
+  lookup(aor: string): Binding[] | Promise<Binding[]>;
 }
 
 export class LocationStore {
@@ -101,6 +115,20 @@ export class LocationStore {
     }
     this.count -= n;
     return n;
+  }
+
+  /** Every AOR held, with its live bindings (for hand-over and replication). */
+  *entries(now: number): IterableIterator<[string, Binding[]]> {
+    for (const aor of [...this.aors.keys()]) {
+      const live = this.lookup(aor, now);
+      if (live.length > 0) yield [aor, live];
+    }
+  }
+
+  /** Replace all bindings of an AOR (replication: the sender's full set wins). */
+  replace(aor: string, bindings: readonly Binding[]): void {
+    this.removeAll(aor);
+    for (const b of bindings) this.put(aor, b);
   }
 
   get size(): number {

@@ -18,6 +18,39 @@ export interface RegistrarOptions {
   defaultExpires?: number;
 }
 
+/**
+ * What the registrar needs of a REGISTER, as plain data: the edge node that
+ * received it can hand it to the node that keeps the AOR's bindings.
+ */
+export interface RegisterData {
+  callId: string;
+  cseq: number;
+  /** Contact header values as received. */
+  contacts: string[];
+  /** The Expires header, if any, as received. */
+  expires: string | undefined;
+  /** The client supports GRUU (RFC 5627). */
+  gruu: boolean;
+  path: string[];
+  flow: { id: string; transport: string; source: { address: string; port: number } };
+  /** The member whose transport holds `flow` (distributed service); absent on a single node. */
+  edge?: string;
+}
+
+/** Extract the registrar's input from a REGISTER received on `flow`. */
+export function registerData(req: SipRequest, flow: Flow, edge?: string): RegisterData {
+  return {
+    callId: req.callId,
+    cseq: req.cseq.seq,
+    contacts: req.getAll("contact"),
+    expires: req.get("expires"),
+    gruu: req.getAll("supported").some((s) => s.trim().toLowerCase() === "gruu"),
+    path: req.getAll("path"),
+    flow: { id: flow.id, transport: flow.transport, source: { address: flow.remote.address, port: flow.remote.port } },
+    ...(edge !== undefined ? { edge } : {}),
+  };
+}
+
 export type RegisterOutcome =
   | { status: 200; aor: string; bindings: Binding[]; gruu: boolean }
   | { status: 400 | 403 | 404 | 423 | 500; reason: string; minExpires?: number };
@@ -34,16 +67,19 @@ export class Registrar {
     this.defaultExpires = opts.defaultExpires ?? 3600;
   }
 
-  /** Apply a REGISTER for `aor` (already authorized for it). `now`: monotonic ms. */
+  /** Apply a REGISTER for `aor` (already authorized for it). `now`: wall-clock ms. */
   register(req: SipRequest, flow: Flow, aor: string, now: number): RegisterOutcome {
-    const contacts = req.getAll("contact");
-    const headerExpires = req.get("expires");
+    return this.apply(aor, registerData(req, flow), now);
+  }
+
+  /** Apply the data of a REGISTER for `aor` (already authorized for it). `now`: wall-clock ms. */
+  apply(aor: string, data: RegisterData, now: number): RegisterOutcome {
+    const { contacts, callId, cseq } = data;
+    const headerExpires = data.expires;
     const hdrExp = headerExpires !== undefined ? parseUInt(headerExpires) : undefined;
     if (headerExpires !== undefined && hdrExp === undefined) return { status: 400, reason: "invalid Expires" };
-    const callId = req.callId;
-    const cseq = req.cseq.seq;
 
-    if (contacts.length === 0) return this.ok(aor, now, req);
+    if (contacts.length === 0) return this.ok(aor, now, data);
 
     if (contacts.some((c) => c.trim() === "*")) {
       if (contacts.length !== 1 || hdrExp !== 0) return { status: 400, reason: "Contact * needs Expires: 0 and no other contact" };
@@ -51,7 +87,7 @@ export class Registrar {
         if (b.callId === callId && cseq <= b.cseq) return { status: 400, reason: "CSeq out of order" };
       }
       this.store.removeAll(aor);
-      return this.ok(aor, now, req);
+      return this.ok(aor, now, data);
     }
 
     const updates: Array<{ uri: string; contact: string; expires: number; q: number; instance: string | undefined; regId: number | undefined }> = [];
@@ -78,7 +114,7 @@ export class Registrar {
       const b = this.store.get(aor, u.uri);
       if (b && b.callId === callId && cseq <= b.cseq) return { status: 400, reason: "CSeq out of order" };
     }
-    const path = req.getAll("path");
+    const path = data.path;
     for (const u of updates) {
       if (u.expires === 0) {
         this.store.remove(aor, u.uri);
@@ -97,19 +133,19 @@ export class Registrar {
         cseq,
         instance: u.instance,
         regId: u.regId,
-        flowId: flow.id,
-        transport: flow.transport,
-        source: { ...flow.remote },
+        flowId: data.flow.id,
+        transport: data.flow.transport,
+        source: { ...data.flow.source },
         path,
         updatedAt: now,
+        ...(data.edge !== undefined ? { edge: data.edge } : {}),
       });
     }
-    return this.ok(aor, now, req);
+    return this.ok(aor, now, data);
   }
 
-  private ok(aor: string, now: number, req: SipRequest): RegisterOutcome {
-    const gruu = (req.getAll("supported").some((s) => s.trim().toLowerCase() === "gruu"));
-    return { status: 200, aor, bindings: this.store.lookup(aor, now), gruu };
+  private ok(aor: string, now: number, data: RegisterData): RegisterOutcome {
+    return { status: 200, aor, bindings: this.store.lookup(aor, now), gruu: data.gruu };
   }
 
   /** The Contact header values of a 200 OK to REGISTER. */

@@ -1,5 +1,5 @@
 /**
  * sip/transport — sockets for SIP: UDP, TCP, TLS, WebSocket; flows.
  */
-export { TransportLayer, type TransportLayerOptions, type TransportStats } from "./layer.js";
+export { TransportLayer, type TransportLayerOptions, type TransportStats, type PeerTls } from "./layer.js";
 export { parseListenSpec, isReliable, type TransportName, type Address, type Flow, type Inbound, type ListenSpec } from "./types.js";

@@ -22,12 +22,24 @@ export interface TransportLayerOptions {
   listen: ListenSpec[];
   /** Certificate and key (PEM) for tls and wss listeners and outgoing TLS. */
   tls?: { cert: string; key: string; ca?: string; rejectUnauthorized?: boolean };
+  /**
+   * Mutual TLS for the internal listener and for connections to other
+   * members' internal listeners: `authorize` names the peer (certificate CN)
+   * or gives the reason it is refused.
+   */
+  peerTls?: PeerTls;
   /** @default 65535 */
   maxMessage?: number;
   /** Connections idle this long are closed. @default 600 s */
   idleMs?: number;
   /** Called for every message received; set by the layer above. */
   onMessage?: (inbound: Inbound) => void;
+}
+
+export interface PeerTls {
+  server(): tls.TlsOptions;
+  client(): tls.ConnectionOptions;
+  authorize(socket: tls.TLSSocket): { ok: true; peer: string } | { ok: false; reason: string };
 }
 
 export interface TransportStats {
@@ -52,6 +64,7 @@ class SocketFlow implements Flow {
     readonly remote: Address,
     private readonly write: (data: Buffer) => boolean,
     private readonly isClosed: () => boolean,
+    public peer?: string,
   ) {}
   send(data: Buffer): boolean {
     return this.closed ? false : this.write(data);
@@ -113,12 +126,17 @@ export class TransportLayer {
     return this.listeners.map((l) => ({ ...l.spec, boundPort: l.port }));
   }
 
-  /** The listener to name in a Via or Record-Route for `transport`. */
+  /** The listener to name in a Via or Record-Route for `transport` (public listeners only). */
   local(transport: TransportName): { host: string; port: number } | undefined {
-    const l = this.listeners.find((x) => x.spec.transport === transport) ?? (transport === "wss" ? undefined : this.listeners.find((x) => x.spec.transport === (transport === "ws" ? "tcp" : transport)));
-    if (!l) return undefined;
-    const host = l.spec.advertise ?? l.spec.host;
-    return { host: host.includes(":") && !host.startsWith("[") ? `[${host}]` : host, port: l.port };
+    const pub = this.listeners.filter((x) => !x.spec.internal);
+    const l = pub.find((x) => x.spec.transport === transport) ?? (transport === "wss" ? undefined : pub.find((x) => x.spec.transport === (transport === "ws" ? "tcp" : transport)));
+    return l ? hostPort(l) : undefined;
+  }
+
+  /** The internal (member-to-member) listener, if any. */
+  localInternal(): { host: string; port: number } | undefined {
+    const l = this.listeners.find((x) => x.spec.internal);
+    return l ? hostPort(l) : undefined;
   }
 
   flow(id: string): Flow | undefined {
@@ -137,7 +155,12 @@ export class TransportLayer {
    * else a new connection (TCP, TLS) or our UDP socket. Returns the flow, or
    * undefined when we cannot reach that transport (no listener, WS client).
    */
-  sendTo(dest: Address & { transport: TransportName }, data: Buffer): Flow | undefined {
+  sendTo(dest: Address & { transport: TransportName; internal?: boolean }, data: Buffer): Flow | undefined {
+    if (dest.internal) {
+      const flow = this.peerConnection(dest);
+      if (flow) this.sendOn(flow, data);
+      return flow;
+    }
     const existing = this.byRemote.get(`${dest.transport}:${dest.address}:${dest.port}`);
     const reuse = existing ? this.flows.get(existing) : undefined;
     if (reuse && !reuse.closed) {
@@ -168,6 +191,7 @@ export class TransportLayer {
       case "tcp":
         return this.listenStream(spec, net.createServer((s) => this.accept("tcp", s)));
       case "tls": {
+        if (spec.internal) return this.listenInternal(spec);
         if (!this.opts.tls) throw new Error("a tls listener needs a certificate and key");
         const server = tls.createServer({ cert: this.opts.tls.cert, key: this.opts.tls.key, minVersion: "TLSv1.2" }, (s) => this.accept("tls", s));
         server.on("tlsClientError", (err, s) => this.log.debug({ remote: s.remoteAddress, err: describeError(err) }, "TLS handshake failed"));
@@ -177,6 +201,45 @@ export class TransportLayer {
       case "wss":
         return this.listenWs(spec);
     }
+  }
+
+  private listenInternal(spec: ListenSpec): Promise<Listener> {
+    const peerTls = this.opts.peerTls;
+    if (!peerTls) throw new Error("the internal listener needs the member's TLS identity (peerTls)");
+    const server = tls.createServer(peerTls.server());
+    server.on("secureConnection", (s: tls.TLSSocket) => {
+      const verdict = peerTls.authorize(s);
+      if (!verdict.ok) {
+        this.log.warn({ remote: `${s.remoteAddress}:${s.remotePort}`, reason: verdict.reason }, "internal SIP connection refused");
+        s.destroy();
+        return;
+      }
+      this.accept("tls", s, undefined, verdict.peer);
+    });
+    server.on("tlsClientError", (err, s) => this.log.warn({ remote: s.remoteAddress, err: describeError(err) }, "internal SIP TLS handshake failed"));
+    return this.listenStream(spec, server);
+  }
+
+  /** A connection to another member's internal listener (reused while open). */
+  private peerConnection(dest: Address): Flow | undefined {
+    const peerTls = this.opts.peerTls;
+    if (!peerTls) return undefined;
+    const key = `peer:${dest.address}:${dest.port}`;
+    const existing = this.byRemote.get(key);
+    const reuse = existing ? this.flows.get(existing) : undefined;
+    if (reuse && !reuse.closed) return reuse;
+    const socket = tls.connect({ host: dest.address, port: dest.port, ...peerTls.client() });
+    const flow = this.accept("tls", socket, dest, "?") as SocketFlow;
+    socket.once("secureConnect", () => {
+      const verdict = peerTls.authorize(socket);
+      if (verdict.ok) flow.peer = verdict.peer;
+      else {
+        this.log.warn({ remote: `${dest.address}:${dest.port}`, reason: verdict.reason }, "internal SIP peer refused");
+        socket.destroy();
+      }
+    });
+    this.byRemote.set(key, flow.id);
+    return flow;
   }
 
   private listenUdp(spec: ListenSpec): Promise<Listener> {
@@ -250,11 +313,11 @@ export class TransportLayer {
     return this.accept(transport, socket, dest);
   }
 
-  private accept(transport: "tcp" | "tls", socket: net.Socket, dest?: Address): Flow {
+  private accept(transport: "tcp" | "tls", socket: net.Socket, dest?: Address, peer?: string): SocketFlow {
     const id = `${transport}#${this.nextConn++}`;
     const remote = dest ?? { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
     const local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
-    const flow = new SocketFlow(id, transport, local, remote, (d) => socket.write(d), () => socket.destroyed || !socket.writable);
+    const flow = new SocketFlow(id, transport, local, remote, (d) => socket.write(d), () => socket.destroyed || !socket.writable, peer);
     const key = `${transport}:${remote.address}:${remote.port}`;
     const aliases = [key];
     this.flows.set(id, flow);
@@ -336,6 +399,11 @@ export class TransportLayer {
     }
     return alias;
   }
+}
+
+function hostPort(l: Listener): { host: string; port: number } {
+  const host = l.spec.advertise ?? l.spec.host;
+  return { host: host.includes(":") && !host.startsWith("[") ? `[${host}]` : host, port: l.port };
 }
 
 function statusReason(status: number, reason: string): string {

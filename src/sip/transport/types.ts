@@ -25,6 +25,8 @@ export interface Flow {
   readonly reliable: boolean;
   send(data: Buffer): boolean;
   readonly closed: boolean;
+  /** On the internal listener: the authenticated peer member (certificate CN). */
+  readonly peer?: string;
 }
 
 export interface Inbound {
@@ -38,6 +40,11 @@ export interface ListenSpec {
   port: number;
   /** Address written into Via/Record-Route (default: host). */
   advertise?: string;
+  /**
+   * The member-to-member listener (TLS with mutual certificate checks, see
+   * `peerTls`): only other members use it, never clients.
+   */
+  internal?: boolean;
 }
 
 /** Parse `udp:127.0.0.1:5060`, `tls:[::1]:5061`, `ws:0.0.0.0:8080`. */

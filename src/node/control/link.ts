@@ -1,0 +1,262 @@
+/**
+ * The control link: request/response between nodes over mutual TLS with
+ * certificates of the operator CA (DESIGN "Control link"). Each node
+ * listens on its control port; calls to a member go over one persistent
+ * connection per peer, opened on first use, multiplexed by request id.
+ * A peer must present a CA-verified, unrevoked certificate matching the
+ * passports (default `OU=node`); the server we dial must be the member we
+ * asked for (its certificate CN is the member id).
+ */
+import tls from "node:tls";
+import type net from "node:net";
+import { describeError, ThorError, type Logger } from "../../base/index.js";
+import { authorizePeer, ConnectionGuard, formatSubject, parsePassport, peerIdentity, type Passport, type PeerIdentity, type TlsIdentity } from "../../pki/index.js";
+import { ControlClosedError, ControlRemoteError, ControlTimeoutError, ControlUnreachableError } from "../errors.js";
+import { ControlDecoder, DEFAULT_MAX_CONTROL_FRAME, encodeControlFrame, isRequest, type ControlFrame, type ControlRequest } from "./codec.js";
+
+/** @default 9600 */
+export const DEFAULT_CONTROL_PORT = 9600;
+/** @default 2000 ms */
+export const DEFAULT_CONTROL_TIMEOUT_MS = 2000;
+
+export type ControlHandler = (payload: unknown, peer: PeerIdentity) => unknown;
+
+export interface ControlLinkOptions {
+  identity: TlsIdentity;
+  logger: Logger;
+  /** Listen address and port (0 = any free port). */
+  host: string;
+  port: number;
+  /** Where a member's control endpoint is, from the current membership. */
+  resolve(memberId: string): { host: string; port: number } | undefined;
+  /** Passports a connecting peer must match. @default ["OU=node"] */
+  accept?: Passport[];
+  /** @default DEFAULT_CONTROL_TIMEOUT_MS */
+  timeoutMs?: number;
+  /** @default DEFAULT_MAX_CONTROL_FRAME */
+  maxFrame?: number;
+}
+
+export interface ControlStats {
+  callsSent: number;
+  callsFailed: number;
+  requestsServed: number;
+  refused: number;
+  protocolErrors: number;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** One TLS connection carrying frames both ways. */
+class Connection {
+  readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private readonly decoder: ControlDecoder;
+  closed = false;
+
+  constructor(
+    readonly socket: tls.TLSSocket,
+    readonly peer: PeerIdentity,
+    maxFrame: number,
+    private readonly onRequest: (conn: Connection, req: ControlRequest) => void,
+    private readonly onProtocolError: (reason: string) => void,
+  ) {
+    this.decoder = new ControlDecoder(maxFrame);
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => {
+      for (const r of this.decoder.push(chunk)) {
+        if (!r.ok) {
+          this.onProtocolError(r.error);
+          socket.destroy();
+          return;
+        }
+        this.onFrame(r.frame);
+      }
+    });
+    socket.on("close", () => this.onClose());
+    socket.on("error", () => undefined);
+  }
+
+  call(method: string, payload: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.closed) return Promise.reject(new ControlClosedError(`connection to ${this.peer.subject["CN"]} is closed`));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ControlTimeoutError(`${method} to ${this.peer.subject["CN"]}: no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.write({ q: id, m: method, p: payload });
+    });
+  }
+
+  write(frame: ControlFrame): void {
+    if (!this.closed) this.socket.write(encodeControlFrame(frame));
+  }
+
+  private onFrame(frame: ControlFrame): void {
+    if (isRequest(frame)) return this.onRequest(this, frame);
+    const p = this.pending.get(frame.r);
+    if (!p) return;
+    this.pending.delete(frame.r);
+    clearTimeout(p.timer);
+    if (frame.ok) p.resolve(frame.v);
+    else p.reject(new ControlRemoteError(`${this.peer.subject["CN"]} answered ${frame.code}: ${frame.msg}`));
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new ControlClosedError(`connection to ${this.peer.subject["CN"]} closed before the answer`));
+    }
+    this.pending.clear();
+  }
+}
+
+export class ControlLink {
+  readonly stats: ControlStats = { callsSent: 0, callsFailed: 0, requestsServed: 0, refused: 0, protocolErrors: 0 };
+  private readonly handlers = new Map<string, ControlHandler>();
+  private readonly outbound = new Map<string, Promise<Connection>>();
+  private readonly inbound = new Set<Connection>();
+  private readonly log: Logger;
+  private readonly accept: Passport[];
+  private readonly guard: ConnectionGuard;
+  private server: tls.Server | undefined;
+  private boundPort = 0;
+
+  constructor(private readonly opts: ControlLinkOptions) {
+    this.log = opts.logger;
+    this.accept = opts.accept ?? [parsePassport("OU=node")];
+    this.guard = new ConnectionGuard(opts.identity, (reason, peer) => this.log.warn({ peer: formatSubject(peer.subject), reason }, "control connection dropped"));
+  }
+
+  /** Serve `method`: the handler's value (or promise) is the answer; a thrown ThorError's code goes back to the caller. */
+  handle(method: string, handler: ControlHandler): void {
+    this.handlers.set(method, handler);
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<{ host: string; port: number }> {
+    const server = tls.createServer(this.opts.identity.serverOptions(), (s) => this.onInbound(s));
+    server.on("tlsClientError", (err, s: net.Socket) => {
+      this.stats.refused++;
+      this.log.warn({ remote: s.remoteAddress, err: describeError(err) }, "control TLS handshake failed");
+    });
+    this.opts.identity.onCrlChange(() => server.setSecureContext(this.opts.identity.serverOptions()));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.boundPort = (server.address() as net.AddressInfo).port;
+    return { host: this.opts.host, port: this.boundPort };
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.inbound) c.socket.destroy();
+    for (const p of this.outbound.values()) void p.then((c) => c.socket.destroy(), () => undefined);
+    this.outbound.clear();
+    this.guard.close();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  /** Call `method` on member `memberId`; rejects with a Control*Error. */
+  async call(memberId: string, method: string, payload: unknown, timeoutMs = this.opts.timeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS): Promise<unknown> {
+    this.stats.callsSent++;
+    try {
+      const conn = await this.connection(memberId, timeoutMs);
+      return await conn.call(method, payload, timeoutMs);
+    } catch (err) {
+      this.stats.callsFailed++;
+      throw err;
+    }
+  }
+
+  private connection(memberId: string, timeoutMs: number): Promise<Connection> {
+    const existing = this.outbound.get(memberId);
+    if (existing) return existing;
+    const p = this.dial(memberId, timeoutMs);
+    this.outbound.set(memberId, p);
+    p.then(
+      (c) => c.socket.once("close", () => this.outbound.get(memberId) === p && this.outbound.delete(memberId)),
+      () => this.outbound.get(memberId) === p && this.outbound.delete(memberId),
+    );
+    return p;
+  }
+
+  private dial(memberId: string, timeoutMs: number): Promise<Connection> {
+    const where = this.opts.resolve(memberId);
+    if (!where) return Promise.reject(new ControlUnreachableError(`member ${memberId} is not in the membership or has no control port`));
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host: where.host, port: where.port, ...this.opts.identity.clientOptions() });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ControlUnreachableError(`control link to ${memberId} (${where.host}:${where.port}): no TLS session within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once("secureConnect", () => {
+        clearTimeout(timer);
+        const peer = peerIdentity(socket);
+        if (!peer || peer.subject["CN"] !== memberId) {
+          socket.destroy();
+          reject(new ControlUnreachableError(`control link to ${memberId}: the server at ${where.host}:${where.port} is ${peer ? formatSubject(peer.subject) : "not verified"}`));
+          return;
+        }
+        this.guard.track(socket, peer);
+        resolve(new Connection(socket, peer, this.opts.maxFrame ?? DEFAULT_MAX_CONTROL_FRAME, (c, r) => this.serve(c, r), (reason) => this.protocolError(memberId, reason)));
+      });
+      socket.once("error", (err) => {
+        clearTimeout(timer);
+        reject(new ControlUnreachableError(`control link to ${memberId} (${where.host}:${where.port}): ${describeError(err)}`, { cause: err }));
+      });
+    });
+  }
+
+  private onInbound(socket: tls.TLSSocket): void {
+    const verdict = authorizePeer(socket, this.opts.identity, this.accept);
+    if (!verdict.ok) {
+      this.stats.refused++;
+      this.log.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: verdict.reason }, "control connection refused");
+      socket.destroy();
+      return;
+    }
+    this.guard.track(socket, verdict.peer);
+    const conn = new Connection(socket, verdict.peer, this.opts.maxFrame ?? DEFAULT_MAX_CONTROL_FRAME, (c, r) => this.serve(c, r), (reason) => this.protocolError(verdict.peer.subject["CN"] ?? "?", reason));
+    this.inbound.add(conn);
+    socket.once("close", () => this.inbound.delete(conn));
+  }
+
+  private protocolError(peer: string, reason: string): void {
+    this.stats.protocolErrors++;
+    this.log.warn({ peer, reason }, "control link protocol error, closing connection");
+  }
+
+  private serve(conn: Connection, req: ControlRequest): void {
+    const handler = this.handlers.get(req.m);
+    if (!handler) return conn.write({ r: req.q, ok: false, code: "unknown-method", msg: `no handler for ${req.m}` });
+    this.stats.requestsServed++;
+    const fail = (err: unknown) => {
+      if (!(err instanceof ThorError)) this.log.error({ method: req.m, err: describeError(err) }, "control handler failed");
+      conn.write({ r: req.q, ok: false, code: err instanceof ThorError ? err.code : "internal", msg: err instanceof Error ? err.message.slice(0, 1000) : String(err).slice(0, 1000) });
+    };
+    try {
+      const v = handler(req.p, conn.peer);
+      if (v instanceof Promise) v.then((value: unknown) => conn.write({ r: req.q, ok: true, v: value ?? null }), fail);
+      else conn.write({ r: req.q, ok: true, v: v ?? null });
+    } catch (err) {
+      fail(err);
+    }
+  }
+}
