@@ -22,6 +22,8 @@ export interface SubscriberSource {
 
 /** Same shape as `Credentials` of sip/auth (structural, so provisioning/ need not import sip/). */
 export interface CachedCredentials {
+  /** Blocked or disabled: the SIP side answers 403. */
+  blocked: boolean;
   ha1: { MD5: string; "SHA-256": string };
 }
 
@@ -58,7 +60,7 @@ interface Entry {
 export class SubscriberCache {
   private entries = new Map<string, Entry>();
   private aliases = new Map<string, string>();
-  private owns: (aor: string) => boolean = () => true;
+  private owns: (aor: string) => boolean = () => false;
   private loading: Set<string> | undefined;
   private readonly listeners = new Set<(e: CacheEvent) => void>();
   private readonly log: Logger;
@@ -71,10 +73,33 @@ export class SubscriberCache {
     return this.entries.size;
   }
 
-  /** `CredentialStore.lookup`: HA1 values of an enabled account, by username and realm (= domain). */
+  /** `CredentialStore.lookup`: HA1 values of an owned account, by username and realm (= domain). */
   lookup(username: string, realm: string): CachedCredentials | undefined {
-    const e = this.entries.get(`${username}@${realm.toLowerCase()}`);
-    return e && e.state.enabled ? e.creds : undefined;
+    return this.entries.get(`${username}@${realm.toLowerCase()}`)?.creds;
+  }
+
+  /**
+   * Credentials of any account: from memory when this node owns it (never
+   * the database), else read from the database (an account another node
+   * owns, reached through this one).
+   */
+  lookupAnywhere(username: string, realm: string): CachedCredentials | undefined | Promise<CachedCredentials | undefined> {
+    const aor = `${username}@${realm.toLowerCase()}`;
+    if (this.owns(aor)) return this.entries.get(aor)?.creds;
+    const parts = parseAor(aor);
+    if (!parts) return undefined;
+    return this.opts.source.read((db) => getSubscriber(db, parts.username, parts.domain)).then(
+      (s) => (s ? toEntry(s).creds : undefined),
+      (err: unknown) => {
+        this.log.warn({ aor, err: describeError(err) }, "could not read a subscriber owned by another node");
+        return undefined;
+      },
+    );
+  }
+
+  /** Whether this node owns the account (as of the last load). */
+  isOwned(aor: string): boolean {
+    return this.owns(normalize(aor));
   }
 
   /** The state of an owned account (or undefined). */
@@ -216,6 +241,6 @@ function toEntry(s: SubscriberRecord): Entry {
       features: s.features,
       aliases: s.aliases.map((a) => a.alias),
     },
-    creds: { ha1: { MD5: s.ha1.md5, "SHA-256": s.ha1.sha256 } },
+    creds: { blocked: s.blocked || !s.enabled, ha1: { MD5: s.ha1.md5, "SHA-256": s.ha1.sha256 } },
   };
 }

@@ -3,3 +3,5 @@
  * node: each implements the `Role` contract of node/.
  */
 export { SipProxyRole, type SipProxyRoleOptions } from "./sip-proxy.js";
+export { ProvisioningServerRole, type ProvisioningRoleOptions } from "./provisioning.js";
+export { SubscriberBinding, type SubscriberBindingOptions } from "./subscribers.js";
