@@ -95,7 +95,11 @@ export function planLab(opts: LabOptions): LabPlan {
   (opts.nodes ?? DEMO_NODE_ROLES).forEach((roles, i) => {
     const ip = `${subnet}.${101 + i}`;
     const sip: { args: string[]; ports: Record<string, number> } = roles.includes("sip_proxy")
-      ? { args: ["--sip-domains", sipDomain, "--users", usersFile, "--sip-listen", `udp:${ip}:${sipPort},tcp:${ip}:${sipPort}`], ports: { sip_udp: sipPort, sip_tcp: sipPort } }
+      ? {
+          // MD5 offered first: SIPp (and many older phones) only answer the first challenge, and only MD5.
+          args: ["--sip-domains", sipDomain, "--users", usersFile, "--sip-listen", `udp:${ip}:${sipPort},tcp:${ip}:${sipPort}`, "--algorithms", "MD5,SHA-256"],
+          ports: { sip_udp: sipPort, sip_tcp: sipPort, sip_int: 5070, control: 9600 },
+        }
       : { args: [], ports: {} };
     add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...sip.args, ...joined, ...fast.node], roles, { lookup: lookupPort, ...sip.ports });
   });

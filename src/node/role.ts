@@ -7,6 +7,8 @@
 import type { Clock, Logger } from "../base/index.js";
 import type { DatabaseAnnouncement, EventBus } from "../events/index.js";
 import type { Entity, MembershipSnapshot, RoleMap } from "../overlay/index.js";
+import type { TlsIdentity } from "../pki/index.js";
+import type { ControlLink } from "./control/link.js";
 
 export interface RoleContext {
   readonly bus: EventBus;
@@ -18,6 +20,10 @@ export interface RoleContext {
   roleMap(): RoleMap | undefined;
   /** The preferred database, once one is announced. */
   database(): DatabaseAnnouncement | undefined;
+  /** Request/response with other members (absent in tests that run a node without one). */
+  readonly control: ControlLink | undefined;
+  /** The node's certificate, for member-to-member links of its roles. */
+  readonly identity: TlsIdentity | undefined;
 }
 
 export interface RoleAdvertisement {

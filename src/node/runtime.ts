@@ -9,6 +9,8 @@ import type { DatabaseAnnouncement, EventBus, EventMeta } from "../events/index.
 import { isNewerSnapshot, RoleMap, type Entity, type MembershipSnapshot } from "../overlay/index.js";
 import { DatabaseDirectory } from "./database.js";
 import type { Role, RoleContext } from "./role.js";
+import type { ControlLink } from "./control/link.js";
+import type { TlsIdentity } from "../pki/index.js";
 import { DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_SNAPSHOT_STALE_MS, DEFAULT_STATISTICS_INTERVAL_MS } from "./options.js";
 
 export interface NodeRuntimeOptions {
@@ -23,6 +25,10 @@ export interface NodeRuntimeOptions {
   /** Ports of the node itself (e.g. `lookup`), merged with the roles' own. */
   ports?: Record<string, number>;
   attrs?: Record<string, string | number | boolean>;
+  /** The control link the roles use to call other members. */
+  control?: ControlLink;
+  /** The node's certificate, handed to roles for their member-to-member links. */
+  identity?: TlsIdentity;
   presenceIntervalMs?: number;
   statisticsIntervalMs?: number;
   snapshotStaleMs?: number;
@@ -99,6 +105,8 @@ export class NodeRuntime {
       self: () => this.self(),
       roleMap: () => this.map,
       database: () => this.database.current(),
+      control: this.opts.control,
+      identity: this.opts.identity,
     };
     for (const role of this.opts.roles) {
       await role.start({ ...ctx, logger: this.log.child({ role: role.name }) });

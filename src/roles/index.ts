@@ -2,6 +2,8 @@
  * roles/ — floor 4. Thin adapters that bind the engines (sip/, ...) to the
  * node: each implements the `Role` contract of node/.
  */
-export { SipProxyRole, type SipProxyRoleOptions } from "./sip-proxy.js";
+export { SipProxyRole, DEFAULT_SIP_INTERNAL_PORT, type SipProxyRoleOptions } from "./sip-proxy.js";
+export { DistributedLocation, DEFAULT_REPLICAS, HANDOFF_BATCH, type DistributedLocationOptions, type LocationStats, type ReplicaEntry } from "./sip-location.js";
+export { LocationRequestError } from "./errors.js";
 export { ProvisioningServerRole, type ProvisioningRoleOptions } from "./provisioning.js";
 export { SubscriberBinding, type SubscriberBindingOptions } from "./subscribers.js";

@@ -5,12 +5,12 @@
 import type { Clock, Logger } from "../base/index.js";
 import { SipProxy, type ProxyOptions } from "./proxy/index.js";
 import { TransportLayer, type ListenSpec, type PeerTls } from "./transport/index.js";
-import type { CredentialStore } from "./auth/index.js";
+import type { AsyncCredentialStore, CredentialStore } from "./auth/index.js";
 
 export interface SipServerOptions extends Omit<ProxyOptions, "transport" | "logger" | "credentials"> {
   logger: Logger;
   listen: ListenSpec[];
-  credentials: CredentialStore;
+  credentials: CredentialStore | AsyncCredentialStore;
   tls?: { cert: string; key: string; ca?: string; rejectUnauthorized?: boolean };
   /** Mutual TLS of the internal (member-to-member) listener. */
   peerTls?: PeerTls;

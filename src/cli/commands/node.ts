@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
-import { AdvertisedRole, NodeRuntime, DEFAULT_PRESENCE_INTERVAL_MS, type Role } from "../../node/index.js";
+import { AdvertisedRole, ControlLink, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
-import { ProvisioningServerRole, SipProxyRole } from "../../roles/index.js";
+import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole } from "../../roles/index.js";
 import { DEFAULT_API_PORT, parseToken } from "../../provisioning/index.js";
 import { MemoryCredentialStore } from "../../sip/index.js";
 import { bool, ConfigError, list, num } from "../config.js";
@@ -17,6 +17,12 @@ const schema = memberSchema.extend({
   /** Public lookup interface port (0 = disabled). */
   lookupPort: num().int().min(0).max(65535).default(9500),
   presenceIntervalMs: num().int().min(100).default(DEFAULT_PRESENCE_INTERVAL_MS),
+  /** Control link port (member-to-member requests over mutual TLS). */
+  controlPort: num().int().min(0).max(65535).default(DEFAULT_CONTROL_PORT),
+  /** sip_proxy: internal SIP listener between members (TLS, node certificates). */
+  sipInternalPort: num().int().min(0).max(65535).default(DEFAULT_SIP_INTERNAL_PORT),
+  /** sip_proxy: nodes holding each registration (the responsible one and its replicas). */
+  replicas: num().int().min(1).max(5).default(DEFAULT_REPLICAS),
   /** sip_proxy: public listeners; default udp and tcp on <ip>:5060. */
   sipListen: list(z.string()).default([]),
   /** sip_proxy: domains served (first = digest realm); default the platform domain. */
@@ -62,6 +68,8 @@ function sipProxyRole(cfg: NodeConfig): SipProxyRole {
   if (needsTls && !(cfg.sipTlsCert && cfg.sipTlsKey)) throw new ConfigError("tls and wss SIP listeners need sip_tls_cert and sip_tls_key");
   return new SipProxyRole({
     listen,
+    internal: { host: cfg.ip, port: cfg.sipInternalPort },
+    replicas: cfg.replicas,
     domains,
     credentials: cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm),
     ...(needsTls ? { tls: { cert: readFileSync(cfg.sipTlsCert!, "utf8"), key: readFileSync(cfg.sipTlsKey!, "utf8") } } : {}),
@@ -89,6 +97,9 @@ export function register(program: Command): void {
     .option("--max-expires <s>", "longest registration granted (default 3600)")
     .option("--algorithms <list>", "digest algorithms offered, preferred first (default SHA-256,MD5)")
     .option("--sip-rate <n>", "SIP requests per second per source before dropping (default 200)")
+    .option("--control-port <port>", "control link port, mutual TLS between members (default 9600)")
+    .option("--sip-internal-port <port>", "sip_proxy internal SIP listener between members, TLS (default 5070)")
+    .option("--replicas <n>", "sip_proxy: nodes holding each registration, responsible one included (default 2)")
     .option("--api-port <port>", "provisioning_server: API port (default 9280)")
     .option("--api-host <addr>", "provisioning_server: API listen address (default --ip)")
     .option("--api-tokens <list>", "provisioning_server: API tokens name:read|write:secret, comma-separated")
@@ -100,24 +111,42 @@ export function register(program: Command): void {
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, servers, identity, log);
-      const runtime = new NodeRuntime({
+      let runtime: NodeRuntime | undefined;
+      const control = new ControlLink({
+        identity,
+        logger: log.child({ part: "control" }),
+        host: cfg.ip,
+        port: cfg.controlPort,
+        resolve: (id) => {
+          const m = runtime?.roleMap()?.members.find((e) => e.id === id);
+          const port = m?.ports["control"];
+          return m && port ? { host: m.ip, port } : undefined;
+        },
+      });
+      const controlAddr = await control.start();
+      log.info({ port: controlAddr.port }, "control link listening");
+      runtime = new NodeRuntime({
         bus,
         logger: log,
         id: cfg.name,
         ip: cfg.ip,
         version: VERSION,
         roles,
-        ports: cfg.lookupPort > 0 ? { lookup: cfg.lookupPort } : {},
+        control,
+        identity,
+        ports: { control: controlAddr.port, ...(cfg.lookupPort > 0 ? { lookup: cfg.lookupPort } : {}) },
         presenceIntervalMs: cfg.presenceIntervalMs,
       });
-      const lookup = cfg.lookupPort > 0 ? new LookupServer({ host: cfg.ip, port: cfg.lookupPort, logger: log.child({ part: "lookup" }), resolve: () => runtime.roleMap() }) : undefined;
+      const node = runtime;
+      const lookup = cfg.lookupPort > 0 ? new LookupServer({ host: cfg.ip, port: cfg.lookupPort, logger: log.child({ part: "lookup" }), resolve: () => node.roleMap() }) : undefined;
       if (lookup) {
         const addr = await lookup.start();
         log.info({ port: addr.port }, "lookup interface listening");
       }
-      await runtime.start();
+      await node.start();
       await untilSignal(log, async () => {
-        await runtime.stop();
+        await node.stop();
+        await control.stop();
         await lookup?.stop();
         await bus.close();
         identity.close();

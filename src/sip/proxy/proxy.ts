@@ -50,10 +50,10 @@ export interface ClusterHooks {
   readonly self: string;
   /**
    * The Route header value that reaches flow `ref` on member `edge` (its
-   * internal listener, the flow token in the user part), or undefined when
-   * that member is gone.
+   * internal listener, the flow token in the user part; no token when the
+   * client is reached at its Contact), or undefined when that member is gone.
    */
-  edgeRoute(edge: string, ref: FlowRef): string | undefined;
+  edgeRoute(edge: string, ref: FlowRef | undefined): string | undefined;
   /** Whether `address:port` is another member's internal SIP listener. */
   isPeer(address: string, port: number): boolean;
 }
@@ -343,8 +343,7 @@ export class SipProxy {
     const cluster = this.opts.cluster;
     if (binding?.edge !== undefined && cluster && binding.edge !== cluster.self && req.getAll("route").length === 0) {
       // Reverse outbound: the client is reached through the member that holds its flow.
-      const ref = binding.transport === "udp" ? udpRef(binding.source.address, binding.source.port) : `c:${binding.flowId}`;
-      const route = cluster.edgeRoute(binding.edge, ref);
+      const route = cluster.edgeRoute(binding.edge, bindingFlowRef(binding));
       if (route) req.prepend("route", route);
       else if (binding.transport === "udp") return { dest: { transport: "udp", address: binding.source.address, port: binding.source.port }, flow: undefined };
       else return { dest: undefined, flow: undefined };
@@ -352,14 +351,13 @@ export class SipProxy {
       // Reach the client where it registered from: over its connection while it is open
       // (clients seldom accept inbound connections), or at its UDP source address when
       // a NAT rewrote it or the client asked for outbound (RFC 5626).
-      const flow = this.opts.transport.flow(binding.flowId);
-      if (binding.transport !== "udp" && flow && !flow.closed) return { dest: undefined, flow };
-      const contact = parseUri(binding.uri);
-      const contactHost = contact.ok && contact.uri.kind === "sip" ? contact.uri.host.replace(/^\[|\]$/g, "") : undefined;
-      const outbound = binding.regId !== undefined || /;ob\b/.test(binding.contact);
-      if (binding.transport === "udp" && (outbound || contactHost !== binding.source.address)) {
-        return { dest: { transport: "udp", address: binding.source.address, port: binding.source.port }, flow: undefined };
-      }
+      // Reach the client where it registered from (see bindingFlowRef).
+      const ref = bindingFlowRef(binding);
+      const p = ref ? parseFlowRef(ref) : undefined;
+      if (p?.kind === "connection") {
+        const flow = this.opts.transport.flow(p.id);
+        if (flow && !flow.closed) return { dest: undefined, flow };
+      } else if (p?.kind === "udp") return { dest: { transport: "udp", address: p.address, port: p.port }, flow: undefined };
     }
     const hop = nextHopUri(req);
     const dest = hop ? await resolveUri(hop) : undefined;
@@ -392,7 +390,8 @@ export class SipProxy {
           if (flow) refs.push(flowRef(flow));
           else if (dest?.transport === "udp") refs.push(udpRef(dest.address, dest.port));
         }
-        for (const rr of this.recordRoute(inbound, { transport: outTransport, internal: outInternal }, refs)) copy.prepend("record-route", rr);
+        // Prepended last = on top: the entry facing the next hop (RFC 5658 4.2).
+        for (const rr of this.recordRoute(inbound, { transport: outTransport, internal: outInternal }, refs).reverse()) copy.prepend("record-route", rr);
       }
       const via = this.viaFor(outTransport, this.branchId(copy), outInternal);
       if (!via) {
@@ -570,6 +569,20 @@ export class SipProxy {
     const port = via.params.get("rport") ? Number(via.params.get("rport")) : (via.port ?? 5060);
     return this.opts.transport.sendTo({ transport: flow.transport, address, port, internal: flow.peer !== undefined }, bytes) !== undefined;
   }
+}
+
+/**
+ * How a registered client is reached on the node that holds its flow: over
+ * its connection (clients seldom accept inbound connections), or at its UDP
+ * source address when a NAT rewrote it or the client asked for outbound
+ * (RFC 5626); otherwise (undefined) at its Contact.
+ */
+function bindingFlowRef(binding: Binding): FlowRef | undefined {
+  if (binding.transport !== "udp") return `c:${binding.flowId}`;
+  const contact = parseUri(binding.uri);
+  const contactHost = contact.ok && contact.uri.kind === "sip" ? contact.uri.host.replace(/^\[|\]$/g, "") : undefined;
+  const outbound = binding.regId !== undefined || /;ob\b/.test(binding.contact);
+  return outbound || contactHost !== binding.source.address ? udpRef(binding.source.address, binding.source.port) : undefined;
 }
 
 /** One side of a hop: its transport, and whether it is the internal (member-to-member) listener. */

@@ -228,7 +228,8 @@ export class TransportLayer {
     const existing = this.byRemote.get(key);
     const reuse = existing ? this.flows.get(existing) : undefined;
     if (reuse && !reuse.closed) return reuse;
-    const socket = tls.connect({ host: dest.address, port: dest.port, ...peerTls.client() });
+    const own = this.listeners.find((l) => l.spec.internal);
+    const socket = tls.connect({ host: dest.address, port: dest.port, ...(own ? { localAddress: own.spec.host } : {}), ...peerTls.client() });
     const flow = this.accept("tls", socket, dest, "?") as SocketFlow;
     socket.once("secureConnect", () => {
       const verdict = peerTls.authorize(socket);

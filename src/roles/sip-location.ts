@@ -1,0 +1,309 @@
+/**
+ * The distributed location service of the `sip_proxy` role.
+ *
+ * Each AOR has a holder set on the `sip_proxy` ring: its responsible node
+ * and the next distinct node(s) clockwise (`replicas` in all, default 2).
+ * The edge node that receives a REGISTER authenticates it and hands the
+ * registrar input to the first reachable holder (`sip.register`), which
+ * applies it and pushes the AOR's full binding set, with a version, to the
+ * other holders (`sip.replicate`). Lookups go to the first reachable holder
+ * (`sip.lookup`), so when the responsible node dies its successor answers
+ * at once, before the manager has noticed. On every membership change each
+ * node pushes the AORs it holds to the nodes that newly belong to their
+ * holder sets, and drops those it no longer holds once they are handed
+ * over: only the slices that change move, in the background.
+ *
+ * Replication is by full AOR state with a version (wall-clock ms, bumped by
+ * one when needed), so pushes are idempotent and deletions and expiries
+ * travel like any other change; every holder also expires bindings itself.
+ */
+import { z } from "zod";
+import { describeError, type Clock, type Logger } from "../base/index.js";
+import type { ControlLink } from "../node/index.js";
+import type { RoleMap } from "../overlay/index.js";
+import { LocationRequestError } from "./errors.js";
+import { Registrar, type Binding, type LocationService, type RegisterData, type RegisterOutcome } from "../sip/index.js";
+
+/** @default 2 (the responsible node and one replica) */
+export const DEFAULT_REPLICAS = 2;
+/** AORs per `sip.replicate` call during hand-over. @default 500 */
+export const HANDOFF_BATCH = 500;
+const ROLE = "sip_proxy";
+const RETRY_MS = 1000;
+
+const addressSchema = z.object({ address: z.string().max(64), port: z.number().int().min(0).max(65535) }).strict();
+const registerDataSchema = z
+  .object({
+    callId: z.string().max(512),
+    cseq: z.number().int().nonnegative(),
+    contacts: z.array(z.string().max(2048)).max(64),
+    expires: z.string().max(32).optional(),
+    gruu: z.boolean(),
+    path: z.array(z.string().max(2048)).max(16),
+    flow: z.object({ id: z.string().max(256), transport: z.string().max(8), source: addressSchema }).strict(),
+    edge: z.string().max(128).optional(),
+  })
+  .strict();
+const bindingSchema = z
+  .object({
+    uri: z.string().max(2048),
+    contact: z.string().max(4096),
+    expires: z.number(),
+    q: z.number(),
+    callId: z.string().max(512),
+    cseq: z.number().int(),
+    instance: z.string().max(512).optional(),
+    regId: z.number().int().optional(),
+    flowId: z.string().max(256),
+    transport: z.string().max(8),
+    source: addressSchema,
+    path: z.array(z.string().max(2048)).max(16),
+    updatedAt: z.number(),
+    edge: z.string().max(128).optional(),
+  })
+  .strict();
+const aorSchema = z.string().min(3).max(512);
+const registerCall = z.object({ aor: aorSchema, data: registerDataSchema }).strict();
+const lookupCall = z.object({ aor: aorSchema }).strict();
+const replicateCall = z.object({ entries: z.array(z.object({ aor: aorSchema, version: z.number(), bindings: z.array(bindingSchema).max(64) }).strict()).max(HANDOFF_BATCH) }).strict();
+
+export interface ReplicaEntry {
+  aor: string;
+  version: number;
+  bindings: Binding[];
+}
+
+export interface DistributedLocationOptions {
+  self: string;
+  control: ControlLink;
+  registrar: Registrar;
+  clock: Clock;
+  logger: Logger;
+  /** The current role map (undefined before the first snapshot). */
+  map(): RoleMap | undefined;
+  /** @default DEFAULT_REPLICAS */
+  replicas?: number;
+  /** Time limit of one call to another holder. @default 1500 ms */
+  callTimeoutMs?: number;
+}
+
+export interface LocationStats {
+  remoteRegisters: number;
+  remoteLookups: number;
+  holderFailovers: number;
+  replicatedOut: number;
+  replicatedIn: number;
+  handedOver: number;
+  dropped: number;
+}
+
+/** JSON drops `undefined`: optional fields come back absent, the binding keeps them as explicit keys. */
+function toBinding(b: z.infer<typeof bindingSchema>): Binding {
+  return { ...b, instance: b.instance, regId: b.regId };
+}
+
+export class DistributedLocation implements LocationService {
+  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0 };
+  private readonly versions = new Map<string, number>();
+  private readonly replicas: number;
+  private readonly log: Logger;
+  private previous: RoleMap | undefined;
+  /** member id → AORs whose state must still reach it (failed pushes, retried). */
+  private readonly owed = new Map<string, Set<string>>();
+  private retryTimer: ReturnType<Clock["setTimeout"]> | undefined;
+  private handing: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly opts: DistributedLocationOptions) {
+    this.replicas = Math.max(1, opts.replicas ?? DEFAULT_REPLICAS);
+    this.log = opts.logger;
+    const { control } = opts;
+    control.handle("sip.register", (p) => {
+      const { aor, data } = parse(registerCall, p);
+      return this.applyLocal(aor, data as RegisterData);
+    });
+    control.handle("sip.lookup", (p) => this.lookupLocal(parse(lookupCall, p).aor));
+    control.handle("sip.replicate", (p) => {
+      for (const e of parse(replicateCall, p).entries) this.accept({ aor: e.aor, version: e.version, bindings: e.bindings.map(toBinding) });
+      return { ok: true };
+    });
+  }
+
+  get store(): Registrar["store"] {
+    return this.opts.registrar.store;
+  }
+
+  /** The members that hold `aor`, responsible node first. */
+  holders(aor: string, map = this.opts.map()): string[] {
+    return map ? map.successors(ROLE, aor, this.replicas).map((e) => e.id) : [];
+  }
+
+  async register(aor: string, data: RegisterData): Promise<RegisterOutcome> {
+    return this.viaHolders(aor, () => this.applyLocal(aor, data), "sip.register", { aor, data }, () => this.stats.remoteRegisters++) as Promise<RegisterOutcome>;
+  }
+
+  async lookup(aor: string): Promise<Binding[]> {
+    return this.viaHolders(aor, () => this.lookupLocal(aor), "sip.lookup", { aor }, () => this.stats.remoteLookups++) as Promise<Binding[]>;
+  }
+
+  /** Ask the first reachable holder; ourselves when we are one (or when there is no ring yet). */
+  private async viaHolders(aor: string, local: () => unknown, method: string, payload: unknown, count: () => void): Promise<unknown> {
+    const set = this.holders(aor);
+    if (set.length === 0 || set[0] === this.opts.self) return local();
+    let lastError: unknown;
+    for (const id of set) {
+      if (id === this.opts.self) return local();
+      try {
+        count();
+        return await this.opts.control.call(id, method, payload, this.opts.callTimeoutMs ?? 1500);
+      } catch (err) {
+        lastError = err;
+        this.stats.holderFailovers++;
+        this.log.warn({ aor, holder: id, err: describeError(err) }, `${method}: holder unreachable, trying the next`);
+      }
+    }
+    throw lastError instanceof Error ? lastError : new Error(`no holder of ${aor} reachable`);
+  }
+
+  private applyLocal(aor: string, data: RegisterData): RegisterOutcome {
+    const outcome = this.opts.registrar.apply(aor, data, this.opts.clock.wallNow());
+    if (outcome.status === 200) {
+      const version = Math.max((this.versions.get(aor) ?? 0) + 1, this.opts.clock.wallNow());
+      this.versions.set(aor, version);
+      this.replicate(aor);
+    }
+    return outcome;
+  }
+
+  private lookupLocal(aor: string): Binding[] {
+    return this.store.lookup(aor, this.opts.clock.wallNow());
+  }
+
+  private entry(aor: string): ReplicaEntry {
+    return { aor, version: this.versions.get(aor) ?? 0, bindings: this.lookupLocal(aor) };
+  }
+
+  /** Apply another holder's state of an AOR if it is newer than ours. */
+  accept(e: ReplicaEntry): boolean {
+    const mine = this.versions.get(e.aor) ?? -1;
+    if (e.version <= mine) return false;
+    this.versions.set(e.aor, e.version);
+    this.store.replace(e.aor, e.bindings);
+    this.stats.replicatedIn++;
+    return true;
+  }
+
+  /** Push an AOR's state to the other holders (in the background). */
+  private replicate(aor: string): void {
+    for (const id of this.holders(aor)) {
+      if (id === this.opts.self) continue;
+      this.stats.replicatedOut++;
+      this.push(id, [aor]);
+    }
+  }
+
+  private push(id: string, aors: string[]): void {
+    const entries = aors.map((a) => this.entry(a));
+    this.opts.control.call(id, "sip.replicate", { entries }, 5000).then(
+      () => undefined,
+      (err: unknown) => {
+        if (this.stopped || !this.holders(aors[0]!).includes(id)) return;
+        this.log.debug({ to: id, aors: aors.length, err: describeError(err) }, "replication failed, will retry");
+        this.owe(id, aors);
+      },
+    );
+  }
+
+  private owe(id: string, aors: string[]): void {
+    let set = this.owed.get(id);
+    if (!set) this.owed.set(id, (set = new Set()));
+    for (const a of aors) set.add(a);
+    this.retryTimer ??= this.opts.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      this.retryOwed();
+    }, RETRY_MS);
+  }
+
+  private retryOwed(): void {
+    const owed = [...this.owed];
+    this.owed.clear();
+    for (const [id, aors] of owed) {
+      const still = [...aors].filter((a) => this.holders(a).includes(id));
+      for (let i = 0; i < still.length; i += HANDOFF_BATCH) this.push(id, still.slice(i, i + HANDOFF_BATCH));
+    }
+  }
+
+  /**
+   * Membership changed: push every AOR we hold to the members that newly
+   * hold it, and drop the AORs we no longer hold once they are handed over.
+   * Runs in the background, one hand-over at a time.
+   */
+  onMembership(map: RoleMap): void {
+    const previous = this.previous;
+    this.previous = map;
+    this.handing = this.handing.then(() => this.handOver(previous, map)).catch((err: unknown) => this.log.error({ err: describeError(err) }, "hand-over failed"));
+  }
+
+  /** Resolves when the hand-overs started so far are done (tests, benchmarks). */
+  settled(): Promise<void> {
+    return this.handing;
+  }
+
+  private async handOver(previous: RoleMap | undefined, map: RoleMap): Promise<void> {
+    const now = this.opts.clock.wallNow();
+    const batches = new Map<string, string[]>();
+    const leaving: string[] = [];
+    for (const [aor] of this.store.entries(now)) {
+      const next = this.holders(aor, map);
+      const before = previous ? this.holders(aor, previous) : [];
+      for (const id of next) {
+        if (id === this.opts.self || before.includes(id)) continue;
+        let b = batches.get(id);
+        if (!b) batches.set(id, (b = []));
+        b.push(aor);
+      }
+      if (next.length > 0 && !next.includes(this.opts.self)) leaving.push(aor);
+    }
+    if (batches.size === 0 && leaving.length === 0) return;
+    const failed = new Set<string>();
+    await Promise.all(
+      [...batches].map(async ([id, aors]) => {
+        for (let i = 0; i < aors.length; i += HANDOFF_BATCH) {
+          const slice = aors.slice(i, i + HANDOFF_BATCH);
+          try {
+            await this.opts.control.call(id, "sip.replicate", { entries: slice.map((a) => this.entry(a)) }, 10_000);
+            this.stats.handedOver += slice.length;
+          } catch (err) {
+            this.log.warn({ to: id, aors: slice.length, err: describeError(err) }, "hand-over to a new holder failed, will retry");
+            for (const a of slice) failed.add(a);
+            this.owe(id, slice);
+          }
+        }
+      }),
+    );
+    let dropped = 0;
+    for (const aor of leaving) {
+      if (failed.has(aor) || this.holders(aor).includes(this.opts.self)) continue;
+      this.store.removeAll(aor);
+      this.versions.delete(aor);
+      dropped++;
+    }
+    this.stats.dropped += dropped;
+    this.log.info({ handedOver: [...batches].map(([id, a]) => `${id}:${a.length}`).join(" "), dropped }, "ring slices handed over");
+  }
+
+  sweep(): void {
+    this.store.sweep(this.opts.clock.wallNow());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) this.opts.clock.clearTimeout(this.retryTimer);
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
+  const r = schema.safeParse(payload);
+  if (!r.success) throw new LocationRequestError(`invalid request: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return r.data;
+}
