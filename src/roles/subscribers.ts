@@ -43,9 +43,12 @@ export class SubscriberBinding {
     return this.cacheObj;
   }
 
-  /** The SIP credential store: owned accounts from memory, others from the database. */
-  lookup(username: string, realm: string): CachedCredentials | undefined | Promise<CachedCredentials | undefined> {
-    return this.cacheObj?.lookupAnywhere(username, realm);
+  /**
+   * The SIP credential store: the accounts this node owns, from memory
+   * (others are asked of their responsible node by the sip_proxy role).
+   */
+  lookup(username: string, realm: string): CachedCredentials | undefined {
+    return this.cacheObj?.lookup(username, realm);
   }
 
   async start(ctx: RoleContext): Promise<void> {

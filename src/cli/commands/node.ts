@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { AdvertisedRole, ControlLink, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
-import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole } from "../../roles/index.js";
+import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole, SubscriberBinding } from "../../roles/index.js";
 import { DEFAULT_API_PORT, parseToken } from "../../provisioning/index.js";
 import { MemoryCredentialStore } from "../../sip/index.js";
 import { bool, ConfigError, list, num } from "../config.js";
@@ -27,7 +27,7 @@ const schema = memberSchema.extend({
   sipListen: list(z.string()).default([]),
   /** sip_proxy: domains served (first = digest realm); default the platform domain. */
   sipDomains: list(z.string().min(1)).default([]),
-  /** sip_proxy: users file ([[users]] username/password) until the provisioning database serves accounts. */
+  /** sip_proxy: users file ([[users]] username/password); without it the node serves the accounts of the provisioning database. */
   users: z.string().optional(),
   sipTlsCert: z.string().optional(),
   sipTlsKey: z.string().optional(),
@@ -72,6 +72,8 @@ function sipProxyRole(cfg: NodeConfig): SipProxyRole {
     replicas: cfg.replicas,
     domains,
     credentials: cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm),
+    // Without a users file the node serves the accounts of the provisioning database.
+    ...(cfg.users ? {} : { subscribers: new SubscriberBinding() }),
     ...(needsTls ? { tls: { cert: readFileSync(cfg.sipTlsCert!, "utf8"), key: readFileSync(cfg.sipTlsKey!, "utf8") } } : {}),
     timers: { t1: cfg.t1Ms },
     registrar: { minExpires: cfg.minExpires, maxExpires: cfg.maxExpires },
