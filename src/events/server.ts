@@ -50,7 +50,7 @@ export const DEFAULT_PUBLISH_POLICY: Record<string, Passport[]> = {
 };
 
 /** True when the publisher matches one of the passports (`role` = a role its certificate allows). */
-export function publishAllowed(policy: readonly Passport[], peer: PeerIdentity): boolean {
+export function publishAllowed(policy: readonly Passport[], peer: Pick<PeerIdentity, "subject" | "roles">): boolean {
   return policy.some((p) => {
     const { role, ...subject } = p;
     return matchPassport(subject, peer.subject) && (role === undefined || roleAllowed(peer.roles, role));
