@@ -15,6 +15,9 @@ const nowIso = () => new Date().toISOString();
 
 function json<T>(text: string | null | undefined, fallback: T): T {
   if (!text) return fallback;
+  // Most rows hold empty lists and maps: skip the parser for them (cache loads scan every row).
+  if (text === "[]") return [] as T;
+  if (text === "{}") return {} as T;
   try {
     return JSON.parse(text) as T;
   } catch {
@@ -247,7 +250,8 @@ export async function updateAccount(db: Executor, id: number, p: AccountPatch): 
 }
 
 export async function deleteAccount(db: Executor, id: number): Promise<AliasRecord[]> {
-  const aliases = await aliasesOf(db, [id]);
+  const acc = await db.selectFrom("accounts").select(["username", "domain"]).where("id", "=", id).executeTakeFirst();
+  const aliases = await aliasesOf(db, new Map([[id, acc ? `${acc.username}@${acc.domain}` : ""]]));
   // Explicit deletes: cascades are declared too, but this does not rely on PRAGMA foreign_keys.
   await db.deleteFrom("aliases").where("account_id", "=", id).execute();
   await db.deleteFrom("call_features").where("account_id", "=", id).execute();
@@ -264,8 +268,7 @@ export async function scanSubscribers(db: Executor, afterId: number, limit: numb
   let q = accountQuery(db).where("accounts.id", ">", afterId);
   if (filter.domain !== undefined) q = q.where("accounts.domain", "=", filter.domain);
   const rows = await q.orderBy("accounts.id").limit(limit).execute();
-  const ids = rows.map((r) => Number(r.id));
-  const aliases = ids.length ? await aliasesOf(db, ids) : new Map<number, AliasRecord[]>();
+  const aliases = await aliasesOf(db, new Map(rows.map((r) => [Number(r.id), `${r.username}@${r.domain}`])));
   return rows.map((r) => ({ ...toAccount(r as Selectable<AccountTable> & FeatureRow), id: Number(r.id), aliases: aliases.get(Number(r.id)) ?? [] }));
 }
 
@@ -273,26 +276,27 @@ export async function getSubscriber(db: Executor, username: string, domain: stri
   const r = await accountQuery(db).where("accounts.username", "=", username).where("accounts.domain", "=", domain).executeTakeFirst();
   if (!r) return undefined;
   const id = Number(r.id);
-  const aliases = await aliasesOf(db, [id]);
+  const aliases = await aliasesOf(db, new Map([[id, `${r.username}@${r.domain}`]]));
   return { ...toAccount(r as Selectable<AccountTable> & FeatureRow), id, aliases: aliases.get(id) ?? [] };
 }
 
 // ---------------------------------------------------------------- aliases
 
-async function aliasesOf(db: Executor, ids: number[]): Promise<Map<number, AliasRecord[]>> {
+/** Aliases of these accounts (`id → user@domain`), grouped by account id; one query on the aliases table alone. */
+async function aliasesOf(db: Executor, accounts: ReadonlyMap<number, string>): Promise<Map<number, AliasRecord[]>> {
+  const out = new Map<number, AliasRecord[]>();
+  if (accounts.size === 0) return out;
   const rows = await db
     .selectFrom("aliases")
-    .innerJoin("accounts", "accounts.id", "aliases.account_id")
-    .select(["aliases.account_id", "aliases.kind", "aliases.username", "aliases.domain", "aliases.created_at", "accounts.username as a_user", "accounts.domain as a_domain"])
-    .where("aliases.account_id", "in", ids)
-    .orderBy("aliases.id")
+    .select(["account_id", "kind", "username", "domain", "created_at"])
+    .where("account_id", "in", [...accounts.keys()])
+    .orderBy("id")
     .execute();
-  const out = new Map<number, AliasRecord[]>();
   for (const r of rows) {
     const id = Number(r.account_id);
     let list = out.get(id);
     if (!list) out.set(id, (list = []));
-    list.push({ kind: r.kind as AliasKind, alias: `${r.username}@${r.domain}`, account: `${r.a_user}@${r.a_domain}`, createdAt: r.created_at });
+    list.push({ kind: r.kind as AliasKind, alias: `${r.username}@${r.domain}`, account: accounts.get(id) ?? "", createdAt: r.created_at });
   }
   return out;
 }
