@@ -60,6 +60,8 @@ export class ProvisioningServerRole implements Role {
     this.cluster = new DatabaseCluster({ logger: log, clock: ctx.clock, migrate: true });
     if (this.opts.dburis?.length) this.cluster.setCandidates(this.opts.dburis.map((uri, i) => ({ uri, priority: i })));
     this.directory = new DatabaseDirectory(ctx.clock, log);
+    // The directory records an announcement before our handler reads it (handlers run in subscription order).
+    this.directory.start(ctx.bus);
     const stats = new StatisticsAggregator(() => ctx.clock.wallNow());
     this.offs.push(
       ctx.bus.subscribe("Thor.Database", () => this.onDatabases()),
@@ -74,7 +76,6 @@ export class ProvisioningServerRole implements Role {
         if (m.status >= 400) this.counters.errors++;
       }),
     );
-    this.directory.start(ctx.bus);
     const publisher = {
       publish: (change: ChangeNotice) => {
         this.counters.changes++;

@@ -58,6 +58,8 @@ export class SubscriberBinding {
     this.cluster = new DatabaseCluster({ logger: this.log, clock: ctx.clock });
     this.cacheObj = new SubscriberCache({ source: this.cluster, logger: this.log, ...(this.opts.pageSize ? { pageSize: this.opts.pageSize } : {}) });
     this.directory = new DatabaseDirectory(ctx.clock, this.log);
+    // The directory records an announcement before our handler reads it (handlers run in subscription order).
+    this.directory.start(ctx.bus);
     this.offs.push(
       ctx.bus.subscribe("Thor.Database", () => this.onDatabases()),
       ctx.bus.subscribe("Thor.Provisioning", (change) => {
@@ -68,7 +70,6 @@ export class SubscriberBinding {
         if (change.domains?.length) void cache.refreshDomains(change.domains).catch((err: unknown) => this.log?.warn({ err: describeError(err) }, "domain refresh failed"));
       }),
     );
-    this.directory.start(ctx.bus);
     const map = ctx.roleMap();
     if (map) this.onMembership(map);
   }
