@@ -53,7 +53,13 @@ function provisioningRole(cfg: NodeConfig): ProvisioningServerRole {
   return new ProvisioningServerRole({
     host: cfg.apiHost ?? cfg.ip,
     port: cfg.apiPort,
-    tokens: cfg.apiTokens.map((t) => parseToken(t)),
+    tokens: cfg.apiTokens.map((t) => {
+      try {
+        return parseToken(t);
+      } catch (err) {
+        throw new ConfigError(`api_tokens: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }),
     ...(tls ? { tls: { cert: readFileSync(tls.cert, "utf8"), key: readFileSync(tls.key, "utf8") } } : {}),
     version: VERSION,
   });
