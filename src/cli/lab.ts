@@ -86,7 +86,7 @@ export function planLab(opts: LabOptions): LabPlan {
   const common = ["--ca-dir", caDir, "--log-format", "json"];
   const joined = ["--event-servers", eventServers.join(",")];
   const fast = opts.fast
-    ? { manager: ["--heartbeat-ms", "250", "--dead-ms", "1000", "--member-timeout-ms", "2000", "--snapshot-interval-ms", "1000"], node: ["--presence-interval-ms", "500"] }
+    ? { manager: ["--heartbeat-ms", "250", "--dead-ms", "1000", "--member-timeout-ms", "2000", "--snapshot-interval-ms", "1000"], node: ["--presence-interval-ms", "500", "--statistics-interval-ms", "1000"] }
     : { manager: [], node: [] };
   const members: LabMember[] = [];
   const add = (kind: MemberKind, name: string, ip: string, args: string[], roles: string[] = [], ports: Record<string, number> = {}) =>

@@ -8,3 +8,5 @@ export const ControlTimeoutError = defineError("THOR_NODE_CONTROL_TIMEOUT", "Con
 export const ControlClosedError = defineError("THOR_NODE_CONTROL_CLOSED", "ControlClosedError");
 /** The peer answered with an error (its code is in the message). */
 export const ControlRemoteError = defineError("THOR_NODE_CONTROL_REMOTE", "ControlRemoteError");
+/** A request or answer that cannot be sent: not JSON-serializable, or over the frame limit. */
+export const ControlPayloadError = defineError("THOR_NODE_CONTROL_PAYLOAD", "ControlPayloadError");

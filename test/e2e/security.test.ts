@@ -34,7 +34,7 @@ describe("overlay security and robustness end to end", () => {
       await initCa(dir, { commonName: "other CA" });
       const other = await issueCertificate(dir, "node9", { ip: ["127.0.3.109"], ou: "node" });
       const before = refusals().length;
-      const intruder = startThor("node9", ["node", "--name", "node9", "--ip", "127.0.3.109", "--roles", "sip_proxy", "--lookup-port", "0", "--ca-dir", lab.plan.caDir, "--cert", other.certPath, "--key", other.keyPath, "--event-servers", lab.plan.eventServers.join(",")]);
+      const intruder = startThor("node9", ["node", "--name", "node9", "--ip", "127.0.3.109", "--roles", "sip_proxy", "--sip-domains", "example.com", "--lookup-port", "0", "--ca-dir", lab.plan.caDir, "--cert", other.certPath, "--key", other.keyPath, "--event-servers", lab.plan.eventServers.join(",")]);
       await waitFor(() => refusals().length > before, { timeoutMs: 10_000, message: "refusal logged by es1" });
       assert.match(refusals().at(-1)!, /TLS handshake failed|not authorized by CA/);
       assert.ok(!lab.memberIds().includes("node9"));

@@ -30,6 +30,10 @@ export interface SippOptions {
   remote?: string;
   calls?: number;
   rate?: number;
+  /** Calls in flight at most (`-l`). */
+  limit?: number;
+  /** An injection file (`-inf`): per-call fields [field0], [field1], ... */
+  inf?: string;
   timeoutS?: number;
 }
 
@@ -51,6 +55,8 @@ export function sipp(opts: SippOptions): { done: Promise<SippRun>; pid: number |
   const messages = join(work, `${n}-messages.log`);
   const args = ["-sf", file, "-i", opts.localIp, "-p", String(opts.localPort), "-t", opts.transport ?? "u1", "-m", String(opts.calls ?? 1), "-nostdin", "-timeout", `${opts.timeoutS ?? 20}s`, "-timeout_error", "-trace_err", "-error_file", errors, "-trace_msg", "-message_file", messages];
   if (opts.rate) args.push("-r", String(opts.rate));
+  if (opts.limit) args.push("-l", String(opts.limit));
+  if (opts.inf) args.push("-inf", opts.inf);
   for (const [k, v] of Object.entries(opts.keys ?? {})) args.push("-key", k, v);
   // [authentication] takes the credentials from -au/-ap (keywords cannot be nested in it).
   if (opts.keys?.["user"]) args.push("-au", opts.keys["user"]);

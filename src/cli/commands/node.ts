@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
-import { AdvertisedRole, ControlLink, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, type Role } from "../../node/index.js";
+import { AdvertisedRole, ControlLink, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
 import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole, SubscriberBinding } from "../../roles/index.js";
 import { DEFAULT_API_PORT, parseToken } from "../../provisioning/index.js";
@@ -17,6 +17,7 @@ const schema = memberSchema.extend({
   /** Public lookup interface port (0 = disabled). */
   lookupPort: num().int().min(0).max(65535).default(9500),
   presenceIntervalMs: num().int().min(100).default(DEFAULT_PRESENCE_INTERVAL_MS),
+  statisticsIntervalMs: num().int().min(100).default(DEFAULT_STATISTICS_INTERVAL_MS),
   /** Control link port (member-to-member requests over mutual TLS). */
   controlPort: num().int().min(0).max(65535).default(DEFAULT_CONTROL_PORT),
   /** sip_proxy: internal SIP listener between members (TLS, node certificates). */
@@ -95,6 +96,7 @@ export function register(program: Command): void {
     .option("--roles <list>", "comma-separated roles, e.g. sip_proxy,media_relay")
     .option("--lookup-port <port>", "public lookup interface port (default 9500, 0 = off)")
     .option("--presence-interval-ms <ms>", "presence announcement interval (default 2000)")
+    .option("--statistics-interval-ms <ms>", "Thor.Statistics publication interval (default 10000)")
     .option("--sip-listen <list>", "sip_proxy listeners udp|tcp|tls|ws|wss:HOST:PORT (default udp+tcp on <ip>:5060)")
     .option("--sip-domains <list>", "sip_proxy domains served, the first is the digest realm (default: --domain)")
     .option("--users <file>", "sip_proxy users file: TOML [[users]] username/password")
@@ -144,6 +146,7 @@ export function register(program: Command): void {
         identity,
         ports: { control: controlAddr.port, ...(cfg.lookupPort > 0 ? { lookup: cfg.lookupPort } : {}) },
         presenceIntervalMs: cfg.presenceIntervalMs,
+        statisticsIntervalMs: cfg.statisticsIntervalMs,
       });
       const node = runtime;
       const lookup = cfg.lookupPort > 0 ? new LookupServer({ host: cfg.ip, port: cfg.lookupPort, logger: log.child({ part: "lookup" }), resolve: () => node.roleMap() }) : undefined;

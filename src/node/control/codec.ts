@@ -45,6 +45,8 @@ export type ControlDecodeResult = { ok: true; frame: ControlFrame } | { ok: fals
 export class ControlDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** Bytes the buffer must hold before the next frame can be complete: chunks are joined only then, so a large frame costs one copy, not one per chunk. */
+  private needed = 4;
   failed: string | undefined;
 
   constructor(private readonly maxFrame = DEFAULT_MAX_CONTROL_FRAME) {}
@@ -53,13 +55,18 @@ export class ControlDecoder {
     if (this.failed) return [];
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    if (this.buffered < this.needed) return [];
     const out: ControlDecodeResult[] = [];
     let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
     let offset = 0;
+    this.needed = 4;
     while (buf.length - offset >= 4) {
       const len = buf.readUInt32BE(offset);
       if (len > this.maxFrame) return this.fail(out, `frame of ${len} bytes exceeds the limit of ${this.maxFrame} bytes`);
-      if (buf.length - offset < 4 + len) break;
+      if (buf.length - offset < 4 + len) {
+        this.needed = 4 + len;
+        break;
+      }
       const text = buf.toString("utf8", offset + 4, offset + 4 + len);
       offset += 4 + len;
       let json: unknown;

@@ -11,7 +11,7 @@ import tls from "node:tls";
 import type net from "node:net";
 import { describeError, ThorError, type Logger } from "../../base/index.js";
 import { authorizePeer, ConnectionGuard, formatSubject, parsePassport, peerIdentity, type Passport, type PeerIdentity, type TlsIdentity } from "../../pki/index.js";
-import { ControlClosedError, ControlRemoteError, ControlTimeoutError, ControlUnreachableError } from "../errors.js";
+import { ControlClosedError, ControlPayloadError, ControlRemoteError, ControlTimeoutError, ControlUnreachableError } from "../errors.js";
 import { ControlDecoder, DEFAULT_MAX_CONTROL_FRAME, encodeControlFrame, isRequest, type ControlFrame, type ControlRequest } from "./codec.js";
 
 /** @default 9600 */
@@ -61,7 +61,7 @@ class Connection {
   constructor(
     readonly socket: tls.TLSSocket,
     readonly peer: PeerIdentity,
-    maxFrame: number,
+    private readonly maxFrame: number,
     private readonly onRequest: (conn: Connection, req: ControlRequest) => void,
     private readonly onProtocolError: (reason: string) => void,
   ) {
@@ -84,18 +84,39 @@ class Connection {
   call(method: string, payload: unknown, timeoutMs: number): Promise<unknown> {
     if (this.closed) return Promise.reject(new ControlClosedError(`connection to ${this.peer.subject["CN"]} is closed`));
     const id = this.nextId++;
+    const bytes = this.encode({ q: id, m: method, p: payload });
+    if (typeof bytes === "string") return Promise.reject(new ControlPayloadError(`${method} to ${this.peer.subject["CN"]}: request ${bytes}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new ControlTimeoutError(`${method} to ${this.peer.subject["CN"]}: no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.write({ q: id, m: method, p: payload });
+      if (!this.closed) this.socket.write(bytes);
     });
   }
 
-  write(frame: ControlFrame): void {
-    if (!this.closed) this.socket.write(encodeControlFrame(frame));
+  /**
+   * Send `frame`; returns why it was not sent when it cannot go on the wire.
+   * Such a frame is kept off the wire because the peer's decoder would close
+   * the whole connection, failing every other call multiplexed on it.
+   */
+  write(frame: ControlFrame): string | undefined {
+    const bytes = this.encode(frame);
+    if (typeof bytes === "string") return bytes;
+    if (!this.closed) this.socket.write(bytes);
+    return undefined;
+  }
+
+  /** The frame's bytes, or why not: not JSON-serializable, or over the frame limit (ours, taken as the peer's). */
+  private encode(frame: ControlFrame): Buffer | string {
+    let bytes: Buffer;
+    try {
+      bytes = encodeControlFrame(frame);
+    } catch (err) {
+      return `is not JSON-serializable (${describeError(err)})`;
+    }
+    return bytes.length - 4 > this.maxFrame ? `of ${bytes.length - 4} bytes exceeds the frame limit of ${this.maxFrame} bytes` : bytes;
   }
 
   private onFrame(frame: ControlFrame): void {
@@ -127,6 +148,8 @@ export class ControlLink {
   private readonly accept: Passport[];
   private readonly guard: ConnectionGuard;
   private server: tls.Server | undefined;
+  private stopped = false;
+  private offCrl: (() => void) | undefined;
   private boundPort = 0;
 
   constructor(private readonly opts: ControlLinkOptions) {
@@ -150,7 +173,7 @@ export class ControlLink {
       this.stats.refused++;
       this.log.warn({ remote: s.remoteAddress, err: describeError(err) }, "control TLS handshake failed");
     });
-    this.opts.identity.onCrlChange(() => server.setSecureContext(this.opts.identity.serverOptions()));
+    this.offCrl = this.opts.identity.onCrlChange(() => server.setSecureContext(this.opts.identity.serverOptions()));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(this.opts.port, this.opts.host, () => {
@@ -163,7 +186,10 @@ export class ControlLink {
     return { host: this.opts.host, port: this.boundPort };
   }
 
+  /** Close every connection (pending calls fail with ControlClosedError) and the server; later calls fail too. */
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.offCrl?.();
     for (const c of this.inbound) c.socket.destroy();
     for (const p of this.outbound.values()) void p.then((c) => c.socket.destroy(), () => undefined);
     this.outbound.clear();
@@ -177,6 +203,7 @@ export class ControlLink {
   async call(memberId: string, method: string, payload: unknown, timeoutMs = this.opts.timeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS): Promise<unknown> {
     this.stats.callsSent++;
     try {
+      if (this.stopped) throw new ControlClosedError("control link is stopped");
       const conn = await this.connection(memberId, timeoutMs);
       return await conn.call(method, payload, timeoutMs);
     } catch (err) {
@@ -245,16 +272,25 @@ export class ControlLink {
 
   private serve(conn: Connection, req: ControlRequest): void {
     const handler = this.handlers.get(req.m);
-    if (!handler) return conn.write({ r: req.q, ok: false, code: "unknown-method", msg: `no handler for ${req.m}` });
+    if (!handler) {
+      conn.write({ r: req.q, ok: false, code: "unknown-method", msg: `no handler for ${req.m}` });
+      return;
+    }
     this.stats.requestsServed++;
     const fail = (err: unknown) => {
       if (!(err instanceof ThorError)) this.log.error({ method: req.m, err: describeError(err) }, "control handler failed");
-      conn.write({ r: req.q, ok: false, code: err instanceof ThorError ? err.code : "internal", msg: err instanceof Error ? err.message.slice(0, 1000) : String(err).slice(0, 1000) });
+      conn.write({ r: req.q, ok: false, code: err instanceof ThorError ? err.code.slice(0, 64) : "internal", msg: err instanceof Error ? err.message.slice(0, 1000) : String(err).slice(0, 1000) });
+    };
+    const answer = (value: unknown) => {
+      const unsent = conn.write({ r: req.q, ok: true, v: value ?? null });
+      if (unsent === undefined) return;
+      this.log.error({ method: req.m, reason: unsent }, "control answer not sent");
+      conn.write({ r: req.q, ok: false, code: "THOR_NODE_CONTROL_PAYLOAD", msg: `answer to ${req.m} ${unsent}`.slice(0, 1000) });
     };
     try {
       const v = handler(req.p, conn.peer);
-      if (v instanceof Promise) v.then((value: unknown) => conn.write({ r: req.q, ok: true, v: value ?? null }), fail);
-      else conn.write({ r: req.q, ok: true, v: v ?? null });
+      if (v instanceof Promise) v.then(answer, fail);
+      else answer(v);
     } catch (err) {
       fail(err);
     }
