@@ -4,10 +4,14 @@
 # (prebench); does nothing when they are already there.
 #   sipp  (sip-tester)  SIP load generator and scripted UA, for the SIP tests
 #   openssl             the PKI tests verify our files with it
+#   dnsutils, knot-dnsutils  dig and kdig, for the thor dns tests
+#   knot                the external primary of the RFC 2136 push test (and the DNS benchmark's baseline)
+#   baresip             an RFC 3263 SIP client, for the thor dns end-to-end test
 # Benchmarks also want: kamailio (the baseline SIP proxy).
+#   dnsperf             the DNS load generator
 set -euo pipefail
-want=(sip-tester openssl)
-if [ "${1:-}" = "--bench" ]; then want+=(kamailio); fi
+want=(sip-tester openssl dnsutils knot-dnsutils baresip knot)
+if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
 missing=()
 for pkg in "${want[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -24,4 +28,8 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The kamailio package starts a service on 5060; the benchmark runs its own instance.
 if [[ " ${missing[*]} " == *" kamailio "* ]]; then
   (systemctl stop kamailio 2>/dev/null || service kamailio stop 2>/dev/null || pkill -x kamailio || true) >/dev/null 2>&1
+fi
+# The knot package may start its service on port 53; the benchmark runs its own instance.
+if [[ " ${missing[*]} " == *" knot "* ]]; then
+  (systemctl stop knot 2>/dev/null || service knot stop 2>/dev/null || true) >/dev/null 2>&1
 fi

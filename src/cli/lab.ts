@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initCa, issueCertificate } from "../pki/index.js";
 
-export type MemberKind = "eventserver" | "manager" | "database" | "node" | "monitor";
+export type MemberKind = "eventserver" | "manager" | "database" | "node" | "monitor" | "dns";
 
 export interface LabMember {
   kind: MemberKind;
@@ -53,6 +53,10 @@ export interface LabOptions {
   sipPort?: number;
   /** The platform's SIP domain. @default "example.com" */
   sipDomain?: string;
+  /** `thor dns` instances (at `<subnet>.53`, `.54`, ...) serving `sipDomain`; the demo runs one. @default 0 */
+  dns?: number;
+  /** @default 5300 */
+  dnsPort?: number;
   /**
    * Where sip_proxy nodes take their accounts from: the users file, or the
    * provisioning database (accounts created through the API). @default "users-file"
@@ -121,11 +125,16 @@ export function planLab(opts: LabOptions): LabPlan {
     }
     add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...sip.args, ...joined, ...fast.node], roles, { lookup: lookupPort, ...sip.ports });
   });
+  for (let i = 0; i < (opts.dns ?? 0); i++) {
+    const ip = `${subnet}.${53 + i}`;
+    const port = opts.dnsPort ?? 5300;
+    add("dns", `dns${i + 1}`, ip, ["dns", "--ip", ip, "--port", String(port), "--domain", sipDomain, ...joined], [], { dns: port });
+  }
   members.push({ kind: "monitor", name: "monitor", ip: "127.0.0.1", args: ["monitor", "--name", "monitor", ...common, ...joined], roles: [], ports: {}, cert: join(caDir, "certs", "monitor.crt"), key: join(caDir, "certs", "monitor.key"), log: "" });
   return { dir: opts.dir, caDir, sipDomain, usersFile, eventServers, members, ...(provisioning ? { provisioning } : {}) };
 }
 
-const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor" };
+const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor", dns: "dns" };
 
 /** Create the CA and one certificate per member (replacing any earlier lab in `plan.dir`), and the demo users file. */
 export async function issueLabCertificates(plan: LabPlan): Promise<void> {
@@ -136,7 +145,7 @@ export async function issueLabCertificates(plan: LabPlan): Promise<void> {
     await issueCertificate(plan.caDir, m.name, {
       ip: [m.ip],
       ou: OU[m.kind],
-      roles: m.kind === "node" ? m.roles : m.kind === "monitor" ? ["monitor"] : ["*"],
+      roles: m.kind === "node" ? m.roles : m.kind === "monitor" ? ["monitor"] : m.kind === "dns" ? ["dns"] : ["*"],
       force: true,
     });
   }

@@ -31,6 +31,7 @@ function describe(plan: LabPlan, pids: Map<string, number>): object {
     databases: of("database"),
     nodes: of("node"),
     monitor: of("monitor")[0] ?? null,
+    dns: of("dns").map((d) => ({ ...d, address: `${d.ip}:${d.ports["dns"]}`, zones: [plan.sipDomain] })),
     sip: {
       domain: plan.sipDomain,
       listeners: plan.members
@@ -43,8 +44,17 @@ function describe(plan: LabPlan, pids: Map<string, number>): object {
       ...(plan.provisioning ? { provision: `THOR_API_URL=${plan.provisioning.url} THOR_API_TOKEN=${plan.provisioning.token} thor provision account add zoe@${plan.sipDomain} --password zoe-secret` } : {}),
       monitor: `thor monitor --name monitor --ca-dir ${resolve(plan.caDir)} --event-servers ${plan.eventServers.join(",")}`,
       lookup: `thor lookup sip_proxy alice@example.com --server ${plan.members.find((m) => m.kind === "node")?.ip ?? "127.0.0.1"}:9500`,
+      dig: digCommands(plan),
     },
   };
+}
+
+/** The RFC 3263 resolution of the demo domain with dig, against the demo's `thor dns`. */
+function digCommands(plan: LabPlan): string[] {
+  const dns = plan.members.find((m) => m.kind === "dns");
+  if (!dns) return [];
+  const at = `@${dns.ip} -p ${dns.ports["dns"]}`;
+  return [`dig ${at} ${plan.sipDomain} NAPTR`, `dig ${at} _sip._udp.${plan.sipDomain} SRV`, `dig ${at} node1.${plan.sipDomain} A`, `dig ${at} _eventserver._tcp.${plan.sipDomain} SRV`];
 }
 
 /** Create the demo domain and accounts through the provisioning API (existing ones are kept). */
@@ -77,7 +87,7 @@ async function provisionDemoAccounts(plan: LabPlan, deadline: number): Promise<b
 export function register(program: Command): void {
   program
     .command("demo")
-    .description("run a whole sipthor network on loopback: CA, 3 event servers, 2 managers, a database announcer, 3 nodes")
+    .description("run a whole sipthor network on loopback: CA, 3 event servers, 2 managers, a database announcer, 3 nodes, thor dns")
     .option("--dir <dir>", "working directory for the CA, logs and the description", ".thor-demo")
     .option("--subnet <a.b.c>", "loopback /24 to use", "127.0.1")
     .option("--nodes <n>", "number of nodes (3+)", "3")
@@ -86,7 +96,7 @@ export function register(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const nodeCount = Math.max(1, Number(flags.nodes) || 3);
       const roleSets = [["sip_proxy", "media_relay"], ["sip_proxy", "media_relay", "provisioning_server"], ["sip_proxy", "xcap_server", "voicemail_server"]];
-      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database" });
+      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database", dns: 1 });
       mkdirSync(join(plan.dir, "logs"), { recursive: true });
       process.stdout.write(`creating CA and certificates in ${resolve(plan.caDir)}\n`);
       await issueLabCertificates(plan);
@@ -112,7 +122,7 @@ export function register(program: Command): void {
         stopping = true;
         const exits = [...children.values()].map((c) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once("exit", () => r()))));
         // Nodes first (they announce their leave), then managers, then the event servers.
-        for (const kind of ["node", "database", "manager", "eventserver"] as const) {
+        for (const kind of ["dns", "node", "database", "manager", "eventserver"] as const) {
           for (const m of plan.members.filter((x) => x.kind === kind)) children.get(m.name)?.kill("SIGTERM");
           await sleep(kind === "eventserver" ? 0 : 300);
         }
@@ -121,7 +131,7 @@ export function register(program: Command): void {
         clearTimeout(killer);
       };
 
-      for (const kind of ["eventserver", "manager", "database", "node"] as const) {
+      for (const kind of ["eventserver", "manager", "database", "node", "dns"] as const) {
         for (const m of plan.members.filter((x) => x.kind === kind)) startMember(m);
       }
       const monitor = plan.members.find((m) => m.kind === "monitor")!;
@@ -152,6 +162,7 @@ export function register(program: Command): void {
         return;
       }
       process.stdout.write(`try:  node ${bin} ${(describe(plan, pids) as { commands: { lookup: string } }).commands.lookup.replace(/^thor /, "")}\n`);
+      for (const cmd of digCommands(plan)) process.stdout.write(`      ${cmd}\n`);
       process.stdout.write(`      node ${bin} monitor --name monitor --ca-dir ${resolve(plan.caDir)} --event-servers ${plan.eventServers.join(",")}\n`);
       if (plan.provisioning) process.stdout.write(`      THOR_API_URL=${plan.provisioning.url} THOR_API_TOKEN=${plan.provisioning.token} node ${bin} provision account list\n`);
       process.stdout.write("press Ctrl-C to stop\n\n");

@@ -318,7 +318,8 @@ export class TransportLayer {
     const id = `${transport}#${this.nextConn++}`;
     const remote = dest ?? { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
     const local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
-    const flow = new SocketFlow(id, transport, local, remote, (d) => socket.write(d), () => socket.destroyed || !socket.writable, peer);
+    // write() returning false is back-pressure, not failure: the bytes are queued and sent.
+    const flow = new SocketFlow(id, transport, local, remote, (d) => (socket.write(d), !socket.destroyed), () => socket.destroyed || !socket.writable, peer);
     const key = `${transport}:${remote.address}:${remote.port}`;
     const aliases = [key];
     this.flows.set(id, flow);
