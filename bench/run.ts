@@ -18,6 +18,7 @@ const MODULES: ReadonlyArray<{ name: string; path: string }> = [
   { name: "sip-load", path: "./sip-load.js" },
   { name: "failover", path: "./failover.js" },
   { name: "dns", path: "./dns.js" },
+  { name: "provisioning", path: "./provisioning.js" },
 ];
 
 const START = "<!-- bench:start -->";

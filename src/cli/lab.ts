@@ -4,6 +4,7 @@
  * lines. Pure planning plus certificate issuing; starting the processes is
  * the caller's (the demo spawns them, tests use their own process helper).
  */
+import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initCa, issueCertificate } from "../pki/index.js";
@@ -31,6 +32,8 @@ export interface LabPlan {
   usersFile: string;
   eventServers: string[];
   members: LabMember[];
+  /** The provisioning API of the first provisioning_server node and a write token for it. */
+  provisioning?: { url: string; token: string; tokenName: string };
 }
 
 export interface LabOptions {
@@ -54,6 +57,13 @@ export interface LabOptions {
   dns?: number;
   /** @default 5300 */
   dnsPort?: number;
+  /**
+   * Where sip_proxy nodes take their accounts from: the users file, or the
+   * provisioning database (accounts created through the API). @default "users-file"
+   */
+  subscribers?: "users-file" | "database";
+  /** API port of provisioning_server nodes. @default 9280 */
+  apiPort?: number;
 }
 
 /** Demo subscribers, written to `<dir>/users.toml` for the sip_proxy nodes. */
@@ -96,15 +106,23 @@ export function planLab(opts: LabOptions): LabPlan {
   const sipDomain = opts.sipDomain ?? "example.com";
   const sipPort = opts.sipPort ?? 5060;
   const usersFile = join(opts.dir, "users.toml");
+  const apiPort = opts.apiPort ?? 9280;
+  const apiToken = { name: "admin", secret: randomBytes(18).toString("base64url") };
+  let provisioning: LabPlan["provisioning"];
   (opts.nodes ?? DEMO_NODE_ROLES).forEach((roles, i) => {
     const ip = `${subnet}.${101 + i}`;
     const sip: { args: string[]; ports: Record<string, number> } = roles.includes("sip_proxy")
       ? {
           // MD5 only: SIPp answers only MD5, and baresip 1.0 fails a 401 that also offers SHA-256.
-          args: ["--sip-domains", sipDomain, "--users", usersFile, "--sip-listen", `udp:${ip}:${sipPort},tcp:${ip}:${sipPort}`, "--algorithms", "MD5"],
+          args: ["--sip-domains", sipDomain, ...(opts.subscribers === "database" ? [] : ["--users", usersFile]), "--sip-listen", `udp:${ip}:${sipPort},tcp:${ip}:${sipPort}`, "--algorithms", "MD5"],
           ports: { sip_udp: sipPort, sip_tcp: sipPort, sip_int: 5070, control: 9600 },
         }
       : { args: [], ports: {} };
+    if (roles.includes("provisioning_server")) {
+      sip.args.push("--api-port", String(apiPort), "--api-tokens", `${apiToken.name}:write:${apiToken.secret}`);
+      sip.ports["provisioning"] = apiPort;
+      provisioning ??= { url: `http://${ip}:${apiPort}`, token: apiToken.secret, tokenName: apiToken.name };
+    }
     add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...sip.args, ...joined, ...fast.node], roles, { lookup: lookupPort, ...sip.ports });
   });
   for (let i = 0; i < (opts.dns ?? 0); i++) {
@@ -113,7 +131,7 @@ export function planLab(opts: LabOptions): LabPlan {
     add("dns", `dns${i + 1}`, ip, ["dns", "--ip", ip, "--port", String(port), "--domain", sipDomain, ...joined], [], { dns: port });
   }
   members.push({ kind: "monitor", name: "monitor", ip: "127.0.0.1", args: ["monitor", "--name", "monitor", ...common, ...joined], roles: [], ports: {}, cert: join(caDir, "certs", "monitor.crt"), key: join(caDir, "certs", "monitor.key"), log: "" });
-  return { dir: opts.dir, caDir, sipDomain, usersFile, eventServers, members };
+  return { dir: opts.dir, caDir, sipDomain, usersFile, eventServers, members, ...(provisioning ? { provisioning } : {}) };
 }
 
 const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor", dns: "dns" };

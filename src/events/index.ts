@@ -12,12 +12,14 @@ export {
   databaseAnnouncementSchema,
   managerHeartbeatSchema,
   statisticsSchema,
+  provisioningChangeSchema,
   type TopicName,
   type TopicMap,
   type LeaveNotice,
   type DatabaseAnnouncement,
   type ManagerHeartbeat,
   type StatisticsReport,
+  type ProvisioningChange,
 } from "./topics.js";
 export type { EventBus, EventHandler, EventMeta, PublisherIdentity } from "./bus.js";
 export { LocalHub, LocalBus } from "./local-bus.js";

@@ -11,7 +11,7 @@
 import tls from "node:tls";
 import type { Socket } from "node:net";
 import { describeError, type Logger } from "../base/index.js";
-import { authorizePeer, ConnectionGuard, formatSubject, matchAnyPassport, type Passport, type PeerIdentity, type TlsIdentity } from "../pki/index.js";
+import { authorizePeer, ConnectionGuard, formatSubject, matchPassport, roleAllowed, type Passport, type PeerIdentity, type TlsIdentity } from "../pki/index.js";
 import { encodeFrame, encodeRaw, FrameDecoder, FrameType, frameTypeName, type Frame } from "./frame-codec.js";
 import { refusedChannel } from "./diagnostics.js";
 import { DEFAULT_EVENT_PORT, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_QUEUE_BYTES } from "./options.js";
@@ -29,7 +29,11 @@ export interface EventServerOptions {
   serverId?: string;
   /** Who may connect at all; empty = anyone with a valid certificate of the CA. */
   accept?: Passport[];
-  /** topic → who may publish it; topics not listed are open to every accepted peer. */
+  /**
+   * topic → who may publish it; topics not listed are open to every accepted
+   * peer. A passport attribute `role` is matched against the roles the
+   * certificate allows (not its subject).
+   */
   publishPolicy?: Record<string, Passport[]>;
   maxFrame?: number;
   maxQueueBytes?: number;
@@ -42,7 +46,16 @@ export const DEFAULT_PUBLISH_POLICY: Record<string, Passport[]> = {
   "Thor.Members": [{ OU: "manager" }],
   "Thor.Manager": [{ OU: "manager" }],
   "Thor.Database": [{ OU: "database" }, { OU: "manager" }],
+  "Thor.Provisioning": [{ OU: "manager" }, { OU: "provisioning" }, { OU: "node", role: "provisioning_server" }],
 };
+
+/** True when the publisher matches one of the passports (`role` = a role its certificate allows). */
+export function publishAllowed(policy: readonly Passport[], peer: Pick<PeerIdentity, "subject" | "roles">): boolean {
+  return policy.some((p) => {
+    const { role, ...subject } = p;
+    return matchPassport(subject, peer.subject) && (role === undefined || roleAllowed(peer.roles, role));
+  });
+}
 
 interface Connection {
   readonly id: number;
@@ -198,7 +211,7 @@ export class EventServer {
       case FrameType.PUBLISH: {
         const { topic, msgId, payload } = frame.body;
         const policy = (this.opts.publishPolicy ?? DEFAULT_PUBLISH_POLICY)[topic];
-        if (policy && !matchAnyPassport(policy, conn.peer.subject)) {
+        if (policy && !publishAllowed(policy, conn.peer)) {
           log.warn({ topic }, "publication refused by publish policy");
           this.send(conn, encodeFrame({ type: FrameType.ERROR, body: { code: "forbidden", message: `not allowed to publish ${topic}` } }));
           return;

@@ -45,6 +45,23 @@ export const statisticsSchema = z
   })
   .strict();
 
+/**
+ * Published by a provisioning server after a committed change: the SIP
+ * nodes responsible for the named AORs reload them from the database at once.
+ */
+export const provisioningChangeSchema = z
+  .object({
+    /** `user@domain` of every account whose data changed (created, updated, deleted, alias added or removed). */
+    aors: z.array(z.string().min(3).max(512)).max(2000),
+    /** Domains changed as a whole: every owned account of them is reloaded. */
+    domains: z.array(z.string().min(1).max(253)).max(100).optional(),
+    /** The trusted peer list changed. */
+    trustedPeers: z.boolean().optional(),
+    /** Wall-clock time of the commit (ms). */
+    at: z.number().int().nonnegative(),
+  })
+  .strict();
+
 export const topicSchemas = {
   "Thor.Presence": entitySchema,
   "Thor.Leave": leaveSchema,
@@ -52,6 +69,7 @@ export const topicSchemas = {
   "Thor.Statistics": statisticsSchema,
   "Thor.Database": databaseAnnouncementSchema,
   "Thor.Manager": managerHeartbeatSchema,
+  "Thor.Provisioning": provisioningChangeSchema,
 } as const;
 
 export type TopicName = keyof typeof topicSchemas;
@@ -60,6 +78,7 @@ export type LeaveNotice = TopicMap["Thor.Leave"];
 export type DatabaseAnnouncement = TopicMap["Thor.Database"];
 export type ManagerHeartbeat = TopicMap["Thor.Manager"];
 export type StatisticsReport = TopicMap["Thor.Statistics"];
+export type ProvisioningChange = TopicMap["Thor.Provisioning"];
 
 export const TOPICS = Object.keys(topicSchemas) as TopicName[];
 

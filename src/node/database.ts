@@ -33,6 +33,12 @@ export class DatabaseDirectory {
     this.off?.();
   }
 
+  /** Every live announcement, preferred first (primary, then secondaries). */
+  all(): DatabaseAnnouncement[] {
+    this.current();
+    return [...this.seen.values()].map((s) => s.ann).sort((a, b) => (preferred(a, b) ? -1 : preferred(b, a) ? 1 : 0));
+  }
+
   /** The preferred live database, logging when the choice changes. */
   current(): DatabaseAnnouncement | undefined {
     const now = this.clock.now();

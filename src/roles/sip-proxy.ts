@@ -39,6 +39,7 @@ import {
 } from "../sip/index.js";
 import { LocationRequestError } from "./errors.js";
 import { DistributedLocation, DEFAULT_REPLICAS } from "./sip-location.js";
+import type { SubscriberBinding } from "./subscribers.js";
 
 /** @default 5070 */
 export const DEFAULT_SIP_INTERNAL_PORT = 5070;
@@ -61,6 +62,8 @@ export interface SipProxyRoleOptions {
   /** Holders of each AOR's bindings. @default DEFAULT_REPLICAS */
   replicas?: number;
   userAgent?: string;
+  /** Provisioned subscribers (the accounts this node owns, from the announced database): the local credentials instead of `credentials`. */
+  subscribers?: SubscriberBinding;
 }
 
 const credentialsCall = z.object({ username: z.string().min(1).max(128), realm: z.string().min(1).max(256) }).strict();
@@ -81,7 +84,8 @@ export class SipProxyRole implements Role {
     const distributed = this.opts.internal && ctx.control && ctx.identity ? { control: ctx.control, identity: ctx.identity, internal: this.opts.internal } : undefined;
     const self = ctx.self().id;
     let cluster: ClusterHooks | undefined;
-    let credentials: CredentialStore | AsyncCredentialStore = this.opts.credentials;
+    await this.opts.subscribers?.start(ctx);
+    let credentials: CredentialStore | AsyncCredentialStore = this.local();
     const listen = [...this.opts.listen];
     if (distributed) {
       const registrar = new Registrar(this.opts.registrar);
@@ -120,10 +124,17 @@ export class SipProxyRole implements Role {
     this.location?.stop();
     await this.server?.stop();
     this.server = undefined;
+    await this.opts.subscribers?.stop();
   }
 
   onMembership(map: RoleMap): void {
     this.location?.onMembership(map);
+    this.opts.subscribers?.onMembership(map);
+  }
+
+  /** The credentials this node answers for itself. */
+  private local(): CredentialStore {
+    return this.opts.subscribers ?? this.opts.credentials;
   }
 
   advertise(): RoleAdvertisement {
@@ -135,7 +146,7 @@ export class SipProxyRole implements Role {
   statistics(): Record<string, number> {
     if (!this.server) return {};
     const store = this.location?.store ?? this.server.proxy.registrar.store;
-    return { ...this.server.proxy.counters, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}) };
+    return { ...this.server.proxy.counters, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}) };
   }
 
   /** The distributed location (tests, operator tools). */
@@ -145,7 +156,7 @@ export class SipProxyRole implements Role {
 
   /** The local store first; a subscriber we do not know is asked of its responsible node. */
   private remoteCredentials(control: NonNullable<RoleContext["control"]>, self: string, map: () => RoleMap | undefined): AsyncCredentialStore {
-    const local = this.opts.credentials;
+    const local = this.local();
     control.handle("sip.credentials", (p) => {
       const r = credentialsCall.safeParse(p);
       if (!r.success) throw new LocationRequestError(`invalid request: ${r.error.issues[0]?.message ?? "bad shape"}`);

@@ -7,6 +7,7 @@ import { EventClient, parseEndpoint } from "../../events/index.js";
 import { NetworkView, renderNetwork } from "../../monitor/index.js";
 import { TlsIdentity } from "../../pki/index.js";
 import { systemClock } from "../../base/index.js";
+import { ProvisioningApiError, ProvisioningClient } from "../../provisioning/index.js";
 import { DEMO_ACCOUNTS, issueLabCertificates, planLab, type LabMember, type LabPlan } from "../lab.js";
 
 interface DemoFlags {
@@ -38,7 +39,9 @@ function describe(plan: LabPlan, pids: Map<string, number>): object {
         .map((m) => ({ node: m.name, udp: `${m.ip}:${m.ports["sip_udp"]}`, tcp: `${m.ip}:${m.ports["sip_tcp"]}` })),
     },
     accounts: DEMO_ACCOUNTS.map((a) => ({ aor: `${a.username}@${plan.sipDomain}`, username: a.username, password: a.password, realm: plan.sipDomain })),
+    provisioning: plan.provisioning ? { url: plan.provisioning.url, token: plan.provisioning.token, openapi: `${plan.provisioning.url}/openapi.json` } : null,
     commands: {
+      ...(plan.provisioning ? { provision: `THOR_API_URL=${plan.provisioning.url} THOR_API_TOKEN=${plan.provisioning.token} thor provision account add zoe@${plan.sipDomain} --password zoe-secret` } : {}),
       monitor: `thor monitor --name monitor --ca-dir ${resolve(plan.caDir)} --event-servers ${plan.eventServers.join(",")}`,
       lookup: `thor lookup sip_proxy alice@example.com --server ${plan.members.find((m) => m.kind === "node")?.ip ?? "127.0.0.1"}:9500`,
       dig: digCommands(plan),
@@ -54,6 +57,33 @@ function digCommands(plan: LabPlan): string[] {
   return [`dig ${at} ${plan.sipDomain} NAPTR`, `dig ${at} _sip._udp.${plan.sipDomain} SRV`, `dig ${at} node1.${plan.sipDomain} A`, `dig ${at} _eventserver._tcp.${plan.sipDomain} SRV`];
 }
 
+/** Create the demo domain and accounts through the provisioning API (existing ones are kept). */
+async function provisionDemoAccounts(plan: LabPlan, deadline: number): Promise<boolean> {
+  if (!plan.provisioning) return true;
+  const api = new ProvisioningClient({ url: plan.provisioning.url, token: plan.provisioning.token });
+  const tolerate = (err: unknown) => {
+    if (!(err instanceof ProvisioningApiError && err.status === 409)) throw err;
+  };
+  try {
+    for (;;) {
+      try {
+        await api.createDomain({ name: plan.sipDomain }).catch(tolerate);
+        for (const a of DEMO_ACCOUNTS) await api.createAccount({ username: a.username, domain: plan.sipDomain, password: a.password }).catch(tolerate);
+        process.stdout.write(`created ${DEMO_ACCOUNTS.length} demo accounts through the provisioning API at ${plan.provisioning.url}\n`);
+        return true;
+      } catch (err) {
+        if (Date.now() > deadline) {
+          process.stdout.write(`!! could not create the demo accounts: ${err instanceof Error ? err.message : String(err)}\n`);
+          return false;
+        }
+        await sleep(250);
+      }
+    }
+  } finally {
+    api.close();
+  }
+}
+
 export function register(program: Command): void {
   program
     .command("demo")
@@ -66,7 +96,7 @@ export function register(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const nodeCount = Math.max(1, Number(flags.nodes) || 3);
       const roleSets = [["sip_proxy", "media_relay"], ["sip_proxy", "media_relay", "provisioning_server"], ["sip_proxy", "xcap_server", "voicemail_server"]];
-      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), dns: 1 });
+      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database", dns: 1 });
       mkdirSync(join(plan.dir, "logs"), { recursive: true });
       process.stdout.write(`creating CA and certificates in ${resolve(plan.caDir)}\n`);
       await issueLabCertificates(plan);
@@ -114,7 +144,9 @@ export function register(program: Command): void {
       const nodeCountWanted = plan.members.filter((m) => m.kind === "node").length;
       const deadline = Date.now() + Number(flags.timeoutMs);
       while (Date.now() < deadline && (view.snapshot?.members.length ?? 0) < nodeCountWanted) await sleep(100);
-      const ready = (view.snapshot?.members.length ?? 0) >= nodeCountWanted;
+      const formed = (view.snapshot?.members.length ?? 0) >= nodeCountWanted;
+      // The demo accounts are created through the provisioning API, like an operator would.
+      const ready = formed && (await provisionDemoAccounts(plan, deadline));
       const descriptionPath = resolve(plan.dir, "network.json");
       writeFileSync(descriptionPath, JSON.stringify(describe(plan, pids), null, 2) + "\n");
       process.stdout.write("\n" + renderNetwork(view, { width: process.stdout.columns ?? 140 }) + "\n\n");
@@ -132,6 +164,7 @@ export function register(program: Command): void {
       process.stdout.write(`try:  node ${bin} ${(describe(plan, pids) as { commands: { lookup: string } }).commands.lookup.replace(/^thor /, "")}\n`);
       for (const cmd of digCommands(plan)) process.stdout.write(`      ${cmd}\n`);
       process.stdout.write(`      node ${bin} monitor --name monitor --ca-dir ${resolve(plan.caDir)} --event-servers ${plan.eventServers.join(",")}\n`);
+      if (plan.provisioning) process.stdout.write(`      THOR_API_URL=${plan.provisioning.url} THOR_API_TOKEN=${plan.provisioning.token} node ${bin} provision account list\n`);
       process.stdout.write("press Ctrl-C to stop\n\n");
       let seen = view.events.length;
       view.onChange(() => {

@@ -3,10 +3,11 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { AdvertisedRole, ControlLink, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
-import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, SipProxyRole } from "../../roles/index.js";
+import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole, SubscriberBinding } from "../../roles/index.js";
+import { DEFAULT_API_PORT, parseToken } from "../../provisioning/index.js";
 import { MemoryCredentialStore } from "../../sip/index.js";
-import { ConfigError, list, num } from "../config.js";
-import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
+import { bool, ConfigError, list, num } from "../config.js";
+import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, tlsPaths, untilSignal } from "../member.js";
 import { loadUsers, parseListeners } from "../sip-config.js";
 import { VERSION } from "../version.js";
 
@@ -27,7 +28,7 @@ const schema = memberSchema.extend({
   sipListen: list(z.string()).default([]),
   /** sip_proxy: domains served (first = digest realm); default the platform domain. */
   sipDomains: list(z.string().min(1)).default([]),
-  /** sip_proxy: users file ([[users]] username/password) until the provisioning database serves accounts. */
+  /** sip_proxy: users file ([[users]] username/password); without it the node serves the accounts of the provisioning database. */
   users: z.string().optional(),
   sipTlsCert: z.string().optional(),
   sipTlsKey: z.string().optional(),
@@ -36,9 +37,34 @@ const schema = memberSchema.extend({
   maxExpires: num().int().min(1).default(3600),
   algorithms: list(z.enum(["MD5", "SHA-256"])).default(["SHA-256", "MD5"]),
   sipRate: num().int().min(1).default(200),
+  /** provisioning_server: API port (default 9280) and address (default <ip>). */
+  apiPort: num().int().min(0).max(65535).default(DEFAULT_API_PORT),
+  apiHost: z.string().optional(),
+  /** provisioning_server: tokens `name:read|write:secret` (also THOR_API_TOKENS). */
+  apiTokens: list(z.string()).default([]),
+  /** provisioning_server: serve HTTPS with the node's certificate. */
+  apiTls: bool().default(false),
 });
 
 type NodeConfig = z.infer<typeof schema>;
+
+function provisioningRole(cfg: NodeConfig): ProvisioningServerRole {
+  if (cfg.apiTokens.length === 0) throw new ConfigError("provisioning_server needs at least one API token: give api_tokens (name:write:secret, name:read:secret)");
+  const tls = cfg.apiTls ? tlsPaths(cfg) : undefined;
+  return new ProvisioningServerRole({
+    host: cfg.apiHost ?? cfg.ip,
+    port: cfg.apiPort,
+    tokens: cfg.apiTokens.map((t) => {
+      try {
+        return parseToken(t);
+      } catch (err) {
+        throw new ConfigError(`api_tokens: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }),
+    ...(tls ? { tls: { cert: readFileSync(tls.cert, "utf8"), key: readFileSync(tls.key, "utf8") } } : {}),
+    version: VERSION,
+  });
+}
 
 function sipProxyRole(cfg: NodeConfig): SipProxyRole {
   const domains = cfg.sipDomains.length > 0 ? cfg.sipDomains : cfg.domain ? [cfg.domain] : [];
@@ -53,6 +79,8 @@ function sipProxyRole(cfg: NodeConfig): SipProxyRole {
     replicas: cfg.replicas,
     domains,
     credentials: cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm),
+    // Without a users file the node serves the accounts of the provisioning database.
+    ...(cfg.users ? {} : { subscribers: new SubscriberBinding() }),
     ...(needsTls ? { tls: { cert: readFileSync(cfg.sipTlsCert!, "utf8"), key: readFileSync(cfg.sipTlsKey!, "utf8") } } : {}),
     timers: { t1: cfg.t1Ms },
     registrar: { minExpires: cfg.minExpires, maxExpires: cfg.maxExpires },
@@ -82,10 +110,14 @@ export function register(program: Command): void {
     .option("--control-port <port>", "control link port, mutual TLS between members (default 9600)")
     .option("--sip-internal-port <port>", "sip_proxy internal SIP listener between members, TLS (default 5070)")
     .option("--replicas <n>", "sip_proxy: nodes holding each registration, responsible one included (default 2)")
+    .option("--api-port <port>", "provisioning_server: API port (default 9280)")
+    .option("--api-host <addr>", "provisioning_server: API listen address (default --ip)")
+    .option("--api-tokens <list>", "provisioning_server: API tokens name:read|write:secret, comma-separated")
+    .option("--api-tls", "provisioning_server: serve HTTPS with the node's certificate")
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "node", flags);
       const log = memberLogger(cfg, "node");
-      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg) : new AdvertisedRole(r)));
+      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg) : r === "provisioning_server" ? provisioningRole(cfg) : new AdvertisedRole(r)));
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, servers, identity, log);

@@ -1,0 +1,140 @@
+/**
+ * The `provisioning_server` role: the HTTP/JSON API run by a node over the
+ * database that `thor database` announces (primary for writes, secondaries
+ * for reads while it is down). After every committed change it publishes
+ * `Thor.Provisioning` naming the changed AORs, so the responsible SIP nodes
+ * refresh at once; it serves the live membership and the per-role
+ * statistics it hears on the bus.
+ */
+import { describeError, type Logger } from "../base/index.js";
+import { DatabaseCluster, type DatabaseCandidate } from "../db/index.js";
+import type { MembershipSnapshot } from "../overlay/index.js";
+import { isNewerSnapshot } from "../overlay/index.js";
+import { DatabaseDirectory, type Role, type RoleAdvertisement, type RoleContext } from "../node/index.js";
+import {
+  DEFAULT_API_PORT,
+  DEFAULT_CHANGE_CHUNK,
+  ProvisioningServer,
+  ProvisioningService,
+  StatisticsAggregator,
+  requestChannel,
+  type ApiToken,
+  type ChangeNotice,
+  type NetworkStatusSource,
+} from "../provisioning/index.js";
+import { subscribe } from "../base/index.js";
+
+export interface ProvisioningRoleOptions {
+  /** Listen address of the API. @default the node's ip */
+  host?: string;
+  /** @default 9280 */
+  port?: number;
+  tokens: ApiToken[];
+  /** PEM certificate and key: serve HTTPS. */
+  tls?: { cert: string; key: string };
+  /** Databases used when none is announced (e.g. `thor demo` tests). */
+  dburis?: string[];
+  version?: string;
+}
+
+export class ProvisioningServerRole implements Role {
+  readonly name = "provisioning_server";
+  private server: ProvisioningServer | undefined;
+  private cluster: DatabaseCluster | undefined;
+  private directory: DatabaseDirectory | undefined;
+  private offs: Array<() => void> = [];
+  private snapshot: MembershipSnapshot | undefined;
+  private port = 0;
+  private dbKey = "";
+  private log: Logger | undefined;
+  private readonly counters = { requests: 0, errors: 0, changes: 0 };
+
+  constructor(private readonly opts: ProvisioningRoleOptions) {}
+
+  get url(): string | undefined {
+    return this.server?.url;
+  }
+
+  async start(ctx: RoleContext): Promise<void> {
+    const log = (this.log = ctx.logger);
+    this.cluster = new DatabaseCluster({ logger: log, clock: ctx.clock, migrate: true });
+    if (this.opts.dburis?.length) this.cluster.setCandidates(this.opts.dburis.map((uri, i) => ({ uri, priority: i })));
+    this.directory = new DatabaseDirectory(ctx.clock, log);
+    // The directory records an announcement before our handler reads it (handlers run in subscription order).
+    this.directory.start(ctx.bus);
+    const stats = new StatisticsAggregator(() => ctx.clock.wallNow());
+    this.offs.push(
+      ctx.bus.subscribe("Thor.Database", () => this.onDatabases()),
+      ctx.bus.subscribe("Thor.Members", (snap, meta) => {
+        if (meta.publisher.subject["OU"] !== "manager") return;
+        if (!this.snapshot || isNewerSnapshot(snap, this.snapshot)) this.snapshot = snap;
+      }),
+      ctx.bus.subscribe("Thor.Statistics", (r) => stats.add(r)),
+      ctx.bus.subscribe("Thor.Leave", (l) => stats.forget(l.id)),
+      subscribe<{ status: number }>(requestChannel.name, (m) => {
+        this.counters.requests++;
+        if (m.status >= 400) this.counters.errors++;
+      }),
+    );
+    const publisher = {
+      publish: (change: ChangeNotice) => {
+        this.counters.changes++;
+        const at = ctx.clock.wallNow();
+        const chunks = Math.max(1, Math.ceil(change.aors.length / DEFAULT_CHANGE_CHUNK));
+        for (let i = 0; i < chunks; i++) {
+          const aors = change.aors.slice(i * DEFAULT_CHANGE_CHUNK, (i + 1) * DEFAULT_CHANGE_CHUNK);
+          ctx.bus.publish("Thor.Provisioning", { aors, ...(i === 0 && change.domains?.length ? { domains: change.domains } : {}), ...(i === 0 && change.trustedPeers ? { trustedPeers: true } : {}), at });
+        }
+      },
+    };
+    const status: NetworkStatusSource = { membership: () => this.snapshot, statistics: () => stats.aggregate() };
+    const service = new ProvisioningService({ cluster: this.cluster, logger: log, publisher });
+    this.server = new ProvisioningServer({
+      service,
+      status,
+      logger: log,
+      tokens: this.opts.tokens,
+      host: this.opts.host ?? ctx.self().ip,
+      port: this.opts.port ?? DEFAULT_API_PORT,
+      ...(this.opts.tls ? { tls: this.opts.tls } : {}),
+      ...(this.opts.version ? { version: this.opts.version } : {}),
+    });
+    const addr = await this.server.start();
+    this.port = addr.port;
+    if (this.cluster.configured) await this.migrate();
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.offs) off();
+    this.offs = [];
+    this.directory?.stop();
+    await this.server?.stop();
+    await this.cluster?.close();
+  }
+
+  advertise(): RoleAdvertisement {
+    return this.port ? { ports: { provisioning: this.port }, attrs: { provisioning_tls: this.opts.tls !== undefined } } : {};
+  }
+
+  statistics(): Record<string, number> {
+    return { ...this.counters };
+  }
+
+  private onDatabases(): void {
+    if (this.opts.dburis?.length) return;
+    const cands: DatabaseCandidate[] = (this.directory?.all() ?? []).map((a) => ({ uri: a.dburi, priority: a.priority, id: a.id }));
+    const key = cands.map((c) => `${c.priority}:${c.uri}`).join("|");
+    if (key === this.dbKey || cands.length === 0) return;
+    this.dbKey = key;
+    this.cluster?.setCandidates(cands);
+    void this.migrate();
+  }
+
+  private async migrate(): Promise<void> {
+    try {
+      await this.cluster?.migrate();
+    } catch (err) {
+      this.log?.warn({ err: describeError(err) }, "could not migrate the primary database yet (the first write retries)");
+    }
+  }
+}

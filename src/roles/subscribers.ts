@@ -1,0 +1,142 @@
+/**
+ * Provisioned subscribers for a `sip_proxy` node: opens the databases that
+ * `thor database` announces (reads fall back to a secondary), loads the
+ * accounts this node owns on the role's ring when a database is announced
+ * and whenever its ring slice changes, and refreshes accounts at once when a
+ * provisioning server announces a committed change on `Thor.Provisioning`.
+ * Its `lookup` is the SIP stack's credential store.
+ */
+import { describeError, type Clock, type Logger, type TimerHandle } from "../base/index.js";
+import { DatabaseCluster, type DatabaseCandidate } from "../db/index.js";
+import { DatabaseDirectory, type RoleContext } from "../node/index.js";
+import type { RoleMap } from "../overlay/index.js";
+import { SubscriberCache, type CachedCredentials } from "../provisioning/index.js";
+
+export interface SubscriberBindingOptions {
+  /** The ring whose slice this node serves. @default "sip_proxy" */
+  role?: string;
+  /** Retry a failed load after this long. @default 2000 */
+  retryMs?: number;
+  pageSize?: number;
+}
+
+export class SubscriberBinding {
+  private cluster: DatabaseCluster | undefined;
+  private cacheObj: SubscriberCache | undefined;
+  private directory: DatabaseDirectory | undefined;
+  private ctx: RoleContext | undefined;
+  private log: Logger | undefined;
+  private clock: Clock | undefined;
+  private offs: Array<() => void> = [];
+  private dbKey = "";
+  private ringKey = "";
+  private loading: Promise<void> | undefined;
+  private again = false;
+  private retry: TimerHandle | undefined;
+  private stopped = false;
+  readonly counters = { loads: 0, loadFailures: 0, refreshes: 0, lastLoadMs: 0 };
+
+  constructor(private readonly opts: SubscriberBindingOptions = {}) {}
+
+  get cache(): SubscriberCache {
+    if (!this.cacheObj) throw new Error("subscriber binding not started");
+    return this.cacheObj;
+  }
+
+  /**
+   * The SIP credential store: the accounts this node owns, from memory
+   * (others are asked of their responsible node by the sip_proxy role).
+   */
+  lookup(username: string, realm: string): CachedCredentials | undefined {
+    return this.cacheObj?.lookup(username, realm);
+  }
+
+  async start(ctx: RoleContext): Promise<void> {
+    this.ctx = ctx;
+    this.log = ctx.logger.child({ part: "subscribers" });
+    this.clock = ctx.clock;
+    this.cluster = new DatabaseCluster({ logger: this.log, clock: ctx.clock });
+    this.cacheObj = new SubscriberCache({ source: this.cluster, logger: this.log, ...(this.opts.pageSize ? { pageSize: this.opts.pageSize } : {}) });
+    this.directory = new DatabaseDirectory(ctx.clock, this.log);
+    // The directory records an announcement before our handler reads it (handlers run in subscription order).
+    this.directory.start(ctx.bus);
+    this.offs.push(
+      ctx.bus.subscribe("Thor.Database", () => this.onDatabases()),
+      ctx.bus.subscribe("Thor.Provisioning", (change) => {
+        this.counters.refreshes++;
+        const cache = this.cacheObj;
+        if (!cache || !this.cluster?.configured) return;
+        void cache.refresh(change.aors).catch((err: unknown) => this.log?.warn({ err: describeError(err) }, "refresh failed"));
+        if (change.domains?.length) void cache.refreshDomains(change.domains).catch((err: unknown) => this.log?.warn({ err: describeError(err) }, "domain refresh failed"));
+      }),
+    );
+    const map = ctx.roleMap();
+    if (map) this.onMembership(map);
+  }
+
+  /** Call on every applied membership snapshot: reloads when the ring changed. */
+  onMembership(map: RoleMap): void {
+    const ring = map.ring(this.opts.role ?? "sip_proxy");
+    const key = ring ? map.members.filter((m) => m.roles.includes(this.opts.role ?? "sip_proxy") && m.attrs["draining"] !== true).map((m) => m.ip).sort().join(",") : "";
+    if (key === this.ringKey) return;
+    this.ringKey = key;
+    this.scheduleLoad("ring slice changed");
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const off of this.offs) off();
+    this.offs = [];
+    this.directory?.stop();
+    if (this.retry && this.clock) this.clock.clearTimeout(this.retry);
+    await this.loading?.catch(() => undefined);
+    await this.cluster?.close();
+  }
+
+  statistics(): Record<string, number> {
+    return { subscribers: this.cacheObj?.size ?? 0, subscriberLoads: this.counters.loads, subscriberRefreshes: this.counters.refreshes, subscriberLoadMs: Math.round(this.counters.lastLoadMs) };
+  }
+
+  private onDatabases(): void {
+    const list = this.directory?.all() ?? [];
+    const cands: DatabaseCandidate[] = list.map((a) => ({ uri: a.dburi, priority: a.priority, id: a.id }));
+    const key = cands.map((c) => `${c.priority}:${c.uri}`).join("|");
+    if (key === this.dbKey || cands.length === 0) return;
+    this.dbKey = key;
+    this.cluster?.setCandidates(cands);
+    this.scheduleLoad("database announced");
+  }
+
+  private scheduleLoad(why: string): void {
+    if (this.stopped || !this.cluster?.configured || !this.ctx?.roleMap()) return;
+    if (this.loading) {
+      this.again = true;
+      return;
+    }
+    this.loading = this.load(why).finally(() => {
+      this.loading = undefined;
+      if (this.again) {
+        this.again = false;
+        this.scheduleLoad("changed during the last load");
+      }
+    });
+  }
+
+  private async load(why: string): Promise<void> {
+    const ctx = this.ctx!;
+    const role = this.opts.role ?? "sip_proxy";
+    const selfIp = ctx.self().ip;
+    const owns = (aor: string) => ctx.roleMap()?.ring(role)?.lookup(aor) === selfIp;
+    try {
+      const r = await this.cache.load(owns);
+      this.counters.loads++;
+      this.counters.lastLoadMs = r.ms;
+      this.log?.info({ why, accounts: r.accounts, scanned: r.scanned, ms: Math.round(r.ms) }, "owned subscribers loaded");
+    } catch (err) {
+      this.counters.loadFailures++;
+      this.log?.warn({ why, err: describeError(err) }, "could not load subscribers; retrying");
+      if (this.retry && this.clock) this.clock.clearTimeout(this.retry);
+      this.retry = this.clock?.setTimeout(() => this.scheduleLoad("retry"), this.opts.retryMs ?? 2000);
+    }
+  }
+}
