@@ -17,6 +17,7 @@ const MODULES: ReadonlyArray<{ name: string; path: string }> = [
   { name: "sip-parser", path: "./sip-parser.js" },
   { name: "sip-load", path: "./sip-load.js" },
   { name: "failover", path: "./failover.js" },
+  { name: "sip-cluster", path: "./sip-cluster.js" },
   { name: "dns", path: "./dns.js" },
   { name: "provisioning", path: "./provisioning.js" },
 ];

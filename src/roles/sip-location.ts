@@ -21,6 +21,7 @@ import { z } from "zod";
 import { describeError, type Clock, type Logger } from "../base/index.js";
 import type { ControlLink } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
+import type { PeerIdentity } from "../pki/index.js";
 import { LocationRequestError } from "./errors.js";
 import { Registrar, type Binding, type LocationService, type RegisterData, type RegisterOutcome } from "../sip/index.js";
 
@@ -122,12 +123,15 @@ export class DistributedLocation implements LocationService {
     this.replicas = Math.max(1, opts.replicas ?? DEFAULT_REPLICAS);
     this.log = opts.logger;
     const { control } = opts;
-    control.handle("sip.register", (p) => {
+    control.handle("sip.register", (p, peer) => {
+      requireNode(peer, "sip.register");
       const { aor, data } = parse(registerCall, p);
       return this.applyLocal(aor, data as RegisterData);
     });
+    // Read-only: also for operator tools (`thor location`, certificate OU=monitor).
     control.handle("sip.lookup", (p) => this.lookupLocal(parse(lookupCall, p).aor));
-    control.handle("sip.replicate", (p) => {
+    control.handle("sip.replicate", (p, peer) => {
+      requireNode(peer, "sip.replicate");
       for (const e of parse(replicateCall, p).entries) this.accept({ aor: e.aor, version: e.version, bindings: e.bindings.map(toBinding) });
       return { ok: true };
     });
@@ -311,6 +315,11 @@ export class DistributedLocation implements LocationService {
     this.stopped = true;
     if (this.retryTimer) this.opts.clock.clearTimeout(this.retryTimer);
   }
+}
+
+/** Methods that change state are for nodes only, not for operator tools on the same link. */
+export function requireNode(peer: PeerIdentity, method: string): void {
+  if (peer.subject["OU"] !== "node") throw new LocationRequestError(`${method} is for nodes; ${peer.subject["CN"] ?? "?"} has OU=${peer.subject["OU"] ?? "none"}`);
 }
 
 function parse<T>(schema: z.ZodType<T>, payload: unknown): T {

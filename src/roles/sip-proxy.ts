@@ -38,7 +38,7 @@ import {
   type TimerConfig,
 } from "../sip/index.js";
 import { LocationRequestError } from "./errors.js";
-import { DistributedLocation, DEFAULT_REPLICAS } from "./sip-location.js";
+import { DistributedLocation, DEFAULT_REPLICAS, requireNode } from "./sip-location.js";
 import type { SubscriberBinding } from "./subscribers.js";
 
 /** @default 5070 */
@@ -157,7 +157,8 @@ export class SipProxyRole implements Role {
   /** The local store first; a subscriber we do not know is asked of its responsible node. */
   private remoteCredentials(control: NonNullable<RoleContext["control"]>, self: string, map: () => RoleMap | undefined): AsyncCredentialStore {
     const local = this.local();
-    control.handle("sip.credentials", (p) => {
+    control.handle("sip.credentials", (p, peer) => {
+      requireNode(peer, "sip.credentials");
       const r = credentialsCall.safeParse(p);
       if (!r.success) throw new LocationRequestError(`invalid request: ${r.error.issues[0]?.message ?? "bad shape"}`);
       return local.lookup(r.data.username, r.data.realm) ?? null;

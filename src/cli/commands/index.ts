@@ -10,6 +10,7 @@ import { register as lookup } from "./lookup.js";
 import { register as sip } from "./sip.js";
 import { register as dns } from "./dns.js";
 import { register as provision } from "./provision.js";
+import { register as location } from "./location.js";
 
 /** Every `thor` subcommand: one module each, registering itself on the program. */
-export const commands: ReadonlyArray<(program: Command) => void> = [ca, eventserver, manager, node, database, monitor, lookup, sip, demo, dns, provision];
+export const commands: ReadonlyArray<(program: Command) => void> = [ca, eventserver, manager, node, database, monitor, lookup, location, sip, demo, dns, provision];

@@ -30,8 +30,8 @@ export function register(program: Command): void {
       view.attach(bus);
       if (cfg.once) {
         const deadline = Date.now() + cfg.timeoutMs;
-        // Wait for the snapshot and one round of manager heartbeats.
-        while ((!view.snapshot || view.managers.size === 0) && Date.now() < deadline) await sleep(50);
+        // Wait for the snapshot and the active manager's heartbeat (a standby's may come first).
+        while ((!view.snapshot || view.activeManager() === undefined) && Date.now() < deadline) await sleep(50);
         if (cfg.json) {
           const out = {
             snapshot: view.snapshot ?? null,

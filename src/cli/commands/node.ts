@@ -10,6 +10,7 @@ import { bool, ConfigError, list, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, tlsPaths, untilSignal } from "../member.js";
 import { loadUsers, parseListeners } from "../sip-config.js";
 import { VERSION } from "../version.js";
+import { parsePassport } from "../../pki/index.js";
 
 const schema = memberSchema.extend({
   ip: z.string().min(2),
@@ -127,6 +128,8 @@ export function register(program: Command): void {
         logger: log.child({ part: "control" }),
         host: cfg.ip,
         port: cfg.controlPort,
+        // Nodes, and operator tools for read-only queries (the methods check the OU).
+        accept: [parsePassport("OU=node"), parsePassport("OU=monitor")],
         resolve: (id) => {
           const m = runtime?.roleMap()?.members.find((e) => e.id === id);
           const port = m?.ports["control"];

@@ -1,0 +1,206 @@
+/**
+ * The distributed SIP service driven by SIPp over UDP, real `thor node`
+ * processes on loopback (127.0.60.0/24), 1, 2 and 3 nodes in the same run:
+ *   - REGISTER with digest auth: one SIPp per node, each registering its
+ *     share of the users through "its" node (so with 2+ nodes about half of
+ *     the REGISTERs are for AORs held elsewhere, and every change is
+ *     replicated to a second node);
+ *   - full authenticated calls: one SIPp caller per node, each calling users
+ *     registered through the next node (every call crosses two nodes when
+ *     there are two or more).
+ * The baseline of each figure is the 1-node figure of the same run: the
+ * ratio is the scale-out (3 nodes on a 2-core machine cannot reach 3×: the
+ * nodes, SIPp and the event servers share the cores).
+ * Then failover: SIGKILL of the node responsible for about a third of the
+ * users, and an immediate round of calls to every one of them through
+ * another node: how long until all were reached, and how many were lost.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { silentLogger, sleep, systemClock } from "../src/base/index.js";
+import { issueLabCertificates, planLab, type LabPlan } from "../src/cli/lab.js";
+import { EventClient, parseEndpoint } from "../src/events/index.js";
+import { NetworkView } from "../src/monitor/index.js";
+import { RoleMap } from "../src/overlay/index.js";
+import { TlsIdentity } from "../src/pki/index.js";
+import { runSippStats, type SippStats } from "./sipp-run.js";
+import type { BenchResult } from "./types.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const BIN = join(ROOT, "bin/thor.js");
+const SCENARIOS = join(ROOT, "test/sip/scenarios");
+const SUBNET = "127.0.60";
+const DOMAIN = "example.com";
+const USERS = 3000;
+const CALLS = 1500;
+const users = Array.from({ length: USERS }, (_, i) => `b${i}`);
+const pw = (u: string) => `${u}-pw`;
+
+interface Cluster {
+  plan: LabPlan;
+  view: NetworkView;
+  procs: Map<string, ChildProcess>;
+  start(name: string): void;
+  stop(): Promise<void>;
+}
+
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<number> {
+  const start = performance.now();
+  while (!cond()) {
+    if (performance.now() - start > timeoutMs) throw new Error(`sip-cluster bench: ${what} not reached`);
+    await sleep(5);
+  }
+  return performance.now() - start;
+}
+
+async function cluster(n: number, dir: string): Promise<Cluster> {
+  const plan = planLab({ dir, subnet: SUBNET, fast: true, eventServers: 1, managers: 1, nodes: Array.from({ length: n }, () => ["sip_proxy"]) });
+  await issueLabCertificates(plan);
+  writeFileSync(plan.usersFile, ["alice", ...users].map((u) => `[[users]]\nusername = "${u}"\npassword = "${u === "alice" ? "alice-secret" : pw(u)}"\n`).join("\n"));
+  const procs = new Map<string, ChildProcess>();
+  const start = (name: string) => {
+    const m = plan.members.find((x) => x.name === name)!;
+    const extra = m.kind === "node" ? ["--sip-rate", "1000000", "--log-level", "warn"] : [];
+    procs.set(name, spawn(process.execPath, [BIN, ...m.args, ...extra], { stdio: "ignore" }));
+  };
+  for (const m of plan.members) if (m.kind !== "monitor") start(m.name);
+  const mon = plan.members.find((m) => m.kind === "monitor")!;
+  const identity = await TlsIdentity.load({ ca: join(plan.caDir, "ca.crt"), cert: mon.cert, key: mon.key });
+  const bus = new EventClient({ identity, logger: silentLogger, servers: plan.eventServers.map((s) => parseEndpoint(s)) });
+  const view = new NetworkView(systemClock);
+  view.attach(bus);
+  await bus.start();
+  await until(() => (view.snapshot?.members.length ?? 0) === n, 30_000, `${n} nodes up`);
+  await sleep(1000); // every node applies the snapshot
+  return {
+    plan,
+    view,
+    procs,
+    start,
+    async stop() {
+      await bus.close(500);
+      identity.close();
+      for (const p of procs.values()) p.kill("SIGKILL");
+      await sleep(500);
+    },
+  };
+}
+
+const nodesOf = (c: Cluster) => c.plan.members.filter((m) => m.kind === "node");
+const clientIp = (i: number) => `${SUBNET}.${200 + i}`;
+
+function csv(dir: string, name: string, rows: string[]): string {
+  const f = join(dir, name);
+  writeFileSync(f, "SEQUENTIAL\n" + rows.join("\n") + "\n");
+  return f;
+}
+
+/** The users registered through node i: every n-th one. */
+const share = (n: number, i: number) => users.filter((_, k) => k % n === i);
+
+async function registerAll(c: Cluster, dir: string): Promise<SippStats> {
+  const nodes = nodesOf(c);
+  const runs = nodes.map((node, i) =>
+    runSippStats(
+      ["-sf", join(SCENARIOS, "register-csv.xml"), "-inf", csv(dir, `reg${i}.csv`, share(nodes.length, i).map((u) => `${u};[authentication username=${u} password=${pw(u)}]`)), "-key", "domain", DOMAIN, "-key", "contact_host", `${clientIp(i)}:6000`, "-key", "expires", "3600", "-i", clientIp(i), "-p", "5071", "-mp", "7000", "-m", String(share(nodes.length, i).length), "-r", "100000", "-l", String(Math.ceil(400 / nodes.length)), "-timeout", "90s", `${node.ip}:5060`],
+      dir,
+    ),
+  );
+  return sum(await Promise.all(runs));
+}
+
+function uacScenario(dir: string): string {
+  const f = join(dir, "uac-csv.xml");
+  writeFileSync(f, readFileSync(join(SCENARIOS, "uac.xml"), "utf8").split("[callee]").join("[field0]"));
+  return f;
+}
+
+/** Calls from a caller per node to `callees[i]` through node i, answered by a UAS per client address. */
+async function callAll(c: Cluster, dir: string, callees: string[][], via: (i: number) => string, limit: number): Promise<SippStats> {
+  const nodes = nodesOf(c);
+  const uasCount = new Map<number, number>();
+  // The callees of caller i were registered through node (i+1) % n: their contact is clientIp((i+1) % n).
+  callees.forEach((list, i) => uasCount.set((i + 1) % nodes.length, (uasCount.get((i + 1) % nodes.length) ?? 0) + list.length));
+  const uas = [...uasCount].map(([k, count]) => runSippStats(["-sf", join(SCENARIOS, "uas.xml"), "-i", clientIp(k), "-p", "6000", "-m", String(count), "-timeout", "120s"], dir));
+  await sleep(500);
+  const scenario = uacScenario(dir);
+  const uac = callees.map((list, i) =>
+    list.length === 0
+      ? Promise.resolve({ ok: 0, failed: 0, seconds: 0 })
+      : runSippStats(["-sf", scenario, "-inf", csv(dir, `call${i}.csv`, list), "-au", "alice", "-ap", "alice-secret", "-key", "user", "alice", "-key", "domain", DOMAIN, "-i", clientIp(10 + i), "-p", "5080", "-m", String(list.length), "-r", "100000", "-l", String(limit), "-timeout", "120s", via(i)], dir),
+  );
+  const result = sum(await Promise.all(uac));
+  await Promise.all(uas);
+  return result;
+}
+
+function sum(stats: SippStats[]): SippStats {
+  return { ok: stats.reduce((a, s) => a + s.ok, 0), failed: stats.reduce((a, s) => a + s.failed, 0), seconds: Math.max(...stats.map((s) => s.seconds)) };
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const figures = new Map<number, { reg: SippStats; calls: SippStats }>();
+  for (const n of [1, 2, 3]) {
+    const dir = mkdtempSync(join(tmpdir(), "thor-bench-cluster-"));
+    const c = await cluster(n, dir);
+    try {
+      const reg = await registerAll(c, dir);
+      // Caller i calls users registered through node (i+1) % n, entering at node i.
+      const callees = nodesOf(c).map((_, i) => share(n, (i + 1) % n).slice(0, Math.ceil(CALLS / n)));
+      const calls = await callAll(c, dir, callees, (i) => `${nodesOf(c)[i]!.ip}:5060`, Math.ceil(150 / n));
+      figures.set(n, { reg, calls });
+      if (n === 3) results.push(...(await failover(c, dir)));
+    } finally {
+      await c.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const one = figures.get(1)!;
+  for (const [n, f] of figures) {
+    results.push({
+      name: `REGISTER with digest, ${n} node${n > 1 ? "s" : ""} (UDP, one SIPp per node)`,
+      value: f.reg.ok / f.reg.seconds,
+      unit: "registrations/s",
+      ...(n > 1 ? { baseline: { name: "1 node", value: one.reg.ok / one.reg.seconds } } : {}),
+      note: `${f.reg.ok} ok, ${f.reg.failed} failed in ${f.reg.seconds.toFixed(1)} s; replicas 2`,
+    });
+  }
+  for (const [n, f] of figures) {
+    results.push({
+      name: `calls with auth, ${n} node${n > 1 ? "s" : ""} (each crossing 2 nodes when n > 1)`,
+      value: f.calls.ok / f.calls.seconds,
+      unit: "calls/s",
+      ...(n > 1 ? { baseline: { name: "1 node", value: one.calls.ok / one.calls.seconds } } : {}),
+      note: `${f.calls.ok} ok, ${f.calls.failed} failed in ${f.calls.seconds.toFixed(1)} s`,
+    });
+  }
+  return results;
+}
+
+async function failover(c: Cluster, dir: string): Promise<BenchResult[]> {
+  const nodes = nodesOf(c);
+  const map = RoleMap.fromMembers(c.view.snapshot!.members);
+  const victim = nodes[2]!;
+  const owned = users.filter((u) => map.lookup("sip_proxy", `${u}@${DOMAIN}`)?.id === victim.name && share(3, 2).indexOf(u) < 0);
+  c.procs.get(victim.name)!.kill("SIGKILL");
+  const killed = performance.now();
+  const removed = until(() => !c.view.snapshot?.members.some((m) => m.id === victim.name), 20_000, "victim removed");
+  // Users registered through node1 and node2 (not the victim, whose flows died with it), called through node2.
+  const byEdge = [0, 1].map((edge) => owned.filter((u) => share(3, edge).includes(u)));
+  const stats = await callAll(c, dir, [byEdge[1]!, [], byEdge[0]!], () => `${nodes[1]!.ip}:5060`, 100);
+  const reachedMs = performance.now() - killed;
+  const removedMs = await removed;
+  return [
+    {
+      name: "responsible node SIGKILL → all its users reached through other nodes",
+      value: reachedMs,
+      unit: "ms",
+      baseline: { name: "member timeout (failure detection)", value: 2000 },
+      note: `${owned.length} users called right after the kill: ${stats.ok} reached, ${stats.failed} lost; removed from the snapshot after ${Math.round(removedMs)} ms`,
+    },
+  ];
+}
