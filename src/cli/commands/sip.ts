@@ -14,6 +14,7 @@ const schema = z.object({
   users: z.string().optional(),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
+  tlsCa: z.string().optional(),
   t1Ms: num().int().min(10).max(5000).default(500),
   minExpires: num().int().min(0).default(60),
   maxExpires: num().int().min(1).default(3600),
@@ -52,6 +53,7 @@ export function register(program: Command): void {
     .option("--users <file>", "TOML file with [[users]] username/password")
     .option("--tls-cert <file>", "certificate (PEM) for tls/wss listeners")
     .option("--tls-key <file>", "key (PEM) for tls/wss listeners")
+    .option("--tls-ca <file>", "CA certificates (PEM) that outgoing TLS connections trust (default: the system's)")
     .option("--t1-ms <ms>", "SIP timer T1 (default 500)")
     .option("--min-expires <s>", "Min-Expires for registrations (default 60)")
     .option("--max-expires <s>", "longest registration granted (default 3600)")
@@ -70,7 +72,7 @@ export function register(program: Command): void {
       const realm = cfg.domain[0]!;
       const credentials = cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm);
       const log = createLogger({ name: "sip", level: cfg.logLevel, format: cfg.logFormat });
-      const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, "utf8"), key: readFileSync(cfg.tlsKey, "utf8") } : undefined;
+      const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, "utf8"), key: readFileSync(cfg.tlsKey, "utf8"), ...(cfg.tlsCa ? { ca: readFileSync(cfg.tlsCa, "utf8") } : {}) } : undefined;
       if (listen.some((l) => l.transport === "tls" || l.transport === "wss") && !tls) throw new ConfigError("tls and wss listeners need --tls-cert and --tls-key");
       const server = new SipServer({
         logger: log,
