@@ -4,9 +4,10 @@
 # (prebench); does nothing when they are already there.
 #   sipp  (sip-tester)  SIP load generator and scripted UA, for the SIP tests
 #   openssl             the PKI tests verify our files with it
+#   baresip             a real SIP user agent, for the SIP end-to-end test with a UA
 # Benchmarks also want: kamailio (the baseline SIP proxy).
 set -euo pipefail
-want=(sip-tester openssl)
+want=(sip-tester openssl baresip)
 if [ "${1:-}" = "--bench" ]; then want+=(kamailio); fi
 missing=()
 for pkg in "${want[@]}"; do
