@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
-import { MemoryCredentialStore, parseListenSpec, SipServer, type ListenSpec } from "../../sip/index.js";
+import { MemoryCredentialStore, parseListenSpec, SipServer, systemResolver, type ListenSpec } from "../../sip/index.js";
 import { ConfigError, list, loadConfig, num } from "../config.js";
 import { createLogger } from "../logging.js";
 import { untilSignal } from "../member.js";
@@ -20,6 +20,7 @@ const schema = z.object({
   maxExpires: num().int().min(1).default(3600),
   algorithms: list(z.enum(["MD5", "SHA-256"])).default(["SHA-256", "MD5"]),
   rate: num().int().min(1).default(200),
+  dnsServer: list(z.string().regex(/^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/, "an IP address, optionally with :port")).default([]),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
   logFormat: z.enum(["json", "pretty", "auto"]).default("auto"),
 });
@@ -59,6 +60,7 @@ export function register(program: Command): void {
     .option("--max-expires <s>", "longest registration granted (default 3600)")
     .option("--algorithms <list>", "digest algorithms offered, preferred first (default SHA-256,MD5)")
     .option("--rate <n>", "requests per second per source before dropping (default 200)")
+    .option("--dns-server <list>", "DNS servers (IP or [IPv6], optional :port) for RFC 3263 lookups of foreign targets (default: the system's)")
     .option("--log-level <level>", "trace|debug|info|warn|error")
     .option("--log-format <format>", "json|pretty|auto")
     .action(async (flags: Record<string, unknown>) => {
@@ -85,6 +87,7 @@ export function register(program: Command): void {
         algorithms: cfg.algorithms,
         guard: { rate: cfg.rate, burst: cfg.rate * 2 },
         userAgent: `sipthor/${VERSION}`,
+        ...(cfg.dnsServer.length > 0 ? { resolver: systemResolver(cfg.dnsServer) } : {}),
       });
       await server.start();
       log.info({ listen: server.transport.bound().map((b) => `${b.transport}:${b.host}:${b.boundPort}`), domains: cfg.domain, users: credentials.size }, "SIP server ready");

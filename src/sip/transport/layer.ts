@@ -12,7 +12,7 @@ import net from "node:net";
 import tls from "node:tls";
 import http from "node:http";
 import https from "node:https";
-import { WebSocketServer, type WebSocket } from "ws";
+import { WebSocket, WebSocketServer } from "ws";
 import { describeError, type Logger } from "../../base/index.js";
 import { createResponse, formatVia, parseMessage, serializeMessage, StreamFramer, type ParseResult, type SipRequest } from "../message/index.js";
 import { isReliable, type Address, type Flow, type Inbound, type ListenSpec, type TransportName } from "./types.js";
@@ -134,11 +134,11 @@ export class TransportLayer {
 
   /**
    * Send to an address: over an existing connection or alias to that peer,
-   * else a new connection (TCP, TLS) or our UDP socket. Returns the flow, or
-   * undefined when we cannot reach that transport (no listener, WS client).
+   * else a new connection (TCP, TLS, WS, WSS) or our UDP socket. Returns the
+   * flow, or undefined when we have no UDP socket of that address family.
    */
-  sendTo(dest: Address & { transport: TransportName }, data: Buffer): Flow | undefined {
-    const existing = this.byRemote.get(`${dest.transport}:${dest.address}:${dest.port}`);
+  sendTo(dest: Address & { transport: TransportName; servername?: string }, data: Buffer): Flow | undefined {
+    const existing = this.byRemote.get(reuseKey(dest));
     const reuse = existing ? this.flows.get(existing) : undefined;
     if (reuse && !reuse.closed) {
       this.sendOn(reuse, data);
@@ -152,13 +152,9 @@ export class TransportLayer {
       this.sendOn(flow, data);
       return flow;
     }
-    if (dest.transport === "tcp" || dest.transport === "tls") {
-      const flow = this.connect(dest.transport, dest);
-      if (!flow) return undefined;
-      this.sendOn(flow, data);
-      return flow;
-    }
-    return undefined;
+    const flow = dest.transport === "tcp" || dest.transport === "tls" ? this.connect(dest.transport, dest) : this.connectWs(dest.transport, dest);
+    this.sendOn(flow, data);
+    return flow;
   }
 
   private async listen(spec: ListenSpec): Promise<Listener> {
@@ -235,7 +231,7 @@ export class TransportLayer {
     });
   }
 
-  private connect(transport: "tcp" | "tls", dest: Address): Flow | undefined {
+  private connect(transport: "tcp" | "tls", dest: Address & { servername?: string }): Flow {
     const socket =
       transport === "tcp"
         ? net.connect({ host: dest.address, port: dest.port })
@@ -245,17 +241,72 @@ export class TransportLayer {
             ...(this.opts.tls ? { cert: this.opts.tls.cert, key: this.opts.tls.key } : {}),
             ...(this.opts.tls?.ca ? { ca: this.opts.tls.ca } : {}),
             rejectUnauthorized: this.opts.tls?.rejectUnauthorized ?? true,
-            ...(net.isIP(dest.address) ? {} : { servername: dest.address }),
+            ...(dest.servername !== undefined ? { servername: dest.servername } : net.isIP(dest.address) ? {} : { servername: dest.address }),
           });
-    return this.accept(transport, socket, dest);
+    return this.accept(transport, socket, dest, reuseKey({ ...dest, transport }));
   }
 
-  private accept(transport: "tcp" | "tls", socket: net.Socket, dest?: Address): Flow {
+  /**
+   * An outgoing WebSocket connection (RFC 7118), subprotocol `sip`, to
+   * `ws(s)://address:port/`; for wss the certificate must name `servername`
+   * (else the address). Messages sent before the handshake completes wait
+   * for it; the connection is reused like a TCP one.
+   */
+  private connectWs(transport: "ws" | "wss", dest: Address & { servername?: string }): Flow {
+    const id = `${transport}#${this.nextConn++}`;
+    const host = net.isIPv6(dest.address) ? `[${dest.address}]` : dest.address;
+    const tlsOpts = this.opts.tls;
+    const ws = new WebSocket(`${transport}://${host}:${dest.port}/`, "sip", {
+      maxPayload: this.opts.maxMessage ?? 65_535,
+      handshakeTimeout: 10_000,
+      ...(transport === "wss"
+        ? {
+            ...(tlsOpts ? { cert: tlsOpts.cert, key: tlsOpts.key } : {}),
+            ...(tlsOpts?.ca ? { ca: tlsOpts.ca } : {}),
+            rejectUnauthorized: tlsOpts?.rejectUnauthorized ?? true,
+            ...(dest.servername !== undefined ? { servername: dest.servername } : net.isIP(dest.address) ? {} : { servername: dest.address }),
+          }
+        : {}),
+    });
+    const queue: Buffer[] = [];
+    let closed = false;
+    const remote = { address: dest.address, port: dest.port };
+    const local = { address: "0.0.0.0", port: 0 };
+    const flow = new SocketFlow(id, transport, local, remote, (d) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(d.toString("utf8"));
+      else queue.push(d);
+      return true;
+    }, () => closed);
+    const key = reuseKey({ ...dest, transport });
+    this.flows.set(id, flow);
+    this.byRemote.set(key, id);
+    const handle = { destroy: () => ws.terminate() };
+    this.connections.add(handle);
+    this.stats.connections++;
+    ws.on("open", () => {
+      for (const d of queue.splice(0)) ws.send(d.toString("utf8"));
+    });
+    ws.on("message", (data: Buffer) => {
+      if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
+      this.deliver(parseMessage(Buffer.isBuffer(data) ? data : Buffer.from(data), { maxMessage: this.opts.maxMessage }), flow);
+    });
+    ws.on("error", (err) => this.log.debug({ flow: id, err: describeError(err) }, "WebSocket connection error"));
+    ws.on("close", () => {
+      closed = true;
+      queue.length = 0;
+      this.flows.delete(id);
+      if (this.byRemote.get(key) === id) this.byRemote.delete(key);
+      this.connections.delete(handle);
+    });
+    return flow;
+  }
+
+  private accept(transport: "tcp" | "tls", socket: net.Socket, dest?: Address, outboundKey?: string): Flow {
     const id = `${transport}#${this.nextConn++}`;
     const remote = dest ?? { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
     const local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
     const flow = new SocketFlow(id, transport, local, remote, (d) => socket.write(d), () => socket.destroyed || !socket.writable);
-    const key = `${transport}:${remote.address}:${remote.port}`;
+    const key = outboundKey ?? `${transport}:${remote.address}:${remote.port}`;
     const aliases = [key];
     this.flows.set(id, flow);
     this.byRemote.set(key, id);
@@ -336,6 +387,17 @@ export class TransportLayer {
     }
     return alias;
   }
+}
+
+/**
+ * The key under which a connection is reused for requests to `dest`. A
+ * secure connection we opened to a SIP domain is reused for that domain
+ * only: its certificate was checked against that name (RFC 5922), not
+ * against any other domain served at the same address.
+ */
+function reuseKey(dest: Address & { transport: TransportName; servername?: string }): string {
+  const base = `${dest.transport}:${dest.address}:${dest.port}`;
+  return (dest.transport === "tls" || dest.transport === "wss") && dest.servername !== undefined ? `${base}/${dest.servername}` : base;
 }
 
 function statusReason(status: number, reason: string): string {
