@@ -15,7 +15,7 @@ import { MAGIC_COOKIE, TransactionLayer, type ClientTransaction, type ServerTran
 import type { Flow, TransportLayer, TransportName } from "../transport/index.js";
 import { DigestAuthenticator, type CredentialStore } from "../auth/index.js";
 import { Registrar, registerAor, type Binding, type RegistrarOptions } from "../registrar/index.js";
-import { nextHopUri, resolveUri, type Destination } from "./targets.js";
+import { nextHopUri, resolveUri, type Destination, type SipResolver } from "./targets.js";
 import { Guard, type GuardOptions } from "./guard.js";
 
 export interface ProxyOptions {
@@ -33,6 +33,8 @@ export interface ProxyOptions {
   /** Digest algorithms offered, preferred first. @default ["SHA-256", "MD5"] */
   algorithms?: Array<"MD5" | "SHA-256">;
   userAgent?: string;
+  /** DNS for RFC 3263 resolution of targets. @default the system's */
+  resolver?: SipResolver;
 }
 
 interface Branch {
@@ -287,7 +289,7 @@ export class SipProxy {
       }
     }
     const hop = nextHopUri(req);
-    return { dest: hop ? await resolveUri(hop) : undefined, flow: undefined };
+    return { dest: hop ? await resolveUri(hop, this.opts.resolver ? { resolver: this.opts.resolver } : {}) : undefined, flow: undefined };
   }
 
   private async forward(req: SipRequest, inFlow: Flow, tx: ServerTransaction, targets: Array<{ uri: string; binding: Binding | undefined }>): Promise<void> {
