@@ -247,12 +247,15 @@ export class SipProxy {
   }
 
   private looped(req: SipRequest): boolean {
-    const probe = this.branchId(req).split("-")[1];
+    const vias = req.vias;
+    if (vias.length < 2) return false;
     const locals = this.opts.transport.bound();
-    for (const v of req.vias.slice(1)) {
+    let probe: string | undefined; // hashed only when a Via of ours is there (never for a first hop)
+    for (const v of vias.slice(1)) {
       const m = /branch=z9hG4bK-(t[A-Za-z0-9_-]{10})-/i.exec(v);
-      if (!m || m[1] !== probe) continue;
-      if (locals.some((l) => v.includes(`${l.advertise ?? l.host}:${l.boundPort}`))) return true;
+      if (!m || !locals.some((l) => v.includes(`${l.advertise ?? l.host}:${l.boundPort}`))) continue;
+      probe ??= this.branchId(req).split("-")[1];
+      if (m[1] === probe) return true;
     }
     return false;
   }
