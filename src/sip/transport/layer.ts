@@ -26,6 +26,14 @@ export interface TransportLayerOptions {
   maxMessage?: number;
   /** Connections idle this long are closed. @default 600 s */
   idleMs?: number;
+  /**
+   * Receive and send buffer of UDP sockets. Bursts of datagrams wait here
+   * while the event loop is busy; with the Linux default (208 KiB) a burst
+   * of a few hundred requests overflows it and the datagrams are dropped,
+   * which costs a retransmission interval each. @default 4 MiB (capped by
+   * the kernel at net.core.rmem_max / wmem_max)
+   */
+  udpBufferBytes?: number;
   /** Called for every message received; set by the layer above. */
   onMessage?: (inbound: Inbound) => void;
 }
@@ -80,6 +88,8 @@ class UdpFlow implements Flow {
 }
 
 const DEFAULT_IDLE_MS = 600_000;
+/** @default 4 MiB (the kernel caps it at net.core.rmem_max / wmem_max) */
+const DEFAULT_UDP_BUFFER = 4 * 1024 * 1024;
 
 export class TransportLayer {
   onMessage: (inbound: Inbound) => void;
@@ -177,7 +187,8 @@ export class TransportLayer {
 
   private listenUdp(spec: ListenSpec): Promise<Listener> {
     return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket({ type: net.isIPv6(spec.host) ? "udp6" : "udp4", reuseAddr: false });
+      const buffer = this.opts.udpBufferBytes ?? DEFAULT_UDP_BUFFER;
+      const socket = dgram.createSocket({ type: net.isIPv6(spec.host) ? "udp6" : "udp4", reuseAddr: false, recvBufferSize: buffer, sendBufferSize: buffer });
       socket.once("error", reject);
       socket.bind(spec.port, spec.host, () => {
         socket.off("error", reject);
