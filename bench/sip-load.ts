@@ -12,7 +12,8 @@
  * it gets 512 MB of shared memory (`-m`): with the default 64 MB, its
  * transaction table runs out under this call load and the worker crashes.
  * Each figure is successful scenarios per second at saturation (SIPp keeps
- * a fixed number of scenarios in flight).
+ * a fixed number of scenarios in flight), the median of three rounds in
+ * which thor and Kamailio (both running) are measured in turn.
  * Also: heap per registered binding at 100k bindings (in process).
  * Addresses: 127.0.9.0/24, or THOR_BENCH_NET=127.0.x to run beside
  * something else that uses it.
@@ -36,6 +37,8 @@ const CALLS = 6000;
 /** Callees: SIPp UASes, each registered as its own user on its own port. */
 const UASES = 4;
 const NET = process.env["THOR_BENCH_NET"] ?? "127.0.9";
+/** thor and Kamailio are measured in turn this many times; the median round is reported. */
+const ROUNDS = 3;
 
 interface SippStats {
   ok: number;
@@ -137,22 +140,34 @@ export async function run(): Promise<BenchResult[]> {
     const cfg = readFileSync(join(ROOT, "bench/kamailio/kamailio.cfg.tmpl"), "utf8").replaceAll("@LISTEN@", `${NET}.2:5060`).replaceAll("@DB@", db).replaceAll("@CHILDREN@", "1");
     writeFileSync(join(dir, "kamailio.cfg"), cfg);
 
+    // Both servers run side by side and are measured in turn, ROUNDS times: other load
+    // on the machine comes and goes, and alternating spreads it over both.
     const thor = spawn(process.execPath, [BIN, "sip", "--domain", "example.test", "--listen", `udp:${NET}.1:5060`, "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--rate", "10000000", "--log-level", "warn", "--log-format", "json"], { stdio: "ignore" });
     procs.push(thor);
-    const ours = await measure("thor", `${NET}.1:5060`, 10, dir);
-    thor.kill("SIGTERM");
-
     const kamLog = openSync(join(dir, "kamailio.log"), "w");
     const kam = spawn("kamailio", ["-f", join(dir, "kamailio.cfg"), "-DD", "-E", "-w", dir, "-m", "512", "-M", "32"], { stdio: ["ignore", kamLog, kamLog] });
     procs.push(kam);
-    const theirs = await measure("kamailio", `${NET}.2:5060`, 20, dir);
+    const ours: Array<{ register: SippStats; calls: SippStats }> = [];
+    const theirs: Array<{ register: SippStats; calls: SippStats }> = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      ours.push(await measure("thor", `${NET}.1:5060`, 10, dir));
+      theirs.push(await measure("kamailio", `${NET}.2:5060`, 20, dir));
+    }
+    thor.kill("SIGTERM");
     kam.kill("SIGTERM");
 
     const rate = (s: SippStats) => s.ok / s.seconds;
-    const note = (s: SippStats) => `${s.ok} ok, ${s.failed} failed in ${s.seconds.toFixed(1)} s`;
+    /** The round with the median rate. */
+    const median = (runs: SippStats[]) => [...runs].sort((a, b) => rate(a) - rate(b))[Math.floor(runs.length / 2)]!;
+    const note = (runs: SippStats[]) => {
+      const m = median(runs);
+      return `${m.ok} ok, ${m.failed} failed in ${m.seconds.toFixed(1)} s; rounds ${runs.map((r) => Math.round(rate(r))).join(", ")}/s`;
+    };
+    const reg = { ours: ours.map((r) => r.register), theirs: theirs.map((r) => r.register) };
+    const calls = { ours: ours.map((r) => r.calls), theirs: theirs.map((r) => r.calls) };
     return [
-      { name: "REGISTER with digest auth (UDP, SIPp, 400 in flight)", value: rate(ours.register), unit: "registrations/s", baseline: { name: "Kamailio 5.6, 1 worker", value: rate(theirs.register) }, note: `thor ${note(ours.register)}; Kamailio ${note(theirs.register)}` },
-      { name: `calls through the proxy with auth (UDP, SIPp, 200 in flight, ${UASES} callee UASes)`, value: rate(ours.calls), unit: "calls/s", baseline: { name: "Kamailio 5.6, 1 worker", value: rate(theirs.calls) }, note: `thor ${note(ours.calls)}; Kamailio ${note(theirs.calls)}` },
+      { name: `REGISTER with digest auth (UDP, SIPp, 400 in flight, median of ${ROUNDS})`, value: rate(median(reg.ours)), unit: "registrations/s", baseline: { name: "Kamailio 5.6, 1 worker", value: rate(median(reg.theirs)) }, note: `thor ${note(reg.ours)}; Kamailio ${note(reg.theirs)}` },
+      { name: `calls through the proxy with auth (UDP, SIPp, 200 in flight, ${UASES} callee UASes, median of ${ROUNDS})`, value: rate(median(calls.ours)), unit: "calls/s", baseline: { name: "Kamailio 5.6, 1 worker", value: rate(median(calls.theirs)) }, note: `thor ${note(calls.ours)}; Kamailio ${note(calls.theirs)}` },
       { name: "heap per registered binding at 100k bindings", value: bindingMemory(), unit: "bytes", note: "location store after 100k REGISTERs, measured in process after GC" },
     ];
   } finally {
