@@ -21,6 +21,7 @@ const SERVER = "127.0.40.1";
 const DOMAIN = "example.test";
 const CALLER = "127.0.40.31";
 const CALLEE = "127.0.40.21";
+const IMPOSTOR = "127.0.40.22";
 
 describe("thor sip over TLS with SIPp", () => {
   let dir: string;
@@ -41,7 +42,7 @@ describe("thor sip over TLS with SIPp", () => {
     server = startThor("sip-tls", [
       "sip", "--domain", DOMAIN, "--listen", `tls:${SERVER}:5061`, "--users", users,
       "--tls-cert", proxyCert.certPath, "--tls-key", proxyCert.keyPath, "--tls-ca", caFiles.certPath,
-      "--min-expires", "10", "--algorithms", "MD5,SHA-256",
+      "--min-expires", "10", "--algorithms", "MD5,SHA-256", "--t1-ms", "50",
     ]);
     await server.waitForLog((l) => l.msg === "SIP server ready", 15_000, "SIP server ready");
     // SIPp (TCP) -> relay -> TLS -> thor, for the caller and for registrations.
@@ -49,6 +50,11 @@ describe("thor sip over TLS with SIPp", () => {
     // thor -> TLS -> relay (callee certificate) -> TCP -> SIPp UAS.
     const calleeCert = await issueCertificate(pki, "callee", { ip: [CALLEE], roles: ["sip_client"] });
     relays.push(await tlsServerRelay({ host: CALLEE, port: 5061, cert: readFileSync(calleeCert.certPath, "utf8"), key: readFileSync(calleeCert.keyPath, "utf8") }, { host: CALLEE, port: 5070 }));
+    // A callee whose certificate comes from another CA: thor must not talk to it.
+    const otherPki = join(dir, "other-pki");
+    await initCa(otherPki);
+    const impostorCert = await issueCertificate(otherPki, "impostor", { ip: [IMPOSTOR], roles: ["sip_client"] });
+    relays.push(await tlsServerRelay({ host: IMPOSTOR, port: 5061, cert: readFileSync(impostorCert.certPath, "utf8"), key: readFileSync(impostorCert.keyPath, "utf8") }, { host: IMPOSTOR, port: 5070 }));
   });
 
   after(async () => {
@@ -85,5 +91,16 @@ describe("thor sip over TLS with SIPp", () => {
     assert.equal(s.code, 0, describeRun("callee", s));
     assert.equal(calleeRelay.connections - inbound, 1, "INVITE, ACK and BYE reached the callee over one TLS connection");
     assert.match(s.messages, /Record-Route: <sip:127\.0\.40\.1:5061;transport=tls;lr>/);
+  });
+
+  it("does not send a call to a callee whose certificate our CA did not sign: the caller gets 408 (T1 50 ms)", async () => {
+    const reg = await sipp({ scenario: "register.xml", template: tlsTemplate, localIp: CALLER, localPort: 5064, transport: "t1", remote: toProxy, keys: keys("bob", { contact: `sip:bob@${IMPOSTOR}:5061;transport=tls`, expires: "3600" }) }).done;
+    assert.equal(reg.code, 0, describeRun("register bob at the impostor", reg));
+    const impostor = relays[2]!;
+    const uac = await sipp({ scenario: "uac-fail.xml", template: { ...tlsTemplate, "[final]": "408" }, localIp: CALLER, localPort: 5081, transport: "t1", remote: toProxy, keys: keys("alice", { callee: "bob" }) }).done;
+    assert.equal(uac.code, 0, describeRun("caller", uac));
+    // thor opened a connection to the impostor, refused its certificate in the handshake, and sent it nothing.
+    assert.ok(impostor.attempts >= 1, "a TLS connection was tried");
+    assert.equal(impostor.connections, 0, "no handshake completed");
   });
 });

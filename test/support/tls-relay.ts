@@ -12,7 +12,10 @@ import tls from "node:tls";
  * Closing the relay destroys every connection it carries.
  */
 export interface TlsRelay {
+  /** Connections carried (for a TLS listener: handshakes completed). */
   readonly connections: number;
+  /** TCP connections accepted, whether their TLS handshake succeeded or not. */
+  readonly attempts: number;
   close(): Promise<void>;
 }
 
@@ -21,6 +24,8 @@ type Listener = net.Server | tls.Server;
 function relay(server: Listener, listen: { host: string; port: number }, dial: () => net.Socket, accepted: "connection" | "secureConnection"): Promise<TlsRelay> {
   const sockets = new Set<net.Socket>();
   let connections = 0;
+  let attempts = 0;
+  server.on("connection", () => attempts++);
   const track = (s: net.Socket) => {
     sockets.add(s);
     s.once("close", () => sockets.delete(s));
@@ -43,6 +48,9 @@ function relay(server: Listener, listen: { host: string; port: number }, dial: (
       resolve({
         get connections() {
           return connections;
+        },
+        get attempts() {
+          return attempts;
         },
         close: () =>
           new Promise<void>((r) => {
