@@ -6,7 +6,7 @@
 #   openssl             the PKI tests verify our files with it
 #   dnsutils, knot-dnsutils  dig and kdig, for the thor dns tests
 #   knot                the external primary of the RFC 2136 push test (and the DNS benchmark's baseline)
-#   baresip             an RFC 3263 SIP client, for the thor dns end-to-end test
+#   baresip             a real SIP user agent (RFC 3263 client), for the SIP and thor dns end-to-end tests
 # Benchmarks also want: kamailio (the baseline SIP proxy).
 #   dnsperf             the DNS load generator
 set -euo pipefail

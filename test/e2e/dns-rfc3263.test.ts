@@ -7,7 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { Baresip } from "../support/baresip.js";
+import { Baresip } from "../support/baresip-console.js";
 import { Lab } from "../support/lab.js";
 import { stopAllProcesses } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";

@@ -1,88 +1,168 @@
-/**
- * A real baresip user agent for end-to-end tests, configured with nothing but
- * its account (`sip:user@domain`) and a DNS server: it finds the platform
- * the RFC 3263 way (NAPTR, SRV, A). Commands go through its UDP console
- * module (`cons`), its output is collected to wait on.
- */
 import { spawn, type ChildProcess } from "node:child_process";
-import dgram from "node:dgram";
 import { mkdirSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 import { waitFor } from "./wait-for.js";
 
+/**
+ * A real baresip user agent (Debian `baresip`), headless: its own config
+ * directory (`-f`), no sound device (the in-memory aubridge module stands
+ * in for microphone and speaker), driven through its `ctrl_tcp` module:
+ * commands and events are JSON in netstrings on a TCP socket.
+ * baresip 1.0 (libre) gives up on a 401/407 that carries any challenge
+ * with an algorithm it does not know (SHA-256), so the server must offer
+ * MD5 only to it.
+ */
 export interface BaresipOptions {
+  name: string;
+  /** Working directory; the config directory is created in it. */
   dir: string;
-  /** Local address for SIP and the console. */
   ip: string;
   sipPort: number;
-  consolePort: number;
-  /** `ip:port` of the DNS server: the only network setting it gets. */
-  dnsServer: string;
-  user: string;
-  domain: string;
-  password: string;
+  ctrlPort: number;
+  /** The accounts line, e.g. `<sip:alice@example.test>;auth_pass=...;outbound="sip:..."`. */
+  account: string;
+  rtpPorts: [number, number];
+}
+
+export interface BaresipEvent {
+  event: true;
+  class?: string;
+  type?: string;
+  param?: string;
+  peeruri?: string;
+  accountaor?: string;
+  [key: string]: unknown;
+}
+
+interface BaresipResponse {
+  response: true;
+  ok: boolean;
+  data?: string;
+  token?: string;
 }
 
 export class Baresip {
-  readonly child: ChildProcess;
-  private out = "";
-  readonly exited: Promise<void>;
+  readonly events: BaresipEvent[] = [];
+  readonly output: string[] = [];
+  private child: ChildProcess | undefined;
+  private ctrl: net.Socket | undefined;
+  private rest = Buffer.alloc(0);
+  private readonly pending = new Map<string, (r: BaresipResponse) => void>();
+  private nextToken = 1;
+  private exited: Promise<void> = Promise.resolve();
 
-  constructor(readonly opts: BaresipOptions) {
-    const dir = join(opts.dir, `baresip-${opts.user}`);
-    mkdirSync(dir, { recursive: true });
+  constructor(readonly opts: BaresipOptions) {}
+
+  get configDir(): string {
+    return join(this.opts.dir, this.opts.name);
+  }
+
+  async start(): Promise<void> {
+    const o = this.opts;
+    mkdirSync(this.configDir, { recursive: true });
     writeFileSync(
-      join(dir, "config"),
+      join(this.configDir, "config"),
       [
-        `sip_listen ${opts.ip}:${opts.sipPort}`,
-        `dns_server ${opts.dnsServer}`,
+        "poll_method epoll",
+        `sip_listen ${o.ip}:${o.sipPort}`,
+        // The local address for SIP and RTP (else the first interface's, where our loopback listener is not).
+        `net_interface ${o.ip}`,
+        "audio_source aubridge,mic",
+        "audio_player aubridge,speaker",
+        "audio_alert aubridge,alert",
         "module_path /usr/lib/baresip/modules",
         "module g711.so",
         "module aubridge.so",
-        "module cons.so",
-        `cons_listen ${opts.ip}:${opts.consolePort}`,
         "module_app account.so",
         "module_app menu.so",
-        "audio_source aubridge,thor",
-        "audio_player aubridge,thor",
-        "audio_alert aubridge,thor",
+        "module_app ctrl_tcp.so",
+        `ctrl_tcp_listen ${o.ip}:${o.ctrlPort}`,
+        `rtp_ports ${o.rtpPorts[0]}-${o.rtpPorts[1]}`,
+        // No DNS is needed (the outbound proxy is an address); keep baresip away from the host's resolver.
+        "dns_server 127.0.0.1:53",
         "",
       ].join("\n"),
     );
-    // No outbound proxy, no server address: only the AOR's domain.
-    writeFileSync(join(dir, "accounts"), `<sip:${opts.user}@${opts.domain};transport=udp>;auth_pass=${opts.password};answermode=auto;regint=600\n`);
-    writeFileSync(join(dir, "contacts"), "");
-    // Line-buffered: its output is what the test waits on.
-    this.child = spawn("stdbuf", ["-oL", "-eL", "baresip", "-f", dir, "-4", ...(process.env["THOR_TEST_BARESIP_TRACE"] ? ["-v", "-s"] : [])], { stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout?.setEncoding("utf8").on("data", (c: string) => (this.out += c));
-    this.child.stderr?.setEncoding("utf8").on("data", (c: string) => (this.out += c));
-    this.exited = new Promise((r) => this.child.once("exit", () => r()));
+    writeFileSync(join(this.configDir, "accounts"), `${o.account}\n`);
+    writeFileSync(join(this.configDir, "contacts"), "");
+    const child = spawn("baresip", ["-f", this.configDir, "-v"], { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = child;
+    const keep = (d: string) => {
+      this.output.push(d);
+      if (this.output.length > 400) this.output.splice(0, 100);
+    };
+    child.stdout!.setEncoding("utf8").on("data", keep);
+    child.stderr!.setEncoding("utf8").on("data", keep);
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    this.ctrl = await waitFor(
+      () =>
+        new Promise<net.Socket | undefined>((resolve) => {
+          if (child.exitCode !== null) throw new Error(`baresip ${o.name} exited ${child.exitCode}: ${this.log()}`);
+          const s = net.connect(o.ctrlPort, o.ip);
+          s.once("connect", () => resolve(s));
+          s.once("error", () => resolve(undefined));
+        }),
+      { timeoutMs: 10_000, message: `baresip ${o.name} ctrl_tcp on ${o.ip}:${o.ctrlPort}` },
+    );
+    this.ctrl.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.ctrl.on("error", () => undefined);
   }
 
-  get output(): string {
-    return this.out;
-  }
-
-  async waitFor(re: RegExp, timeoutMs: number, what: string): Promise<void> {
-    try {
-      await waitFor(() => re.test(this.out), { timeoutMs, message: `baresip ${this.opts.user}: ${what}` });
-    } catch (err) {
-      throw new Error(`${(err as Error).message}; baresip output:\n${this.out.slice(-3000)}`);
+  private onData(chunk: Buffer): void {
+    this.rest = Buffer.concat([this.rest, chunk]);
+    for (;;) {
+      const colon = this.rest.indexOf(":");
+      if (colon < 0) return;
+      const len = Number(this.rest.subarray(0, colon).toString("latin1"));
+      if (!Number.isInteger(len) || this.rest.length < colon + 1 + len + 1) return;
+      const payload = this.rest.subarray(colon + 1, colon + 1 + len).toString("utf8");
+      this.rest = this.rest.subarray(colon + 2 + len);
+      let msg: BaresipEvent | BaresipResponse;
+      try {
+        msg = JSON.parse(payload) as BaresipEvent | BaresipResponse;
+      } catch {
+        continue;
+      }
+      if ("event" in msg) this.events.push(msg);
+      else if (msg.token !== undefined) this.pending.get(msg.token)?.(msg);
     }
   }
 
-  /** Send a console command such as `/dial sip:bob@example.com`. */
-  async command(text: string): Promise<void> {
-    const s = dgram.createSocket("udp4");
-    await new Promise<void>((r) => s.send(Buffer.from(`${text}\n`), this.opts.consolePort, this.opts.ip, () => r()));
-    s.close();
+  /** Run a baresip command (`dial`, `hangup`, `reginfo`, ...) and return its answer. */
+  command(command: string, params = ""): Promise<BaresipResponse> {
+    const token = String(this.nextToken++);
+    const text = JSON.stringify({ command, params, token });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(token);
+        reject(new Error(`baresip ${this.opts.name}: no answer to ${command}`));
+      }, 5_000);
+      this.pending.set(token, (r) => {
+        clearTimeout(timer);
+        this.pending.delete(token);
+        resolve(r);
+      });
+      this.ctrl!.write(`${Buffer.byteLength(text)}:${text},`);
+    });
   }
 
+  waitEvent(type: string, timeoutMs = 10_000): Promise<BaresipEvent> {
+    return waitFor(() => this.events.find((e) => e.type === type), { timeoutMs, message: `baresip ${this.opts.name}: event ${type} (seen: ${this.events.map((e) => e.type).join(", ")})` });
+  }
+
+  log(): string {
+    return this.output.join("").slice(-4000);
+  }
+
+  /** Quit (unregisters first), SIGKILL if it does not exit in time. */
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill("SIGTERM");
-    const t = setTimeout(() => this.child.kill("SIGKILL"), 3000);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.ctrl?.destroy();
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
     await this.exited;
-    clearTimeout(t);
+    clearTimeout(timer);
   }
 }

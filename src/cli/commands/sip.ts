@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
-import { MemoryCredentialStore, SipServer } from "../../sip/index.js";
+import { MemoryCredentialStore, SipServer, systemResolver } from "../../sip/index.js";
 import { ConfigError, list, loadConfig, num } from "../config.js";
 import { loadUsers, parseListeners } from "../sip-config.js";
 import { createLogger } from "../logging.js";
@@ -14,11 +14,13 @@ const schema = z.object({
   users: z.string().optional(),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
+  tlsCa: z.string().optional(),
   t1Ms: num().int().min(10).max(5000).default(500),
   minExpires: num().int().min(0).default(60),
   maxExpires: num().int().min(1).default(3600),
   algorithms: list(z.enum(["MD5", "SHA-256"])).default(["SHA-256", "MD5"]),
   rate: num().int().min(1).default(200),
+  dnsServer: list(z.string().regex(/^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/, "an IP address, optionally with :port")).default([]),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
   logFormat: z.enum(["json", "pretty", "auto"]).default("auto"),
 });
@@ -33,11 +35,13 @@ export function register(program: Command): void {
     .option("--users <file>", "TOML file with [[users]] username/password")
     .option("--tls-cert <file>", "certificate (PEM) for tls/wss listeners")
     .option("--tls-key <file>", "key (PEM) for tls/wss listeners")
+    .option("--tls-ca <file>", "CA certificates (PEM) that outgoing TLS connections trust (default: the system's)")
     .option("--t1-ms <ms>", "SIP timer T1 (default 500)")
     .option("--min-expires <s>", "Min-Expires for registrations (default 60)")
     .option("--max-expires <s>", "longest registration granted (default 3600)")
     .option("--algorithms <list>", "digest algorithms offered, preferred first (default SHA-256,MD5)")
     .option("--rate <n>", "requests per second per source before dropping (default 200)")
+    .option("--dns-server <list>", "DNS servers (IP or [IPv6], optional :port) for RFC 3263 lookups of foreign targets (default: the system's)")
     .option("--log-level <level>", "trace|debug|info|warn|error")
     .option("--log-format <format>", "json|pretty|auto")
     .action(async (flags: Record<string, unknown>) => {
@@ -47,7 +51,7 @@ export function register(program: Command): void {
       const realm = cfg.domain[0]!;
       const credentials = cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm);
       const log = createLogger({ name: "sip", level: cfg.logLevel, format: cfg.logFormat });
-      const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, "utf8"), key: readFileSync(cfg.tlsKey, "utf8") } : undefined;
+      const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, "utf8"), key: readFileSync(cfg.tlsKey, "utf8"), ...(cfg.tlsCa ? { ca: readFileSync(cfg.tlsCa, "utf8") } : {}) } : undefined;
       if (listen.some((l) => l.transport === "tls" || l.transport === "wss") && !tls) throw new ConfigError("tls and wss listeners need --tls-cert and --tls-key");
       const server = new SipServer({
         logger: log,
@@ -60,6 +64,7 @@ export function register(program: Command): void {
         algorithms: cfg.algorithms,
         guard: { rate: cfg.rate, burst: cfg.rate * 2 },
         userAgent: `sipthor/${VERSION}`,
+        ...(cfg.dnsServer.length > 0 ? { resolver: systemResolver(cfg.dnsServer) } : {}),
       });
       await server.start();
       log.info({ listen: server.transport.bound().map((b) => `${b.transport}:${b.host}:${b.boundPort}`), domains: cfg.domain, users: credentials.size }, "SIP server ready");

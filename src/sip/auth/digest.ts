@@ -6,7 +6,7 @@
  * replayed.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { splitTopLevel, unquote } from "../message/index.js";
+import { fillRandom, splitTopLevel, unquote } from "../message/index.js";
 
 export type DigestAlgorithm = "MD5" | "SHA-256";
 
@@ -104,6 +104,7 @@ export class DigestAuthenticator {
   private readonly now: () => number;
   /** nonce|username → highest nonce count seen (qop=auth replay protection). */
   private readonly counts = new Map<string, { nc: number; expires: number }>();
+  private readonly ha1s = new Map<string, { password: string; ha1: string }>();
   readonly algorithms: DigestAlgorithm[];
 
   constructor(
@@ -122,11 +123,11 @@ export class DigestAuthenticator {
   }
 
   newNonce(): string {
-    const ts = Buffer.alloc(8);
-    ts.writeBigUInt64BE(BigInt(this.now()));
-    const body = Buffer.concat([ts, randomBytes(8)]);
-    const mac = createHmac("sha256", this.secret).update(body).update(this.opts.realm).digest().subarray(0, 12);
-    return Buffer.concat([body, mac]).toString("base64url");
+    const nonce = Buffer.allocUnsafe(28);
+    nonce.writeBigUInt64BE(BigInt(this.now()), 0);
+    fillRandom(nonce, 8, 8);
+    createHmac("sha256", this.secret).update(nonce.subarray(0, 16)).update(this.opts.realm).digest().copy(nonce, 16, 0, 12);
+    return nonce.toString("base64url");
   }
 
   /** The challenge header values (one per algorithm, preferred first, RFC 8760 2.4). */
@@ -170,7 +171,7 @@ export class DigestAuthenticator {
     const nonce = this.checkNonce(d.nonce);
     if (nonce === "bad") return { ok: false, reason: "bad-nonce", username: d.username };
     if (nonce === "stale") return { ok: false, reason: "stale", username: d.username };
-    const ha1 = creds.ha1?.[d.algorithm] ?? (creds.password !== undefined ? computeHa1(d.algorithm, d.username, d.realm, creds.password) : undefined);
+    const ha1 = creds.ha1?.[d.algorithm] ?? (creds.password !== undefined ? this.ha1Of(d.algorithm, d.username, d.realm, creds.password) : undefined);
     if (!ha1) return { ok: false, reason: "unsupported", username: d.username };
     if (d.qop !== undefined && (d.qop.toLowerCase() !== "auth" || !d.nc || !d.cnonce || !/^[0-9a-fA-F]{8}$/.test(d.nc))) return { ok: false, reason: "malformed", username: d.username };
     const expected = digestResponse(d.algorithm, ha1, d.nonce, method, d.uri, d.qop !== undefined ? { qop: d.qop, nc: d.nc!, cnonce: d.cnonce! } : undefined);
@@ -187,6 +188,17 @@ export class DigestAuthenticator {
     }
     if (creds.blocked) return { ok: false, reason: "blocked", username: d.username };
     return { ok: true, username: d.username };
+  }
+
+  /** HA1 from a clear-text password, remembered while the password stays the same. */
+  private ha1Of(alg: DigestAlgorithm, username: string, realm: string, password: string): string {
+    const key = `${alg}\0${username}\0${realm}`;
+    const known = this.ha1s.get(key);
+    if (known && known.password === password) return known.ha1;
+    const ha1 = computeHa1(alg, username, realm, password);
+    if (this.ha1s.size >= 100_000) this.ha1s.clear();
+    this.ha1s.set(key, { password, ha1 });
+    return ha1;
   }
 
   /** Forget nonce counts of expired nonces. */

@@ -6,10 +6,28 @@
  */
 
 /** token characters: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" */
-const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+const TOKEN_CHARS = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~") TOKEN_CHARS[c.charCodeAt(0)] = 1;
+/** Unquoted parameter values: token characters plus ":" "[" "]" (IPv6 references, received=). */
+const VALUE_CHARS = TOKEN_CHARS.slice();
+for (const c of ":[]") VALUE_CHARS[c.charCodeAt(0)] = 1;
+
+function allOf(table: Uint8Array, s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || table[c] === 0) return false;
+  }
+  return true;
+}
 
 export function isToken(s: string): boolean {
-  return TOKEN.test(s);
+  return allOf(TOKEN_CHARS, s);
+}
+
+/** Whether `s` may be written as an unquoted parameter value. */
+export function isParamValue(s: string): boolean {
+  return allOf(VALUE_CHARS, s);
 }
 
 /**
@@ -46,6 +64,8 @@ export function splitTopLevel(s: string, sep: string): string[] | undefined {
 /** Unquote a quoted-string (`"a \"b\""` → `a "b"`); undefined if malformed. */
 export function unquote(s: string): string | undefined {
   if (s.length < 2 || s[0] !== '"' || s[s.length - 1] !== '"') return undefined;
+  const inner = s.slice(1, -1);
+  if (inner.indexOf("\\") < 0) return inner.indexOf('"') < 0 ? inner : undefined;
   let out = "";
   for (let i = 1; i < s.length - 1; i++) {
     const c = s[i]!;
@@ -74,7 +94,10 @@ export function parseParams(s: string): Params | undefined {
   const params: Params = new Map();
   const text = s.trim();
   if (text.length === 0) return params;
-  const parts = splitTopLevel(text.startsWith(";") ? text.slice(1) : text, ";");
+  const inner = text.charCodeAt(0) === 0x3b /* ; */ ? text.slice(1) : text;
+  // Without quotes or brackets, splitting at top level is a plain split.
+  const plain = inner.indexOf('"') < 0 && inner.indexOf("<") < 0 && inner.indexOf(">") < 0;
+  const parts = plain ? inner.split(";") : splitTopLevel(inner, ";");
   if (!parts) return undefined;
   for (const raw of parts) {
     const part = raw.trim();
@@ -88,11 +111,11 @@ export function parseParams(s: string): Params | undefined {
     const name = part.slice(0, eq).trim();
     let value = part.slice(eq + 1).trim();
     if (!isToken(name) || value.length === 0) return undefined;
-    if (value.startsWith('"')) {
+    if (value.charCodeAt(0) === 0x22 /* " */) {
       const unq = unquote(value);
       if (unq === undefined) return undefined;
       value = unq;
-    } else if (!/^[A-Za-z0-9\-.!%*_+`'~:[\]]+$/.test(value)) return undefined;
+    } else if (!isParamValue(value)) return undefined;
     params.set(name.toLowerCase(), value);
   }
   return params;
@@ -100,11 +123,12 @@ export function parseParams(s: string): Params | undefined {
 
 export function formatParams(params: Params): string {
   let out = "";
-  for (const [k, v] of params) out += v === null ? `;${k}` : `;${k}=${/^[A-Za-z0-9\-.!%*_+`'~:[\]]+$/.test(v) ? v : quote(v)}`;
+  for (const [k, v] of params) out += v === null ? `;${k}` : `;${k}=${isParamValue(v) ? v : quote(v)}`;
   return out;
 }
 
 /** Collapse LWS (folding already removed) into single spaces and trim. */
 export function collapseLws(s: string): string {
+  if (s.indexOf("\t") < 0 && s.indexOf("  ") < 0) return s.trim();
   return s.replace(/[ \t]+/g, " ").trim();
 }

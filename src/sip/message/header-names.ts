@@ -65,15 +65,40 @@ const LIST = new Set([
   "reply-to",
 ]);
 
+/** Names seen on the wire → their key (bounded: a flood of odd names cannot grow it forever). */
+const keys = new Map<string, string>();
+const canonical = new Map<string, string>();
+const CACHE_LIMIT = 4096;
+
+function remember(cache: Map<string, string>, name: string, value: string): string {
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(name, value);
+  return value;
+}
+
 /** The lowercase long form of a header name (`v` → `via`, `Call-Id` → `call-id`). */
 export function headerKey(name: string): string {
+  const known = keys.get(name);
+  if (known !== undefined) return known;
   const lower = name.toLowerCase();
-  return COMPACT[lower] ?? lower;
+  return remember(keys, name, Object.hasOwn(COMPACT, lower) ? COMPACT[lower]! : lower);
+}
+
+/**
+ * The key of a header name read from the wire, or undefined when the name
+ * is not a token. Names seen before are answered from the cache.
+ */
+export function wireHeaderKey(name: string, isToken: (s: string) => boolean): string | undefined {
+  const known = keys.get(name);
+  if (known !== undefined) return known;
+  return isToken(name) ? headerKey(name) : undefined;
 }
 
 /** How we spell a header we write: `call-id` → `Call-ID`, `record-route` → `Record-Route`. */
 export function canonicalName(key: string): string {
-  return CANONICAL[key] ?? key.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+  const known = canonical.get(key);
+  if (known !== undefined) return known;
+  return remember(canonical, key, Object.hasOwn(CANONICAL, key) ? CANONICAL[key]! : key.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase()));
 }
 
 export function isListHeader(key: string): boolean {

@@ -94,7 +94,8 @@ export interface Via {
 export function parseVia(value: string): Result<Via> {
   const m = /^\s*([A-Za-z0-9\-.!%*_+`'~]+)\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+([^;\s]+(?:\s*:\s*\d+)?)\s*(;.*)?$/s.exec(value);
   if (!m) return fail("malformed Via");
-  const sentBy = m[4]!.replace(/\s+/g, "");
+  const raw = m[4]!;
+  const sentBy = /\s/.test(raw) ? raw.replace(/\s+/g, "") : raw;
   let host = sentBy;
   let port: number | undefined;
   const pm = /^(.*?):(\d{1,5})$/.exec(sentBy);
@@ -128,6 +129,20 @@ export function parseCSeq(value: string): Result<CSeq> {
 
 /** A non-negative integer header (Content-Length, Max-Forwards, Expires). */
 export function parseUInt(value: string, max = 2 ** 32 - 1): number | undefined {
+  // Plain digits (the common case) without a regular expression.
+  if (value.length > 0 && value.length <= 10) {
+    let n = 0;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) return parseUIntSlow(value, max);
+      n = n * 10 + c;
+    }
+    return n <= max ? n : undefined;
+  }
+  return parseUIntSlow(value, max);
+}
+
+function parseUIntSlow(value: string, max: number): number | undefined {
   const m = /^\s*(\d{1,10})\s*$/.exec(value);
   if (!m) return undefined;
   const n = Number(m[1]);

@@ -11,3 +11,4 @@ export { parseNameAddr, formatNameAddr, parseVia, formatVia, parseCSeq, parseUIn
 export { headerKey, canonicalName, isListHeader } from "./header-names.js";
 export { parseParams, formatParams, quote, unquote, splitTopLevel, isToken, type Params } from "./grammar.js";
 export { createResponse, reasonPhrase, newTag, type Answerable } from "./response.js";
+export { fillRandom, randomHex, randomBase64Url } from "./random.js";

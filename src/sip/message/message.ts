@@ -17,8 +17,21 @@ export interface Header {
   value: string;
 }
 
+/** First element of a list header value (the whole value when it holds no comma). */
+export function firstElement(value: string): string | undefined {
+  if (value.indexOf(",") < 0) {
+    const v = value.trim();
+    return v.length > 0 ? v : undefined;
+  }
+  return splitList(value)?.[0];
+}
+
 export abstract class SipMessage {
-  private cache = new Map<string, unknown>();
+  // Parsed header values, computed on first use (undefined: not yet; null: present but malformed).
+  private pVia: Via | null | undefined = undefined;
+  private pFrom: NameAddr | null | undefined = undefined;
+  private pTo: NameAddr | null | undefined = undefined;
+  private pCSeq: CSeq | undefined = undefined;
 
   constructor(
     public headers: Header[],
@@ -30,7 +43,7 @@ export abstract class SipMessage {
   /** First value of a header (the whole line for non-list headers). */
   get(key: string): string | undefined {
     const k = headerKey(key);
-    for (const h of this.headers) if (h.key === k) return isListHeader(k) ? (splitList(h.value)?.[0] ?? h.value) : h.value;
+    for (const h of this.headers) if (h.key === k) return isListHeader(k) ? (firstElement(h.value) ?? h.value) : h.value;
     return undefined;
   }
 
@@ -99,43 +112,54 @@ export abstract class SipMessage {
   }
 
   get cseq(): CSeq {
-    return this.cached("cseq", () => {
+    if (this.pCSeq === undefined) {
       const r = parseCSeq(this.get("cseq") ?? "");
-      return r.ok ? r.value : { seq: 0, method: "" };
-    });
+      this.pCSeq = r.ok ? r.value : { seq: 0, method: "" };
+    }
+    return this.pCSeq;
   }
 
   get from(): NameAddr | undefined {
-    return this.cached("from", () => parsed(parseNameAddr(this.get("from") ?? "")));
+    if (this.pFrom === undefined) this.pFrom = parsed(parseNameAddr(this.get("from") ?? ""));
+    return this.pFrom ?? undefined;
   }
 
   get to(): NameAddr | undefined {
-    return this.cached("to", () => parsed(parseNameAddr(this.get("to") ?? "")));
+    if (this.pTo === undefined) this.pTo = parsed(parseNameAddr(this.get("to") ?? ""));
+    return this.pTo ?? undefined;
   }
 
   /** The top Via (the one this hop's transaction matches on). */
   get via(): Via | undefined {
-    return this.cached("via", () => parsed(parseVia(this.get("via") ?? "")));
+    if (this.pVia === undefined) this.pVia = parsed(parseVia(this.get("via") ?? ""));
+    return this.pVia ?? undefined;
   }
 
   get vias(): string[] {
     return this.getAll("via");
   }
 
-  private cached<T>(key: string, make: () => T): T {
-    if (this.cache.has(key)) return this.cache.get(key) as T;
-    const v = make();
-    this.cache.set(key, v);
-    return v;
+  /**
+   * Hand over values the parser already parsed while validating the
+   * message (they are what the accessors would compute from the same text).
+   */
+  prime(via: Via | undefined, from: NameAddr, to: NameAddr, cseq: CSeq): void {
+    if (via) this.pVia = via;
+    this.pFrom = from;
+    this.pTo = to;
+    this.pCSeq = cseq;
   }
 
   private invalidate(key: string): void {
-    this.cache.delete(key);
+    if (key === "via") this.pVia = undefined;
+    else if (key === "from") this.pFrom = undefined;
+    else if (key === "to") this.pTo = undefined;
+    else if (key === "cseq") this.pCSeq = undefined;
   }
 }
 
-function parsed<T>(r: { ok: true; value: T } | { ok: false; reason: string }): T | undefined {
-  return r.ok ? r.value : undefined;
+function parsed<T>(r: { ok: true; value: T } | { ok: false; reason: string }): T | null {
+  return r.ok ? r.value : null;
 }
 
 export class SipRequest extends SipMessage {

@@ -7,8 +7,9 @@
  * the headers needed for a response could be read, enough of the request to
  * build that response. Nothing here throws on bad input.
  */
-import { headerKey } from "./header-names.js";
-import { parseCSeq, parseNameAddr, parseUInt, parseVia } from "./header-values.js";
+import { wireHeaderKey } from "./header-names.js";
+import { isToken } from "./grammar.js";
+import { parseCSeq, parseNameAddr, parseUInt, parseVia, type CSeq, type NameAddr, type Via } from "./header-values.js";
 import { SipRequest, SipResponse, type AnyMessage, type Header } from "./message.js";
 import { parseUri } from "./uri.js";
 
@@ -25,8 +26,6 @@ export type ParseResult = { ok: true; message: AnyMessage } | { ok: false; error
 /** @default 65535 bytes */
 export const DEFAULT_MAX_MESSAGE = 65_535;
 
-const METHOD = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
-const HEADER_NAME = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 const SINGLE = ["from", "to", "call-id", "cseq", "max-forwards", "content-length", "content-type", "expires", "min-expires"];
 
 function failure(reason: string, status: SipParseError["status"], request?: SipParseError["request"]): ParseResult {
@@ -36,7 +35,8 @@ function failure(reason: string, status: SipParseError["status"], request?: SipP
 /** Index just after the blank line ending the header section, and where that blank line starts. */
 export function findHeaderEnd(buf: Buffer, from = 0): { headEnd: number; bodyStart: number } | undefined {
   const crlf = buf.indexOf("\r\n\r\n", from, "latin1");
-  const lf = buf.indexOf("\n\n", from, "latin1");
+  // A bare "\n\n" only matters when it comes before the first CRLFCRLF (or there is none).
+  const lf = crlf >= 0 ? buf.subarray(0, crlf + 2).indexOf("\n\n", from, "latin1") : buf.indexOf("\n\n", from, "latin1");
   if (crlf >= 0 && (lf < 0 || crlf + 1 <= lf)) return { headEnd: crlf + 1, bodyStart: crlf + 4 };
   if (lf >= 0) return { headEnd: lf, bodyStart: lf + 2 };
   const mixed = buf.indexOf("\n\r\n", from, "latin1");
@@ -68,6 +68,67 @@ export interface ParseOptions {
   stream?: boolean;
 }
 
+/** Where the headers a server checks are, gathered in one pass over the header lines. */
+interface Found {
+  via: Header | undefined;
+  from: Header | undefined;
+  to: Header | undefined;
+  callId: Header | undefined;
+  cseq: Header | undefined;
+  maxForwards: Header | undefined;
+  expires: Header | undefined;
+  contentLength: Header | undefined;
+  /** The first single-valued header seen twice. */
+  duplicate: string | undefined;
+  seen?: Set<string>;
+}
+
+const SINGLE_SET = new Set(SINGLE);
+
+/** Read the header line text[from, to) into `headers`; a reason when it is malformed. */
+function addHeader(text: string, from: number, to: number, headers: Header[], found: Found): string | undefined {
+  const colon = text.indexOf(":", from);
+  let nameEnd = colon < 0 || colon >= to ? from : colon;
+  while (nameEnd > from && (text.charCodeAt(nameEnd - 1) === 32 || text.charCodeAt(nameEnd - 1) === 9)) nameEnd--;
+  const name = text.slice(from, nameEnd);
+  const key = wireHeaderKey(name, isToken);
+  if (key === undefined) return `malformed header line "${text.slice(from, Math.min(to, from + 40))}"`;
+  const h: Header = { name, key, value: text.slice(colon + 1, to).trim() };
+  headers.push(h);
+  switch (h.key) {
+    case "via":
+      found.via ??= h;
+      return undefined;
+    case "from":
+      found.from ??= h;
+      break;
+    case "to":
+      found.to ??= h;
+      break;
+    case "call-id":
+      found.callId ??= h;
+      break;
+    case "cseq":
+      found.cseq ??= h;
+      break;
+    case "max-forwards":
+      found.maxForwards ??= h;
+      break;
+    case "expires":
+      found.expires ??= h;
+      break;
+    case "content-length":
+      found.contentLength ??= h;
+      break;
+  }
+  if (found.duplicate === undefined && SINGLE_SET.has(h.key)) {
+    found.seen ??= new Set();
+    if (found.seen.has(h.key)) found.duplicate = h.key;
+    else found.seen.add(h.key);
+  }
+  return undefined;
+}
+
 export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult {
   const max = opts.maxMessage ?? DEFAULT_MAX_MESSAGE;
   let start = 0;
@@ -79,34 +140,47 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult 
   const headEnd = end ? end.headEnd : buf.length;
   const bodyStart = end ? end.bodyStart : buf.length;
   const head = buf.toString("utf8", start, headEnd);
-  const all = lines(head);
-  if (!all || all.length === 0) return failure("malformed line folding", 400);
-  const startLine = all[0]!;
   const headers: Header[] = [];
-  for (let i = 1; i < all.length; i++) {
-    const line = all[i]!;
-    const colon = line.indexOf(":");
-    const name = colon > 0 ? line.slice(0, colon).replace(/[ \t]+$/, "") : "";
-    if (!HEADER_NAME.test(name)) return startFailure(startLine, headers, `malformed header line "${line.slice(0, 40)}"`);
-    headers.push({ name, key: headerKey(name), value: line.slice(colon + 1).trim() });
+  const found: Found = { via: undefined, from: undefined, to: undefined, callId: undefined, cseq: undefined, maxForwards: undefined, expires: undefined, contentLength: undefined, duplicate: undefined };
+  let startLine: string;
+  let problem: string | undefined;
+  if (head.indexOf("\n ") < 0 && head.indexOf("\n\t") < 0 && head.charCodeAt(0) !== 32 && head.charCodeAt(0) !== 9) {
+    // No folding: header lines are read straight from the text.
+    let nl = head.indexOf("\n");
+    if (nl < 0) nl = head.length;
+    startLine = head.slice(0, head.charCodeAt(nl - 1) === 13 ? nl - 1 : nl);
+    let pos = nl + 1;
+    while (pos < head.length) {
+      let next = head.indexOf("\n", pos);
+      if (next < 0) next = head.length;
+      const lineEnd = head.charCodeAt(next - 1) === 13 ? next - 1 : next;
+      if (lineEnd > pos) {
+        problem = addHeader(head, pos, lineEnd, headers, found);
+        if (problem) break;
+      }
+      pos = next + 1;
+    }
+  } else {
+    const all = lines(head);
+    if (!all || all.length === 0) return failure("malformed line folding", 400);
+    startLine = all[0]!;
+    for (let i = 1; i < all.length && !problem; i++) problem = addHeader(all[i]!, 0, all[i]!.length, headers, found);
   }
+  if (problem) return startFailure(startLine, headers, problem);
 
   let body = buf.subarray(bodyStart);
-  if (!end && body.length === 0 && !/\r?\n$/.test(head)) {
-    // no blank line at all: fine for a datagram, the body is empty
-  }
-  const cl = headers.find((h) => h.key === "content-length");
+  const cl = found.contentLength;
   if (cl) {
     const n = parseUInt(cl.value);
     if (n === undefined) return startFailure(startLine, headers, "invalid Content-Length");
     if (n > body.length) return startFailure(startLine, headers, `Content-Length ${n} larger than the ${body.length}-byte body`);
-    body = body.subarray(0, n);
+    if (n < body.length) body = body.subarray(0, n);
   } else if (opts.stream) {
     return startFailure(startLine, headers, "Content-Length is required on stream transports");
   }
 
-  if (startLine.startsWith("SIP/")) return parseResponse(startLine, headers, body);
-  return parseRequest(startLine, headers, body);
+  if (startLine.startsWith("SIP/")) return parseResponse(startLine, headers, found, body);
+  return parseRequest(startLine, headers, found, body);
 }
 
 function startFailure(startLine: string, headers: Header[], reason: string): ParseResult {
@@ -114,62 +188,72 @@ function startFailure(startLine: string, headers: Header[], reason: string): Par
   return failure(reason, m ? 400 : undefined, m ? { method: m[1]!, uri: m[2]!, headers } : undefined);
 }
 
-const SINGLE_SET = new Set(SINGLE);
-const REQUIRED = ["via", "from", "to", "call-id", "cseq"];
-
-function common(headers: Header[]): string | undefined {
-  const seen = new Set<string>();
-  for (const h of headers) {
-    if (!SINGLE_SET.has(h.key)) continue;
-    if (seen.has(h.key)) return `more than one ${h.key} header`;
-    seen.add(h.key);
-  }
-  for (const k of REQUIRED) if (!seen.has(k) && !headers.some((h) => h.key === k)) return `missing ${k} header`;
-  const via = headers.find((h) => h.key === "via")!;
-  const topVia = parseVia(via.value.split(",")[0] ?? "");
-  if (!topVia.ok) return topVia.reason;
-  const callId = headers.find((h) => h.key === "call-id")!.value;
-  if (callId.length === 0 || /\s/.test(callId)) return "invalid Call-ID";
-  for (const k of ["from", "to"]) {
-    const na = parseNameAddr(headers.find((h) => h.key === k)!.value);
-    if (!na.ok) return `invalid ${k} header: ${na.reason}`;
-  }
-  const mf = headers.find((h) => h.key === "max-forwards");
-  if (mf && parseUInt(mf.value, 255) === undefined) return "invalid Max-Forwards";
-  const exp = headers.find((h) => h.key === "expires");
-  if (exp && parseUInt(exp.value) === undefined) return "invalid Expires";
-  return undefined;
+interface Checked {
+  via: Via | undefined;
+  from: NameAddr;
+  to: NameAddr;
 }
 
-function parseRequest(startLine: string, headers: Header[], body: Buffer): ParseResult {
+/** The checks common to requests and responses; the parsed values, or the reason they fail. */
+function common(found: Found): Checked | string {
+  if (found.duplicate !== undefined) return `more than one ${found.duplicate} header`;
+  if (!found.via) return "missing via header";
+  if (!found.from) return "missing from header";
+  if (!found.to) return "missing to header";
+  if (!found.callId) return "missing call-id header";
+  if (!found.cseq) return "missing cseq header";
+  const viaValue = found.via.value;
+  const comma = viaValue.indexOf(",");
+  const topVia = parseVia(comma < 0 ? viaValue : viaValue.slice(0, comma));
+  if (!topVia.ok) return topVia.reason;
+  const callId = found.callId.value;
+  if (callId.length === 0 || /\s/.test(callId)) return "invalid Call-ID";
+  const from = parseNameAddr(found.from.value);
+  if (!from.ok) return `invalid from header: ${from.reason}`;
+  const to = parseNameAddr(found.to.value);
+  if (!to.ok) return `invalid to header: ${to.reason}`;
+  if (found.maxForwards && parseUInt(found.maxForwards.value, 255) === undefined) return "invalid Max-Forwards";
+  if (found.expires && parseUInt(found.expires.value) === undefined) return "invalid Expires";
+  // With several Via elements in the line, the accessor finds the top one itself (quotes may hide commas).
+  return { via: comma < 0 ? topVia.value : undefined, from: from.value, to: to.value };
+}
+
+function parseRequest(startLine: string, headers: Header[], found: Found, body: Buffer): ParseResult {
   const parts = startLine.split(" ");
   if (parts.length !== 3) {
-    const answerable = parts.length >= 3 && METHOD.test(parts[0]!) && /SIP\/2\.0\s*$/i.test(startLine);
+    const answerable = parts.length >= 3 && isToken(parts[0]!) && /SIP\/2\.0\s*$/i.test(startLine);
     return failure("malformed request line (Method SP Request-URI SP SIP-Version)", answerable ? 400 : undefined, answerable ? { method: parts[0]!, uri: parts.filter(Boolean)[1] ?? "", headers } : undefined);
   }
   const [method, uri, version] = parts as [string, string, string];
-  if (!METHOD.test(method)) return failure(`invalid method "${method.slice(0, 20)}"`, undefined);
+  if (!isToken(method)) return failure(`invalid method "${method.slice(0, 20)}"`, undefined);
   const request = { method, uri, headers };
-  if (!/^SIP\/\d+\.\d+$/i.test(version)) return failure(`malformed SIP version "${version.slice(0, 20)}"`, 400, request);
-  if (version.toUpperCase() !== "SIP/2.0") return failure(`SIP version ${version} not supported`, 505, request);
-  const problem = common(headers);
-  if (problem) return failure(problem, 400, request);
+  if (version !== "SIP/2.0") {
+    if (!/^SIP\/\d+\.\d+$/i.test(version)) return failure(`malformed SIP version "${version.slice(0, 20)}"`, 400, request);
+    if (version.toUpperCase() !== "SIP/2.0") return failure(`SIP version ${version} not supported`, 505, request);
+  }
+  const checked = common(found);
+  if (typeof checked === "string") return failure(checked, 400, request);
   const ruri = parseUri(uri);
   if (!ruri.ok) return failure(`invalid Request-URI: ${ruri.reason}`, 400, request);
   if (ruri.uri.kind === "sip" && ruri.uri.headers !== undefined) return failure("the Request-URI must not contain headers (RFC 3261 19.1.5)", 400, request);
-  const cseq = parseCSeq(headers.find((h) => h.key === "cseq")!.value);
+  const cseq = parseCSeq(found.cseq!.value);
   if (!cseq.ok) return failure(cseq.reason, 400, request);
   if (cseq.value.method !== method) return failure(`CSeq method ${cseq.value.method} does not match ${method}`, 400, request);
-  return { ok: true, message: new SipRequest(method, uri, headers, body) };
+  const message = new SipRequest(method, uri, headers, body);
+  message.prime(checked.via, checked.from, checked.to, cseq.value);
+  return { ok: true, message };
 }
 
-function parseResponse(startLine: string, headers: Header[], body: Buffer): ParseResult {
+function parseResponse(startLine: string, headers: Header[], found: Found, body: Buffer): ParseResult {
   const m = /^SIP\/2\.0 (\d{3})(?: (.*))?$/i.exec(startLine);
   if (!m) return failure("malformed status line", undefined);
   const status = Number(m[1]);
   if (status < 100 || status > 699) return failure(`status ${status} out of range`, undefined);
-  const problem = common(headers);
-  if (problem) return failure(problem, undefined);
-  if (!parseCSeq(headers.find((h) => h.key === "cseq")!.value).ok) return failure("malformed CSeq", undefined);
-  return { ok: true, message: new SipResponse(status, m[2] ?? "", headers, body) };
+  const checked = common(found);
+  if (typeof checked === "string") return failure(checked, undefined);
+  const cseq = parseCSeq(found.cseq!.value);
+  if (!cseq.ok) return failure("malformed CSeq", undefined);
+  const message = new SipResponse(status, m[2] ?? "", headers, body);
+  message.prime(checked.via, checked.from, checked.to, cseq.value);
+  return { ok: true, message };
 }

@@ -3,9 +3,9 @@
  * and CSeq copied from the request, a To tag added when the request had
  * none (except for 100), and a Content-Length of 0.
  */
-import { randomBytes } from "node:crypto";
 import { SipResponse, type Header } from "./message.js";
 import { headerKey } from "./header-names.js";
+import { randomHex } from "./random.js";
 
 const REASONS: Record<number, string> = {
   100: "Trying",
@@ -57,7 +57,7 @@ export function reasonPhrase(status: number): string {
 }
 
 export function newTag(): string {
-  return randomBytes(6).toString("hex");
+  return randomHex(6);
 }
 
 /** A request as far as needed to answer it (a parsed request, or what a failed parse kept). */

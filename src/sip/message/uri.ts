@@ -31,12 +31,42 @@ const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?\
 const USER = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/;
 const PASSWORD = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,]|%[0-9A-Fa-f]{2})*$/;
 
+/** "sip" or "sips" when the scheme is spelled so in lowercase (the common case), without allocating. */
+function knownScheme(text: string, colon: number): string | undefined {
+  if (colon === 3 && text.startsWith("sip")) return "sip";
+  if (colon === 4 && text.startsWith("sips")) return "sips";
+  return undefined;
+}
+
+/** Whitespace, <, > or " anywhere (the characters `\s` covers in a URI's ASCII range, plus the rest of it). */
+function hasForbidden(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 32 || c === 0x3c || c === 0x3e || c === 0x22 || c === 0x7f || c >= 0x80) {
+      if (c >= 0x80 || c === 0x7f || c < 32 ? /[\s<>"]/.test(text[i]!) : true) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The index of the ":" before a trailing port of 1 to 5 digits, as
+ * `/^(.*?):(\d{1,5})$/` finds it (the first ":" followed by only digits), or -1.
+ */
+function portColon(hostport: string): number {
+  let i = hostport.length;
+  while (i > 0 && hostport.charCodeAt(i - 1) >= 48 && hostport.charCodeAt(i - 1) <= 57) i--;
+  const digits = hostport.length - i;
+  if (digits < 1 || digits > 5 || i === 0 || hostport.charCodeAt(i - 1) !== 58) return -1;
+  return i - 1;
+}
+
 export function parseUri(text: string): UriResult {
   const colon = text.indexOf(":");
   if (colon < 1) return { ok: false, reason: `"${text.slice(0, 60)}" has no URI scheme` };
-  const scheme = text.slice(0, colon).toLowerCase();
+  const scheme = knownScheme(text, colon) ?? text.slice(0, colon).toLowerCase();
   if (!/^[a-z][a-z0-9+\-.]*$/.test(scheme)) return { ok: false, reason: `invalid URI scheme "${scheme.slice(0, 20)}"` };
-  if (/[\s<>"]/.test(text)) return { ok: false, reason: "whitespace or <>\" inside a URI" };
+  if (hasForbidden(text)) return { ok: false, reason: "whitespace or <>\" inside a URI" };
   if (scheme !== "sip" && scheme !== "sips") return { ok: true, uri: { kind: "other", scheme, text } };
   let rest = text.slice(colon + 1);
   let user: string | undefined;
@@ -69,10 +99,10 @@ export function parseUri(text: string): UriResult {
   if (!params) return { ok: false, reason: `invalid URI parameters in "${text.slice(0, 60)}"` };
   let host = hostport;
   let port: number | undefined;
-  const portMatch = /^(.*?):(\d{1,5})$/.exec(hostport);
-  if (portMatch && !(hostport.startsWith("[") && !hostport.includes("]:"))) {
-    host = portMatch[1]!;
-    port = Number(portMatch[2]);
+  const pc = portColon(hostport);
+  if (pc >= 0 && !(hostport.startsWith("[") && !hostport.includes("]:"))) {
+    host = hostport.slice(0, pc);
+    port = Number(hostport.slice(pc + 1));
     if (port > 65535) return { ok: false, reason: `port ${port} out of range` };
   }
   if (!HOST.test(host)) return { ok: false, reason: `invalid host "${host.slice(0, 60)}"` };

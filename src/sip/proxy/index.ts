@@ -2,4 +2,4 @@
 export { SipProxy, type ProxyOptions, type ClusterHooks } from "./proxy.js";
 export { flowRef, udpRef, parseFlowRef, encodeFlowToken, decodeFlowToken, type FlowRef, type ParsedFlowRef } from "./flow-token.js";
 export { Guard, type GuardOptions } from "./guard.js";
-export { resolveUri, nextHopUri, uriTransport, type Destination } from "./targets.js";
+export { resolveUri, resolveTargets, orderSrv, systemResolver, nextHopUri, uriTransport, type Destination, type SipResolver, type NaptrAnswer, type SrvAnswer, type ResolveOptions } from "./targets.js";

@@ -15,7 +15,7 @@ import { MAGIC_COOKIE, TransactionLayer, type ClientTransaction, type ServerTran
 import type { Flow, TransportLayer, TransportName } from "../transport/index.js";
 import { DigestAuthenticator, type AsyncCredentialStore, type CredentialStore } from "../auth/index.js";
 import { LocalLocation, Registrar, registerAor, registerData, type Binding, type LocationService, type RegistrarOptions } from "../registrar/index.js";
-import { nextHopUri, resolveUri, type Destination } from "./targets.js";
+import { nextHopUri, resolveUri, type Destination, type SipResolver } from "./targets.js";
 import { decodeFlowToken, encodeFlowToken, flowRef, parseFlowRef, udpRef, type FlowRef } from "./flow-token.js";
 import { Guard, type GuardOptions } from "./guard.js";
 
@@ -38,6 +38,8 @@ export interface ProxyOptions {
   /** Digest algorithms offered, preferred first. @default ["SHA-256", "MD5"] */
   algorithms?: Array<"MD5" | "SHA-256">;
   userAgent?: string;
+  /** DNS for RFC 3263 resolution of targets. @default the system's */
+  resolver?: SipResolver;
 }
 
 /**
@@ -289,12 +291,15 @@ export class SipProxy {
   }
 
   private looped(req: SipRequest): boolean {
-    const probe = this.branchId(req).split("-")[1];
+    const vias = req.vias;
+    if (vias.length < 2) return false;
     const locals = this.opts.transport.bound();
-    for (const v of req.vias.slice(1)) {
+    let probe: string | undefined; // hashed only when a Via of ours is there (never for a first hop)
+    for (const v of vias.slice(1)) {
       const m = /branch=z9hG4bK-(t[A-Za-z0-9_-]{10})-/i.exec(v);
-      if (!m || m[1] !== probe) continue;
-      if (locals.some((l) => v.includes(`${l.advertise ?? l.host}:${l.boundPort}`))) return true;
+      if (!m || !locals.some((l) => v.includes(`${l.advertise ?? l.host}:${l.boundPort}`))) continue;
+      probe ??= this.branchId(req).split("-")[1];
+      if (m[1] === probe) return true;
     }
     return false;
   }
@@ -360,7 +365,7 @@ export class SipProxy {
       } else if (p?.kind === "udp") return { dest: { transport: "udp", address: p.address, port: p.port }, flow: undefined };
     }
     const hop = nextHopUri(req);
-    const dest = hop ? await resolveUri(hop) : undefined;
+    const dest = hop ? await resolveUri(hop, this.opts.resolver ? { resolver: this.opts.resolver } : {}) : undefined;
     if (dest && cluster && dest.transport === "tls" && cluster.isPeer(dest.address, dest.port)) dest.internal = true;
     return { dest, flow: undefined };
   }

@@ -4,9 +4,8 @@
  * requests, and sends requests through client transactions. What matches
  * nothing goes to the core: new requests, ACKs for 2xx, stray responses.
  */
-import { randomBytes } from "node:crypto";
 import { systemClock, type Clock, type Logger } from "../../base/index.js";
-import { SipRequest, type SipResponse } from "../message/index.js";
+import { randomBase64Url, randomHex, SipRequest, type SipResponse } from "../message/index.js";
 import type { Flow, Inbound } from "../transport/index.js";
 import { ClientTransaction } from "./client.js";
 import { ServerTransaction } from "./server.js";
@@ -16,7 +15,7 @@ import { DEFAULT_TIMERS, type TimerConfig } from "./timers.js";
 export const MAGIC_COOKIE = "z9hG4bK";
 
 export function newBranch(): string {
-  return `${MAGIC_COOKIE}${randomBytes(9).toString("base64url")}`;
+  return `${MAGIC_COOKIE}${randomBase64Url(9)}`;
 }
 
 /** What the layer above implements. */
@@ -96,7 +95,7 @@ export class TransactionLayer {
       return;
     }
     const tx = new ServerTransaction(
-      key ?? `rfc2543|${req.callId}|${req.cseq.seq}|${req.method}|${randomBytes(4).toString("hex")}`,
+      key ?? `rfc2543|${req.callId}|${req.cseq.seq}|${req.method}|${randomHex(4)}`,
       req,
       flow,
       (bytes) => this.respondTo(bytes, { flow, request: req }),

@@ -12,7 +12,7 @@ import net from "node:net";
 import tls from "node:tls";
 import http from "node:http";
 import https from "node:https";
-import { WebSocketServer, type WebSocket } from "ws";
+import { WebSocket, WebSocketServer } from "ws";
 import { describeError, type Logger } from "../../base/index.js";
 import { createResponse, formatVia, parseMessage, serializeMessage, StreamFramer, type ParseResult, type SipRequest } from "../message/index.js";
 import { isReliable, type Address, type Flow, type Inbound, type ListenSpec, type TransportName } from "./types.js";
@@ -32,6 +32,14 @@ export interface TransportLayerOptions {
   maxMessage?: number;
   /** Connections idle this long are closed. @default 600 s */
   idleMs?: number;
+  /**
+   * Receive and send buffer of UDP sockets. Bursts of datagrams wait here
+   * while the event loop is busy; with the Linux default (208 KiB) a burst
+   * of a few hundred requests overflows it and the datagrams are dropped,
+   * which costs a retransmission interval each. @default 4 MiB (capped by
+   * the kernel at net.core.rmem_max / wmem_max)
+   */
+  udpBufferBytes?: number;
   /** Called for every message received; set by the layer above. */
   onMessage?: (inbound: Inbound) => void;
 }
@@ -93,6 +101,8 @@ class UdpFlow implements Flow {
 }
 
 const DEFAULT_IDLE_MS = 600_000;
+/** @default 4 MiB (the kernel caps it at net.core.rmem_max / wmem_max) */
+const DEFAULT_UDP_BUFFER = 4 * 1024 * 1024;
 
 export class TransportLayer {
   onMessage: (inbound: Inbound) => void;
@@ -152,16 +162,16 @@ export class TransportLayer {
 
   /**
    * Send to an address: over an existing connection or alias to that peer,
-   * else a new connection (TCP, TLS) or our UDP socket. Returns the flow, or
-   * undefined when we cannot reach that transport (no listener, WS client).
+   * else a new connection (TCP, TLS, WS, WSS) or our UDP socket. Returns the
+   * flow, or undefined when we have no UDP socket of that address family.
    */
-  sendTo(dest: Address & { transport: TransportName; internal?: boolean }, data: Buffer): Flow | undefined {
+  sendTo(dest: Address & { transport: TransportName; servername?: string; internal?: boolean }, data: Buffer): Flow | undefined {
     if (dest.internal) {
       const flow = this.peerConnection(dest);
       if (flow) this.sendOn(flow, data);
       return flow;
     }
-    const existing = this.byRemote.get(`${dest.transport}:${dest.address}:${dest.port}`);
+    const existing = this.byRemote.get(reuseKey(dest));
     const reuse = existing ? this.flows.get(existing) : undefined;
     if (reuse && !reuse.closed) {
       this.sendOn(reuse, data);
@@ -175,13 +185,9 @@ export class TransportLayer {
       this.sendOn(flow, data);
       return flow;
     }
-    if (dest.transport === "tcp" || dest.transport === "tls") {
-      const flow = this.connect(dest.transport, dest);
-      if (!flow) return undefined;
-      this.sendOn(flow, data);
-      return flow;
-    }
-    return undefined;
+    const flow = dest.transport === "tcp" || dest.transport === "tls" ? this.connect(dest.transport, dest) : this.connectWs(dest.transport, dest);
+    this.sendOn(flow, data);
+    return flow;
   }
 
   private async listen(spec: ListenSpec): Promise<Listener> {
@@ -214,7 +220,7 @@ export class TransportLayer {
         s.destroy();
         return;
       }
-      this.accept("tls", s, undefined, verdict.peer);
+      this.accept("tls", s, undefined, undefined, verdict.peer);
     });
     server.on("tlsClientError", (err, s) => this.log.warn({ remote: s.remoteAddress, err: describeError(err) }, "internal SIP TLS handshake failed"));
     return this.listenStream(spec, server);
@@ -230,7 +236,7 @@ export class TransportLayer {
     if (reuse && !reuse.closed) return reuse;
     const own = this.listeners.find((l) => l.spec.internal);
     const socket = tls.connect({ host: dest.address, port: dest.port, ...(own ? { localAddress: own.spec.host } : {}), ...peerTls.client() });
-    const flow = this.accept("tls", socket, dest, "?") as SocketFlow;
+    const flow = this.accept("tls", socket, dest, undefined, "?");
     socket.once("secureConnect", () => {
       const verdict = peerTls.authorize(socket);
       if (verdict.ok) flow.peer = verdict.peer;
@@ -245,7 +251,8 @@ export class TransportLayer {
 
   private listenUdp(spec: ListenSpec): Promise<Listener> {
     return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket({ type: net.isIPv6(spec.host) ? "udp6" : "udp4", reuseAddr: false });
+      const buffer = this.opts.udpBufferBytes ?? DEFAULT_UDP_BUFFER;
+      const socket = dgram.createSocket({ type: net.isIPv6(spec.host) ? "udp6" : "udp4", reuseAddr: false, recvBufferSize: buffer, sendBufferSize: buffer });
       socket.once("error", reject);
       socket.bind(spec.port, spec.host, () => {
         socket.off("error", reject);
@@ -299,7 +306,7 @@ export class TransportLayer {
     });
   }
 
-  private connect(transport: "tcp" | "tls", dest: Address): Flow | undefined {
+  private connect(transport: "tcp" | "tls", dest: Address & { servername?: string }): Flow {
     const socket =
       transport === "tcp"
         ? net.connect({ host: dest.address, port: dest.port })
@@ -309,18 +316,73 @@ export class TransportLayer {
             ...(this.opts.tls ? { cert: this.opts.tls.cert, key: this.opts.tls.key } : {}),
             ...(this.opts.tls?.ca ? { ca: this.opts.tls.ca } : {}),
             rejectUnauthorized: this.opts.tls?.rejectUnauthorized ?? true,
-            ...(net.isIP(dest.address) ? {} : { servername: dest.address }),
+            ...(dest.servername !== undefined ? { servername: dest.servername } : net.isIP(dest.address) ? {} : { servername: dest.address }),
           });
-    return this.accept(transport, socket, dest);
+    return this.accept(transport, socket, dest, reuseKey({ ...dest, transport }));
   }
 
-  private accept(transport: "tcp" | "tls", socket: net.Socket, dest?: Address, peer?: string): SocketFlow {
+  /**
+   * An outgoing WebSocket connection (RFC 7118), subprotocol `sip`, to
+   * `ws(s)://address:port/`; for wss the certificate must name `servername`
+   * (else the address). Messages sent before the handshake completes wait
+   * for it; the connection is reused like a TCP one.
+   */
+  private connectWs(transport: "ws" | "wss", dest: Address & { servername?: string }): Flow {
+    const id = `${transport}#${this.nextConn++}`;
+    const host = net.isIPv6(dest.address) ? `[${dest.address}]` : dest.address;
+    const tlsOpts = this.opts.tls;
+    const ws = new WebSocket(`${transport}://${host}:${dest.port}/`, "sip", {
+      maxPayload: this.opts.maxMessage ?? 65_535,
+      handshakeTimeout: 10_000,
+      ...(transport === "wss"
+        ? {
+            ...(tlsOpts ? { cert: tlsOpts.cert, key: tlsOpts.key } : {}),
+            ...(tlsOpts?.ca ? { ca: tlsOpts.ca } : {}),
+            rejectUnauthorized: tlsOpts?.rejectUnauthorized ?? true,
+            ...(dest.servername !== undefined ? { servername: dest.servername } : net.isIP(dest.address) ? {} : { servername: dest.address }),
+          }
+        : {}),
+    });
+    const queue: Buffer[] = [];
+    let closed = false;
+    const remote = { address: dest.address, port: dest.port };
+    const local = { address: "0.0.0.0", port: 0 };
+    const flow = new SocketFlow(id, transport, local, remote, (d) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(d.toString("utf8"));
+      else queue.push(d);
+      return true;
+    }, () => closed);
+    const key = reuseKey({ ...dest, transport });
+    this.flows.set(id, flow);
+    this.byRemote.set(key, id);
+    const handle = { destroy: () => ws.terminate() };
+    this.connections.add(handle);
+    this.stats.connections++;
+    ws.on("open", () => {
+      for (const d of queue.splice(0)) ws.send(d.toString("utf8"));
+    });
+    ws.on("message", (data: Buffer) => {
+      if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
+      this.deliver(parseMessage(Buffer.isBuffer(data) ? data : Buffer.from(data), { maxMessage: this.opts.maxMessage }), flow);
+    });
+    ws.on("error", (err) => this.log.debug({ flow: id, err: describeError(err) }, "WebSocket connection error"));
+    ws.on("close", () => {
+      closed = true;
+      queue.length = 0;
+      this.flows.delete(id);
+      if (this.byRemote.get(key) === id) this.byRemote.delete(key);
+      this.connections.delete(handle);
+    });
+    return flow;
+  }
+
+  private accept(transport: "tcp" | "tls", socket: net.Socket, dest?: Address, outboundKey?: string, peer?: string): SocketFlow {
     const id = `${transport}#${this.nextConn++}`;
     const remote = dest ?? { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
     const local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
     // write() returning false is back-pressure, not failure: the bytes are queued and sent.
     const flow = new SocketFlow(id, transport, local, remote, (d) => (socket.write(d), !socket.destroyed), () => socket.destroyed || !socket.writable, peer);
-    const key = `${transport}:${remote.address}:${remote.port}`;
+    const key = outboundKey ?? `${transport}:${remote.address}:${remote.port}`;
     const aliases = [key];
     this.flows.set(id, flow);
     this.byRemote.set(key, id);
@@ -406,6 +468,17 @@ export class TransportLayer {
 function hostPort(l: Listener): { host: string; port: number } {
   const host = l.spec.advertise ?? l.spec.host;
   return { host: host.includes(":") && !host.startsWith("[") ? `[${host}]` : host, port: l.port };
+}
+
+/**
+ * The key under which a connection is reused for requests to `dest`. A
+ * secure connection we opened to a SIP domain is reused for that domain
+ * only: its certificate was checked against that name (RFC 5922), not
+ * against any other domain served at the same address.
+ */
+function reuseKey(dest: Address & { transport: TransportName; servername?: string }): string {
+  const base = `${dest.transport}:${dest.address}:${dest.port}`;
+  return (dest.transport === "tls" || dest.transport === "wss") && dest.servername !== undefined ? `${base}/${dest.servername}` : base;
 }
 
 function statusReason(status: number, reason: string): string {
