@@ -2,3 +2,5 @@ import { defineError } from "../base/index.js";
 
 /** A control-link request to the SIP location service that does not validate. */
 export const LocationRequestError = defineError("THOR_ROLES_LOCATION_REQUEST", "LocationRequestError");
+/** A node asked for bindings before it applied its first membership. */
+export const LocationNotReadyError = defineError("THOR_ROLES_LOCATION_NOT_READY", "LocationNotReadyError");

@@ -4,6 +4,6 @@
  */
 export { SipProxyRole, DEFAULT_SIP_INTERNAL_PORT, type SipProxyRoleOptions } from "./sip-proxy.js";
 export { DistributedLocation, DEFAULT_REPLICAS, HANDOFF_BATCH, type DistributedLocationOptions, type LocationStats, type ReplicaEntry } from "./sip-location.js";
-export { LocationRequestError } from "./errors.js";
+export { LocationRequestError, LocationNotReadyError } from "./errors.js";
 export { ProvisioningServerRole, type ProvisioningRoleOptions } from "./provisioning.js";
 export { SubscriberBinding, type SubscriberBindingOptions } from "./subscribers.js";

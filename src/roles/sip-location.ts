@@ -22,7 +22,7 @@ import { describeError, type Clock, type Logger } from "../base/index.js";
 import type { ControlLink } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
 import type { PeerIdentity } from "../pki/index.js";
-import { LocationRequestError } from "./errors.js";
+import { LocationNotReadyError, LocationRequestError } from "./errors.js";
 import { Registrar, type Binding, type LocationService, type RegisterData, type RegisterOutcome } from "../sip/index.js";
 
 /** @default 2 (the responsible node and one replica) */
@@ -33,6 +33,8 @@ const ROLE = "sip_proxy";
 const RETRY_MS = 1000;
 /** How long a holder that failed a call is asked last. */
 const SUSPECT_MS = 3000;
+/** After a membership change, a holder with nothing for an AOR asks the previous holders for this long. */
+const HANDOFF_GRACE_MS = 15_000;
 
 const addressSchema = z.object({ address: z.string().max(64), port: z.number().int().min(0).max(65535) }).strict();
 const registerDataSchema = z
@@ -67,7 +69,7 @@ const bindingSchema = z
   .strict();
 const aorSchema = z.string().min(3).max(512);
 const registerCall = z.object({ aor: aorSchema, data: registerDataSchema }).strict();
-const lookupCall = z.object({ aor: aorSchema }).strict();
+const lookupCall = z.object({ aor: aorSchema, forwarded: z.boolean().optional() }).strict();
 const replicateCall = z.object({ entries: z.array(z.object({ aor: aorSchema, version: z.number(), bindings: z.array(bindingSchema).max(64) }).strict()).max(HANDOFF_BATCH) }).strict();
 
 export interface ReplicaEntry {
@@ -98,6 +100,8 @@ export interface LocationStats {
   replicatedIn: number;
   handedOver: number;
   dropped: number;
+  /** Lookups answered by a previous holder while a hand-over was under way. */
+  handOverLookups: number;
 }
 
 /** JSON drops `undefined`: optional fields come back absent, the binding keeps them as explicit keys. */
@@ -106,11 +110,14 @@ function toBinding(b: z.infer<typeof bindingSchema>): Binding {
 }
 
 export class DistributedLocation implements LocationService {
-  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0 };
+  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0, handOverLookups: 0 };
   private readonly versions = new Map<string, number>();
   private readonly replicas: number;
   private readonly log: Logger;
   private previous: RoleMap | undefined;
+  /** The membership before the last change, and when it changed (wall-clock ms). */
+  private before: RoleMap | undefined;
+  private changedAt = 0;
   /** member id → AORs whose state must still reach it (failed pushes, retried). */
   private readonly owed = new Map<string, Set<string>>();
   private retryTimer: ReturnType<Clock["setTimeout"]> | undefined;
@@ -129,7 +136,12 @@ export class DistributedLocation implements LocationService {
       return this.applyLocal(aor, data as RegisterData);
     });
     // Read-only: also for operator tools (`thor location`, certificate OU=monitor).
-    control.handle("sip.lookup", (p) => this.lookupLocal(parse(lookupCall, p).aor));
+    control.handle("sip.lookup", (p) => {
+      const { aor, forwarded } = parse(lookupCall, p);
+      // Before its first membership a node cannot know what it should hold: the caller asks the next holder.
+      if (!this.previous) throw new LocationNotReadyError("no membership applied yet");
+      return this.lookupHolder(aor, forwarded === true);
+    });
     control.handle("sip.replicate", (p, peer) => {
       requireNode(peer, "sip.replicate");
       for (const e of parse(replicateCall, p).entries) this.accept({ aor: e.aor, version: e.version, bindings: e.bindings.map(toBinding) });
@@ -151,7 +163,37 @@ export class DistributedLocation implements LocationService {
   }
 
   async lookup(aor: string): Promise<Binding[]> {
-    return this.viaHolders(aor, () => this.lookupLocal(aor), "sip.lookup", { aor }, () => this.stats.remoteLookups++) as Promise<Binding[]>;
+    return this.viaHolders(aor, () => this.lookupHolder(aor, false), "sip.lookup", { aor }, () => this.stats.remoteLookups++) as Promise<Binding[]>;
+  }
+
+  /**
+   * A holder's answer. Just after a membership change a new holder may be
+   * asked before the hand-over reached it: when it has nothing, it asks the
+   * nodes that may still hold the AOR (once, not further), unless it knows
+   * the AOR's state already.
+   */
+  private async lookupHolder(aor: string, forwarded: boolean): Promise<Binding[]> {
+    const here = this.lookupLocal(aor);
+    const now = this.opts.map();
+    // An AOR with a version here was registered, removed or handed over: its empty set is the truth.
+    if (here.length > 0 || forwarded || !now || this.versions.has(aor) || this.opts.clock.wallNow() - this.changedAt > HANDOFF_GRACE_MS) return here;
+    // Who may still have it: its holders before the change (unknown to a node that just joined), and
+    // the current holders with one more successor (the old responsible node is usually among them).
+    const wider = now.successors(ROLE, aor, this.replicas + 1).map((e) => e.id);
+    const candidates = [...new Set([...(this.before ? this.holders(aor, this.before) : []), ...wider])];
+    for (const id of candidates) {
+      if (id === this.opts.self) continue;
+      try {
+        const found = (await this.opts.control.call(id, "sip.lookup", { aor, forwarded: true }, this.opts.callTimeoutMs ?? 1500)) as Binding[];
+        if (found.length > 0) {
+          this.stats.handOverLookups++;
+          return found;
+        }
+      } catch {
+        // that holder is gone: the next one, or nothing
+      }
+    }
+    return here;
   }
 
   /** Ask the first reachable holder; ourselves when we are one (or when there is no ring yet). */
@@ -256,6 +298,8 @@ export class DistributedLocation implements LocationService {
     for (const id of this.suspects.keys()) if (!map.members.some((m) => m.id === id)) this.suspects.delete(id);
     const previous = this.previous;
     this.previous = map;
+    this.before = previous;
+    this.changedAt = this.opts.clock.wallNow();
     this.handing = this.handing.then(() => this.handOver(previous, map)).catch((err: unknown) => this.log.error({ err: describeError(err) }, "hand-over failed"));
   }
 

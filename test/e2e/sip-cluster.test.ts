@@ -96,7 +96,7 @@ describe("distributed SIP service end to end", () => {
     }
     // The operator's view: bob's holders, each with his binding, reached through node3.
     const mon = lab.member("monitor");
-    const res = await runThor(["location", "sip:Bob@Example.com", ...mon.args.slice(1), "--json"]);
+    const res = await runThor(["location", "sip:bob@Example.COM", ...mon.args.slice(1), "--json"]);
     assert.equal(res.code, 0, res.stderr);
     const view = JSON.parse(res.stdout) as { aor: string; holders: Array<{ node: string; role: string; bindings: Array<{ uri: string; edge: string }> }> };
     assert.equal(view.aor, "bob@example.com");

@@ -1,12 +1,12 @@
 import type { Command } from "commander";
 import { z } from "zod";
-import { describeError } from "../../base/index.js";
+import { describeError, silentLogger } from "../../base/index.js";
 import { ControlLink } from "../../node/index.js";
 import { normalizeKey, RoleMap, type MembershipSnapshot } from "../../overlay/index.js";
 import { DEFAULT_REPLICAS } from "../../roles/index.js";
 import type { Binding } from "../../sip/index.js";
 import { ConfigError, num } from "../config.js";
-import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema } from "../member.js";
+import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberSchema } from "../member.js";
 
 const schema = memberSchema.extend({
   replicas: num().int().min(1).max(5).default(DEFAULT_REPLICAS),
@@ -40,7 +40,8 @@ export function register(program: Command): void {
       const cfg = loadMemberConfig(schema, "location", rest);
       const key = normalizeKey(aorText);
       if (!key.ok) throw new ConfigError(`invalid address ${aorText}: ${key.reason}`);
-      const log = memberLogger({ ...cfg, logLevel: "warn" }, "location");
+      // Output is the answer (JSON for scripts): link chatter stays out of it; failures are in the answer.
+      const log = silentLogger;
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, eventServerSource(cfg), identity, log);
       const snapshot = await new Promise<MembershipSnapshot | undefined>((resolve) => {
