@@ -28,6 +28,7 @@ import vm from "node:vm";
 import { parseMessage, Registrar, type SipRequest, type Flow } from "../src/sip/index.js";
 import { sleep } from "../src/base/index.js";
 import type { BenchResult } from "./types.js";
+import { runSippStats, type SippStats } from "./sipp-run.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = join(ROOT, "bin/thor.js");
@@ -40,34 +41,7 @@ const NET = process.env["THOR_BENCH_NET"] ?? "127.0.9";
 /** thor and Kamailio are measured in turn this many times; the median round is reported. */
 const ROUNDS = 3;
 
-interface SippStats {
-  ok: number;
-  failed: number;
-  seconds: number;
-}
-
-function runSipp(args: string[], cwd: string): Promise<SippStats> {
-  const stat = join(cwd, `stat-${Math.random().toString(36).slice(2)}.csv`);
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn("sipp", [...args, "-nostdin", "-trace_stat", "-stf", stat, "-fd", "1"], { cwd, stdio: "ignore" });
-    const killer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.once("error", reject);
-    child.once("exit", () => {
-      clearTimeout(killer);
-      const seconds = (performance.now() - started) / 1000;
-      try {
-        const lines = readFileSync(stat, "utf8").trim().split("\n");
-        const head = lines[0]!.split(";");
-        const last = lines[lines.length - 1]!.split(";");
-        const col = (name: string) => Number(last[head.indexOf(name)] ?? 0);
-        resolve({ ok: col("SuccessfulCall(C)"), failed: col("FailedCall(C)"), seconds });
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-  });
-}
+const runSipp = (args: string[], cwd: string): Promise<SippStats> => runSippStats(args, cwd);
 
 async function waitOptions(target: string, cwd: string): Promise<void> {
   for (let i = 0; i < 50; i++) {

@@ -303,11 +303,6 @@ export class DistributedLocation implements LocationService {
     this.handing = this.handing.then(() => this.handOver(previous, map)).catch((err: unknown) => this.log.error({ err: describeError(err) }, "hand-over failed"));
   }
 
-  /** Resolves when the hand-overs started so far are done (tests, benchmarks). */
-  settled(): Promise<void> {
-    return this.handing;
-  }
-
   private async handOver(previous: RoleMap | undefined, map: RoleMap): Promise<void> {
     const now = this.opts.clock.wallNow();
     const batches = new Map<string, string[]>();

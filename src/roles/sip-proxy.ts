@@ -149,11 +149,6 @@ export class SipProxyRole implements Role {
     return { ...this.server.proxy.counters, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}) };
   }
 
-  /** The distributed location (tests, operator tools). */
-  get locationService(): DistributedLocation | undefined {
-    return this.location;
-  }
-
   /** The local store first; a subscriber we do not know is asked of its responsible node. */
   private remoteCredentials(control: NonNullable<RoleContext["control"]>, self: string, map: () => RoleMap | undefined): AsyncCredentialStore {
     const local = this.local();
