@@ -149,7 +149,7 @@ export class SipProxyRole implements Role {
     return { ...this.server.proxy.counters, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}) };
   }
 
-  /** The local store first; a subscriber we do not know is asked of its responsible node. */
+  /** The local store first; a subscriber we do not know is asked of its holders (responsible node first). */
   private remoteCredentials(control: NonNullable<RoleContext["control"]>, self: string, map: () => RoleMap | undefined): AsyncCredentialStore {
     const local = this.local();
     control.handle("sip.credentials", (p, peer) => {
@@ -162,15 +162,18 @@ export class SipProxyRole implements Role {
       lookup: async (username: string, realm: string): Promise<Credentials | undefined> => {
         const here = local.lookup(username, realm);
         if (here) return here;
-        const owner = map()?.lookup("sip_proxy", `${username}@${realm}`);
-        if (!owner || owner.id === self) return undefined;
-        try {
-          const v = await control.call(owner.id, "sip.credentials", { username, realm }, 1500);
-          return v === null ? undefined : (v as Credentials);
-        } catch (err) {
-          this.log?.warn({ username, owner: owner.id, err: describeError(err) }, "credentials lookup at the responsible node failed");
-          return undefined;
+        // The subscriber's holders (responsible node first) keep its account: the first that answers decides.
+        const holders = map()?.successors("sip_proxy", `${username}@${realm}`, this.opts.replicas ?? DEFAULT_REPLICAS) ?? [];
+        for (const h of holders) {
+          if (h.id === self) continue;
+          try {
+            const v = await control.call(h.id, "sip.credentials", { username, realm }, 1500);
+            return v === null ? undefined : (v as Credentials);
+          } catch (err) {
+            this.log?.debug({ username, holder: h.id, err: describeError(err) }, "credentials lookup failed, asking the next holder");
+          }
         }
+        return undefined;
       },
     };
   }

@@ -1,7 +1,7 @@
 /**
  * Provisioned subscribers for a `sip_proxy` node: opens the databases that
  * `thor database` announces (reads fall back to a secondary), loads the
- * accounts this node owns on the role's ring when a database is announced
+ * accounts this node holds (as the responsible node or a replica) on the role's ring when a database is announced
  * and whenever its ring slice changes, and refreshes accounts at once when a
  * provisioning server announces a committed change on `Thor.Provisioning`.
  * Its `lookup` is the SIP stack's credential store.
@@ -15,6 +15,8 @@ import { SubscriberCache, type CachedCredentials } from "../provisioning/index.j
 export interface SubscriberBindingOptions {
   /** The ring whose slice this node serves. @default "sip_proxy" */
   role?: string;
+  /** Nodes that keep each account: the responsible one and the next ones on the ring, as for registrations. @default 2 */
+  holders?: number;
   /** Retry a failed load after this long. @default 2000 */
   retryMs?: number;
   pageSize?: number;
@@ -126,7 +128,8 @@ export class SubscriberBinding {
     const ctx = this.ctx!;
     const role = this.opts.role ?? "sip_proxy";
     const selfIp = ctx.self().ip;
-    const owns = (aor: string) => ctx.roleMap()?.ring(role)?.lookup(aor) === selfIp;
+    // Held here when this node is the responsible one or a replica: a replica answers while the responsible node is down.
+    const owns = (aor: string) => (ctx.roleMap()?.successors(role, aor, this.opts.holders ?? 2) ?? []).some((e) => e.ip === selfIp);
     try {
       const r = await this.cache.load(owns);
       this.counters.loads++;

@@ -36,7 +36,7 @@ describe("subscriber binding of a sip_proxy node", () => {
     service = new ProvisioningService({ cluster, logger: silentLogger, publisher: { publish: (c) => prov.publish("Thor.Provisioning", { aors: c.aors, at: Date.now() }) } });
     await service.importAll("t", { domains: [{ name: "example.com" }], accounts: Array.from({ length: 200 }, (_, i) => ({ username: `s${i}`, domain: "example.com", password: "sub-secret" })) });
     const ctx: RoleContext = { bus: hub.attach({ OU: "node", CN: "n1" }, ["sip_proxy"]), logger: silentLogger, clock: systemClock, self: () => self, roleMap: () => map, database: () => undefined, control: undefined, identity: undefined };
-    binding = new SubscriberBinding({ pageSize: 50 });
+    binding = new SubscriberBinding({ pageSize: 50, holders: 1 });
     await binding.start(ctx);
   });
 

@@ -81,7 +81,7 @@ function sipProxyRole(cfg: NodeConfig): SipProxyRole {
     domains,
     credentials: cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm),
     // Without a users file the node serves the accounts of the provisioning database.
-    ...(cfg.users ? {} : { subscribers: new SubscriberBinding() }),
+    ...(cfg.users ? {} : { subscribers: new SubscriberBinding({ holders: cfg.replicas }) }),
     ...(needsTls ? { tls: { cert: readFileSync(cfg.sipTlsCert!, "utf8"), key: readFileSync(cfg.sipTlsKey!, "utf8") } } : {}),
     timers: { t1: cfg.t1Ms },
     registrar: { minExpires: cfg.minExpires, maxExpires: cfg.maxExpires },
