@@ -74,6 +74,10 @@ describe("SIP server edge cases on loopback", () => {
     const relay = msg(["MESSAGE sip:someone@foreign.test SIP/2.0", "Via: SIP/2.0/UDP 127.0.8.12:5999;branch=z9hG4bKrelay", "From: <sip:spammer@foreign.test>;tag=1", "To: <sip:someone@foreign.test>", "Call-ID: relay1", "CSeq: 1 MESSAGE", "Max-Forwards: 70", "Content-Length: 0"]);
     const [res] = await udp("127.0.8.12", relay, 1);
     assert.match(res!, /^SIP\/2\.0 403 Relaying Denied/);
+    // A pre-loaded Route to another host does not open the relay either, even towards one of our users.
+    const routed = msg(["MESSAGE sip:alice@example.test SIP/2.0", "Via: SIP/2.0/UDP 127.0.8.12:5998;branch=z9hG4bKrelay2", "Route: <sip:victim.foreign.test;lr>", "From: <sip:spammer@foreign.test>;tag=1", "To: <sip:alice@example.test>", "Call-ID: relay2", "CSeq: 1 MESSAGE", "Max-Forwards: 70", "Content-Length: 0"]);
+    const [res2] = await udp("127.0.8.12", routed, 1);
+    assert.match(res2!, /^SIP\/2\.0 403 Relaying Denied/);
   });
 
   it("bans a source after repeated authentication failures", async () => {

@@ -215,8 +215,9 @@ export class SipProxy {
       const aor = fromUri ? aorOf(fromUri) : undefined;
       if (aor !== `${verdict.username}@${this.opts.domains[0]}` && !(aor && aor.split("@")[0] === verdict.username)) return this.reply(tx, req, 403, "Forbidden (From does not match credentials)");
       req.remove("proxy-authorization");
-    } else if (toTag === undefined && !toLocalDomain && !hasRoute) {
-      // 16.x: relaying for foreign users to foreign domains is refused.
+    } else if (toTag === undefined && (!toLocalDomain || hasRoute)) {
+      // 16.x: relaying for foreign users is refused: to foreign domains, and along a
+      // pre-loaded Route to another host (only our own users, authenticated, may pre-load routes).
       return this.reply(tx, req, 403, "Relaying Denied");
     }
 
