@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import dgram from "node:dgram";
 import net from "node:net";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -95,15 +94,19 @@ export async function waitBound(transport: "udp" | "tcp", ip: string, port: numb
           s.once("error", () => resolve(false));
           return;
         }
-        const s = dgram.createSocket("udp4");
-        s.once("error", () => {
-          s.close();
-          resolve(true);
-        });
-        s.bind(port, ip, () => s.close(() => resolve(false)));
+        // Read the kernel's socket table instead of probing with a bind: a probe
+        // holding the port for a moment could make SIPp's own bind fail.
+        resolve(udpBound(ip, port));
       }),
     { timeoutMs: 10_000, message: `${transport} ${ip}:${port} bound` },
   );
+}
+
+/** Whether a UDP socket is bound to ip:port (IPv4), from /proc/net/udp. */
+function udpBound(ip: string, port: number): boolean {
+  const hexIp = ip.split(".").map((o) => Number(o).toString(16).padStart(2, "0")).reverse().join("").toUpperCase();
+  const want = `${hexIp}:${port.toString(16).padStart(4, "0").toUpperCase()}`;
+  return readFileSync("/proc/net/udp", "utf8").split("\n").some((line) => line.trim().split(/\s+/)[1] === want);
 }
 
 export function describeRun(name: string, r: SippRun): string {
