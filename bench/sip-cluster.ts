@@ -15,22 +15,18 @@
  * users, and an immediate round of calls to every one of them through
  * another node: how long until all were reached, and how many were lost.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { silentLogger, sleep, systemClock } from "../src/base/index.js";
-import { issueLabCertificates, planLab, type LabPlan } from "../src/cli/lab.js";
-import { EventClient, parseEndpoint } from "../src/events/index.js";
-import { NetworkView } from "../src/monitor/index.js";
+import { sleep } from "../src/base/index.js";
+import { issueLabCertificates, planLab } from "../src/cli/lab.js";
 import { RoleMap } from "../src/overlay/index.js";
-import { TlsIdentity } from "../src/pki/index.js";
+import { startBenchLab, until, type BenchLab } from "./lab-run.js";
 import { runSippStats, type SippStats } from "./sipp-run.js";
 import type { BenchResult } from "./types.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = join(ROOT, "bin/thor.js");
 const SCENARIOS = join(ROOT, "test/sip/scenarios");
 const SUBNET = "127.0.60";
 const DOMAIN = "example.com";
@@ -39,54 +35,16 @@ const CALLS = 1500;
 const users = Array.from({ length: USERS }, (_, i) => `b${i}`);
 const pw = (u: string) => `${u}-pw`;
 
-interface Cluster {
-  plan: LabPlan;
-  view: NetworkView;
-  procs: Map<string, ChildProcess>;
-  start(name: string): void;
-  stop(): Promise<void>;
-}
-
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<number> {
-  const start = performance.now();
-  while (!cond()) {
-    if (performance.now() - start > timeoutMs) throw new Error(`sip-cluster bench: ${what} not reached`);
-    await sleep(5);
-  }
-  return performance.now() - start;
-}
+type Cluster = BenchLab;
 
 async function cluster(n: number, dir: string): Promise<Cluster> {
   const plan = planLab({ dir, subnet: SUBNET, fast: true, eventServers: 1, managers: 1, nodes: Array.from({ length: n }, () => ["sip_proxy"]) });
   await issueLabCertificates(plan);
   writeFileSync(plan.usersFile, ["alice", ...users].map((u) => `[[users]]\nusername = "${u}"\npassword = "${u === "alice" ? "alice-secret" : pw(u)}"\n`).join("\n"));
-  const procs = new Map<string, ChildProcess>();
-  const start = (name: string) => {
-    const m = plan.members.find((x) => x.name === name)!;
-    const extra = m.kind === "node" ? ["--sip-rate", "1000000", "--log-level", "warn"] : [];
-    procs.set(name, spawn(process.execPath, [BIN, ...m.args, ...extra], { stdio: "ignore" }));
-  };
-  for (const m of plan.members) if (m.kind !== "monitor") start(m.name);
-  const mon = plan.members.find((m) => m.kind === "monitor")!;
-  const identity = await TlsIdentity.load({ ca: join(plan.caDir, "ca.crt"), cert: mon.cert, key: mon.key });
-  const bus = new EventClient({ identity, logger: silentLogger, servers: plan.eventServers.map((s) => parseEndpoint(s)) });
-  const view = new NetworkView(systemClock);
-  view.attach(bus);
-  await bus.start();
-  await until(() => (view.snapshot?.members.length ?? 0) === n, 30_000, `${n} nodes up`);
+  const lab = await startBenchLab(plan, (m) => (m.kind === "node" ? ["--sip-rate", "1000000", "--log-level", "warn"] : []));
+  await until(() => (lab.view.snapshot?.members.length ?? 0) === n, 30_000, `${n} nodes up`);
   await sleep(1000); // every node applies the snapshot
-  return {
-    plan,
-    view,
-    procs,
-    start,
-    async stop() {
-      await bus.close(500);
-      identity.close();
-      for (const p of procs.values()) p.kill("SIGKILL");
-      await sleep(500);
-    },
-  };
+  return lab;
 }
 
 const nodesOf = (c: Cluster) => c.plan.members.filter((m) => m.kind === "node");

@@ -126,19 +126,8 @@ export async function countAccounts(db: Executor, domain?: string): Promise<numb
 
 // ---------------------------------------------------------------- accounts
 
-export interface NewAccount {
-  username: string;
-  domain: string;
-  ha1: { md5: string; sha256: string };
-  displayName: string | null;
-  enabled: boolean;
-  blocked: boolean;
-  maxCalls: number | null;
-  quota: number | null;
-  groups: string[];
-  properties: Record<string, PropertyValue>;
-  features: CallFeatures;
-}
+/** An account as written: everything but the timestamps the store sets. */
+export type NewAccount = Omit<AccountRecord, "createdAt" | "updatedAt">;
 
 export async function insertAccount(db: Executor, a: NewAccount): Promise<AccountRecord> {
   const at = nowIso();

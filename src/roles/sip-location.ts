@@ -196,8 +196,13 @@ export class DistributedLocation implements LocationService {
     return here;
   }
 
-  /** Ask the first reachable holder; ourselves when we are one (or when there is no ring yet). */
-  private async viaHolders(aor: string, local: () => unknown, method: string, payload: unknown, count: () => void): Promise<unknown> {
+  /**
+   * Ask the first reachable holder of `aor` (healthy ones first, in ring
+   * order); ourselves (`local`) when we are one, or when there is no ring
+   * yet. Rejects when no holder answers. Also used for subscriber accounts,
+   * which the same nodes hold.
+   */
+  async viaHolders(aor: string, local: () => unknown, method: string, payload: unknown, count: () => void): Promise<unknown> {
     const set = this.holders(aor);
     if (set.length === 0 || set[0] === this.opts.self) return local();
     const now = this.opts.clock.wallNow();

@@ -91,7 +91,7 @@ export class SipProxyRole implements Role {
       const registrar = new Registrar(this.opts.registrar);
       this.location = new DistributedLocation({ self, control: distributed.control, registrar, clock: ctx.clock, logger: ctx.logger.child({ part: "location" }), map: () => ctx.roleMap(), replicas: this.opts.replicas ?? DEFAULT_REPLICAS });
       cluster = clusterHooks(self, () => ctx.roleMap());
-      credentials = this.remoteCredentials(distributed.control, self, () => ctx.roleMap());
+      credentials = this.remoteCredentials(distributed.control, this.location);
       listen.push({ transport: "tls", host: distributed.internal.host, port: distributed.internal.port, internal: true });
     }
     this.server = new SipServer({
@@ -149,8 +149,8 @@ export class SipProxyRole implements Role {
     return { ...this.server.proxy.counters, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}) };
   }
 
-  /** The local store first; a subscriber we do not know is asked of its holders (responsible node first). */
-  private remoteCredentials(control: NonNullable<RoleContext["control"]>, self: string, map: () => RoleMap | undefined): AsyncCredentialStore {
+  /** The local store first; a subscriber we do not know is asked of its holders, like its registrations. */
+  private remoteCredentials(control: NonNullable<RoleContext["control"]>, location: DistributedLocation): AsyncCredentialStore {
     const local = this.local();
     control.handle("sip.credentials", (p, peer) => {
       requireNode(peer, "sip.credentials");
@@ -162,18 +162,13 @@ export class SipProxyRole implements Role {
       lookup: async (username: string, realm: string): Promise<Credentials | undefined> => {
         const here = local.lookup(username, realm);
         if (here) return here;
-        // The subscriber's holders (responsible node first) keep its account: the first that answers decides.
-        const holders = map()?.successors("sip_proxy", `${username}@${realm}`, this.opts.replicas ?? DEFAULT_REPLICAS) ?? [];
-        for (const h of holders) {
-          if (h.id === self) continue;
-          try {
-            const v = await control.call(h.id, "sip.credentials", { username, realm }, 1500);
-            return v === null ? undefined : (v as Credentials);
-          } catch (err) {
-            this.log?.debug({ username, holder: h.id, err: describeError(err) }, "credentials lookup failed, asking the next holder");
-          }
+        try {
+          const v = await location.viaHolders(`${username}@${realm}`, () => null, "sip.credentials", { username, realm }, () => undefined);
+          return v === null ? undefined : (v as Credentials);
+        } catch (err) {
+          this.log?.warn({ username, err: describeError(err) }, "no holder of the account answered");
+          return undefined;
         }
-        return undefined;
       },
     };
   }

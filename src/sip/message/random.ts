@@ -26,25 +26,21 @@ export function fillRandom(into: Buffer, offset: number, n: number): void {
 
 /** `n` random bytes as lowercase hex. */
 export function randomHex(n: number): string {
-  if (used + n > POOL.length || n > 256) {
-    const b = Buffer.allocUnsafe(n);
-    fillRandom(b, 0, n);
-    return b.toString("hex");
-  }
-  const s = POOL.toString("hex", used, used + n);
-  POOL.fill(0, used, used + n);
-  used += n;
-  return s;
+  return randomText(n, "hex");
 }
 
 /** `n` random bytes as base64url. */
 export function randomBase64Url(n: number): string {
+  return randomText(n, "base64url");
+}
+
+function randomText(n: number, encoding: "hex" | "base64url"): string {
   if (used + n > POOL.length || n > 256) {
     const b = Buffer.allocUnsafe(n);
     fillRandom(b, 0, n);
-    return b.toString("base64url");
+    return b.toString(encoding);
   }
-  const s = POOL.toString("base64url", used, used + n);
+  const s = POOL.toString(encoding, used, used + n);
   POOL.fill(0, used, used + n);
   used += n;
   return s;
