@@ -87,7 +87,7 @@ async function callAll(c: Cluster, dir: string, callees: string[][], via: (i: nu
   const scenario = uacScenario(dir);
   const uac = callees.map((list, i) =>
     list.length === 0
-      ? Promise.resolve({ ok: 0, failed: 0, seconds: 0 })
+      ? Promise.resolve({ ok: 0, failed: 0, seconds: 0, retransmissions: 0 })
       : runSippStats(["-sf", scenario, "-inf", csv(dir, `call${i}.csv`, list), "-au", "alice", "-ap", "alice-secret", "-key", "user", "alice", "-key", "domain", DOMAIN, "-i", clientIp(10 + i), "-p", "5080", "-m", String(list.length), "-r", "100000", "-l", String(limit), "-timeout", "120s", via(i)], dir),
   );
   const result = sum(await Promise.all(uac));
@@ -96,7 +96,7 @@ async function callAll(c: Cluster, dir: string, callees: string[][], via: (i: nu
 }
 
 function sum(stats: SippStats[]): SippStats {
-  return { ok: stats.reduce((a, s) => a + s.ok, 0), failed: stats.reduce((a, s) => a + s.failed, 0), seconds: Math.max(...stats.map((s) => s.seconds)) };
+  return { ok: stats.reduce((a, s) => a + s.ok, 0), failed: stats.reduce((a, s) => a + s.failed, 0), seconds: Math.max(...stats.map((s) => s.seconds)), retransmissions: stats.reduce((a, s) => a + s.retransmissions, 0) };
 }
 
 export async function run(): Promise<BenchResult[]> {

@@ -1,26 +1,36 @@
 /**
- * SIP throughput against Kamailio, driven by SIPp over UDP on this machine,
- * same scenarios, same run:
- *   - REGISTER with digest authentication (401 challenge, then credentials),
- *     2000 distinct users;
- *   - full calls through the proxy (INVITE, 407, authenticated INVITE,
- *     180, 200, ACK, BYE, no pause) from one SIPp UAC to UASES registered
- *     SIPp UASes (different users and ports, called in turn), so the
- *     callees are not what limits the rate: the proxy is.
- * Kamailio 5.6 (Debian package) runs with one UDP worker (`children=1`),
- * db_text credentials and in-memory usrloc, so both servers use one core;
- * it gets 512 MB of shared memory (`-m`): with the default 64 MB, its
- * transaction table runs out under this call load and the worker crashes.
- * Each figure is successful scenarios per second at saturation (SIPp keeps
- * a fixed number of scenarios in flight), the median of three rounds in
- * which thor and Kamailio (both running) are measured in turn.
- * Also: heap per registered binding at 100k bindings (in process).
- * Addresses: 127.0.9.0/24, or THOR_BENCH_NET=127.0.x to run beside
- * something else that uses it.
+ * SIP throughput at each server's own limit, thor against Kamailio, on this
+ * machine in the same run (SIPp over UDP):
+ *   - REGISTER with digest authentication (401, then REGISTER with MD5
+ *     qop=auth credentials), SUBSCRIBERS provisioned subscribers;
+ *   - record-routed calls with INVITE digest (INVITE, 407, ACK, INVITE, 100,
+ *     180, 200, ACK, BYE, 200) from one SIPp UAC to UASES registered SIPp
+ *     UASes.
+ *
+ * Each server's limit is found by stepping the offered rate (STEP_S seconds
+ * per step, default 15): growing by half until a step fails, then bisecting
+ * twice. A step is sustained when at least 99.9% of the offered scenarios
+ * succeed, at most 1% of the messages SIPp sent were retransmissions, and the
+ * achieved rate is at least 95% of the offered one: the same criterion for
+ * both servers. Where the machine has two or more cores the server is pinned
+ * to core 0 and SIPp (caller and callees) to core 1, and the load generator's
+ * CPU is reported with each step: a step in which SIPp used more than 90% of
+ * its core is marked, since it then measures SIPp rather than the server.
+ *
+ * Kamailio 5.6 (Debian package) runs with KAM_CHILDREN UDP workers (default
+ * 2) on the same core, db_text credentials, in-memory usrloc and the same
+ * 4 MiB receive buffer as thor. Also reported: server CPU microseconds per
+ * registration and per call at the highest sustained step, memory (PSS) with
+ * every subscriber registered, and heap per binding measured in process.
+ *
+ * Knobs (environment): THOR_BENCH_STEP_S, THOR_BENCH_SUBSCRIBERS,
+ * THOR_BENCH_KAM_CHILDREN, THOR_BENCH_NET (default 127.0.9),
+ * THOR_BENCH_BEFORE=/path/to/an/older/checkout (its bin/thor.js, already
+ * built, is measured as a third server: before/after in the same run).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os, { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
@@ -29,53 +39,138 @@ import { parseMessage, Registrar, type SipRequest, type Flow } from "../src/sip/
 import { sleep } from "../src/base/index.js";
 import type { BenchResult } from "./types.js";
 import { runSippStats, type SippStats } from "./sipp-run.js";
+import { CpuSampler, cpuSeconds, processTree, pssBytes } from "./proc-stats.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = join(ROOT, "bin/thor.js");
-const USERS = 2000;
-const REGISTERS = 8000;
-const CALLS = 6000;
+const env = (k: string, d: number) => Number(process.env[k] ?? d);
+const STEP_S = env("THOR_BENCH_STEP_S", 15);
+const SUBSCRIBERS = env("THOR_BENCH_SUBSCRIBERS", 100_000);
+const KAM_CHILDREN = env("THOR_BENCH_KAM_CHILDREN", 2);
+const NET = process.env["THOR_BENCH_NET"] ?? "127.0.9";
+const BEFORE = process.env["THOR_BENCH_BEFORE"];
 /** Callees: SIPp UASes, each registered as its own user on its own port. */
 const UASES = 4;
-const NET = process.env["THOR_BENCH_NET"] ?? "127.0.9";
-/** thor and Kamailio are measured in turn this many times; the median round is reported. */
-const ROUNDS = 3;
+const GROW = 1.5;
+const MAX_STEPS = 12;
+const BISECTIONS = 2;
+const PINNED = os.cpus().length >= 2;
+const SERVER_CORE = PINNED ? ["taskset", "-c", "0"] : [];
+const LOAD_CORE = PINNED ? ["taskset", "-c", "1"] : [];
 
-const runSipp = (args: string[], cwd: string): Promise<SippStats> => runSippStats(args, cwd);
+type Workload = "register" | "calls";
+/** Messages the SIPp UAC sends per scenario, for the retransmission ratio. */
+const SENT: Record<Workload, number> = { register: 2, calls: 5 };
+const START: Record<Workload, number> = { register: 1000, calls: 200 };
+
+interface Server {
+  name: string;
+  target: string;
+  /** Third octet offset of this server's SIPp addresses. */
+  ipBase: number;
+  proc: ChildProcess;
+  pids(): number[];
+}
+
+interface Step {
+  rate: number;
+  stats: SippStats;
+  serverCpu: number;
+  loadCpu: number;
+  sustained: boolean;
+  why: string;
+}
+
+const ip = (n: number) => `${NET}.${n}`;
 
 async function waitOptions(target: string, cwd: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    const r = await runSipp(["-sf", join(ROOT, "bench/sipp/ping.xml"), "-m", "1", "-i", `${NET}.9`, "-p", String(6000 + i), "-key", "domain", "example.test", "-timeout", "2s", target], cwd);
+  for (let i = 0; i < 100; i++) {
+    const r = await runSippStats(["-sf", join(ROOT, "bench/sipp/ping.xml"), "-m", "1", "-i", ip(9), "-p", String(6000 + i), "-key", "domain", "example.test", "-timeout", "2s", target], cwd);
     if (r.ok === 1) return;
-    await sleep(200);
+    await sleep(300);
   }
   throw new Error(`${target} did not come up`);
 }
 
-async function measure(name: string, target: string, ipBase: number, cwd: string): Promise<{ register: SippStats; calls: SippStats }> {
-  const step = (s: string) => { if (process.env["THOR_BENCH_DEBUG"]) process.stderr.write(`${name}: ${s}\n`); };
-  step("probe");
-  await waitOptions(target, cwd);
-  const ip = (n: number) => `${NET}.${ipBase + n}`;
-  step("register load");
-  const register = await runSipp(["-sf", join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(0), "-p", "5061", "-m", String(REGISTERS), "-r", "50000", "-l", "400", "-timeout", "60s", target], cwd);
-  // The callees: users u1..uN, each registered, then a UAS answering every call it gets.
-  step("callee registrations");
-  const uases: ChildProcess[] = [];
-  try {
-    for (let i = 1; i <= UASES; i++) {
-      const port = 5070 + 2 * i;
-      const reg = await runSipp(["-sf", join(ROOT, "test/sip/scenarios/register.xml"), "-i", ip(1), "-p", String(port + 1), "-m", "1", "-au", `u${i}`, "-ap", `u${i}-secret`, "-key", "user", `u${i}`, "-key", "domain", "example.test", "-key", "contact", `sip:u${i}@${ip(1)}:${port}`, "-key", "expires", "3600", target], cwd);
-      if (reg.ok !== 1) throw new Error(`${name}: registration of callee u${i} failed`);
-      uases.push(spawn("sipp", ["-sf", join(ROOT, "test/sip/scenarios/uas.xml"), "-i", ip(1), "-p", String(port), "-m", String(CALLS * 2), "-nostdin", "-timeout", "120s"], { cwd, stdio: "ignore" }));
-    }
-    await sleep(300);
-    step("calls");
-    const calls = await runSipp(["-sf", join(ROOT, "bench/sipp/uac-load.xml"), "-inf", join(cwd, "callees.csv"), "-i", ip(2), "-p", "5080", "-au", "u0", "-ap", "u0-secret", "-key", "user", "u0", "-key", "domain", "example.test", "-m", String(CALLS), "-r", "50000", "-l", "200", "-timeout", "90s", target], cwd);
-    return { register, calls };
-  } finally {
-    for (const u of uases) u.kill("SIGKILL");
+function judge(w: Workload, rate: number, s: SippStats, loadCpu: number): { sustained: boolean; why: string } {
+  const offered = Math.round(rate * STEP_S);
+  const okShare = s.ok / offered;
+  const retrans = s.retransmissions / Math.max(1, s.ok * SENT[w]);
+  const achieved = s.ok / Math.max(s.seconds, STEP_S) / rate;
+  const why: string[] = [];
+  if (okShare < 0.999) why.push(`${(100 * (1 - okShare)).toFixed(2)}% failed`);
+  if (retrans > 0.01) why.push(`${(100 * retrans).toFixed(1)}% retransmitted`);
+  if (achieved < 0.95) why.push(`${(100 * achieved).toFixed(0)}% of the offered rate`);
+  if (loadCpu / Math.max(s.seconds, 1) > 0.9) why.push("SIPp saturated its core");
+  return { sustained: why.length === 0 || (why.length === 1 && why[0] === "SIPp saturated its core"), why: why.join(", ") };
+}
+
+/** One step at a fixed offered rate. */
+async function step(server: Server, w: Workload, rate: number, cwd: string, callees: readonly ChildProcess[]): Promise<Step> {
+  const count = Math.round(rate * STEP_S);
+  const sampler = new CpuSampler();
+  for (const c of callees) if (c.pid !== undefined) sampler.watch(c.pid);
+  const pids = server.pids();
+  const cpu0 = cpuSeconds(pids);
+  const args = w === "register"
+    ? ["-sf", join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(server.ipBase), "-p", "5061"]
+    : ["-sf", join(ROOT, "bench/sipp/uac-load.xml"), "-inf", join(cwd, "callees.csv"), "-i", ip(server.ipBase + 2), "-p", "5080", "-au", "u0", "-ap", "u0-secret", "-key", "user", "u0", "-key", "domain", "example.test"];
+  const stats = await runSippStats([...args, "-r", String(rate), "-rp", "1000", "-m", String(count), "-timeout", `${STEP_S + 30}s`, server.target], cwd, {
+    prefix: LOAD_CORE,
+    limitMs: (STEP_S + 40) * 1000,
+    onSpawn: (pid) => sampler.watch(pid),
+  });
+  const serverCpu = cpuSeconds(pids) - cpu0;
+  const loadCpu = sampler.stop();
+  const verdict = judge(w, rate, stats, loadCpu);
+  // Let retransmission tails and timers of this step die out before the next one.
+  await sleep(2000);
+  return { rate, stats, serverCpu, loadCpu, ...verdict };
+}
+
+/** Steps up by GROW until a step fails, then bisects; the highest sustained step and all steps. */
+async function findLimit(server: Server, w: Workload, cwd: string, callees: readonly ChildProcess[]): Promise<{ best?: Step; failed?: Step; steps: Step[] }> {
+  const steps: Step[] = [];
+  let best: Step | undefined;
+  let failed: Step | undefined;
+  let rate = START[w];
+  const run = async (r: number) => {
+    const s = await step(server, w, r, cwd, callees);
+    steps.push(s);
+    if (process.env["THOR_BENCH_DEBUG"]) process.stderr.write(`${server.name} ${w} ${r}/s: ${s.stats.ok} ok, ${s.stats.failed} failed, ${s.stats.retransmissions} retrans, server ${(100 * s.serverCpu / s.stats.seconds).toFixed(0)}% CPU, SIPp ${(100 * s.loadCpu / s.stats.seconds).toFixed(0)}%: ${s.sustained ? "sustained" : s.why}\n`);
+    if (s.sustained) best = s;
+    else failed = s;
+    return s.sustained;
+  };
+  while (steps.length < MAX_STEPS && (await run(rate))) rate = Math.round(rate * GROW);
+  if (!best) {
+    // Even the first step failed: step down.
+    for (let r = Math.round(rate / 2); !best && r >= 25 && steps.length < MAX_STEPS; r = Math.round(r / 2)) await run(r);
   }
+  for (let i = 0; i < BISECTIONS && best && failed && steps.length < MAX_STEPS; i++) {
+    const mid = Math.round((best.rate + failed.rate) / 2);
+    if (mid <= best.rate || mid >= failed.rate) break;
+    await run(mid);
+  }
+  return { best, failed, steps };
+}
+
+async function registerCallees(server: Server, cwd: string): Promise<ChildProcess[]> {
+  const uases: ChildProcess[] = [];
+  for (let i = 1; i <= UASES; i++) {
+    const port = 5070 + 2 * i;
+    const reg = await runSippStats(["-sf", join(ROOT, "test/sip/scenarios/register.xml"), "-i", ip(server.ipBase + 1), "-p", String(port + 1), "-m", "1", "-au", `u${i}`, "-ap", `u${i}-secret`, "-key", "user", `u${i}`, "-key", "domain", "example.test", "-key", "contact", `sip:u${i}@${ip(server.ipBase + 1)}:${port}`, "-key", "expires", "3600", server.target], cwd);
+    if (reg.ok !== 1) throw new Error(`${server.name}: registration of callee u${i} failed`);
+    uases.push(spawn(LOAD_CORE[0] ?? "sipp", [...LOAD_CORE.slice(1), ...(LOAD_CORE.length ? ["sipp"] : []), "-sf", join(ROOT, "test/sip/scenarios/uas.xml"), "-i", ip(server.ipBase + 1), "-p", String(port), "-nostdin", "-timeout", "3600s"], { cwd, stdio: "ignore" }));
+  }
+  await sleep(500);
+  return uases;
+}
+
+/** Registers every subscriber once (below the sustained rate) and reads the server's PSS. */
+async function fillAndMeasure(server: Server, rate: number, cwd: string): Promise<{ pss: number; ok: number }> {
+  const stats = await runSippStats(["-sf", join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(server.ipBase), "-p", "5062", "-r", String(Math.max(100, Math.round(rate * 0.7))), "-rp", "1000", "-m", String(SUBSCRIBERS), "-timeout", "600s", server.target], cwd, { prefix: LOAD_CORE, limitMs: 620_000 });
+  await sleep(3000);
+  return { pss: pssBytes(server.pids()), ok: stats.ok };
 }
 
 function bindingMemory(): number {
@@ -83,7 +178,6 @@ function bindingMemory(): number {
   const gc = vm.runInNewContext("gc") as () => void;
   const flow: Flow = { id: "udp:x", transport: "udp", local: { address: "10.0.0.1", port: 5060 }, remote: { address: "192.0.2.1", port: 5060 }, reliable: false, send: () => true, closed: false };
   const reg = new Registrar();
-  const requests: SipRequest[] = [];
   const n = 100_000;
   gc();
   const before = process.memoryUsage().heapUsed;
@@ -94,59 +188,108 @@ function bindingMemory(): number {
   }
   gc();
   const after = process.memoryUsage().heapUsed;
-  if (reg.store.size !== n || requests.length !== 0) throw new Error("binding count mismatch");
+  if (reg.store.size !== n) throw new Error("binding count mismatch");
   return (after - before) / n;
+}
+
+function writeFixtures(dir: string): void {
+  const user = (i: number) => `u${i}`;
+  const lines: string[] = [];
+  const toml: string[] = [];
+  const kam: string[] = [];
+  for (let i = 0; i < SUBSCRIBERS; i++) {
+    lines.push(`${user(i)};[authentication username=${user(i)} password=${user(i)}-secret]`);
+    toml.push(`[[users]]\nusername = "${user(i)}"\npassword = "${user(i)}-secret"\n`);
+    kam.push(`${i + 1}:${user(i)}:example.test:${user(i)}-secret:::`);
+  }
+  writeFileSync(join(dir, "users.toml"), toml.join("\n"));
+  writeFileSync(join(dir, "users.csv"), "SEQUENTIAL\n" + lines.join("\n") + "\n");
+  writeFileSync(join(dir, "callees.csv"), "SEQUENTIAL\n" + Array.from({ length: UASES }, (_, i) => user(i + 1)).join("\n") + "\n");
+  // db_text reads every file of its directory as a table: keep it apart.
+  const db = join(dir, "db");
+  mkdirSync(db);
+  writeFileSync(join(db, "version"), "table_name(str) table_version(int)\nsubscriber:7\nlocation:9\n");
+  writeFileSync(join(db, "subscriber"), "id(int,auto) username(str) domain(str) password(str) ha1(str,null) ha1b(str,null)\n" + kam.join("\n") + "\n");
+  const cfg = readFileSync(join(ROOT, "bench/kamailio/kamailio.cfg.tmpl"), "utf8").replaceAll("@LISTEN@", `${ip(2)}:5060`).replaceAll("@DB@", db).replaceAll("@CHILDREN@", String(KAM_CHILDREN));
+  writeFileSync(join(dir, "kamailio.cfg"), cfg);
+}
+
+function startThor(name: string, bin: string, host: number, ipBase: number, dir: string): Server {
+  const args = [process.execPath, bin, "sip", "--domain", "example.test", "--listen", `udp:${ip(host)}:5060`, "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--rate", "10000000", "--log-level", "warn", "--log-format", "json"];
+  const log = openSync(join(dir, `${name.replace(/\W+/g, "-")}.log`), "w");
+  const proc = spawn(SERVER_CORE[0] ?? args[0]!, [...SERVER_CORE.slice(1), ...(SERVER_CORE.length ? args : args.slice(1))], { stdio: ["ignore", log, log] });
+  return { name, target: `${ip(host)}:5060`, ipBase, proc, pids: () => (proc.pid ? [proc.pid] : []) };
+}
+
+function startKamailio(dir: string): Server {
+  const log = openSync(join(dir, "kamailio.log"), "w");
+  const args = ["kamailio", "-f", join(dir, "kamailio.cfg"), "-DD", "-E", "-w", dir, "-m", "512", "-M", "32"];
+  const proc = spawn(SERVER_CORE[0] ?? args[0]!, [...SERVER_CORE.slice(1), ...(SERVER_CORE.length ? args : args.slice(1))], { stdio: ["ignore", log, log] });
+  return { name: `Kamailio 5.6, ${KAM_CHILDREN} workers`, target: `${ip(2)}:5060`, ipBase: 20, proc, pids: () => (proc.pid ? processTree(proc.pid) : []) };
+}
+
+const perSecond = (s?: Step) => (s ? s.stats.ok / Math.max(s.stats.seconds, STEP_S) : 0);
+const usPer = (s?: Step) => (s && s.stats.ok > 0 ? (s.serverCpu / s.stats.ok) * 1e6 : 0);
+function describe(r: { best?: Step; failed?: Step; steps: Step[] }): string {
+  const b = r.best;
+  const head = b ? `sustained ${b.rate}/s at ${(100 * b.serverCpu / b.stats.seconds).toFixed(0)}% CPU (SIPp ${(100 * b.loadCpu / b.stats.seconds).toFixed(0)}%)` : "no sustained step";
+  const fail = r.failed ? `; fails at ${r.failed.rate}/s (${r.failed.why})` : "; no failing step reached";
+  return `${head}${fail}; steps ${r.steps.map((s) => `${s.rate}${s.sustained ? "✓" : "✗"}`).join(" ")}`;
 }
 
 export async function run(): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "thor-bench-sip-"));
-  const procs: ChildProcess[] = [];
+  const servers: Server[] = [];
+  const callees: ChildProcess[] = [];
   try {
-    const users = Array.from({ length: USERS }, (_, i) => ({ u: `u${i}`, p: `u${i}-secret` }));
-    writeFileSync(join(dir, "users.toml"), users.map(({ u, p }) => `[[users]]\nusername = "${u}"\npassword = "${p}"\n`).join("\n"));
-    writeFileSync(join(dir, "callees.csv"), "SEQUENTIAL\n" + Array.from({ length: UASES }, (_, i) => `u${i + 1}`).join("\n") + "\n");
-    writeFileSync(join(dir, "users.csv"), "SEQUENTIAL\n" + users.map(({ u, p }) => `${u};[authentication username=${u} password=${p}]`).join("\n") + "\n");
-    // db_text reads every file of its directory as a table: keep it apart.
-    const db = join(dir, "db");
-    mkdirSync(db);
-    writeFileSync(join(db, "version"), "table_name(str) table_version(int)\nsubscriber:7\nlocation:9\n");
-    writeFileSync(join(db, "subscriber"), "id(int,auto) username(str) domain(str) password(str) ha1(str,null) ha1b(str,null)\n" + users.map(({ u, p }, i) => `${i + 1}:${u}:example.test:${p}:::`).join("\n") + "\n");
-    const cfg = readFileSync(join(ROOT, "bench/kamailio/kamailio.cfg.tmpl"), "utf8").replaceAll("@LISTEN@", `${NET}.2:5060`).replaceAll("@DB@", db).replaceAll("@CHILDREN@", "1");
-    writeFileSync(join(dir, "kamailio.cfg"), cfg);
-
-    // Both servers run side by side and are measured in turn, ROUNDS times: other load
-    // on the machine comes and goes, and alternating spreads it over both.
-    const thor = spawn(process.execPath, [BIN, "sip", "--domain", "example.test", "--listen", `udp:${NET}.1:5060`, "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--rate", "10000000", "--log-level", "warn", "--log-format", "json"], { stdio: "ignore" });
-    procs.push(thor);
-    const kamLog = openSync(join(dir, "kamailio.log"), "w");
-    const kam = spawn("kamailio", ["-f", join(dir, "kamailio.cfg"), "-DD", "-E", "-w", dir, "-m", "512", "-M", "32"], { stdio: ["ignore", kamLog, kamLog] });
-    procs.push(kam);
-    const ours: Array<{ register: SippStats; calls: SippStats }> = [];
-    const theirs: Array<{ register: SippStats; calls: SippStats }> = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      ours.push(await measure("thor", `${NET}.1:5060`, 10, dir));
-      theirs.push(await measure("kamailio", `${NET}.2:5060`, 20, dir));
+    writeFixtures(dir);
+    servers.push(startThor("thor", join(ROOT, "bin/thor.js"), 1, 10, dir));
+    servers.push(startKamailio(dir));
+    if (BEFORE) {
+      const bin = join(BEFORE, "bin/thor.js");
+      if (!existsSync(bin)) throw new Error(`THOR_BENCH_BEFORE: no ${bin}`);
+      servers.push(startThor("thor before", bin, 3, 30, dir));
     }
-    thor.kill("SIGTERM");
-    kam.kill("SIGTERM");
-
-    const rate = (s: SippStats) => s.ok / s.seconds;
-    /** The round with the median rate. */
-    const median = (runs: SippStats[]) => [...runs].sort((a, b) => rate(a) - rate(b))[Math.floor(runs.length / 2)]!;
-    const note = (runs: SippStats[]) => {
-      const m = median(runs);
-      return `${m.ok} ok, ${m.failed} failed in ${m.seconds.toFixed(1)} s; rounds ${runs.map((r) => Math.round(rate(r))).join(", ")}/s`;
-    };
-    const reg = { ours: ours.map((r) => r.register), theirs: theirs.map((r) => r.register) };
-    const calls = { ours: ours.map((r) => r.calls), theirs: theirs.map((r) => r.calls) };
-    return [
-      { name: `REGISTER with digest auth (UDP, SIPp, 400 in flight, median of ${ROUNDS})`, value: rate(median(reg.ours)), unit: "registrations/s", baseline: { name: "Kamailio 5.6, 1 worker", value: rate(median(reg.theirs)) }, note: `thor ${note(reg.ours)}; Kamailio ${note(reg.theirs)}` },
-      { name: `calls through the proxy with auth (UDP, SIPp, 200 in flight, ${UASES} callee UASes, median of ${ROUNDS})`, value: rate(median(calls.ours)), unit: "calls/s", baseline: { name: "Kamailio 5.6, 1 worker", value: rate(median(calls.theirs)) }, note: `thor ${note(calls.ours)}; Kamailio ${note(calls.theirs)}` },
+    for (const s of servers) await waitOptions(s.target, dir);
+    const limits = new Map<string, { register: Awaited<ReturnType<typeof findLimit>>; calls: Awaited<ReturnType<typeof findLimit>>; pss: number }>();
+    for (const s of servers) {
+      const register = await findLimit(s, "register", dir, []);
+      const { pss } = await fillAndMeasure(s, register.best?.rate ?? 500, dir);
+      const uases = await registerCallees(s, dir);
+      callees.push(...uases);
+      const calls = await findLimit(s, "calls", dir, uases);
+      for (const u of uases) u.kill("SIGKILL");
+      limits.set(s.name, { register, calls, pss });
+      s.proc.kill("SIGTERM");
+    }
+    const ours = limits.get("thor")!;
+    const kam = limits.get(servers[1]!.name)!;
+    const base = servers[1]!.name;
+    const mb = (b: number) => b / 2 ** 20;
+    const pin = PINNED ? "server on core 0, SIPp on core 1" : "unpinned (one core)";
+    const results: BenchResult[] = [
+      { name: `REGISTER with digest (MD5 qop=auth, UDP, ${SUBSCRIBERS.toLocaleString("en-US")} subscribers): sustained limit, ${STEP_S} s steps, ${pin}`, value: perSecond(ours.register.best), unit: "registrations/s", baseline: { name: base, value: perSecond(kam.register.best) }, note: `thor ${describe(ours.register)}. Kamailio ${describe(kam.register)}` },
+      { name: "server CPU per registration at the sustained limit", value: usPer(ours.register.best), unit: "µs", baseline: { name: base, value: usPer(kam.register.best) }, note: "lower is better" },
+      { name: `record-routed calls with INVITE digest (UDP, ${UASES} callee UASes): sustained limit, ${STEP_S} s steps, ${pin}`, value: perSecond(ours.calls.best), unit: "calls/s", baseline: { name: base, value: perSecond(kam.calls.best) }, note: `thor ${describe(ours.calls)}. Kamailio ${describe(kam.calls)}` },
+      { name: "server CPU per call at the sustained limit", value: usPer(ours.calls.best), unit: "µs", baseline: { name: base, value: usPer(kam.calls.best) }, note: "lower is better" },
+      { name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered`, value: mb(ours.pss), unit: "MB", baseline: { name: base, value: mb(kam.pss) }, note: "lower is better; PSS summed over the server's processes" },
       { name: "heap per registered binding at 100k bindings", value: bindingMemory(), unit: "bytes", note: "location store after 100k REGISTERs, measured in process after GC" },
     ];
+    if (BEFORE) {
+      const before = limits.get("thor before")!;
+      results.push(
+        { name: "REGISTER sustained limit, this tree against the THOR_BENCH_BEFORE tree", value: perSecond(ours.register.best), unit: "registrations/s", baseline: { name: "thor before", value: perSecond(before.register.best) }, note: `before: ${describe(before.register)}` },
+        { name: "calls sustained limit, this tree against the THOR_BENCH_BEFORE tree", value: perSecond(ours.calls.best), unit: "calls/s", baseline: { name: "thor before", value: perSecond(before.calls.best) }, note: `before: ${describe(before.calls)}` },
+        { name: "server CPU per registration, this tree against before", value: usPer(ours.register.best), unit: "µs", baseline: { name: "thor before", value: usPer(before.register.best) }, note: "lower is better" },
+        { name: "server CPU per call, this tree against before", value: usPer(ours.calls.best), unit: "µs", baseline: { name: "thor before", value: usPer(before.calls.best) }, note: "lower is better" },
+      );
+    }
+    return results;
   } finally {
-    for (const p of procs) p.kill("SIGKILL");
+    for (const c of callees) c.kill("SIGKILL");
+    for (const s of servers) s.proc.kill("SIGKILL");
     if (process.env["THOR_BENCH_DEBUG"]) process.stderr.write(`kept ${dir}\n`);
     else rmSync(dir, { recursive: true, force: true });
   }
 }
+

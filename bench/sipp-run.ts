@@ -6,18 +6,33 @@ export interface SippStats {
   ok: number;
   failed: number;
   seconds: number;
+  /** Messages SIPp had to send again (its `Retransmissions(C)`). */
+  retransmissions: number;
+}
+
+export interface SippRunOptions {
+  /** SIPp is killed after this long. @default 120 s */
+  limitMs?: number;
+  /** Command prefix, e.g. `["taskset", "-c", "1"]` to pin SIPp to a core. */
+  prefix?: readonly string[];
+  /** Called with SIPp's PID once it runs (to sample its CPU). */
+  onSpawn?: (pid: number) => void;
 }
 
 /**
  * Run SIPp to completion (killed after `limitMs`) and read its final
- * statistics line: successful and failed scenarios and the wall time.
+ * statistics line: successful and failed scenarios, retransmissions and the
+ * wall time.
  */
-export function runSippStats(args: string[], cwd: string, limitMs = 120_000): Promise<SippStats> {
+export function runSippStats(args: string[], cwd: string, opts: SippRunOptions | number = {}): Promise<SippStats> {
+  const o: SippRunOptions = typeof opts === "number" ? { limitMs: opts } : opts;
   const stat = join(cwd, `stat-${Math.random().toString(36).slice(2)}.csv`);
   const started = performance.now();
+  const argv = [...(o.prefix ?? []), "sipp", ...args, "-nostdin", "-trace_stat", "-stf", stat, "-fd", "1"];
   return new Promise((resolve, reject) => {
-    const child = spawn("sipp", [...args, "-nostdin", "-trace_stat", "-stf", stat, "-fd", "1"], { cwd, stdio: "ignore" });
-    const killer = setTimeout(() => child.kill("SIGKILL"), limitMs);
+    const child = spawn(argv[0]!, argv.slice(1), { cwd, stdio: "ignore" });
+    if (child.pid !== undefined) o.onSpawn?.(child.pid);
+    const killer = setTimeout(() => child.kill("SIGKILL"), o.limitMs ?? 120_000);
     child.once("error", reject);
     child.once("exit", () => {
       clearTimeout(killer);
@@ -27,7 +42,7 @@ export function runSippStats(args: string[], cwd: string, limitMs = 120_000): Pr
         const head = lines[0]!.split(";");
         const last = lines[lines.length - 1]!.split(";");
         const col = (name: string) => Number(last[head.indexOf(name)] ?? 0);
-        resolve({ ok: col("SuccessfulCall(C)"), failed: col("FailedCall(C)"), seconds });
+        resolve({ ok: col("SuccessfulCall(C)"), failed: col("FailedCall(C)"), retransmissions: col("Retransmissions(C)"), seconds });
       } catch (err) {
         reject(err instanceof Error ? err : new Error(String(err)));
       }
