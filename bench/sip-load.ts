@@ -26,7 +26,9 @@
  * Knobs (environment): THOR_BENCH_STEP_S, THOR_BENCH_SUBSCRIBERS,
  * THOR_BENCH_KAM_CHILDREN, THOR_BENCH_NET (default 127.0.9),
  * THOR_BENCH_BEFORE=/path/to/an/older/checkout (its bin/thor.js, already
- * built, is measured as a third server: before/after in the same run).
+ * built, runs beside this tree's and both are measured at this tree's
+ * sustained rates in alternating steps: server CPU per registration and per
+ * call, before against after, in the same run).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -237,52 +239,86 @@ function describe(r: { best?: Step; failed?: Step; steps: Step[] }): string {
   return `${head}${fail}; steps ${r.steps.map((s) => `${s.rate}${s.sustained ? "✓" : "✗"}`).join(" ")}`;
 }
 
+interface Variant {
+  server: Server;
+  /** Runs beside the variant while it is measured (e.g. a metrics scraper); returns a stop function giving a note. */
+  companion?: () => () => string;
+}
+
+/**
+ * A variant of thor (an older tree, metrics on) measured against thor at
+ * thor's own sustained rates, in alternating steps (thor, variant, thor,
+ * variant): server CPU per scenario tells a difference of a few percent that
+ * a limit search by halves cannot.
+ */
+async function compareAt(thor: Server, v: Variant, w: Workload, rate: number, cwd: string): Promise<{ ours: Step[]; theirs: Step[]; note: string }> {
+  const ours: Step[] = [];
+  const theirs: Step[] = [];
+  const uases = w === "calls" ? [await registerCallees(thor, cwd), await registerCallees(v.server, cwd)] : [[], []];
+  const stop = v.companion?.();
+  try {
+    for (let i = 0; i < 2; i++) {
+      ours.push(await step(thor, w, rate, cwd, uases[0]!));
+      theirs.push(await step(v.server, w, rate, cwd, uases[1]!));
+    }
+  } finally {
+    for (const u of uases.flat()) u.kill("SIGKILL");
+  }
+  return { ours, theirs, note: stop ? stop() : "" };
+}
+
+const meanUs = (steps: readonly Step[]) => steps.reduce((a, s) => a + usPer(s), 0) / Math.max(1, steps.length);
+const verdicts = (steps: readonly Step[]) => steps.map((s) => (s.sustained ? "✓" : `✗ (${s.why})`)).join(" ");
+
 export async function run(): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "thor-bench-sip-"));
   const servers: Server[] = [];
+  const variants: Array<{ label: string; v: Variant }> = [];
   const callees: ChildProcess[] = [];
   try {
     writeFixtures(dir);
-    servers.push(startThor("thor", join(ROOT, "bin/thor.js"), 1, 10, dir));
-    servers.push(startKamailio(dir));
+    const thor = startThor("thor", join(ROOT, "bin/thor.js"), 1, 10, dir);
+    const kam = startKamailio(dir);
+    servers.push(thor, kam);
     if (BEFORE) {
       const bin = join(BEFORE, "bin/thor.js");
       if (!existsSync(bin)) throw new Error(`THOR_BENCH_BEFORE: no ${bin}`);
-      servers.push(startThor("thor before", bin, 3, 30, dir));
+      const before = startThor("thor before", bin, 3, 30, dir);
+      servers.push(before);
+      variants.push({ label: "the THOR_BENCH_BEFORE tree", v: { server: before } });
     }
     for (const s of servers) await waitOptions(s.target, dir);
-    const limits = new Map<string, { register: Awaited<ReturnType<typeof findLimit>>; calls: Awaited<ReturnType<typeof findLimit>>; pss: number }>();
-    for (const s of servers) {
+    const limits = new Map<Server, { register: Awaited<ReturnType<typeof findLimit>>; calls: Awaited<ReturnType<typeof findLimit>>; pss: number }>();
+    for (const s of [thor, kam]) {
       const register = await findLimit(s, "register", dir, []);
       const { pss } = await fillAndMeasure(s, register.best?.rate ?? 500, dir);
       const uases = await registerCallees(s, dir);
       callees.push(...uases);
       const calls = await findLimit(s, "calls", dir, uases);
       for (const u of uases) u.kill("SIGKILL");
-      limits.set(s.name, { register, calls, pss });
-      s.proc.kill("SIGTERM");
+      limits.set(s, { register, calls, pss });
     }
-    const ours = limits.get("thor")!;
-    const kam = limits.get(servers[1]!.name)!;
-    const base = servers[1]!.name;
+    kam.proc.kill("SIGTERM");
+    const ours = limits.get(thor)!;
+    const theirs = limits.get(kam)!;
+    const base = kam.name;
     const mb = (b: number) => b / 2 ** 20;
     const pin = PINNED ? "server on core 0, SIPp on core 1" : "unpinned (one core)";
     const results: BenchResult[] = [
-      { name: `REGISTER with digest (MD5 qop=auth, UDP, ${SUBSCRIBERS.toLocaleString("en-US")} subscribers): sustained limit, ${STEP_S} s steps, ${pin}`, value: perSecond(ours.register.best), unit: "registrations/s", baseline: { name: base, value: perSecond(kam.register.best) }, note: `thor ${describe(ours.register)}. Kamailio ${describe(kam.register)}` },
-      { name: "server CPU per registration at the sustained limit", value: usPer(ours.register.best), unit: "µs", baseline: { name: base, value: usPer(kam.register.best) }, note: "lower is better" },
-      { name: `record-routed calls with INVITE digest (UDP, ${UASES} callee UASes): sustained limit, ${STEP_S} s steps, ${pin}`, value: perSecond(ours.calls.best), unit: "calls/s", baseline: { name: base, value: perSecond(kam.calls.best) }, note: `thor ${describe(ours.calls)}. Kamailio ${describe(kam.calls)}` },
-      { name: "server CPU per call at the sustained limit", value: usPer(ours.calls.best), unit: "µs", baseline: { name: base, value: usPer(kam.calls.best) }, note: "lower is better" },
-      { name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered`, value: mb(ours.pss), unit: "MB", baseline: { name: base, value: mb(kam.pss) }, note: "lower is better; PSS summed over the server's processes" },
+      { name: `REGISTER with digest (MD5 qop=auth, UDP, ${SUBSCRIBERS.toLocaleString("en-US")} subscribers): sustained limit, ${STEP_S} s steps, ${pin}`, value: perSecond(ours.register.best), unit: "registrations/s", baseline: { name: base, value: perSecond(theirs.register.best) }, note: `thor ${describe(ours.register)}. Kamailio ${describe(theirs.register)}` },
+      { name: "server CPU per registration at the sustained limit", value: usPer(ours.register.best), unit: "µs", baseline: { name: base, value: usPer(theirs.register.best) }, note: "lower is better" },
+      { name: `record-routed calls with INVITE digest (UDP, ${UASES} callee UASes): sustained limit, ${STEP_S} s steps, ${pin}`, value: perSecond(ours.calls.best), unit: "calls/s", baseline: { name: base, value: perSecond(theirs.calls.best) }, note: `thor ${describe(ours.calls)}. Kamailio ${describe(theirs.calls)}` },
+      { name: "server CPU per call at the sustained limit", value: usPer(ours.calls.best), unit: "µs", baseline: { name: base, value: usPer(theirs.calls.best) }, note: "lower is better" },
+      { name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered`, value: mb(ours.pss), unit: "MB", baseline: { name: base, value: mb(theirs.pss) }, note: "lower is better; PSS summed over the server's processes" },
       { name: "heap per registered binding at 100k bindings", value: bindingMemory(), unit: "bytes", note: "location store after 100k REGISTERs, measured in process after GC" },
     ];
-    if (BEFORE) {
-      const before = limits.get("thor before")!;
-      results.push(
-        { name: "REGISTER sustained limit, this tree against the THOR_BENCH_BEFORE tree", value: perSecond(ours.register.best), unit: "registrations/s", baseline: { name: "thor before", value: perSecond(before.register.best) }, note: `before: ${describe(before.register)}` },
-        { name: "calls sustained limit, this tree against the THOR_BENCH_BEFORE tree", value: perSecond(ours.calls.best), unit: "calls/s", baseline: { name: "thor before", value: perSecond(before.calls.best) }, note: `before: ${describe(before.calls)}` },
-        { name: "server CPU per registration, this tree against before", value: usPer(ours.register.best), unit: "µs", baseline: { name: "thor before", value: usPer(before.register.best) }, note: "lower is better" },
-        { name: "server CPU per call, this tree against before", value: usPer(ours.calls.best), unit: "µs", baseline: { name: "thor before", value: usPer(before.calls.best) }, note: "lower is better" },
-      );
+    for (const { label, v } of variants) {
+      for (const w of ["register", "calls"] as const) {
+        const rate = ours[w].best?.rate;
+        if (rate === undefined) continue;
+        const c = await compareAt(thor, v, w, rate, dir);
+        results.push({ name: `server CPU per ${w === "register" ? "registration" : "call"} at ${rate}/s: this tree against ${label}`, value: meanUs(c.ours), unit: "µs", baseline: { name: v.server.name, value: meanUs(c.theirs) }, note: `lower is better; alternating steps, this tree ${verdicts(c.ours)}, ${v.server.name} ${verdicts(c.theirs)}${c.note ? `; ${c.note}` : ""}` });
+      }
     }
     return results;
   } finally {
@@ -292,4 +328,3 @@ export async function run(): Promise<BenchResult[]> {
     else rmSync(dir, { recursive: true, force: true });
   }
 }
-
