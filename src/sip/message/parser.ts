@@ -7,16 +7,17 @@
  * the headers needed for a response could be read, enough of the request to
  * build that response. Nothing here throws on bad input.
  */
-import { wireHeaderKey } from "./header-names.js";
+import { headerKey, wireHeaderKey } from "./header-names.js";
 import { isToken } from "./grammar.js";
 import { parseCSeq, parseNameAddr, parseUInt, parseVia, type CSeq, type NameAddr, type Via } from "./header-values.js";
 import { SipRequest, SipResponse, type AnyMessage, type Header } from "./message.js";
+import { COUNTED_HEADERS, countEntries, DEFAULT_MESSAGE_LIMITS, type MessageLimits } from "./limits.js";
 import { parseUri } from "./uri.js";
 
 export interface SipParseError {
   reason: string;
   /** Status to answer a request with; undefined when no answer can be formed. */
-  status: 400 | 413 | 416 | 505 | undefined;
+  status: 400 | 413 | 416 | 505 | 513 | undefined;
   /** What could be read of a request, to answer it. */
   request?: { method: string; uri: string; headers: Header[] };
 }
@@ -66,6 +67,8 @@ export interface ParseOptions {
   maxMessage?: number;
   /** Framed by a stream: the body is exactly Content-Length bytes (already cut by the framer). */
   stream?: boolean;
+  /** Caps on header lines and list entries. @default DEFAULT_MESSAGE_LIMITS */
+  limits?: Readonly<MessageLimits>;
 }
 
 /** Where the headers a server checks are, gathered in one pass over the header lines. */
@@ -81,6 +84,13 @@ interface Found {
   /** The first single-valued header seen twice. */
   duplicate: string | undefined;
   seen?: Set<string>;
+  limits: Readonly<MessageLimits>;
+  /** Entries of the counted list headers so far (Via, Route, Record-Route, Contact, Path). */
+  counts?: Map<string, number>;
+  /** Set when a cap was passed: the message is refused with 513. */
+  tooLarge?: boolean;
+  /** After a cap: which of From, To, Call-ID, CSeq the answer already has. */
+  answerKeys?: Set<string>;
 }
 
 const SINGLE_SET = new Set(SINGLE);
@@ -94,6 +104,14 @@ function addHeader(text: string, from: number, to: number, headers: Header[], fo
   const key = wireHeaderKey(name, isToken);
   if (key === undefined) return `malformed header line "${text.slice(from, Math.min(to, from + 40))}"`;
   const h: Header = { name, key, value: text.slice(colon + 1, to).trim() };
+  if (headers.length >= found.limits.maxHeaders) return overCap(found, `more than ${found.limits.maxHeaders} header lines`);
+  const cap = COUNTED_HEADERS[key];
+  if (cap !== undefined) {
+    found.counts ??= new Map();
+    const n = (found.counts.get(key) ?? 0) + countEntries(h.value);
+    if (n > found.limits[cap]) return overCap(found, `more than ${found.limits[cap]} ${canonicalList(key)} entries`);
+    found.counts.set(key, n);
+  }
   headers.push(h);
   switch (h.key) {
     case "via":
@@ -129,6 +147,34 @@ function addHeader(text: string, from: number, to: number, headers: Header[], fo
   return undefined;
 }
 
+/** The headers a response copies from its request (RFC 3261 8.2.6.2). */
+const ANSWER_KEYS = new Set(["from", "to", "call-id", "cseq"]);
+
+/**
+ * After a cap was passed, keep only the first From, To, Call-ID and CSeq of
+ * the remaining lines (one cheap look at each), so that the 513 can be
+ * matched to its request by the client.
+ */
+function salvage(text: string, from: number, to: number, headers: Header[], found: Found): void {
+  const colon = text.indexOf(":", from);
+  if (colon < 0 || colon >= to || colon - from > 16) return;
+  const key = headerKey(text.slice(from, colon).trim());
+  if (!ANSWER_KEYS.has(key)) return;
+  found.answerKeys ??= new Set(headers.filter((h) => ANSWER_KEYS.has(h.key)).map((h) => h.key));
+  if (found.answerKeys.has(key)) return;
+  found.answerKeys.add(key);
+  headers.push({ name: text.slice(from, colon).trim(), key, value: text.slice(colon + 1, to).trim() });
+}
+
+function overCap(found: Found, reason: string): string {
+  found.tooLarge = true;
+  return reason;
+}
+
+function canonicalList(key: string): string {
+  return key === "record-route" ? "Record-Route" : key.charAt(0).toUpperCase() + key.slice(1);
+}
+
 export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult {
   const max = opts.maxMessage ?? DEFAULT_MAX_MESSAGE;
   let start = 0;
@@ -141,7 +187,7 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult 
   const bodyStart = end ? end.bodyStart : buf.length;
   const head = buf.toString("utf8", start, headEnd);
   const headers: Header[] = [];
-  const found: Found = { via: undefined, from: undefined, to: undefined, callId: undefined, cseq: undefined, maxForwards: undefined, expires: undefined, contentLength: undefined, duplicate: undefined };
+  const found: Found = { via: undefined, from: undefined, to: undefined, callId: undefined, cseq: undefined, maxForwards: undefined, expires: undefined, contentLength: undefined, duplicate: undefined, limits: opts.limits ?? DEFAULT_MESSAGE_LIMITS };
   let startLine: string;
   let problem: string | undefined;
   if (head.indexOf("\n ") < 0 && head.indexOf("\n\t") < 0 && head.charCodeAt(0) !== 32 && head.charCodeAt(0) !== 9) {
@@ -155,8 +201,9 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult 
       if (next < 0) next = head.length;
       const lineEnd = head.charCodeAt(next - 1) === 13 ? next - 1 : next;
       if (lineEnd > pos) {
-        problem = addHeader(head, pos, lineEnd, headers, found);
-        if (problem) break;
+        if (problem) salvage(head, pos, lineEnd, headers, found);
+        else problem = addHeader(head, pos, lineEnd, headers, found);
+        if (problem && !found.tooLarge) break;
       }
       pos = next + 1;
     }
@@ -164,9 +211,12 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult 
     const all = lines(head);
     if (!all || all.length === 0) return failure("malformed line folding", 400);
     startLine = all[0]!;
-    for (let i = 1; i < all.length && !problem; i++) problem = addHeader(all[i]!, 0, all[i]!.length, headers, found);
+    for (let i = 1; i < all.length && !(problem && !found.tooLarge); i++) {
+      if (problem) salvage(all[i]!, 0, all[i]!.length, headers, found);
+      else problem = addHeader(all[i]!, 0, all[i]!.length, headers, found);
+    }
   }
-  if (problem) return startFailure(startLine, headers, problem);
+  if (problem) return startFailure(startLine, headers, problem, found.tooLarge ? 513 : 400);
 
   let body = buf.subarray(bodyStart);
   const cl = found.contentLength;
@@ -183,9 +233,9 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult 
   return parseRequest(startLine, headers, found, body);
 }
 
-function startFailure(startLine: string, headers: Header[], reason: string): ParseResult {
+function startFailure(startLine: string, headers: Header[], reason: string, status: 400 | 513 = 400): ParseResult {
   const m = /^([A-Za-z0-9\-.!%*_+`'~]+) (\S+) SIP\/2\.0$/i.exec(startLine);
-  return failure(reason, m ? 400 : undefined, m ? { method: m[1]!, uri: m[2]!, headers } : undefined);
+  return failure(reason, m ? status : undefined, m ? { method: m[1]!, uri: m[2]!, headers } : undefined);
 }
 
 interface Checked {
