@@ -160,6 +160,11 @@ export class TransportLayer {
     };
   }
 
+  /** Open connections of every kind (accepted and opened by us) and the flows they hold. */
+  get open(): { connections: number; flows: number } {
+    return { connections: this.connections.size, flows: this.flows.size };
+  }
+
   /** Connections accepted from clients (and members) and still open. */
   get acceptedConnections(): number {
     return this.accepted.size;
