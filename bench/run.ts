@@ -15,6 +15,7 @@ const MODULES: ReadonlyArray<{ name: string; path: string }> = [
   { name: "ring-lookup", path: "./ring-lookup.js" },
   { name: "lookup-tcp", path: "./lookup-tcp.js" },
   { name: "sip-parser", path: "./sip-parser.js" },
+  { name: "sip-fuzz", path: "./sip-fuzz.js" },
   { name: "sip-load", path: "./sip-load.js" },
   { name: "failover", path: "./failover.js" },
   { name: "sip-cluster", path: "./sip-cluster.js" },

@@ -24,6 +24,7 @@ import { describeError, type Logger } from "../../base/index.js";
 import { performance } from "node:perf_hooks";
 import { createResponse, DEFAULT_MESSAGE_LIMITS, formatVia, parseMessage, serializeMessage, StreamFramer, type MessageLimits, type ParseResult, type SipRequest } from "../message/index.js";
 import { type Address, type Flow, type Inbound, type ListenSpec, type TransportName } from "./types.js";
+import { SLOW_MESSAGE_US, slowMessageChannel } from "./diagnostics.js";
 import { ConnectionCounter, CostRecord, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./limits.js";
 
 export interface TransportLayerOptions {
@@ -49,6 +50,12 @@ export interface TransportLayerOptions {
    * limiter). @default admit everything
    */
   admit?: (flow: Flow) => boolean;
+  /**
+   * The clock (milliseconds) that measures what each message costs
+   * (`cost`); a CPU-time clock makes the figures independent of other load
+   * on the machine. @default performance.now (wall time)
+   */
+  costClock?: () => number;
   /**
    * Receive and send buffer of UDP sockets. Bursts of datagrams wait here
    * while the event loop is busy; with the Linux default (208 KiB) a burst
@@ -138,6 +145,7 @@ export class TransportLayer {
   private readonly limits: ConnectionLimits;
   private readonly accepted: ConnectionCounter;
   private readonly admit: (flow: Flow) => boolean;
+  private readonly costClock: () => number;
   private readonly parseOpts: { maxMessage?: number; limits?: MessageLimits };
   private readonly listeners: Listener[] = [];
   private readonly udpSockets = new Map<string, { socket: dgram.Socket; local: Address }>();
@@ -154,6 +162,7 @@ export class TransportLayer {
     this.limits = { ...DEFAULT_CONNECTION_LIMITS, ...definedOnly(opts.connectionLimits ?? {}) };
     this.accepted = new ConnectionCounter(this.limits);
     this.admit = opts.admit ?? (() => true);
+    this.costClock = opts.costClock ?? (() => performance.now());
     this.parseOpts = {
       ...(opts.maxMessage !== undefined ? { maxMessage: opts.maxMessage } : {}),
       ...(opts.messageLimits ? { limits: { ...DEFAULT_MESSAGE_LIMITS, ...definedOnly(opts.messageLimits) } } : {}),
@@ -343,10 +352,10 @@ export class TransportLayer {
         socket.on("message", (data, rinfo) => {
           // CRLF keepalives over UDP carry no message.
           if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
-          const started = performance.now();
+          const started = this.costClock();
           const flow = new UdpFlow(socket, local, { address: rinfo.address, port: rinfo.port });
           if (this.admitted(flow)) this.deliver(parseMessage(data, this.parseOptions()), flow);
-          this.cost.record((performance.now() - started) * 1000);
+          this.measured(started, flow, data);
         });
         resolve({ spec, port: local.port, close: () => new Promise((r) => socket.close(() => r())) });
       });
@@ -494,7 +503,7 @@ export class TransportLayer {
     if (inbound) armDeadline();
     let delivered = false;
     socket.on("data", (chunk: Buffer) => {
-      const started = performance.now();
+      const started = this.costClock();
       for (const ev of framer.push(chunk)) {
         if (ev.kind === "ping") socket.write("\r\n");
         else if (ev.kind === "fatal") {
@@ -522,7 +531,7 @@ export class TransportLayer {
           deadline = undefined;
         }
       }
-      this.cost.record((performance.now() - started) * 1000);
+      this.measured(started, flow, chunk);
     });
     socket.on("error", (err) => this.log.debug({ flow: id, err: describeError(err) }, "connection error"));
     socket.on("close", () => {
@@ -577,9 +586,16 @@ export class TransportLayer {
 
   private receiveWs(data: Buffer, flow: Flow): void {
     if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
-    const started = performance.now();
+    const started = this.costClock();
     if (this.admitted(flow)) this.deliver(parseMessage(Buffer.isBuffer(data) ? data : Buffer.from(data), this.parseOptions()), flow);
-    this.cost.record((performance.now() - started) * 1000);
+    this.measured(started, flow, data);
+  }
+
+  /** Record what handling `bytes` cost since `started`; report it when slow. */
+  private measured(started: number, flow: Flow, bytes: Buffer): void {
+    const us = (this.costClock() - started) * 1000;
+    this.cost.record(us);
+    if (us > SLOW_MESSAGE_US && slowMessageChannel.hasSubscribers) slowMessageChannel.publish({ transport: flow.transport, remote: flow.remote, bytes, costUs: us });
   }
 
   private admitted(flow: Flow): boolean {
