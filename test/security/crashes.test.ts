@@ -69,7 +69,9 @@ describe("issue-10 item 3: no crash from a bad port", () => {
   it("an ACK to sip:x@ip:0 is dropped at parse time, and the node keeps serving", async () => {
     const c = await udpClient("127.0.110.4");
     try {
-      c.socket.send(sipMessage([`ACK sip:x@127.0.110.9:0 SIP/2.0`, `Via: SIP/2.0/UDP 127.0.110.4:${c.port};branch=z9hG4bKackport0`, `From: <sip:a@elsewhere.test>;tag=1`, `To: <sip:x@127.0.110.9>;tag=2`, `Call-ID: ackport0`, `CSeq: 1 ACK`, "Max-Forwards: 70"]), PROXY.port, PROXY.host);
+      for (const uri of ["sip:x@127.0.110.9:0", "sip:x@127.0.110.9:0;transport=tcp"]) {
+        c.socket.send(sipMessage([`ACK ${uri} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.110.4:${c.port};branch=z9hG4bKackport0${uri.length}`, `From: <sip:a@elsewhere.test>;tag=1`, `To: <sip:x@127.0.110.9>;tag=2`, `Call-ID: ackport0${uri.length}`, `CSeq: 1 ACK`, "Max-Forwards: 70"]), PROXY.port, PROXY.host);
+      }
       // The same through a Route naming port 0.
       c.socket.send(sipMessage([`ACK sip:x@127.0.110.9 SIP/2.0`, `Via: SIP/2.0/UDP 127.0.110.4:${c.port};branch=z9hG4bKackport0r`, `Route: <sip:127.0.110.9:0;lr>`, `From: <sip:a@elsewhere.test>;tag=1`, `To: <sip:x@127.0.110.9>;tag=2`, `Call-ID: ackport0r`, `CSeq: 1 ACK`, "Max-Forwards: 70"]), PROXY.port, PROXY.host);
     } finally {
