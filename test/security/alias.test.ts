@@ -1,10 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { silentLogger } from "../../src/base/index.js";
-import { MemoryCredentialStore, SipServer } from "../../src/sip/index.js";
+import type { SipServer } from "../../src/sip/index.js";
 import { waitFor } from "../support/wait-for.js";
-import { options, tcpClient } from "./support.js";
+import { options, startSipServer, tcpClient } from "./support.js";
 
 /**
  * Issue 10 item 5: RFC 5923 connection reuse is granted only on mutually
@@ -24,9 +23,9 @@ describe("issue-10 item 5: alias hijack (RFC 5923)", () => {
   const victimGot: string[] = [];
 
   before(async () => {
-    server = new SipServer({ logger: silentLogger, listen: [{ transport: "tcp", host: HOST, port: 0 }], domains: ["example.test"], credentials: new MemoryCredentialStore("example.test") });
-    await server.start();
-    tcpPort = server.transport.bound()[0]!.boundPort;
+    const started = await startSipServer(HOST, ["tcp"]);
+    server = started.server;
+    tcpPort = started.port.tcp!;
     victim = net.createServer((s) => s.setEncoding("latin1").on("data", (d: string) => victimGot.push(d)));
     await new Promise<void>((r) => victim.listen(0, VICTIM, () => r()));
     victimPort = (victim.address() as net.AddressInfo).port;

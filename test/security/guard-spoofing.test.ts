@@ -1,9 +1,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { silentLogger } from "../../src/base/index.js";
-import { computeHa1, digestResponse, Guard, MemoryCredentialStore, SipServer, type Flow } from "../../src/sip/index.js";
+import { computeHa1, digestResponse, Guard, type Flow, type SipServer } from "../../src/sip/index.js";
 import { waitFor } from "../support/wait-for.js";
-import { options, sipMessage, tcpClient, udpExchange } from "./support.js";
+import { options, sipMessage, startSipServer, tcpClient, udpExchange } from "./support.js";
 
 /**
  * Issue 10 item 9: the rate limiter and the brute-force bans key sources
@@ -44,22 +43,10 @@ describe("issue-10 item 9: guard spoofing", () => {
     let udpPort = 0;
     let tcpPort = 0;
     before(async () => {
-      const creds = new MemoryCredentialStore(DOMAIN);
-      creds.set("alice", { password: "alice-secret" });
-      server = new SipServer({
-        logger: silentLogger,
-        listen: [
-          { transport: "udp", host: HOST, port: 0 },
-          { transport: "tcp", host: HOST, port: 0 },
-        ],
-        domains: [DOMAIN],
-        credentials: creds,
-        algorithms: ["MD5"],
-        guard: { maxAuthFailures: 20, banMs: 300_000 },
-      });
-      await server.start();
-      for (const b of server.transport.bound()) if (b.transport === "udp") udpPort = b.boundPort;
-      else tcpPort = b.boundPort;
+      const started = await startSipServer(HOST, ["udp", "tcp"], { guard: { maxAuthFailures: 20, banMs: 300_000 } });
+      server = started.server;
+      udpPort = started.port.udp!;
+      tcpPort = started.port.tcp!;
     });
     after(() => server.stop());
 

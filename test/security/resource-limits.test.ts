@@ -1,10 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "ws";
-import { silentLogger } from "../../src/base/index.js";
-import { MemoryCredentialStore, SipServer } from "../../src/sip/index.js";
+import type { SipServer } from "../../src/sip/index.js";
 import { waitFor } from "../support/wait-for.js";
-import { options, registerUdp, sipMessage, tcpClient, udpClient } from "./support.js";
+import { options, registerUdp, sipMessage, startSipServer, tcpClient, udpClient } from "./support.js";
 
 /**
  * Issue 10 item 8: connection caps (total and per address), a short
@@ -23,24 +22,13 @@ describe("issue-10 item 8: resource limits of public SIP", () => {
   const udp = () => ({ host: HOST, port: port.udp });
 
   before(async () => {
-    const creds = new MemoryCredentialStore(DOMAIN);
-    creds.set("alice", { password: "alice-secret" });
-    server = new SipServer({
-      logger: silentLogger,
-      listen: [
-        { transport: "udp", host: HOST, port: 0 },
-        { transport: "tcp", host: HOST, port: 0 },
-        { transport: "ws", host: HOST, port: 0 },
-      ],
-      domains: [DOMAIN],
-      credentials: creds,
-      algorithms: ["MD5"],
+    const started = await startSipServer(HOST, ["udp", "tcp", "ws"], {
       registrar: { maxContacts: 3 },
       guard: { rate: 5, burst: 5 },
       connectionLimits: { maxConnections: 6, maxConnectionsPerIp: 3, headerTimeoutMs: 400, idleMs: 2000 },
     });
-    await server.start();
-    for (const b of server.transport.bound()) port[b.transport as "udp" | "tcp" | "ws"] = b.boundPort;
+    server = started.server;
+    Object.assign(port, started.port);
   });
   after(() => server.stop());
 

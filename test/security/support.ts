@@ -1,11 +1,14 @@
 /**
  * Helpers of the public-SIP security tests: message builders, a UDP/TCP
- * probe that waits for answers with a deadline, and the CPU time a child
- * process has used (from /proc).
+ * probe that waits for answers with a deadline, a digest REGISTER, a
+ * started in-process server, and the CPU time a child process has used
+ * (from /proc).
  */
 import dgram from "node:dgram";
 import net from "node:net";
 import { readFileSync } from "node:fs";
+import { silentLogger } from "../../src/base/index.js";
+import { MemoryCredentialStore, SipServer, type SipServerOptions, type TransportName } from "../../src/sip/index.js";
 import { waitFor } from "../support/wait-for.js";
 
 /** A SIP message from header lines (CRLF, blank line, Content-Length added when missing). */
@@ -101,4 +104,19 @@ export async function registerUdp(opts: { ip: string; to: { host: string; port: 
   } finally {
     c.close();
   }
+}
+
+/**
+ * A started SIP server on `host` (port 0 for every transport) serving
+ * example.test with alice/alice-secret (MD5 digest), plus `options`; and
+ * the port each transport got.
+ */
+export async function startSipServer(host: string, transports: readonly TransportName[], options: Partial<SipServerOptions> = {}): Promise<{ server: SipServer; port: Partial<Record<TransportName, number>> }> {
+  const credentials = new MemoryCredentialStore("example.test");
+  credentials.set("alice", { password: "alice-secret" });
+  const server = new SipServer({ logger: silentLogger, listen: transports.map((transport) => ({ transport, host, port: 0 })), domains: ["example.test"], credentials, algorithms: ["MD5"], ...options });
+  await server.start();
+  const port: Partial<Record<TransportName, number>> = {};
+  for (const b of server.transport.bound()) port[b.transport] = b.boundPort;
+  return { server, port };
 }

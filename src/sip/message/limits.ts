@@ -31,15 +31,6 @@ export const DEFAULT_MESSAGE_LIMITS: Readonly<MessageLimits> = Object.freeze({
   maxPath: 32,
 });
 
-/** The list headers whose entries are counted, and the limit that caps each. */
-export const COUNTED_HEADERS: Readonly<Record<string, keyof MessageLimits>> = Object.freeze({
-  via: "maxVia",
-  route: "maxRoute",
-  "record-route": "maxRecordRoute",
-  contact: "maxContact",
-  path: "maxPath",
-});
-
 /**
  * How many comma-separated entries a list header value holds: top-level
  * commas (outside quotes and angle brackets) plus one. One pass over the

@@ -11,7 +11,7 @@ import { headerKey, wireHeaderKey } from "./header-names.js";
 import { isToken } from "./grammar.js";
 import { parseCSeq, parseNameAddr, parseUInt, parseVia, type CSeq, type NameAddr, type Via } from "./header-values.js";
 import { SipRequest, SipResponse, type AnyMessage, type Header } from "./message.js";
-import { COUNTED_HEADERS, countEntries, DEFAULT_MESSAGE_LIMITS, type MessageLimits } from "./limits.js";
+import { countEntries, DEFAULT_MESSAGE_LIMITS, type MessageLimits } from "./limits.js";
 import { parseUri } from "./uri.js";
 
 export interface SipParseError {
@@ -83,14 +83,18 @@ interface Found {
   contentLength: Header | undefined;
   /** The first single-valued header seen twice. */
   duplicate: string | undefined;
-  seen?: Set<string>;
+  seen: Set<string> | undefined;
   limits: Readonly<MessageLimits>;
-  /** Entries of the counted list headers so far (Via, Route, Record-Route, Contact, Path). */
-  counts?: Map<string, number>;
+  /** Entries of the counted list headers so far (plain number fields: this is the hot path). */
+  nVia: number;
+  nRoute: number;
+  nRecordRoute: number;
+  nContact: number;
+  nPath: number;
   /** Set when a cap was passed: the message is refused with 513. */
-  tooLarge?: boolean;
+  tooLarge: boolean;
   /** After a cap: which of From, To, Call-ID, CSeq the answer already has. */
-  answerKeys?: Set<string>;
+  answerKeys: Set<string> | undefined;
 }
 
 const SINGLE_SET = new Set(SINGLE);
@@ -105,18 +109,24 @@ function addHeader(text: string, from: number, to: number, headers: Header[], fo
   if (key === undefined) return `malformed header line "${text.slice(from, Math.min(to, from + 40))}"`;
   const h: Header = { name, key, value: text.slice(colon + 1, to).trim() };
   if (headers.length >= found.limits.maxHeaders) return overCap(found, `more than ${found.limits.maxHeaders} header lines`);
-  const cap = COUNTED_HEADERS[key];
-  if (cap !== undefined) {
-    found.counts ??= new Map();
-    const n = (found.counts.get(key) ?? 0) + countEntries(h.value);
-    if (n > found.limits[cap]) return overCap(found, `more than ${found.limits[cap]} ${canonicalList(key)} entries`);
-    found.counts.set(key, n);
-  }
-  headers.push(h);
-  switch (h.key) {
+  switch (key) {
     case "via":
+      if ((found.nVia += countEntries(h.value)) > found.limits.maxVia) return overCap(found, `more than ${found.limits.maxVia} Via entries`);
+      headers.push(h);
       found.via ??= h;
       return undefined;
+    case "route":
+      if ((found.nRoute += countEntries(h.value)) > found.limits.maxRoute) return overCap(found, `more than ${found.limits.maxRoute} Route entries`);
+      break;
+    case "record-route":
+      if ((found.nRecordRoute += countEntries(h.value)) > found.limits.maxRecordRoute) return overCap(found, `more than ${found.limits.maxRecordRoute} Record-Route entries`);
+      break;
+    case "contact":
+      if ((found.nContact += countEntries(h.value)) > found.limits.maxContact) return overCap(found, `more than ${found.limits.maxContact} Contact entries`);
+      break;
+    case "path":
+      if ((found.nPath += countEntries(h.value)) > found.limits.maxPath) return overCap(found, `more than ${found.limits.maxPath} Path entries`);
+      break;
     case "from":
       found.from ??= h;
       break;
@@ -139,6 +149,7 @@ function addHeader(text: string, from: number, to: number, headers: Header[], fo
       found.contentLength ??= h;
       break;
   }
+  headers.push(h);
   if (found.duplicate === undefined && SINGLE_SET.has(h.key)) {
     found.seen ??= new Set();
     if (found.seen.has(h.key)) found.duplicate = h.key;
@@ -166,14 +177,22 @@ function salvage(text: string, from: number, to: number, headers: Header[], foun
   headers.push({ name: text.slice(from, colon).trim(), key, value: text.slice(colon + 1, to).trim() });
 }
 
+/** {@link salvage} every line of `text` from `pos` on. */
+function salvageRest(text: string, pos: number, headers: Header[], found: Found): void {
+  while (pos < text.length) {
+    let next = text.indexOf("\n", pos);
+    if (next < 0) next = text.length;
+    const lineEnd = text.charCodeAt(next - 1) === 13 ? next - 1 : next;
+    if (lineEnd > pos) salvage(text, pos, lineEnd, headers, found);
+    pos = next + 1;
+  }
+}
+
 function overCap(found: Found, reason: string): string {
   found.tooLarge = true;
   return reason;
 }
 
-function canonicalList(key: string): string {
-  return key === "record-route" ? "Record-Route" : key.charAt(0).toUpperCase() + key.slice(1);
-}
 
 export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult {
   const max = opts.maxMessage ?? DEFAULT_MAX_MESSAGE;
@@ -187,7 +206,7 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult 
   const bodyStart = end ? end.bodyStart : buf.length;
   const head = buf.toString("utf8", start, headEnd);
   const headers: Header[] = [];
-  const found: Found = { via: undefined, from: undefined, to: undefined, callId: undefined, cseq: undefined, maxForwards: undefined, expires: undefined, contentLength: undefined, duplicate: undefined, limits: opts.limits ?? DEFAULT_MESSAGE_LIMITS };
+  const found: Found = { via: undefined, from: undefined, to: undefined, callId: undefined, cseq: undefined, maxForwards: undefined, expires: undefined, contentLength: undefined, duplicate: undefined, seen: undefined, limits: opts.limits ?? DEFAULT_MESSAGE_LIMITS, nVia: 0, nRoute: 0, nRecordRoute: 0, nContact: 0, nPath: 0, tooLarge: false, answerKeys: undefined };
   let startLine: string;
   let problem: string | undefined;
   if (head.indexOf("\n ") < 0 && head.indexOf("\n\t") < 0 && head.charCodeAt(0) !== 32 && head.charCodeAt(0) !== 9) {
@@ -201,9 +220,11 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult 
       if (next < 0) next = head.length;
       const lineEnd = head.charCodeAt(next - 1) === 13 ? next - 1 : next;
       if (lineEnd > pos) {
-        if (problem) salvage(head, pos, lineEnd, headers, found);
-        else problem = addHeader(head, pos, lineEnd, headers, found);
-        if (problem && !found.tooLarge) break;
+        problem = addHeader(head, pos, lineEnd, headers, found);
+        if (problem) {
+          if (found.tooLarge) salvageRest(head, next + 1, headers, found);
+          break;
+        }
       }
       pos = next + 1;
     }
