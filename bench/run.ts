@@ -11,10 +11,12 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import type { BenchResult } from "./types.js";
 
-const MODULES: ReadonlyArray<{ name: string; path: string }> = [
+/** `onRequest`: long runs, only when a filter names them (`npm run bench -- sip-fuzz`). */
+const MODULES: ReadonlyArray<{ name: string; path: string; onRequest?: boolean }> = [
   { name: "ring-lookup", path: "./ring-lookup.js" },
   { name: "lookup-tcp", path: "./lookup-tcp.js" },
   { name: "sip-parser", path: "./sip-parser.js" },
+  { name: "sip-fuzz", path: "./sip-fuzz.js", onRequest: true },
   { name: "sip-load", path: "./sip-load.js" },
   { name: "failover", path: "./failover.js" },
   { name: "sip-cluster", path: "./sip-cluster.js" },
@@ -32,7 +34,7 @@ function fmt(n: number): string {
 
 async function main(): Promise<void> {
   const filters = process.argv.slice(2);
-  const selected = MODULES.filter((m) => filters.length === 0 || filters.some((f) => m.name.includes(f)));
+  const selected = MODULES.filter((m) => (filters.length === 0 ? !m.onRequest : filters.some((f) => m.name.includes(f))));
   const sections: string[] = [];
   for (const mod of selected) {
     const url = new URL(mod.path, import.meta.url);

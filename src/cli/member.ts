@@ -12,6 +12,7 @@ import { discoverEventServers, EventClient, parseEndpoint, type Endpoint } from 
 import { TlsIdentity, parsePassport, type Passport } from "../pki/index.js";
 import { ConfigError, list, loadConfig } from "./config.js";
 import { createLogger, type LogFormat } from "./logging.js";
+import { installLastResort } from "./last-resort.js";
 
 export const memberSchema = z.object({
   /** Our name: the certificate CN and member id. */
@@ -96,8 +97,13 @@ export async function connectEvents(cfg: MemberConfig, servers: ReturnType<typeo
   return client;
 }
 
-/** Run until SIGINT/SIGTERM, then call `stop` once; a second signal exits at once. */
+/**
+ * Run until SIGINT/SIGTERM, then call `stop` once; a second signal exits at
+ * once. Installs the last-resort error handlers (see last-resort.ts).
+ */
 export function untilSignal(logger: Logger, stop: () => Promise<void>): Promise<void> {
+  // From here on the command serves: an uncaught error is logged, not fatal.
+  installLastResort(logger);
   return new Promise((resolve) => {
     // Timers of the engines are unref'd; this keeps a member alive while it
     // has no open socket (e.g. every event server down) until it is told to stop.

@@ -1,12 +1,13 @@
 /**
  * SIP settings shared by `thor sip` and `thor node --roles sip_proxy`: the
- * users file and listener specs.
+ * users file, listener specs and the public-SIP limits.
  */
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
-import { MemoryCredentialStore, parseListenSpec, type ListenSpec } from "../sip/index.js";
-import { ConfigError } from "./config.js";
+import type { Command } from "commander";
+import { DEFAULT_CONNECTION_LIMITS, DEFAULT_MAX_CONTACTS, DEFAULT_MESSAGE_LIMITS, MemoryCredentialStore, parseListenSpec, type ConnectionLimits, type ListenSpec, type MessageLimits } from "../sip/index.js";
+import { ConfigError, num } from "./config.js";
 
 const usersSchema = z.object({
   users: z.array(z.object({ username: z.string().min(1).max(64).regex(/^[A-Za-z0-9\-_.!~*'()&=+$,;?/]+$/), password: z.string().min(1).max(256) }).strict()),
@@ -35,4 +36,43 @@ export function parseListeners(texts: readonly string[]): ListenSpec[] {
     if (!spec) throw new ConfigError(`invalid listener "${text}" (expected udp|tcp|tls|ws|wss:HOST:PORT)`);
     return spec;
   });
+}
+
+/**
+ * The public-SIP limits (docs/security.md, "Public SIP: limits"), the same
+ * keys for `thor sip` and `thor node`; defaults are the engine's constants.
+ */
+export const sipLimitsShape = {
+  maxConnections: num().int().min(1).default(DEFAULT_CONNECTION_LIMITS.maxConnections),
+  maxConnectionsPerIp: num().int().min(1).default(DEFAULT_CONNECTION_LIMITS.maxConnectionsPerIp),
+  headerTimeoutMs: num().int().min(100).max(60_000).default(DEFAULT_CONNECTION_LIMITS.headerTimeoutMs),
+  idleTimeoutMs: num().int().min(1000).default(DEFAULT_CONNECTION_LIMITS.idleMs),
+  maxHeaders: num().int().min(16).max(4096).default(DEFAULT_MESSAGE_LIMITS.maxHeaders),
+  maxVia: num().int().min(2).max(1024).default(DEFAULT_MESSAGE_LIMITS.maxVia),
+  maxRoute: num().int().min(2).max(1024).default(DEFAULT_MESSAGE_LIMITS.maxRoute),
+  maxContacts: num().int().min(1).max(1000).default(DEFAULT_MAX_CONTACTS),
+};
+
+type SipLimitsConfig = { [K in keyof typeof sipLimitsShape]: number };
+
+/** Add the limit flags to a command. */
+export function sipLimitFlags(cmd: Command): Command {
+  return cmd
+    .option(`--max-connections <n>`, `SIP connections accepted in total (default ${DEFAULT_CONNECTION_LIMITS.maxConnections})`)
+    .option(`--max-connections-per-ip <n>`, `SIP connections accepted from one address (default ${DEFAULT_CONNECTION_LIMITS.maxConnectionsPerIp})`)
+    .option(`--header-timeout-ms <ms>`, `a SIP message (and TLS/WebSocket handshake) must arrive within this once begun (default ${DEFAULT_CONNECTION_LIMITS.headerTimeoutMs})`)
+    .option(`--idle-timeout-ms <ms>`, `silent SIP connections are closed after this (default ${DEFAULT_CONNECTION_LIMITS.idleMs})`)
+    .option(`--max-headers <n>`, `header lines per SIP message (default ${DEFAULT_MESSAGE_LIMITS.maxHeaders})`)
+    .option(`--max-via <n>`, `Via entries per SIP message (default ${DEFAULT_MESSAGE_LIMITS.maxVia})`)
+    .option(`--max-route <n>`, `Route, Record-Route and Path entries per SIP message, each (default ${DEFAULT_MESSAGE_LIMITS.maxRoute})`)
+    .option(`--max-contacts <n>`, `registered contacts per address of record (default ${DEFAULT_MAX_CONTACTS})`);
+}
+
+/** The engine options of the limit keys. */
+export function sipLimits(cfg: SipLimitsConfig): { connectionLimits: ConnectionLimits; messageLimits: Partial<MessageLimits>; maxContacts: number } {
+  return {
+    connectionLimits: { maxConnections: cfg.maxConnections, maxConnectionsPerIp: cfg.maxConnectionsPerIp, headerTimeoutMs: cfg.headerTimeoutMs, idleMs: cfg.idleTimeoutMs },
+    messageLimits: { maxHeaders: cfg.maxHeaders, maxVia: cfg.maxVia, maxRoute: cfg.maxRoute, maxRecordRoute: cfg.maxRoute, maxPath: cfg.maxRoute },
+    maxContacts: cfg.maxContacts,
+  };
 }

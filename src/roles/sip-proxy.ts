@@ -30,7 +30,9 @@ import {
   SipServer,
   type AsyncCredentialStore,
   type ClusterHooks,
+  type ConnectionLimits,
   type CredentialStore,
+  type MessageLimits,
   type Credentials,
   type FlowRef,
   type ListenSpec,
@@ -55,7 +57,11 @@ export interface SipProxyRoleOptions {
   /** Certificate and key (PEM) for tls/wss listeners. */
   tls?: { cert: string; key: string };
   timers?: Partial<TimerConfig>;
-  registrar?: { minExpires?: number; maxExpires?: number };
+  registrar?: { minExpires?: number; maxExpires?: number; maxContacts?: number };
+  /** Connection caps and timeouts of the public listeners. @default DEFAULT_CONNECTION_LIMITS */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /** Header caps per message. @default DEFAULT_MESSAGE_LIMITS */
+  messageLimits?: Partial<MessageLimits>;
   algorithms?: Array<"MD5" | "SHA-256">;
   /** Requests per second per source before dropping. @default 200 */
   rate?: number;
@@ -106,6 +112,8 @@ export class SipProxyRole implements Role {
       ...(this.opts.tls ? { tls: this.opts.tls } : {}),
       ...(this.opts.timers ? { timers: this.opts.timers } : {}),
       ...(this.opts.registrar ? { registrar: this.opts.registrar } : {}),
+      ...(this.opts.connectionLimits ? { connectionLimits: this.opts.connectionLimits } : {}),
+      ...(this.opts.messageLimits ? { messageLimits: this.opts.messageLimits } : {}),
       ...(this.opts.algorithms ? { algorithms: this.opts.algorithms } : {}),
       guard: { rate, burst: rate * 2 },
       ...(this.opts.userAgent ? { userAgent: this.opts.userAgent } : {}),

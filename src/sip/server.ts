@@ -4,7 +4,8 @@
  */
 import type { Clock, Logger } from "../base/index.js";
 import { SipProxy, type ProxyOptions } from "./proxy/index.js";
-import { TransportLayer, type ListenSpec, type PeerTls } from "./transport/index.js";
+import { TransportLayer, type ConnectionLimits, type ListenSpec, type PeerTls } from "./transport/index.js";
+import type { MessageLimits } from "./message/index.js";
 import type { AsyncCredentialStore, CredentialStore } from "./auth/index.js";
 
 export interface SipServerOptions extends Omit<ProxyOptions, "transport" | "logger" | "credentials"> {
@@ -15,6 +16,10 @@ export interface SipServerOptions extends Omit<ProxyOptions, "transport" | "logg
   /** Mutual TLS of the internal (member-to-member) listener. */
   peerTls?: PeerTls;
   maxMessage?: number;
+  /** Caps on header lines and list entries per message. @default DEFAULT_MESSAGE_LIMITS */
+  messageLimits?: Partial<MessageLimits>;
+  /** Connection caps and timeouts. @default DEFAULT_CONNECTION_LIMITS */
+  connectionLimits?: Partial<ConnectionLimits>;
   clock?: Clock;
 }
 
@@ -29,8 +34,12 @@ export class SipServer {
       ...(opts.tls ? { tls: opts.tls } : {}),
       ...(opts.peerTls ? { peerTls: opts.peerTls } : {}),
       ...(opts.maxMessage ? { maxMessage: opts.maxMessage } : {}),
+      ...(opts.messageLimits ? { messageLimits: opts.messageLimits } : {}),
+      ...(opts.connectionLimits ? { connectionLimits: opts.connectionLimits } : {}),
+      // The proxy's guard rate-limits every message, before it is parsed or answered.
+      admit: (flow) => this.proxy.guard.admit(flow),
     });
-    const { listen: _l, tls: _t, peerTls: _p, maxMessage: _m, ...rest } = opts;
+    const { listen: _l, tls: _t, peerTls: _p, maxMessage: _m, messageLimits: _ml, connectionLimits: _cl, ...rest } = opts;
     this.proxy = new SipProxy({ ...rest, transport: this.transport });
   }
 

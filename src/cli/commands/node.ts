@@ -8,7 +8,7 @@ import { DEFAULT_API_PORT, parseToken } from "../../provisioning/index.js";
 import { MemoryCredentialStore } from "../../sip/index.js";
 import { bool, ConfigError, list, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, tlsPaths, untilSignal } from "../member.js";
-import { loadUsers, parseListeners } from "../sip-config.js";
+import { loadUsers, parseListeners, sipLimitFlags, sipLimits, sipLimitsShape } from "../sip-config.js";
 import { VERSION } from "../version.js";
 import { parsePassport } from "../../pki/index.js";
 
@@ -38,6 +38,8 @@ const schema = memberSchema.extend({
   maxExpires: num().int().min(1).default(3600),
   algorithms: list(z.enum(["MD5", "SHA-256"])).default(["SHA-256", "MD5"]),
   sipRate: num().int().min(1).default(200),
+  /** sip_proxy: connection caps, timeouts, header caps, contacts per AOR. */
+  ...sipLimitsShape,
   /** provisioning_server: API port (default 9280) and address (default <ip>). */
   apiPort: num().int().min(0).max(65535).default(DEFAULT_API_PORT),
   apiHost: z.string().optional(),
@@ -73,6 +75,7 @@ function sipProxyRole(cfg: NodeConfig): SipProxyRole {
   const realm = domains[0]!;
   const listen = parseListeners(cfg.sipListen.length > 0 ? cfg.sipListen : [`udp:${cfg.ip}:5060`, `tcp:${cfg.ip}:5060`]);
   const needsTls = listen.some((l) => l.transport === "tls" || l.transport === "wss");
+  const limits = sipLimits(cfg);
   if (needsTls && !(cfg.sipTlsCert && cfg.sipTlsKey)) throw new ConfigError("tls and wss SIP listeners need sip_tls_cert and sip_tls_key");
   return new SipProxyRole({
     listen,
@@ -84,7 +87,9 @@ function sipProxyRole(cfg: NodeConfig): SipProxyRole {
     ...(cfg.users ? {} : { subscribers: new SubscriberBinding({ holders: cfg.replicas }) }),
     ...(needsTls ? { tls: { cert: readFileSync(cfg.sipTlsCert!, "utf8"), key: readFileSync(cfg.sipTlsKey!, "utf8") } } : {}),
     timers: { t1: cfg.t1Ms },
-    registrar: { minExpires: cfg.minExpires, maxExpires: cfg.maxExpires },
+    registrar: { minExpires: cfg.minExpires, maxExpires: cfg.maxExpires, maxContacts: limits.maxContacts },
+    connectionLimits: limits.connectionLimits,
+    messageLimits: limits.messageLimits,
     algorithms: cfg.algorithms,
     rate: cfg.sipRate,
     userAgent: `sipthor/${VERSION}`,
@@ -92,7 +97,7 @@ function sipProxyRole(cfg: NodeConfig): SipProxyRole {
 }
 
 export function register(program: Command): void {
-  memberFlags(program.command("node").description("run a node: join the overlay and serve roles"))
+  sipLimitFlags(memberFlags(program.command("node").description("run a node: join the overlay and serve roles")))
     .option("--ip <addr>", "our address (also the lookup listen address)")
     .option("--roles <list>", "comma-separated roles, e.g. sip_proxy,media_relay")
     .option("--lookup-port <port>", "public lookup interface port (default 9500, 0 = off)")

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { MemoryCredentialStore, SipServer, systemResolver } from "../../sip/index.js";
 import { ConfigError, list, loadConfig, num } from "../config.js";
-import { loadUsers, parseListeners } from "../sip-config.js";
+import { loadUsers, parseListeners, sipLimitFlags, sipLimits, sipLimitsShape } from "../sip-config.js";
 import { createLogger } from "../logging.js";
 import { untilSignal } from "../member.js";
 import { VERSION } from "../version.js";
@@ -20,13 +20,14 @@ const schema = z.object({
   maxExpires: num().int().min(1).default(3600),
   algorithms: list(z.enum(["MD5", "SHA-256"])).default(["SHA-256", "MD5"]),
   rate: num().int().min(1).default(200),
+  ...sipLimitsShape,
   dnsServer: list(z.string().regex(/^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/, "an IP address, optionally with :port")).default([]),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
   logFormat: z.enum(["json", "pretty", "auto"]).default("auto"),
 });
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("sip")
     .description("run a single-node SIP proxy and registrar")
     .option("--config <file>", "TOML configuration file ([sip] table)")
@@ -43,8 +44,8 @@ export function register(program: Command): void {
     .option("--rate <n>", "requests per second per source before dropping (default 200)")
     .option("--dns-server <list>", "DNS servers (IP or [IPv6], optional :port) for RFC 3263 lookups of foreign targets (default: the system's)")
     .option("--log-level <level>", "trace|debug|info|warn|error")
-    .option("--log-format <format>", "json|pretty|auto")
-    .action(async (flags: Record<string, unknown>) => {
+    .option("--log-format <format>", "json|pretty|auto");
+  sipLimitFlags(cmd).action(async (flags: Record<string, unknown>) => {
       const { config, ...rest } = flags;
       const cfg = loadConfig(schema, { component: "sip", file: typeof config === "string" ? config : undefined, flags: rest });
       const listen = parseListeners(cfg.listen);
@@ -53,6 +54,7 @@ export function register(program: Command): void {
       const log = createLogger({ name: "sip", level: cfg.logLevel, format: cfg.logFormat });
       const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, "utf8"), key: readFileSync(cfg.tlsKey, "utf8"), ...(cfg.tlsCa ? { ca: readFileSync(cfg.tlsCa, "utf8") } : {}) } : undefined;
       if (listen.some((l) => l.transport === "tls" || l.transport === "wss") && !tls) throw new ConfigError("tls and wss listeners need --tls-cert and --tls-key");
+      const limits = sipLimits(cfg);
       const server = new SipServer({
         logger: log,
         listen,
@@ -60,7 +62,9 @@ export function register(program: Command): void {
         credentials,
         ...(tls ? { tls } : {}),
         timers: { t1: cfg.t1Ms },
-        registrar: { minExpires: cfg.minExpires, maxExpires: cfg.maxExpires },
+        registrar: { minExpires: cfg.minExpires, maxExpires: cfg.maxExpires, maxContacts: limits.maxContacts },
+        connectionLimits: limits.connectionLimits,
+        messageLimits: limits.messageLimits,
         algorithms: cfg.algorithms,
         guard: { rate: cfg.rate, burst: cfg.rate * 2 },
         userAgent: `sipthor/${VERSION}`,

@@ -107,7 +107,38 @@ export function parseVia(value: string): Result<Via> {
   if (!/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?\.?)$/.test(host)) return fail(`invalid Via host "${host.slice(0, 60)}"`);
   const params = parseParams(m[5] ?? "");
   if (!params) return fail("malformed Via parameters");
+  // RFC 3581 / RFC 3261 18.2.2: rport and received say where responses go; check them now, not at send time.
+  const rport = params.get("rport");
+  if (rport !== undefined && rport !== null && !isPort(rport)) return fail("Via rport out of range");
+  const received = params.get("received");
+  if (received !== undefined && (received === null || !isIpAddress(received))) return fail("Via received is not an IP address");
   return { ok: true, value: { protocol: m[1]!.toUpperCase(), version: m[2]!, transport: m[3]!.toUpperCase(), host: host.toLowerCase(), port, params } };
+}
+
+/** A port number 1..65535 written as 1 to 5 digits. */
+export function isPort(text: string): boolean {
+  if (!/^\d{1,5}$/.test(text)) return false;
+  const n = Number(text);
+  return n >= 1 && n <= 65535;
+}
+
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** An IPv4 address in dotted decimal, or an IPv6 address (bracketed or not). */
+export function isIpAddress(text: string): boolean {
+  if (IPV4.test(text)) return true;
+  const v6 = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
+  if (!/^[0-9A-Fa-f:.]{2,45}$/.test(v6) || v6.indexOf(":") < 0) return false;
+  const groups = v6.split("::");
+  if (groups.length > 2) return false;
+  const parts = groups.flatMap((g) => (g === "" ? [] : g.split(":")));
+  const last = parts[parts.length - 1] ?? "";
+  const tail = last.includes(".") ? (IPV4.test(last) ? 2 : -1) : 0;
+  if (tail < 0) return false;
+  const hex = tail > 0 ? parts.slice(0, -1) : parts;
+  if (!hex.every((h) => /^[0-9A-Fa-f]{1,4}$/.test(h))) return false;
+  const total = hex.length + tail;
+  return groups.length === 2 ? total < 8 : total === 8;
 }
 
 export function formatVia(via: Via): string {

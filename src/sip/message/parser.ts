@@ -7,16 +7,17 @@
  * the headers needed for a response could be read, enough of the request to
  * build that response. Nothing here throws on bad input.
  */
-import { wireHeaderKey } from "./header-names.js";
+import { headerKey, wireHeaderKey } from "./header-names.js";
 import { isToken } from "./grammar.js";
 import { parseCSeq, parseNameAddr, parseUInt, parseVia, type CSeq, type NameAddr, type Via } from "./header-values.js";
 import { SipRequest, SipResponse, type AnyMessage, type Header } from "./message.js";
+import { countEntries, DEFAULT_MESSAGE_LIMITS, type MessageLimits } from "./limits.js";
 import { parseUri } from "./uri.js";
 
 export interface SipParseError {
   reason: string;
   /** Status to answer a request with; undefined when no answer can be formed. */
-  status: 400 | 413 | 416 | 505 | undefined;
+  status: 400 | 413 | 416 | 505 | 513 | undefined;
   /** What could be read of a request, to answer it. */
   request?: { method: string; uri: string; headers: Header[] };
 }
@@ -66,6 +67,8 @@ export interface ParseOptions {
   maxMessage?: number;
   /** Framed by a stream: the body is exactly Content-Length bytes (already cut by the framer). */
   stream?: boolean;
+  /** Caps on header lines and list entries. @default DEFAULT_MESSAGE_LIMITS */
+  limits?: Readonly<MessageLimits>;
 }
 
 /** Where the headers a server checks are, gathered in one pass over the header lines. */
@@ -80,7 +83,18 @@ interface Found {
   contentLength: Header | undefined;
   /** The first single-valued header seen twice. */
   duplicate: string | undefined;
-  seen?: Set<string>;
+  seen: Set<string> | undefined;
+  limits: Readonly<MessageLimits>;
+  /** Entries of the counted list headers so far (plain number fields: this is the hot path). */
+  nVia: number;
+  nRoute: number;
+  nRecordRoute: number;
+  nContact: number;
+  nPath: number;
+  /** Set when a cap was passed: the message is refused with 513. */
+  tooLarge: boolean;
+  /** After a cap: which of From, To, Call-ID, CSeq the answer already has. */
+  answerKeys: Set<string> | undefined;
 }
 
 const SINGLE_SET = new Set(SINGLE);
@@ -94,11 +108,25 @@ function addHeader(text: string, from: number, to: number, headers: Header[], fo
   const key = wireHeaderKey(name, isToken);
   if (key === undefined) return `malformed header line "${text.slice(from, Math.min(to, from + 40))}"`;
   const h: Header = { name, key, value: text.slice(colon + 1, to).trim() };
-  headers.push(h);
-  switch (h.key) {
+  if (headers.length >= found.limits.maxHeaders) return overCap(found, `more than ${found.limits.maxHeaders} header lines`);
+  switch (key) {
     case "via":
+      if ((found.nVia += countEntries(h.value)) > found.limits.maxVia) return overCap(found, `more than ${found.limits.maxVia} Via entries`);
+      headers.push(h);
       found.via ??= h;
       return undefined;
+    case "route":
+      if ((found.nRoute += countEntries(h.value)) > found.limits.maxRoute) return overCap(found, `more than ${found.limits.maxRoute} Route entries`);
+      break;
+    case "record-route":
+      if ((found.nRecordRoute += countEntries(h.value)) > found.limits.maxRecordRoute) return overCap(found, `more than ${found.limits.maxRecordRoute} Record-Route entries`);
+      break;
+    case "contact":
+      if ((found.nContact += countEntries(h.value)) > found.limits.maxContact) return overCap(found, `more than ${found.limits.maxContact} Contact entries`);
+      break;
+    case "path":
+      if ((found.nPath += countEntries(h.value)) > found.limits.maxPath) return overCap(found, `more than ${found.limits.maxPath} Path entries`);
+      break;
     case "from":
       found.from ??= h;
       break;
@@ -121,6 +149,7 @@ function addHeader(text: string, from: number, to: number, headers: Header[], fo
       found.contentLength ??= h;
       break;
   }
+  headers.push(h);
   if (found.duplicate === undefined && SINGLE_SET.has(h.key)) {
     found.seen ??= new Set();
     if (found.seen.has(h.key)) found.duplicate = h.key;
@@ -128,6 +157,42 @@ function addHeader(text: string, from: number, to: number, headers: Header[], fo
   }
   return undefined;
 }
+
+/** The headers a response copies from its request (RFC 3261 8.2.6.2). */
+const ANSWER_KEYS = new Set(["from", "to", "call-id", "cseq"]);
+
+/**
+ * After a cap was passed, keep only the first From, To, Call-ID and CSeq of
+ * the remaining lines (one cheap look at each), so that the 513 can be
+ * matched to its request by the client.
+ */
+function salvage(text: string, from: number, to: number, headers: Header[], found: Found): void {
+  const colon = text.indexOf(":", from);
+  if (colon < 0 || colon >= to || colon - from > 16) return;
+  const key = headerKey(text.slice(from, colon).trim());
+  if (!ANSWER_KEYS.has(key)) return;
+  found.answerKeys ??= new Set(headers.filter((h) => ANSWER_KEYS.has(h.key)).map((h) => h.key));
+  if (found.answerKeys.has(key)) return;
+  found.answerKeys.add(key);
+  headers.push({ name: text.slice(from, colon).trim(), key, value: text.slice(colon + 1, to).trim() });
+}
+
+/** {@link salvage} every line of `text` from `pos` on. */
+function salvageRest(text: string, pos: number, headers: Header[], found: Found): void {
+  while (pos < text.length) {
+    let next = text.indexOf("\n", pos);
+    if (next < 0) next = text.length;
+    const lineEnd = text.charCodeAt(next - 1) === 13 ? next - 1 : next;
+    if (lineEnd > pos) salvage(text, pos, lineEnd, headers, found);
+    pos = next + 1;
+  }
+}
+
+function overCap(found: Found, reason: string): string {
+  found.tooLarge = true;
+  return reason;
+}
+
 
 export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult {
   const max = opts.maxMessage ?? DEFAULT_MAX_MESSAGE;
@@ -141,7 +206,7 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult 
   const bodyStart = end ? end.bodyStart : buf.length;
   const head = buf.toString("utf8", start, headEnd);
   const headers: Header[] = [];
-  const found: Found = { via: undefined, from: undefined, to: undefined, callId: undefined, cseq: undefined, maxForwards: undefined, expires: undefined, contentLength: undefined, duplicate: undefined };
+  const found: Found = { via: undefined, from: undefined, to: undefined, callId: undefined, cseq: undefined, maxForwards: undefined, expires: undefined, contentLength: undefined, duplicate: undefined, seen: undefined, limits: opts.limits ?? DEFAULT_MESSAGE_LIMITS, nVia: 0, nRoute: 0, nRecordRoute: 0, nContact: 0, nPath: 0, tooLarge: false, answerKeys: undefined };
   let startLine: string;
   let problem: string | undefined;
   if (head.indexOf("\n ") < 0 && head.indexOf("\n\t") < 0 && head.charCodeAt(0) !== 32 && head.charCodeAt(0) !== 9) {
@@ -156,7 +221,10 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult 
       const lineEnd = head.charCodeAt(next - 1) === 13 ? next - 1 : next;
       if (lineEnd > pos) {
         problem = addHeader(head, pos, lineEnd, headers, found);
-        if (problem) break;
+        if (problem) {
+          if (found.tooLarge) salvageRest(head, next + 1, headers, found);
+          break;
+        }
       }
       pos = next + 1;
     }
@@ -164,9 +232,12 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult 
     const all = lines(head);
     if (!all || all.length === 0) return failure("malformed line folding", 400);
     startLine = all[0]!;
-    for (let i = 1; i < all.length && !problem; i++) problem = addHeader(all[i]!, 0, all[i]!.length, headers, found);
+    for (let i = 1; i < all.length && !(problem && !found.tooLarge); i++) {
+      if (problem) salvage(all[i]!, 0, all[i]!.length, headers, found);
+      else problem = addHeader(all[i]!, 0, all[i]!.length, headers, found);
+    }
   }
-  if (problem) return startFailure(startLine, headers, problem);
+  if (problem) return startFailure(startLine, headers, problem, found.tooLarge ? 513 : 400);
 
   let body = buf.subarray(bodyStart);
   const cl = found.contentLength;
@@ -183,9 +254,9 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult 
   return parseRequest(startLine, headers, found, body);
 }
 
-function startFailure(startLine: string, headers: Header[], reason: string): ParseResult {
+function startFailure(startLine: string, headers: Header[], reason: string, status: 400 | 513 = 400): ParseResult {
   const m = /^([A-Za-z0-9\-.!%*_+`'~]+) (\S+) SIP\/2\.0$/i.exec(startLine);
-  return failure(reason, m ? 400 : undefined, m ? { method: m[1]!, uri: m[2]!, headers } : undefined);
+  return failure(reason, m ? status : undefined, m ? { method: m[1]!, uri: m[2]!, headers } : undefined);
 }
 
 interface Checked {

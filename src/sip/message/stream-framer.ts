@@ -9,7 +9,9 @@
  * stream cannot be resynchronized: the framer reports it and stops.
  */
 import { findHeaderEnd, parseMessage, DEFAULT_MAX_MESSAGE, type ParseResult } from "./parser.js";
+import { DEFAULT_MESSAGE_LIMITS } from "./limits.js";
 import { headerKey } from "./header-names.js";
+import type { MessageLimits } from "./limits.js";
 
 export type FrameEvent =
   | { kind: "message"; result: ParseResult; bytes: number }
@@ -21,10 +23,22 @@ export class StreamFramer {
   private buf: Buffer = Buffer.alloc(0);
   private dead = false;
 
-  constructor(private readonly maxMessage = DEFAULT_MAX_MESSAGE) {}
+  constructor(
+    private readonly maxMessage = DEFAULT_MAX_MESSAGE,
+    limits?: Partial<MessageLimits>,
+  ) {
+    this.limits = limits;
+  }
+
+  private readonly limits: Partial<MessageLimits> | undefined;
 
   get closed(): boolean {
     return this.dead;
+  }
+
+  /** Bytes of an incomplete message waiting for the rest. */
+  get buffered(): number {
+    return this.buf.length;
   }
 
   push(chunk: Buffer): FrameEvent[] {
@@ -57,7 +71,7 @@ export class StreamFramer {
       if (this.buf.length < total) break;
       const message = this.buf.subarray(0, total);
       this.buf = this.buf.subarray(total);
-      out.push({ kind: "message", result: parseMessage(message, { stream: true, maxMessage: this.maxMessage }), bytes: total });
+      out.push({ kind: "message", result: parseMessage(message, { stream: true, maxMessage: this.maxMessage, ...(this.limits ? { limits: { ...DEFAULT_MESSAGE_LIMITS, ...this.limits } } : {}) }), bytes: total });
     }
     if (this.buf.length > 0 && this.buf.byteOffset > 0 && this.buf.length < 4096) this.buf = Buffer.from(this.buf);
     return out;

@@ -103,7 +103,7 @@ export function parseUri(text: string): UriResult {
   if (pc >= 0 && !(hostport.startsWith("[") && !hostport.includes("]:"))) {
     host = hostport.slice(0, pc);
     port = Number(hostport.slice(pc + 1));
-    if (port > 65535) return { ok: false, reason: `port ${port} out of range` };
+    if (port > 65535 || port === 0) return { ok: false, reason: `port ${port} out of range` };
   }
   if (!HOST.test(host)) return { ok: false, reason: `invalid host "${host.slice(0, 60)}"` };
   return { ok: true, uri: { kind: "sip", scheme, user, password, host: host.toLowerCase(), port, params, headers } };

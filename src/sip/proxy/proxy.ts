@@ -5,8 +5,8 @@
  * the location service (16.5), forwarding with Via, Max-Forwards,
  * Record-Route and loop detection (16.6), response handling with parallel
  * forking, best-response selection, CANCEL of pending branches and Timer C
- * (16.7, 16.8, 16.10), and stateless forwarding of ACK for 2xx and stray
- * 2xx retransmissions.
+ * (16.7, 16.8, 16.10), stateless forwarding of ACK for 2xx; responses
+ * matching no transaction are dropped (RFC 6026).
  */
 import { createHash } from "node:crypto";
 import { describeError, systemClock, type Clock, type Logger, type TimerHandle } from "../../base/index.js";
@@ -93,7 +93,7 @@ export class SipProxy {
   private readonly domains: Set<string>;
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
-  readonly counters = { requests: 0, registrations: 0, forwarded: 0, challenges: 0, authFailures: 0, rejected: 0 };
+  readonly counters = { requests: 0, registrations: 0, forwarded: 0, challenges: 0, authFailures: 0, rejected: 0, strays: 0 };
 
   constructor(private readonly opts: ProxyOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -104,14 +104,12 @@ export class SipProxy {
     this.auth = new DigestAuthenticator(undefined, { realm: opts.domains[0] ?? "sipthor", algorithms: opts.algorithms ?? ["SHA-256", "MD5"] });
     this.guard = new Guard(opts.guard ?? {}, () => this.clock.now());
     this.transactions = new TransactionLayer(
-      { onRequest: (r, f, t) => this.onRequest(r, f, t), onStrayResponse: (r) => this.forwardStray(r) },
+      { onRequest: (r, f, t) => this.onRequest(r, f, t), onStrayResponse: (r, f) => this.dropStray(r, f) },
       (bytes, tx) => this.sendResponseBytes(bytes, tx.flow, tx.request),
       { clock: this.clock, logger: opts.logger, ...(opts.timers ? { timers: opts.timers } : {}) },
     );
-    opts.transport.onMessage = (inbound) => {
-      if (inbound.message.isRequest && !this.guard.admit(inbound.flow.remote.address)) return;
-      this.transactions.receive(inbound);
-    };
+    // The guard's rate limit runs in the transport (for every message, before parsing); see SipServer.
+    opts.transport.onMessage = (inbound) => this.transactions.receive(inbound);
   }
 
   start(): void {
@@ -242,23 +240,33 @@ export class SipProxy {
     return this.auth.check(method, d, await this.opts.credentials.lookup(d.username, d.realm));
   }
 
-  /** RFC 3261 16.4: remove the Route entries that name us; returns the flow references they carried. */
+  /**
+   * RFC 3261 16.4: remove the Route entries that name us; returns the flow
+   * references they carried. The Route list is split once and written back
+   * once (linear in the message, whatever the number of entries).
+   */
   private popOwnRoutes(req: SipRequest): FlowRef[] {
     const hints: FlowRef[] = [];
-    for (;;) {
-      const first = req.getAll("route")[0];
-      if (!first) return hints;
-      const na = parseNameAddr(first);
-      if (!na.ok || na.value.uri.kind !== "sip" || !this.isLocal(na.value.uri)) return hints;
+    const routes = req.getAll("route");
+    let ours = 0;
+    for (const route of routes) {
+      const na = parseNameAddr(route);
+      if (!na.ok || na.value.uri.kind !== "sip" || !this.isLocal(na.value.uri)) break;
       hints.push(...decodeFlowToken(na.value.uri.user));
-      req.shift("route");
+      ours++;
     }
+    if (ours === 0) return hints;
+    if (ours === routes.length) req.remove("route");
+    else req.set("route", routes.slice(ours).join(", "));
+    return hints;
   }
 
   private challenge(req: SipRequest, flow: Flow, tx: ServerTransaction, status: 401 | 407, reason: string): void {
     if (reason !== "no-credentials" && reason !== "stale") {
       this.counters.authFailures++;
-      if (this.guard.authFailure(flow.remote.address)) this.log.warn({ source: flow.remote.address }, "too many authentication failures, source banned");
+      const penalty = this.guard.authFailure(flow);
+      if (penalty === "ban") this.log.warn({ source: flow.remote.address, transport: flow.transport }, "too many authentication failures, source banned");
+      else if (penalty === "throttle") this.log.warn({ source: flow.remote.address, transport: flow.transport }, "too many authentication failures over UDP, source throttled (not banned: UDP sources can be spoofed)");
       this.log.info({ source: flow.remote.address, method: req.method, reason }, "authentication failed");
     }
     this.counters.challenges++;
@@ -537,31 +545,30 @@ export class SipProxy {
     if (mf <= 0) return;
     req.set("max-forwards", String(mf - 1));
     const binding = req.getAll("route").length === 0 ? this.registrar.store.byContact(formatUri(ruri.uri), this.clock.wallNow()) : undefined;
-    void this.destinationFor(req, binding, hints, inbound).then(({ dest, flow }) => {
-      const t = flow?.transport ?? dest?.transport;
-      if (!t) return;
-      const via = this.viaFor(t, `${MAGIC_COOKIE}-a${createHash("sha1").update(req.vias[0] ?? "").digest("base64url").slice(0, 16)}`, flow ? flow.peer !== undefined : dest?.internal === true);
-      if (!via) return;
-      req.prepend("via", via);
-      const bytes = serializeMessage(req);
-      if (flow) this.opts.transport.sendOn(flow, bytes);
-      else if (dest) this.opts.transport.sendTo(dest, bytes);
-    });
+    this.destinationFor(req, binding, hints, inbound)
+      .then(({ dest, flow }) => {
+        const t = flow?.transport ?? dest?.transport;
+        if (!t) return;
+        const via = this.viaFor(t, `${MAGIC_COOKIE}-a${createHash("sha1").update(req.vias[0] ?? "").digest("base64url").slice(0, 16)}`, flow ? flow.peer !== undefined : dest?.internal === true);
+        if (!via) return;
+        req.prepend("via", via);
+        const bytes = serializeMessage(req);
+        if (flow) this.opts.transport.sendOn(flow, bytes);
+        else if (dest) this.opts.transport.sendTo(dest, bytes);
+      })
+      .catch((err: unknown) => this.log.error({ err: describeError(err) }, "forwarding an ACK failed"));
   }
 
-  /** A response matching no transaction (2xx retransmissions): forward statelessly by its Via (16.11). */
-  private forwardStray(res: SipResponse): void {
-    const top = res.via;
-    if (!top) return;
-    const local = this.opts.transport.local(top.transport.toLowerCase() as TransportName);
-    if (!local || top.host !== local.host.toLowerCase() || (top.port ?? 5060) !== local.port) return;
-    res.shift("via");
-    const next = res.via;
-    if (!next) return;
-    const address = next.params.get("received") ?? next.host.replace(/^\[|\]$/g, "");
-    const rport = next.params.get("rport");
-    const port = rport ? Number(rport) : (next.port ?? 5060);
-    this.opts.transport.sendTo({ transport: next.transport.toLowerCase() as TransportName, address, port }, serializeMessage(res));
+  /**
+   * A response matching no client transaction is dropped (RFC 6026's
+   * amendment of RFC 3261 16.7, which forwarded it statelessly): retransmitted 2xx are
+   * caught by the client transaction's Accepted state (Timer M), so
+   * whatever else arrives is stale or forged, and forwarding it would bounce
+   * an attacker's datagram to whatever address its second Via names.
+   */
+  private dropStray(res: SipResponse, flow: Flow): void {
+    this.counters.strays++;
+    this.log.debug({ status: res.status, callId: res.callId, remote: `${flow.remote.address}:${flow.remote.port}` }, "stray response dropped");
   }
 
   /** RFC 3261 18.2.2: where a response to a request goes. */

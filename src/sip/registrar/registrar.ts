@@ -16,7 +16,16 @@ export interface RegistrarOptions {
   maxExpires?: number;
   /** @default 3600 s */
   defaultExpires?: number;
+  /**
+   * Bindings one AOR may hold at once: a REGISTER that would leave more is
+   * refused whole (503, as Kamailio's and OpenSIPS's max_contacts), so one
+   * account cannot make every call fork to hundreds of targets. @default 10
+   */
+  maxContacts?: number;
 }
+
+/** @default 10 */
+export const DEFAULT_MAX_CONTACTS = 10;
 
 /**
  * What the registrar needs of a REGISTER, as plain data: the edge node that
@@ -53,15 +62,17 @@ export function registerData(req: SipRequest, flow: Flow, edge?: string): Regist
 
 export type RegisterOutcome =
   | { status: 200; aor: string; bindings: Binding[]; gruu: boolean }
-  | { status: 400 | 403 | 404 | 423 | 500; reason: string; minExpires?: number };
+  | { status: 400 | 403 | 404 | 423 | 500 | 503; reason: string; minExpires?: number };
 
 export class Registrar {
   readonly store = new LocationStore();
   readonly minExpires: number;
   readonly maxExpires: number;
   readonly defaultExpires: number;
+  readonly maxContacts: number;
 
   constructor(opts: RegistrarOptions = {}) {
+    this.maxContacts = opts.maxContacts ?? DEFAULT_MAX_CONTACTS;
     this.minExpires = opts.minExpires ?? 60;
     this.maxExpires = opts.maxExpires ?? 3600;
     this.defaultExpires = opts.defaultExpires ?? 3600;
@@ -114,6 +125,16 @@ export class Registrar {
       const b = this.store.get(aor, u.uri);
       if (b && b.callId === callId && cseq <= b.cseq) return { status: 400, reason: "CSeq out of order" };
     }
+    // Contacts per AOR: count what the AOR would hold after this REGISTER, before changing anything.
+    const held = new Set(this.store.lookup(aor, now).map((b) => b.uri));
+    for (const u of updates) {
+      if (u.expires === 0) held.delete(u.uri);
+      else held.add(u.uri);
+      if (u.instance !== undefined && u.regId !== undefined) {
+        for (const b of this.store.lookup(aor, now)) if (b.instance === u.instance && b.regId === u.regId && b.uri !== u.uri) held.delete(b.uri);
+      }
+    }
+    if (held.size > this.maxContacts) return { status: 503, reason: `Service Unavailable (too many registered contacts, at most ${this.maxContacts})` };
     const path = data.path;
     for (const u of updates) {
       if (u.expires === 0) {

@@ -2,10 +2,17 @@
  * The SIP transport layer (RFC 3261 18, RFC 3581, RFC 5626 3.5.1, RFC 7118):
  * UDP, TCP, TLS and WebSocket listeners; connection reuse for responses and
  * for requests to a peer we already have a connection with (and the
- * `alias` a peer offers, RFC 5923 style); `received`/`rport` stamped on
+ * `alias` a mutually authenticated TLS peer offers, RFC 5923); `received`/`rport` stamped on
  * incoming requests; CRLF keepalive answered; idle connections closed;
- * malformed requests answered 400 with the reason, or dropped (with a log
- * line) when no answer can be formed.
+ * malformed requests answered 400 (513 over a header cap) with the
+ * reason, or dropped (with a log line) when no answer can be formed.
+ *
+ * Limits (see limits.ts): connections in total and per address, a short
+ * deadline for a message once begun (and for handshakes), an idle
+ * timeout, header caps of the parser, and an admission check (the rate
+ * limiter) run for every message before it is parsed or answered. Sends
+ * never throw: a destination that cannot be used is reported as a failed
+ * send to the caller.
  */
 import dgram from "node:dgram";
 import net from "node:net";
@@ -14,8 +21,11 @@ import http from "node:http";
 import https from "node:https";
 import { WebSocket, WebSocketServer } from "ws";
 import { describeError, type Logger } from "../../base/index.js";
-import { createResponse, formatVia, parseMessage, serializeMessage, StreamFramer, type ParseResult, type SipRequest } from "../message/index.js";
-import { isReliable, type Address, type Flow, type Inbound, type ListenSpec, type TransportName } from "./types.js";
+import { performance } from "node:perf_hooks";
+import { createResponse, DEFAULT_MESSAGE_LIMITS, formatVia, parseMessage, serializeMessage, StreamFramer, type MessageLimits, type ParseResult, type SipRequest } from "../message/index.js";
+import { type Address, type Flow, type Inbound, type ListenSpec, type TransportName } from "./types.js";
+import { SLOW_MESSAGE_US, slowMessageChannel } from "./diagnostics.js";
+import { ConnectionCounter, CostRecord, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./limits.js";
 
 export interface TransportLayerOptions {
   logger: Logger;
@@ -30,8 +40,22 @@ export interface TransportLayerOptions {
   peerTls?: PeerTls;
   /** @default 65535 */
   maxMessage?: number;
-  /** Connections idle this long are closed. @default 600 s */
-  idleMs?: number;
+  /** Caps on header lines and list entries per message. @default DEFAULT_MESSAGE_LIMITS */
+  messageLimits?: Partial<MessageLimits>;
+  /** Connection caps and timeouts. @default DEFAULT_CONNECTION_LIMITS */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /**
+   * Asked for every message received (request, response or malformed)
+   * before it is parsed or answered: false drops it silently (the rate
+   * limiter). @default admit everything
+   */
+  admit?: (flow: Flow) => boolean;
+  /**
+   * The clock (milliseconds) that measures what each message costs
+   * (`cost`); a CPU-time clock makes the figures independent of other load
+   * on the machine. @default performance.now (wall time)
+   */
+  costClock?: () => number;
   /**
    * Receive and send buffer of UDP sockets. Bursts of datagrams wait here
    * while the event loop is busy; with the Linux default (208 KiB) a burst
@@ -55,6 +79,12 @@ export interface TransportStats {
   sent: number;
   parseErrors: number;
   connections: number;
+  /** Messages the admission check (rate limiter) dropped. */
+  refused: number;
+  /** Connections refused or closed by a limit (count cap, header timeout, idle). */
+  connectionsRefused: number;
+  /** Sends that failed (unusable destination, socket error). */
+  sendErrors: number;
 }
 
 interface Listener {
@@ -95,18 +125,28 @@ class UdpFlow implements Flow {
     this.id = `udp:${local.address}:${local.port}/${remote.address}:${remote.port}`;
   }
   send(data: Buffer): boolean {
-    this.socket.send(data, this.remote.port, this.remote.address);
+    // Errors of the datagram itself (e.g. unreachable) arrive later on the callback; bad arguments throw now.
+    this.socket.send(data, this.remote.port, this.remote.address, (err) => {
+      if (err) this.onError(err);
+    });
     return true;
   }
+  onError: (err: Error) => void = () => undefined;
 }
 
-const DEFAULT_IDLE_MS = 600_000;
 /** @default 4 MiB (the kernel caps it at net.core.rmem_max / wmem_max) */
 const DEFAULT_UDP_BUFFER = 4 * 1024 * 1024;
 
 export class TransportLayer {
   onMessage: (inbound: Inbound) => void;
-  readonly stats: TransportStats = { received: 0, sent: 0, parseErrors: 0, connections: 0 };
+  readonly stats: TransportStats = { received: 0, sent: 0, parseErrors: 0, connections: 0, refused: 0, connectionsRefused: 0, sendErrors: 0 };
+  /** Event-loop time spent on each received datagram or stream chunk (parse and hand-up). */
+  readonly cost = new CostRecord();
+  private readonly limits: ConnectionLimits;
+  private readonly accepted: ConnectionCounter;
+  private readonly admit: (flow: Flow) => boolean;
+  private readonly costClock: () => number;
+  private readonly parseOpts: { maxMessage?: number; limits?: MessageLimits };
   private readonly listeners: Listener[] = [];
   private readonly udpSockets = new Map<string, { socket: dgram.Socket; local: Address }>();
   private readonly flows = new Map<string, Flow>();
@@ -119,6 +159,24 @@ export class TransportLayer {
   constructor(private readonly opts: TransportLayerOptions) {
     this.log = opts.logger;
     this.onMessage = opts.onMessage ?? (() => undefined);
+    this.limits = { ...DEFAULT_CONNECTION_LIMITS, ...definedOnly(opts.connectionLimits ?? {}) };
+    this.accepted = new ConnectionCounter(this.limits);
+    this.admit = opts.admit ?? (() => true);
+    this.costClock = opts.costClock ?? (() => performance.now());
+    this.parseOpts = {
+      ...(opts.maxMessage !== undefined ? { maxMessage: opts.maxMessage } : {}),
+      ...(opts.messageLimits ? { limits: { ...DEFAULT_MESSAGE_LIMITS, ...definedOnly(opts.messageLimits) } } : {}),
+    };
+  }
+
+  /** Open connections of every kind (accepted and opened by us) and the flows they hold. */
+  get open(): { connections: number; flows: number } {
+    return { connections: this.connections.size, flows: this.flows.size };
+  }
+
+  /** Connections accepted from clients (and members) and still open. */
+  get acceptedConnections(): number {
+    return this.accepted.size;
   }
 
   async start(): Promise<void> {
@@ -156,8 +214,19 @@ export class TransportLayer {
   /** Send to a flow, if it is still open. */
   sendOn(flow: Flow, data: Buffer): boolean {
     if (flow.closed) return false;
-    this.stats.sent++;
-    return flow.send(data);
+    try {
+      const ok = flow.send(data);
+      if (ok) this.stats.sent++;
+      return ok;
+    } catch (err) {
+      this.sendFailed(flow.transport, flow.remote, err);
+      return false;
+    }
+  }
+
+  private sendFailed(transport: TransportName, dest: Address, err: unknown): void {
+    this.stats.sendErrors++;
+    this.log.info({ transport, dest: `${dest.address}:${dest.port}`, err: describeError(err) }, "send failed");
   }
 
   /**
@@ -166,6 +235,20 @@ export class TransportLayer {
    * flow, or undefined when we have no UDP socket of that address family.
    */
   sendTo(dest: Address & { transport: TransportName; servername?: string; internal?: boolean }, data: Buffer): Flow | undefined {
+    // Every destination is checked here, whatever header it came from: never a throw out of a timer or a promise.
+    if (!Number.isInteger(dest.port) || dest.port < 1 || dest.port > 65535 || typeof dest.address !== "string" || dest.address.length === 0) {
+      this.sendFailed(dest.transport, dest, new Error("destination port or address out of range"));
+      return undefined;
+    }
+    try {
+      return this.sendToChecked(dest, data);
+    } catch (err) {
+      this.sendFailed(dest.transport, dest, err);
+      return undefined;
+    }
+  }
+
+  private sendToChecked(dest: Address & { transport: TransportName; servername?: string; internal?: boolean }, data: Buffer): Flow | undefined {
     if (dest.internal) {
       const flow = this.peerConnection(dest);
       if (flow) this.sendOn(flow, data);
@@ -182,8 +265,8 @@ export class TransportLayer {
       const sock = [...this.udpSockets.values()].find((s) => net.isIP(s.local.address) === family || (family === 4 && s.local.address === "0.0.0.0"));
       if (!sock) return undefined;
       const flow = new UdpFlow(sock.socket, sock.local, { address: dest.address, port: dest.port });
-      this.sendOn(flow, data);
-      return flow;
+      flow.onError = (err) => this.sendFailed("udp", flow.remote, err);
+      return this.sendOn(flow, data) ? flow : undefined;
     }
     const flow = dest.transport === "tcp" || dest.transport === "tls" ? this.connect(dest.transport, dest) : this.connectWs(dest.transport, dest);
     this.sendOn(flow, data);
@@ -194,12 +277,18 @@ export class TransportLayer {
     switch (spec.transport) {
       case "udp":
         return this.listenUdp(spec);
-      case "tcp":
-        return this.listenStream(spec, net.createServer((s) => this.accept("tcp", s)));
+      case "tcp": {
+        const server = net.createServer();
+        server.on("connection", (s: net.Socket) => {
+          if (this.gate(s)) this.accept("tcp", s);
+        });
+        return this.listenStream(spec, server);
+      }
       case "tls": {
         if (spec.internal) return this.listenInternal(spec);
         if (!this.opts.tls) throw new Error("a tls listener needs a certificate and key");
-        const server = tls.createServer({ cert: this.opts.tls.cert, key: this.opts.tls.key, minVersion: "TLSv1.2" }, (s) => this.accept("tls", s));
+        const server = tls.createServer({ cert: this.opts.tls.cert, key: this.opts.tls.key, minVersion: "TLSv1.2", handshakeTimeout: this.limits.headerTimeoutMs }, (s) => this.accept("tls", s));
+        server.on("connection", (s: net.Socket) => this.gate(s));
         server.on("tlsClientError", (err, s) => this.log.debug({ remote: s.remoteAddress, err: describeError(err) }, "TLS handshake failed"));
         return this.listenStream(spec, server);
       }
@@ -212,7 +301,8 @@ export class TransportLayer {
   private listenInternal(spec: ListenSpec): Promise<Listener> {
     const peerTls = this.opts.peerTls;
     if (!peerTls) throw new Error("the internal listener needs the member's TLS identity (peerTls)");
-    const server = tls.createServer(peerTls.server());
+    const server = tls.createServer({ ...peerTls.server(), handshakeTimeout: this.limits.headerTimeoutMs });
+    server.on("connection", (s: net.Socket) => this.gate(s));
     server.on("secureConnection", (s: tls.TLSSocket) => {
       const verdict = peerTls.authorize(s);
       if (!verdict.ok) {
@@ -262,7 +352,10 @@ export class TransportLayer {
         socket.on("message", (data, rinfo) => {
           // CRLF keepalives over UDP carry no message.
           if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
-          this.deliver(parseMessage(data, { maxMessage: this.opts.maxMessage }), new UdpFlow(socket, local, { address: rinfo.address, port: rinfo.port }));
+          const started = this.costClock();
+          const flow = new UdpFlow(socket, local, { address: rinfo.address, port: rinfo.port });
+          if (this.admitted(flow)) this.deliver(parseMessage(data, this.parseOptions()), flow);
+          this.measured(started, flow, data);
         });
         resolve({ spec, port: local.port, close: () => new Promise((r) => socket.close(() => r())) });
       });
@@ -287,8 +380,12 @@ export class TransportLayer {
     server.on("request", (_req, res) => {
       res.writeHead(426, { "content-type": "text/plain" }).end("SIP over WebSocket (RFC 7118): upgrade with subprotocol sip\n");
     });
+    server.on("connection", (s: net.Socket) => this.gate(s));
+    // The HTTP upgrade request is the header of a WebSocket connection: same deadline.
+    server.headersTimeout = this.limits.headerTimeoutMs;
+    server.requestTimeout = this.limits.headerTimeoutMs;
     const wss = new WebSocketServer({ server, handleProtocols: (protocols) => (protocols.has("sip") ? "sip" : false), maxPayload: this.opts.maxMessage ?? 65_535 });
-    wss.on("connection", (ws, req) => this.acceptWs(spec.transport, ws, { address: req.socket.remoteAddress ?? "?", port: req.socket.remotePort ?? 0 }, { address: spec.host, port: (server.address() as net.AddressInfo).port }));
+    wss.on("connection", (ws, req) => this.acceptWs(spec.transport, ws, req.socket, { address: spec.host, port: (server.address() as net.AddressInfo).port }));
     return new Promise((resolve, reject) => {
       server.once("error", reject);
       server.listen(spec.port, spec.host, () => {
@@ -361,10 +458,7 @@ export class TransportLayer {
     ws.on("open", () => {
       for (const d of queue.splice(0)) ws.send(d.toString("utf8"));
     });
-    ws.on("message", (data: Buffer) => {
-      if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
-      this.deliver(parseMessage(Buffer.isBuffer(data) ? data : Buffer.from(data), { maxMessage: this.opts.maxMessage }), flow);
-    });
+    ws.on("message", (data: Buffer) => this.receiveWs(data, flow));
     ws.on("error", (err) => this.log.debug({ flow: id, err: describeError(err) }, "WebSocket connection error"));
     ws.on("close", () => {
       closed = true;
@@ -378,6 +472,7 @@ export class TransportLayer {
 
   private accept(transport: "tcp" | "tls", socket: net.Socket, dest?: Address, outboundKey?: string, peer?: string): SocketFlow {
     const id = `${transport}#${this.nextConn++}`;
+    const inbound = dest === undefined;
     const remote = dest ?? { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
     const local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
     // write() returning false is back-pressure, not failure: the bytes are queued and sent.
@@ -388,13 +483,27 @@ export class TransportLayer {
     this.byRemote.set(key, id);
     this.connections.add(socket);
     this.stats.connections++;
-    const framer = new StreamFramer(this.opts.maxMessage);
+    const framer = new StreamFramer(this.opts.maxMessage, this.parseOpts.limits);
     socket.setNoDelay(true);
-    socket.setTimeout(this.opts.idleMs ?? DEFAULT_IDLE_MS, () => {
+    socket.setTimeout(this.limits.idleMs, () => {
+      this.stats.connectionsRefused++;
       this.log.debug({ flow: id }, "idle connection closed");
       socket.destroy();
     });
+    // A client's connection must bring its first message, and each message once begun, within the header timeout.
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    const armDeadline = () => {
+      deadline = setTimeout(() => {
+        this.stats.connectionsRefused++;
+        this.log.info({ flow: id, remote: `${remote.address}:${remote.port}`, buffered: framer.buffered }, "SIP message not complete within the header timeout, closing connection");
+        socket.destroy();
+      }, this.limits.headerTimeoutMs);
+      deadline.unref();
+    };
+    if (inbound) armDeadline();
+    let delivered = false;
     socket.on("data", (chunk: Buffer) => {
+      const started = this.costClock();
       for (const ev of framer.push(chunk)) {
         if (ev.kind === "ping") socket.write("\r\n");
         else if (ev.kind === "fatal") {
@@ -402,6 +511,8 @@ export class TransportLayer {
           this.log.warn({ flow: id, remote: `${remote.address}:${remote.port}`, reason: ev.reason }, "SIP stream framing error, closing connection");
           socket.destroy();
         } else if (ev.kind === "message") {
+          delivered = true;
+          if (!this.admitted(flow)) continue;
           const alias = this.deliver(ev.result, flow);
           if (alias) {
             const akey = `${transport}:${alias.address}:${alias.port}`;
@@ -412,9 +523,19 @@ export class TransportLayer {
           }
         }
       }
+      if (inbound) {
+        if (framer.buffered > 0 || !delivered) {
+          if (deadline === undefined) armDeadline();
+        } else if (deadline !== undefined) {
+          clearTimeout(deadline);
+          deadline = undefined;
+        }
+      }
+      this.measured(started, flow, chunk);
     });
     socket.on("error", (err) => this.log.debug({ flow: id, err: describeError(err) }, "connection error"));
     socket.on("close", () => {
+      if (deadline !== undefined) clearTimeout(deadline);
       this.flows.delete(id);
       for (const k of aliases) if (this.byRemote.get(k) === id) this.byRemote.delete(k);
       this.connections.delete(socket);
@@ -422,21 +543,69 @@ export class TransportLayer {
     return flow;
   }
 
-  private acceptWs(transport: TransportName, ws: WebSocket, remote: Address, local: Address): void {
+  /**
+   * Admission of an accepted connection (before any TLS or HTTP work):
+   * the total and per-address caps. Releases the slot when it closes.
+   */
+  private gate(socket: net.Socket): boolean {
+    const ip = normalizeAddress(socket.remoteAddress);
+    const refused = this.accepted.acquire(ip);
+    if (refused !== undefined) {
+      this.stats.connectionsRefused++;
+      this.log.info({ remote: ip, reason: refused }, "connection refused");
+      socket.destroy();
+      return false;
+    }
+    socket.once("close", () => this.accepted.release(ip));
+    return true;
+  }
+
+  private acceptWs(transport: TransportName, ws: WebSocket, socket: net.Socket, local: Address): void {
     const id = `${transport}#${this.nextConn++}`;
-    const flow = new SocketFlow(id, transport, local, { address: normalizeAddress(remote.address), port: remote.port }, (d) => {
+    const remote = { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
+    const flow = new SocketFlow(id, transport, local, remote, (d) => {
       ws.send(d.toString("utf8"));
       return true;
     }, () => ws.readyState !== ws.OPEN);
     this.flows.set(id, flow);
-    this.connections.add({ destroy: () => ws.terminate() });
+    const handle = { destroy: () => ws.terminate() };
+    this.connections.add(handle);
     this.stats.connections++;
-    ws.on("message", (data: Buffer) => {
-      if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
-      this.deliver(parseMessage(Buffer.isBuffer(data) ? data : Buffer.from(data), { maxMessage: this.opts.maxMessage }), flow);
+    socket.setTimeout(this.limits.idleMs, () => {
+      this.stats.connectionsRefused++;
+      this.log.debug({ flow: id }, "idle WebSocket connection closed");
+      ws.terminate();
     });
-    ws.on("close", () => this.flows.delete(id));
+    ws.on("message", (data: Buffer) => this.receiveWs(data, flow));
+    ws.on("close", () => {
+      this.flows.delete(id);
+      this.connections.delete(handle);
+    });
     ws.on("error", () => undefined);
+  }
+
+  private receiveWs(data: Buffer, flow: Flow): void {
+    if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
+    const started = this.costClock();
+    if (this.admitted(flow)) this.deliver(parseMessage(Buffer.isBuffer(data) ? data : Buffer.from(data), this.parseOptions()), flow);
+    this.measured(started, flow, data);
+  }
+
+  /** Record what handling `bytes` cost since `started`; report it when slow. */
+  private measured(started: number, flow: Flow, bytes: Buffer): void {
+    const us = (this.costClock() - started) * 1000;
+    this.cost.record(us);
+    if (us > SLOW_MESSAGE_US && slowMessageChannel.hasSubscribers) slowMessageChannel.publish({ transport: flow.transport, remote: flow.remote, bytes, costUs: us });
+  }
+
+  private admitted(flow: Flow): boolean {
+    if (this.admit(flow)) return true;
+    this.stats.refused++;
+    return false;
+  }
+
+  private parseOptions(): { maxMessage?: number; limits?: MessageLimits } {
+    return this.parseOpts;
   }
 
   /** Hand a parsed message up, or answer/drop a bad one. Returns an alias the peer offered. */
@@ -482,7 +651,7 @@ function reuseKey(dest: Address & { transport: TransportName; servername?: strin
 }
 
 function statusReason(status: number, reason: string): string {
-  const base = status === 505 ? "Version Not Supported" : status === 413 ? "Message Too Large" : "Bad Request";
+  const base = status === 505 ? "Version Not Supported" : status === 413 ? "Request Entity Too Large" : status === 513 ? "Message Too Large" : "Bad Request";
   return `${base} (${reason.slice(0, 100)})`;
 }
 
@@ -494,7 +663,7 @@ function normalizeAddress(a: string | undefined): string {
 /**
  * RFC 3261 18.2.1 and RFC 3581: add `received` when the Via host differs
  * from the source address, and fill `rport`. Returns the Via sent-by as an
- * alias when the peer asked for connection reuse (`;alias`).
+ * alias when an authenticated TLS peer asked for connection reuse (`;alias`).
  */
 function stampReceived(req: SipRequest, flow: Flow): Address | undefined {
   const via = req.via;
@@ -514,5 +683,12 @@ function stampReceived(req: SipRequest, flow: Flow): Address | undefined {
     req.shift("via");
     req.prepend("via", formatVia(via));
   }
-  return isReliable(flow.transport) && via.params.has("alias") ? { address: host, port: via.port ?? 5060 } : undefined;
+  // RFC 5923 5: alias only on TLS whose peer was authenticated with a certificate (our members); from
+  // anyone else it would let them capture what we later send to the address they name.
+  return flow.transport === "tls" && flow.peer !== undefined && flow.peer !== "?" && via.params.has("alias") ? { address: host, port: via.port ?? 5061 } : undefined;
+}
+
+/** The fields of `o` that are set (so that `{ ...defaults, ...definedOnly(o) }` keeps defaults for the others). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
