@@ -4,7 +4,7 @@ import { z } from "zod";
 import { AdvertisedRole, ControlLink, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
 import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole, SubscriberBinding } from "../../roles/index.js";
-import { DEFAULT_API_PORT, parseToken } from "../../provisioning/index.js";
+import { DEFAULT_API_PORT, isLoopback, parseToken } from "../../provisioning/index.js";
 import { MemoryCredentialStore } from "../../sip/index.js";
 import { bool, ConfigError, list, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, tlsPaths, untilSignal } from "../member.js";
@@ -43,18 +43,23 @@ const schema = memberSchema.extend({
   apiHost: z.string().optional(),
   /** provisioning_server: tokens `name:read|write:secret` (also THOR_API_TOKENS). */
   apiTokens: list(z.string()).default([]),
-  /** provisioning_server: serve HTTPS with the node's certificate. */
-  apiTls: bool().default(false),
+  /** provisioning_server: serve HTTPS with the node's certificate; default: on unless the API listens on a loopback address. */
+  apiTls: bool().optional(),
+  /** provisioning_server: allow plain HTTP on a non-loopback address (tokens and accounts in clear). */
+  apiAllowPlainHttp: bool().default(false),
 });
 
 type NodeConfig = z.infer<typeof schema>;
 
 function provisioningRole(cfg: NodeConfig): ProvisioningServerRole {
   if (cfg.apiTokens.length === 0) throw new ConfigError("provisioning_server needs at least one API token: give api_tokens (name:write:secret, name:read:secret)");
-  const tls = cfg.apiTls ? tlsPaths(cfg) : undefined;
+  const host = cfg.apiHost ?? cfg.ip;
+  // HTTPS by default, with the node's certificate of the operator CA; plain HTTP only on loopback or when allowed.
+  const tls = (cfg.apiTls ?? !(isLoopback(host) || cfg.apiAllowPlainHttp)) ? tlsPaths(cfg) : undefined;
   return new ProvisioningServerRole({
-    host: cfg.apiHost ?? cfg.ip,
+    host,
     port: cfg.apiPort,
+    allowPlainHttp: cfg.apiAllowPlainHttp,
     tokens: cfg.apiTokens.map((t) => {
       try {
         return parseToken(t);
@@ -114,7 +119,8 @@ export function register(program: Command): void {
     .option("--api-port <port>", "provisioning_server: API port (default 9280)")
     .option("--api-host <addr>", "provisioning_server: API listen address (default --ip)")
     .option("--api-tokens <list>", "provisioning_server: API tokens name:read|write:secret, comma-separated")
-    .option("--api-tls", "provisioning_server: serve HTTPS with the node's certificate")
+    .option("--api-tls [bool]", "provisioning_server: serve HTTPS with the node's certificate (default: on unless the API address is loopback)")
+    .option("--api-allow-plain-http", "provisioning_server: allow plain HTTP on a non-loopback address")
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "node", flags);
       const log = memberLogger(cfg, "node");
