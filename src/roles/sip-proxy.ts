@@ -23,7 +23,7 @@ import { z } from "zod";
 import { describeError, type Logger, type TimerHandle } from "../base/index.js";
 import type { Role, RoleAdvertisement, RoleContext } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
-import { authorizePeer, parsePassport, type TlsIdentity } from "../pki/index.js";
+import { formatSubject, MemberLink, parsePassport } from "../pki/index.js";
 import {
   encodeFlowToken,
   Registrar,
@@ -75,6 +75,7 @@ export class SipProxyRole implements Role {
   private log: Logger | undefined;
   private sweepTimer: TimerHandle | undefined;
   private stopped = false;
+  private memberLink: MemberLink | undefined;
 
   constructor(private readonly opts: SipProxyRoleOptions) {}
 
@@ -102,7 +103,7 @@ export class SipProxyRole implements Role {
       credentials,
       ...(this.location ? { location: this.location } : {}),
       ...(cluster ? { cluster } : {}),
-      ...(distributed ? { peerTls: peerTls(distributed.identity) } : {}),
+      ...(distributed ? { peerTls: peerTls(this.internalLink(distributed.identity)) } : {}),
       ...(this.opts.tls ? { tls: this.opts.tls } : {}),
       ...(this.opts.timers ? { timers: this.opts.timers } : {}),
       ...(this.opts.registrar ? { registrar: this.opts.registrar } : {}),
@@ -123,6 +124,7 @@ export class SipProxyRole implements Role {
     this.stopped = true;
     this.location?.stop();
     await this.server?.stop();
+    this.memberLink?.close();
     this.server = undefined;
     await this.opts.subscribers?.stop();
   }
@@ -130,6 +132,18 @@ export class SipProxyRole implements Role {
   onMembership(map: RoleMap): void {
     this.location?.onMembership(map);
     this.opts.subscribers?.onMembership(map);
+  }
+
+  /** The member link of the internal SIP listener: nodes only, bound to the addresses of their certificates. */
+  private internalLink(identity: NonNullable<RoleContext["identity"]>): MemberLink {
+    const nodes = [parsePassport("OU=node")];
+    this.memberLink = new MemberLink({
+      identity,
+      passports: nodes,
+      addressBound: nodes,
+      onRefused: ({ reason, remote, peer }) => this.log?.warn({ remote, ...(peer ? { peer: formatSubject(peer.subject) } : {}), reason }, "internal SIP peer refused"),
+    });
+    return this.memberLink;
   }
 
   /** The credentials this node answers for itself. */
@@ -195,15 +209,20 @@ function clusterHooks(self: string, map: () => RoleMap | undefined): ClusterHook
   };
 }
 
-/** Mutual TLS between members' internal SIP listeners: certificates of the operator CA, OU=node. */
-function peerTls(identity: TlsIdentity): PeerTls {
-  const nodes = [parsePassport("OU=node")];
+/**
+ * Mutual TLS between members' internal SIP listeners, through the shared
+ * member link: certificates of the operator CA with OU=node, at (and
+ * connecting from) an address of their certificate; connections of a peer
+ * revoked later are cut, however busy.
+ */
+function peerTls(link: MemberLink): PeerTls {
   return {
-    server: () => identity.serverOptions(),
-    client: () => identity.clientOptions(),
-    authorize(socket) {
-      const v = authorizePeer(socket, identity, nodes);
+    server: () => link.serverOptions(),
+    client: () => link.clientOptions(),
+    authorize(socket, dialled) {
+      const v = dialled ? link.verifyDialled(socket, { host: dialled.address }) : link.accept(socket);
       return v.ok ? { ok: true, peer: v.peer.subject["CN"] ?? "?" } : { ok: false, reason: v.reason };
     },
+    follow: (server) => link.follow(server),
   };
 }

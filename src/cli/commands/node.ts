@@ -136,6 +136,7 @@ export function register(program: Command): void {
         port: cfg.controlPort,
         // Nodes, and operator tools for read-only queries (the methods check the OU).
         accept: [parsePassport("OU=node"), parsePassport("OU=monitor")],
+        dialFrom: cfg.ip,
         resolve: (id) => {
           const m = runtime?.roleMap()?.members.find((e) => e.id === id);
           const port = m?.ports["control"];
