@@ -38,7 +38,7 @@ import {
   type TimerConfig,
 } from "../sip/index.js";
 import { LocationRequestError } from "./errors.js";
-import { DistributedLocation, DEFAULT_REPLICAS, requireNode } from "./sip-location.js";
+import { DistributedLocation, DEFAULT_REPLICAS, parseAnswer } from "./sip-location.js";
 import type { SubscriberBinding } from "./subscribers.js";
 
 /** @default 5070 */
@@ -67,6 +67,16 @@ export interface SipProxyRoleOptions {
 }
 
 const credentialsCall = z.object({ username: z.string().min(1).max(128), realm: z.string().min(1).max(256) }).strict();
+const credentialsAnswer = z.union([
+  z.null(),
+  z
+    .object({
+      password: z.string().max(256).optional(),
+      blocked: z.boolean().optional(),
+      ha1: z.object({ MD5: z.string().regex(/^[0-9a-f]{32}$/i).optional(), "SHA-256": z.string().regex(/^[0-9a-f]{64}$/i).optional() }).strict().optional(),
+    })
+    .strict(),
+]);
 
 export class SipProxyRole implements Role {
   readonly name = "sip_proxy";
@@ -166,10 +176,12 @@ export class SipProxyRole implements Role {
   /** The local store first; a subscriber we do not know is asked of its holders, like its registrations. */
   private remoteCredentials(control: NonNullable<RoleContext["control"]>, location: DistributedLocation): AsyncCredentialStore {
     const local = this.local();
+    // HA1 is password-equivalent: only a live sip_proxy member (an edge authenticating a client) may ask, and only a holder of the account answers.
     control.handle("sip.credentials", (p, peer) => {
-      requireNode(peer, "sip.credentials");
+      location.requireSipProxy(peer, "sip.credentials");
       const r = credentialsCall.safeParse(p);
       if (!r.success) throw new LocationRequestError(`invalid request: ${r.error.issues[0]?.message ?? "bad shape"}`);
+      location.requireHolder(`${r.data.username}@${r.data.realm}`, "sip.credentials");
       return local.lookup(r.data.username, r.data.realm) ?? null;
     });
     return {
@@ -177,7 +189,7 @@ export class SipProxyRole implements Role {
         const here = local.lookup(username, realm);
         if (here) return here;
         try {
-          const v = await location.viaHolders(`${username}@${realm}`, () => null, "sip.credentials", { username, realm }, () => undefined);
+          const v = await location.viaHolders(`${username}@${realm}`, () => null, "sip.credentials", { username, realm }, () => undefined, (a) => parseAnswer(credentialsAnswer, a, "sip.credentials"));
           return v === null ? undefined : (v as Credentials);
         } catch (err) {
           this.log?.warn({ username, err: describeError(err) }, "no holder of the account answered");
