@@ -5,5 +5,6 @@
 export { type Clock, type TimerHandle, SystemClock, ManualClock, systemClock } from "./clock.js";
 export { ThorError, defineError, describeError } from "./errors.js";
 export { type Logger, type LogFn, silentLogger } from "./logger.js";
+export { redactUri } from "./redact.js";
 export { type Channel, channel, subscribe } from "./diagnostics.js";
 export { sleep, backoffDelay, deferred, type Deferred } from "./async.js";

@@ -5,7 +5,7 @@
  * the caller's (the demo spawns them, tests use their own process helper).
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initCa, issueCertificate } from "../pki/index.js";
 
@@ -32,8 +32,12 @@ export interface LabPlan {
   usersFile: string;
   eventServers: string[];
   members: LabMember[];
-  /** The provisioning API of the first provisioning_server node and a write token for it. */
-  provisioning?: { url: string; token: string; tokenName: string };
+  /**
+   * The provisioning API of the first provisioning_server node and a write
+   * token for it; `tokenFile` holds the token alone (for `thor provision
+   * --token-file`), `tokensFile` the `name:scope:secret` list the node reads.
+   */
+  provisioning?: { url: string; token: string; tokenName: string; tokenFile: string; tokensFile: string };
 }
 
 export interface LabOptions {
@@ -109,6 +113,8 @@ export function planLab(opts: LabOptions): LabPlan {
   const apiPort = opts.apiPort ?? 9280;
   const apiToken = { name: "admin", secret: randomBytes(18).toString("base64url") };
   let provisioning: LabPlan["provisioning"];
+  const tokenFile = join(opts.dir, "api-token");
+  const tokensFile = join(opts.dir, "api-tokens");
   (opts.nodes ?? DEMO_NODE_ROLES).forEach((roles, i) => {
     const ip = `${subnet}.${101 + i}`;
     const sip: { args: string[]; ports: Record<string, number> } = roles.includes("sip_proxy")
@@ -119,9 +125,10 @@ export function planLab(opts: LabOptions): LabPlan {
         }
       : { args: [], ports: {} };
     if (roles.includes("provisioning_server")) {
-      sip.args.push("--api-port", String(apiPort), "--api-tokens", `${apiToken.name}:write:${apiToken.secret}`);
+      // The token is read from a 0600 file, never given on the command line (visible to every user in ps).
+      sip.args.push("--api-port", String(apiPort), "--api-tokens-file", tokensFile);
       sip.ports["provisioning"] = apiPort;
-      provisioning ??= { url: `http://${ip}:${apiPort}`, token: apiToken.secret, tokenName: apiToken.name };
+      provisioning ??= { url: `http://${ip}:${apiPort}`, token: apiToken.secret, tokenName: apiToken.name, tokenFile, tokensFile };
     }
     add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...sip.args, ...joined, ...fast.node], roles, { lookup: lookupPort, ...sip.ports });
   });
@@ -136,10 +143,25 @@ export function planLab(opts: LabOptions): LabPlan {
 
 const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor", dns: "dns" };
 
-/** Create the CA and one certificate per member (replacing any earlier lab in `plan.dir`), and the demo users file. */
+/** Write `text` readable by its owner only (0600), also when the file existed with wider permissions. */
+export function writePrivateFile(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+/**
+ * Create the lab directory (0700), the CA and one certificate per member
+ * (replacing any earlier lab in `plan.dir`), the demo users file and the API
+ * token files (0600: they hold passwords and tokens).
+ */
 export async function issueLabCertificates(plan: LabPlan): Promise<void> {
-  mkdirSync(plan.dir, { recursive: true });
-  writeFileSync(plan.usersFile, DEMO_ACCOUNTS.map((a) => `[[users]]\nusername = "${a.username}"\npassword = "${a.password}"\n`).join("\n"));
+  mkdirSync(plan.dir, { recursive: true, mode: 0o700 });
+  chmodSync(plan.dir, 0o700);
+  writePrivateFile(plan.usersFile, DEMO_ACCOUNTS.map((a) => `[[users]]\nusername = "${a.username}"\npassword = "${a.password}"\n`).join("\n"));
+  if (plan.provisioning) {
+    writePrivateFile(plan.provisioning.tokenFile, `${plan.provisioning.token}\n`);
+    writePrivateFile(plan.provisioning.tokensFile, `${plan.provisioning.tokenName}:write:${plan.provisioning.token}\n`);
+  }
   await initCa(plan.caDir, { commonName: "sipthor lab CA", org: "sipthor", force: true });
   for (const m of plan.members) {
     await issueCertificate(plan.caDir, m.name, {

@@ -6,8 +6,8 @@
  * back to the secondaries in order. A primary that failed is skipped for
  * `retryMs`, then tried again.
  */
-import { describeError, systemClock, type Clock, type Logger } from "../base/index.js";
-import { isConnectionError, openDatabase, redactUri, type Database, type Dialect, type OpenOptions } from "./connect.js";
+import { describeError, redactUri, systemClock, type Clock, type Logger } from "../base/index.js";
+import { isConnectionError, openDatabase, type Database, type Dialect, type OpenOptions } from "./connect.js";
 import { failoverChannel } from "./diagnostics.js";
 import { DbNotConfiguredError, DbPrimaryDownError, DbUnavailableError } from "./errors.js";
 import { migrateToLatest } from "./migrations.js";

@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
+import { redactUri } from "../base/index.js";
 import { DbUriError } from "./errors.js";
 import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_POOL_SIZE, DEFAULT_SQLITE_BUSY_TIMEOUT_MS } from "./options.js";
 import type { ProvisioningSchema } from "./schema.js";
@@ -39,9 +40,6 @@ export function parseDbUri(uri: string): ParsedDbUri {
 }
 
 /** The URI without its password, for logs. */
-export function redactUri(uri: string): string {
-  return uri.replace(/^(\w+:\/\/[^:/@]+):[^@/]*@/, "$1:***@");
-}
 
 export interface OpenOptions {
   /** @default 3000 */

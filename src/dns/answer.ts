@@ -8,8 +8,8 @@ import type { DecodedPacket, OptAnswer, RecordType } from "dns-packet";
 import type { Authority } from "./authority.js";
 import { BADVERS, FLAG_AA, FLAG_CD, FLAG_RD, OPCODE_QUERY, RCODE, type ResponseParts, type WireRR } from "./message-codec.js";
 import { canonicalName } from "./names.js";
-import { DEFAULT_SLICE, DEFAULT_UDP_PAYLOAD } from "./options.js";
-import type { RRSet, Zone } from "./zone.js";
+import { ANY_HINFO_TTL, DEFAULT_SLICE, DEFAULT_UDP_PAYLOAD } from "./options.js";
+import { encodeRR, type RRSet, type Zone } from "./zone.js";
 
 export interface AnswerOptions {
   /** At most this many records of a load-shared RRset. @default DEFAULT_SLICE */
@@ -99,14 +99,12 @@ export function answerQuery(query: DecodedPacket, opt: OptAnswer | undefined, op
   // RFC 1034 4.3.2 3c / RFC 2308 2.1: the name does not exist.
   if (!zone.exists(qname)) return reply(RCODE.NXDOMAIN, { aa: true, authorities: [zone.negativeSoa] });
   const node = zone.node(qname);
+  // RFC 8482 4.2: ANY gets a minimal answer, one synthesized HINFO "RFC8482", so that the
+  // server cannot be used to amplify (a full answer is about 11 times the query).
+  if (qtype === "ANY") return reply(RCODE.NOERROR, { aa: true, answers: [anyHinfo(qname)] });
   const sets: RRSet[] = [];
-  if (node) {
-    if (qtype === "ANY") sets.push(...node.sets.values());
-    else {
-      const set = node.sets.get(qtype as RecordType);
-      if (set) sets.push(set);
-    }
-  }
+  const set = node?.sets.get(qtype as RecordType);
+  if (set) sets.push(set);
   // RFC 2308 2.2: NODATA, the name exists without records of this type.
   if (sets.every((s) => s.records.length === 0)) return reply(RCODE.NOERROR, { aa: true, authorities: [zone.negativeSoa] });
 
@@ -120,6 +118,11 @@ export function answerQuery(query: DecodedPacket, opt: OptAnswer | undefined, op
   }
   // The owner is written as a pointer to the question: spelled as asked (RFC 4343 4).
   return reply(RCODE.NOERROR, { aa: true, answers, additionals });
+}
+
+/** The RFC 8482 4.2 answer to ANY at `name`: HINFO with CPU "RFC8482" and an empty OS. */
+function anyHinfo(name: string): WireRR {
+  return encodeRR({ type: "HINFO", name, ttl: ANY_HINFO_TTL, data: { cpu: "RFC8482", os: "" } });
 }
 
 /**

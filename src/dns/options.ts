@@ -14,6 +14,16 @@ export const DEFAULT_NEGATIVE_TTL = 10;
 export const DEFAULT_SLICE = 3;
 /** Our EDNS0 UDP payload size (RFC 6891; 1232 avoids IP fragmentation). @default 1232 */
 export const DEFAULT_UDP_PAYLOAD = 1232;
+/** TTL of the RFC 8482 HINFO "RFC8482" answer given to every ANY query. @default 3600 */
+export const ANY_HINFO_TTL = 3600;
+/**
+ * Response rate limiting of `thor dns` over UDP: responses per second per
+ * client /24 (IPv4) or /56 (IPv6); 0 turns it off. On by default, so that a
+ * fresh deployment is no reflection amplifier. @default 100
+ */
+export const DEFAULT_RATE_LIMIT = 100;
+/** Over the rate limit, every n-th response is sent empty with TC (the client retries over TCP); 0: none. @default 2 */
+export const DEFAULT_RATE_LIMIT_SLIP = 2;
 /** Idle TCP connections are closed after this long (RFC 7766 6.2.3). @default 10000 */
 export const DEFAULT_TCP_IDLE_MS = 10_000;
 /** Concurrent TCP connections accepted per listener. @default 256 */

@@ -4,17 +4,19 @@
  * (/24 for IPv4, /56 for IPv6) gets `rate` responses per second with a burst
  * of one second's worth. Over the limit, every `slip`-th response is sent
  * empty with TC set (a real client retries over TCP, which cannot be
- * spoofed) and the others are dropped, as BIND and Knot do. Off by default.
+ * spoofed) and the others are dropped, as BIND and Knot do. `thor dns` runs
+ * it by default (`DEFAULT_RATE_LIMIT` responses/s, `rate_limit = 0` turns it off).
  */
 import { isIPv6 } from "node:net";
 import { systemClock, type Clock } from "../base/index.js";
+import { DEFAULT_RATE_LIMIT_SLIP } from "./options.js";
 
 export type RateDecision = "send" | "slip" | "drop";
 
 export interface RateLimiterOptions {
   /** Responses per second per client prefix. */
   rate: number;
-  /** Every n-th limited response is a TC answer; 0: none. @default 2 */
+  /** Every n-th limited response is a TC answer; 0: none. @default DEFAULT_RATE_LIMIT_SLIP */
   slip?: number;
   /** Prefixes tracked at most (oldest forgotten first). @default 100000 */
   maxPrefixes?: number;
@@ -65,7 +67,7 @@ export class RateLimiter {
       return "send";
     }
     b.limited++;
-    const slip = this.opts.slip ?? 2;
+    const slip = this.opts.slip ?? DEFAULT_RATE_LIMIT_SLIP;
     return slip > 0 && b.limited % slip === 0 ? "slip" : "drop";
   }
 }

@@ -9,6 +9,8 @@ export interface PublisherIdentity {
   readonly subject: Readonly<Record<string, string>>;
   /** Roles the certificate allows its holder to announce (`*` = any). */
   readonly roles: readonly string[];
+  /** IP addresses of the certificate's SubjectAltName (where the member may announce itself). */
+  readonly ips?: readonly string[];
 }
 
 export interface EventMeta {

@@ -5,11 +5,10 @@
  * id, payloads validated against the topic schemas. Links reconnect with
  * backoff and resubscribe; the server set is refreshed from discovery.
  */
-import tls from "node:tls";
-import { isIP } from "node:net";
+import type tls from "node:tls";
 import { randomUUID } from "node:crypto";
 import { backoffDelay, describeError, systemClock, type Clock, type Logger, type TimerHandle } from "../base/index.js";
-import { authorizePeer, formatSubject, type Passport, type TlsIdentity } from "../pki/index.js";
+import { formatSubject, MemberLink, type Passport, type TlsIdentity } from "../pki/index.js";
 import type { EventBus, EventHandler, EventMeta } from "./bus.js";
 import { encodeFrame, encodeRaw, FrameDecoder, FrameType, DEFAULT_MAX_FRAME, type Frame } from "./frame-codec.js";
 import { isTopicName, topicSchemas, type TopicMap, type TopicName } from "./topics.js";
@@ -23,6 +22,7 @@ import {
   DEFAULT_PING_INTERVAL_MS,
   DEFAULT_RECONNECT_BASE_MS,
   DEFAULT_RECONNECT_MAX_MS,
+  DEFAULT_SERVER_PASSPORTS,
 } from "./options.js";
 
 export interface EventClientOptions {
@@ -30,7 +30,10 @@ export interface EventClientOptions {
   logger: Logger;
   /** A static list, or a discovery function called at start and every `discoveryIntervalMs`. */
   servers: Endpoint[] | (() => Promise<Endpoint[]>);
-  /** Which event servers we trust; empty = any certificate of the CA. */
+  /**
+   * Which event servers we trust (their certificate stamps every publisher
+   * identity we act on). @default DEFAULT_SERVER_PASSPORTS (OU=eventserver); an empty list means the default
+   */
   serverPassports?: Passport[];
   clock?: Clock;
   discoveryIntervalMs?: number;
@@ -65,7 +68,7 @@ class Link {
   retry: TimerHandle | undefined;
   ping: ReturnType<typeof setInterval> | undefined;
   removed = false;
-  /** Serial of the server certificate, re-checked when the CRL changes. */
+  /** Serial of the server certificate: names the link when the member link cuts it (revoked). */
   serial: string | undefined;
 
   constructor(
@@ -86,21 +89,22 @@ export class EventClient implements EventBus {
   private readonly log: Logger;
   private discoveryTimer: TimerHandle | undefined;
   private closed = false;
-  private readonly offCrl: () => void;
+  private readonly link: MemberLink;
   /** Publications sent on at least one link / dropped because no link was up. */
   readonly counters = { published: 0, unsent: 0, received: 0, duplicates: 0, invalid: 0 };
 
   constructor(private readonly opts: EventClientOptions) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger;
-    this.offCrl = opts.identity.onCrlChange(() => {
-      for (const link of this.links.values()) {
-        if (link.serial && opts.identity.isRevoked(link.serial)) {
-          link.lastError = `event server certificate revoked (serial ${link.serial})`;
-          this.log.warn({ endpoint: link.key, serial: link.serial }, "event server certificate revoked, dropping the link");
-          link.socket?.destroy();
-        }
-      }
+    // The shared member link checks each server (CA, current CRL, passport, dialled IP in its certificate) and cuts revoked ones.
+    this.link = new MemberLink({
+      identity: opts.identity,
+      passports: opts.serverPassports?.length ? opts.serverPassports : DEFAULT_SERVER_PASSPORTS,
+      onRefused: ({ reason, remote, peer }) => {
+        const link = peer ? [...this.links.values()].find((l) => l.serial === peer.serial) : undefined;
+        if (link) link.lastError = `event server ${reason}`;
+        this.log.warn({ endpoint: link?.key ?? remote, reason }, "event server refused");
+      },
     });
   }
 
@@ -162,7 +166,7 @@ export class EventClient implements EventBus {
   async close(timeoutMs = 2000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.offCrl();
+    this.link.close();
     if (this.discoveryTimer) this.clock.clearTimeout(this.discoveryTimer);
     const waits: Promise<void>[] = [];
     for (const link of this.links.values()) {
@@ -225,7 +229,7 @@ export class EventClient implements EventBus {
     if (this.closed || link.removed) return;
     link.state = "connecting";
     const { host, port } = link.endpoint;
-    const socket = tls.connect({ ...this.opts.identity.clientOptions(), host, port, ...(isIP(host) ? {} : { servername: host }) });
+    const socket = this.link.connect({ host, port });
     link.socket = socket;
     const decoder = new FrameDecoder(this.opts.maxFrame ?? DEFAULT_MAX_FRAME);
     socket.setNoDelay(true);
@@ -234,11 +238,9 @@ export class EventClient implements EventBus {
       socket.destroy();
     });
     socket.once("secureConnect", () => {
-      const verdict = authorizePeer(socket, this.opts.identity, this.opts.serverPassports ?? []);
+      const verdict = this.link.verifyDialled(socket, { host });
       if (!verdict.ok) {
         link.lastError = verdict.reason;
-        this.log.warn({ endpoint: link.key, reason: verdict.reason }, "event server refused");
-        socket.destroy();
         return;
       }
       link.server = formatSubject(verdict.peer.subject);

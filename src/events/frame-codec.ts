@@ -28,6 +28,8 @@ const topicList = z.array(z.string().min(1).max(128)).min(1).max(64);
 const publisherSchema = z.object({
   subject: z.record(z.string().max(64), z.string().max(256)),
   roles: z.array(z.string().max(32)).max(64),
+  /** The IP SANs of the publisher's certificate (absent from older servers: none). */
+  ips: z.array(z.string().max(64)).max(32).optional(),
 });
 
 /** Body schema per frame type. Payloads stay `unknown` here: topics validate them. */

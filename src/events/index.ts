@@ -41,6 +41,7 @@ export { EventsDiscoveryError, EventsClosedError } from "./errors.js";
 export { linkChannel, refusedChannel } from "./diagnostics.js";
 export {
   DEFAULT_EVENT_PORT,
+  DEFAULT_SERVER_PASSPORTS,
   DEFAULT_MAX_QUEUE_BYTES,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_PING_INTERVAL_MS,

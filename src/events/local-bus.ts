@@ -13,8 +13,8 @@ export class LocalHub {
   /** When false, publications are dropped (simulates a partition of everyone). */
   connected = true;
 
-  attach(subject: Record<string, string>, roles: readonly string[] = ["*"]): LocalBus {
-    return new LocalBus(this, { subject, roles });
+  attach(subject: Record<string, string>, roles: readonly string[] = ["*"], ips: readonly string[] = []): LocalBus {
+    return new LocalBus(this, { subject, roles, ips });
   }
 
   /** @internal */

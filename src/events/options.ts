@@ -17,3 +17,9 @@ export const DEFAULT_DEDUP_WINDOW = 20_000;
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 60_000;
 /** Maximum simultaneous connections per event server. @default 4096 */
 export const DEFAULT_MAX_CONNECTIONS = 4096;
+/**
+ * Who an event client accepts as an event server: the server stamps the
+ * publisher identity of every event, so only certificates issued as event
+ * servers qualify. @default [{ OU: "eventserver" }]
+ */
+export const DEFAULT_SERVER_PASSPORTS: ReadonlyArray<Readonly<Record<string, string>>> = [{ OU: "eventserver" }];

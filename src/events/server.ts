@@ -11,7 +11,7 @@
 import tls from "node:tls";
 import type { Socket } from "node:net";
 import { describeError, type Logger } from "../base/index.js";
-import { authorizePeer, ConnectionGuard, formatSubject, matchPassport, roleAllowed, type Passport, type PeerIdentity, type TlsIdentity } from "../pki/index.js";
+import { formatSubject, matchPassport, MemberLink, roleAllowed, type Passport, type PeerIdentity, type TlsIdentity } from "../pki/index.js";
 import { encodeFrame, encodeRaw, FrameDecoder, FrameType, frameTypeName, type Frame } from "./frame-codec.js";
 import { refusedChannel } from "./diagnostics.js";
 import { DEFAULT_EVENT_PORT, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_QUEUE_BYTES } from "./options.js";
@@ -77,12 +77,11 @@ export interface EventServerStats {
 
 export class EventServer {
   private readonly server: tls.Server;
-  private readonly guard: ConnectionGuard;
+  private readonly link: MemberLink;
   private readonly conns = new Set<Connection>();
   private readonly subscribers = new Map<string, Set<Connection>>();
   private readonly sockets = new Set<Socket>();
   private nextId = 1;
-  private offCrl: (() => void) | undefined;
   readonly stats: EventServerStats = { connections: 0, published: 0, delivered: 0, refused: 0, slowDisconnects: 0, protocolErrors: 0 };
   private readonly log: Logger;
   private readonly maxQueue: number;
@@ -90,23 +89,17 @@ export class EventServer {
   constructor(private readonly opts: EventServerOptions) {
     this.log = opts.logger;
     this.maxQueue = opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
-    this.server = tls.createServer(opts.identity.serverOptions());
+    // Members are admitted by the shared member link: CA, current CRL, passports; revoked peers are cut.
+    this.link = new MemberLink({
+      identity: opts.identity,
+      passports: opts.accept ?? [],
+      onRefused: ({ reason, remote, peer, cut }) => this.refuse(peer ? formatSubject(peer.subject) : remote, cut ? `live connection dropped: ${reason}` : reason),
+    });
+    this.server = this.link.createServer((socket, peer) => this.onSecure(socket, peer));
     this.server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.server.on("connection", (s: Socket) => {
       this.sockets.add(s);
       s.once("close", () => this.sockets.delete(s));
-    });
-    this.server.on("secureConnection", (socket) => this.onSecure(socket));
-    this.server.on("tlsClientError", (err, socket) => {
-      this.refuse(`${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`, `TLS handshake failed: ${describeError(err)}`);
-      socket.destroy();
-    });
-    this.guard = new ConnectionGuard(opts.identity, (reason, peer) => {
-      this.refuse(peer ? formatSubject(peer.subject) : "?", `live connection dropped: ${reason}`);
-    });
-    this.offCrl = opts.identity.onCrlChange(() => {
-      this.server.setSecureContext(opts.identity.serverOptions());
-      this.log.info("CRL changed: new handshakes use it, live connections re-checked");
     });
   }
 
@@ -127,8 +120,7 @@ export class EventServer {
   }
 
   async stop(): Promise<void> {
-    this.offCrl?.();
-    this.offCrl = undefined;
+    this.link.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
     await closed;
@@ -144,26 +136,19 @@ export class EventServer {
     refusedChannel.publish({ remote, reason });
   }
 
-  private onSecure(socket: tls.TLSSocket): void {
+  private onSecure(socket: tls.TLSSocket, peer: PeerIdentity): void {
     const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
-    const verdict = authorizePeer(socket, this.opts.identity, this.opts.accept ?? []);
-    if (!verdict.ok) {
-      this.refuse(remote, verdict.reason);
-      socket.destroy();
-      return;
-    }
     const conn: Connection = {
       id: this.nextId++,
       socket,
-      peer: verdict.peer,
+      peer,
       remote,
       topics: new Set(),
       decoder: new FrameDecoder(this.opts.maxFrame ?? DEFAULT_MAX_FRAME),
     };
     this.conns.add(conn);
     this.stats.connections++;
-    this.guard.track(socket, verdict.peer);
-    const log = this.log.child({ conn: conn.id, remote, peer: formatSubject(verdict.peer.subject) });
+    const log = this.log.child({ conn: conn.id, remote, peer: formatSubject(peer.subject) });
     log.info("member connected");
     socket.setNoDelay(true);
     socket.setTimeout(this.opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, () => {
@@ -221,7 +206,7 @@ export class EventServer {
         if (!subs || subs.size === 0) return;
         const buf = encodeRaw(
           FrameType.EVENT,
-          JSON.stringify({ topic, msgId, payload, publisher: { subject: conn.peer.subject, roles: conn.peer.roles } }),
+          JSON.stringify({ topic, msgId, payload, publisher: { subject: conn.peer.subject, roles: conn.peer.roles, ips: conn.peer.ips } }),
         );
         for (const sub of subs) this.send(sub, buf);
         return;

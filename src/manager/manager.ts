@@ -10,6 +10,7 @@
 import { describeError, systemClock, type Clock, type Logger, type TimerHandle } from "../base/index.js";
 import type { EventBus, EventMeta } from "../events/index.js";
 import { isNewerSnapshot, type Entity, type MembershipSnapshot } from "../overlay/index.js";
+import { canonicalIp } from "../pki/index.js";
 import { Election, type Transition } from "./election.js";
 import { MembershipTable, type TableChange } from "./membership-table.js";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MANAGER_DEAD_MS, DEFAULT_MEMBER_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_MS } from "./options.js";
@@ -29,10 +30,19 @@ export interface ManagerOptions {
   snapshotIntervalMs?: number;
 }
 
-/** Why a presence is refused: the certificate must name the member and allow its roles. */
+/**
+ * Why a presence is refused: the certificate must be a node's (OU=node),
+ * name the member (CN), carry the address it announces among its IP SANs,
+ * and allow its roles. A database announcer, a monitor or a manager never
+ * joins a ring, and a node cannot announce itself at another address.
+ */
 export function checkPresence(entity: Entity, meta: EventMeta): string | undefined {
   const cn = meta.publisher.subject["CN"];
   if (cn !== entity.id) return `presence for "${entity.id}" published by certificate CN=${cn ?? "(none)"}`;
+  const ou = meta.publisher.subject["OU"];
+  if (ou !== "node") return `presence of ${cn} refused: certificate OU=${ou ?? "(none)"}, only OU=node members join the rings`;
+  const ips = meta.publisher.ips ?? [];
+  if (!ips.some((ip) => canonicalIp(ip) === canonicalIp(entity.ip))) return `presence of ${cn} at ${entity.ip} refused: its certificate names ${ips.length > 0 ? ips.join(", ") : "no IP address"}`;
   const allowed = meta.publisher.roles;
   if (!allowed.includes("*")) {
     const denied = entity.roles.filter((r) => !allowed.includes(r));
@@ -57,6 +67,8 @@ export class Manager {
   private unsubs: Array<() => void> = [];
   private readonly refusedOnce = new Set<string>();
   private readonly transitionListeners = new Set<(t: Transition) => void>();
+  /** Presence announcements refused (see {@link checkPresence}); each distinct reason is logged once. */
+  readonly counters = { presenceRefused: 0 };
 
   constructor(private readonly opts: ManagerOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -95,8 +107,11 @@ export class Manager {
       bus.subscribe("Thor.Presence", (entity, meta) => {
         const refusal = checkPresence(entity, meta);
         if (refusal) {
-          if (!this.refusedOnce.has(refusal)) this.log.warn({ member: entity.id, reason: refusal }, "presence refused");
-          this.refusedOnce.add(refusal);
+          this.counters.presenceRefused++;
+          if (!this.refusedOnce.has(refusal) && this.refusedOnce.size < 1000) {
+            this.log.warn({ member: entity.id, publisher: meta.publisher.subject["CN"], reason: refusal, refused: this.counters.presenceRefused }, "presence refused");
+            this.refusedOnce.add(refusal);
+          }
           return;
         }
         this.changed([this.table.presence(entity, this.clock.now())]);

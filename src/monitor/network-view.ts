@@ -1,6 +1,6 @@
 import type { EventBus, EventMeta, ManagerHeartbeat, StatisticsReport, DatabaseAnnouncement, TopicMap } from "../events/index.js";
 import { RoleMap, type Entity, type MembershipSnapshot, isNewerSnapshot } from "../overlay/index.js";
-import type { Clock } from "../base/index.js";
+import { redactUri, type Clock } from "../base/index.js";
 
 /** One line of the monitor's event log. */
 export interface NetworkEvent {
@@ -85,7 +85,7 @@ export class NetworkView {
   }
 
   onDatabase(a: DatabaseAnnouncement): void {
-    if (!this.databases.has(a.id)) this.log("database", `database ${a.dburi} announced by ${a.id} (priority ${a.priority})`);
+    if (!this.databases.has(a.id)) this.log("database", `database ${redactUri(a.dburi)} announced by ${a.id} (priority ${a.priority})`);
     this.databases.set(a.id, { ann: a, seenAt: this.clock.now() });
     this.changed();
   }

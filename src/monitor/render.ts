@@ -1,3 +1,4 @@
+import { redactUri } from "../base/index.js";
 import type { NetworkView } from "./network-view.js";
 
 /**
@@ -32,7 +33,7 @@ export function renderNetwork(view: NetworkView, opts: { width?: number; events?
   lines.push(...table(rows, width));
   if (view.databases.size > 0) {
     lines.push("");
-    lines.push("databases: " + [...view.databases.values()].map(({ ann }) => `${ann.dburi} (priority ${ann.priority}, ${ann.id})`).join("; "));
+    lines.push("databases: " + [...view.databases.values()].map(({ ann }) => `${redactUri(ann.dburi)} (priority ${ann.priority}, ${ann.id})`).join("; "));
   }
   const n = opts.events ?? 10;
   if (n > 0) {

@@ -3,7 +3,7 @@
  * `Thor.Database`; every member keeps the announcements it hears and picks
  * the lowest `(priority, ip)` among those not expired.
  */
-import type { Clock, Logger, TimerHandle } from "../base/index.js";
+import { redactUri, type Clock, type Logger, type TimerHandle } from "../base/index.js";
 import type { DatabaseAnnouncement, EventBus } from "../events/index.js";
 import { DEFAULT_DATABASE_INTERVAL_MS } from "./options.js";
 
@@ -53,7 +53,7 @@ export class DatabaseDirectory {
     const choice = best ? `${best.id} ${best.dburi}` : undefined;
     if (choice !== this.lastChoice) {
       this.lastChoice = choice;
-      if (best) this.logger.info({ database: best.id, dburi: best.dburi, priority: best.priority }, "database selected");
+      if (best) this.logger.info({ database: best.id, dburi: redactUri(best.dburi), priority: best.priority }, "database selected");
       else this.logger.warn("no database announced");
     }
     return best;

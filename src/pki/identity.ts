@@ -59,6 +59,8 @@ export interface PeerIdentity {
   roles: string[];
   /** Serial number, uppercase hex without leading zeros. */
   serial: string;
+  /** The IP addresses of the SubjectAltName (where the member may be). */
+  ips: string[];
 }
 
 export type PeerVerdict = { ok: true; peer: PeerIdentity } | { ok: false; reason: string };
@@ -281,12 +283,10 @@ export function peerIdentity(socket: tls.TLSSocket): PeerIdentity | undefined {
     if (first !== undefined) subject[k] = first;
   }
   // Node renders the SAN as `DNS:a, IP Address:b, URI:c`; role URIs never contain ", " (CERT_ROLE).
-  const roles = (cert.subjectaltname ?? "")
-    .split(", ")
-    .map((s) => s.trim())
-    .filter((s) => s.startsWith(`URI:${ROLE_URI_PREFIX}`))
-    .map((s) => s.slice(4 + ROLE_URI_PREFIX.length));
-  return { subject, roles: roles.length > 0 ? roles : ["*"], serial: normSerial(cert.serialNumber) };
+  const san = (cert.subjectaltname ?? "").split(", ").map((s) => s.trim());
+  const roles = san.filter((s) => s.startsWith(`URI:${ROLE_URI_PREFIX}`)).map((s) => s.slice(4 + ROLE_URI_PREFIX.length));
+  const ips = san.filter((s) => s.startsWith("IP Address:")).map((s) => s.slice("IP Address:".length));
+  return { subject, roles: roles.length > 0 ? roles : ["*"], serial: normSerial(cert.serialNumber), ips };
 }
 
 /**

@@ -20,6 +20,7 @@ export {
 } from "./ca.js";
 export { parsePassport, matchPassport, matchAnyPassport, matchPattern, formatSubject, type Passport } from "./passport.js";
 export { TlsIdentity, ConnectionGuard, peerIdentity, authorizePeer, roleAllowed, type TlsPaths, type PeerIdentity, type PeerVerdict } from "./identity.js";
+export { MemberLink, canonicalIp, ipAllowed, type MemberLinkOptions, type DialOptions, type RefusalEvent } from "./member-link.js";
 export { crlChannel } from "./diagnostics.js";
 export { PkiError, PkiExistsError, PkiNotFoundError, PassportError, PkiInvalidError } from "./errors.js";
 export {

@@ -5,7 +5,8 @@
  */
 import http from "node:http";
 import https from "node:https";
-import type { AccountRecord, AliasRecord, AuditRecord, DomainRecord, Page, TrustedPeerRecord } from "../db/index.js";
+import type { AliasRecord, AuditRecord, DomainRecord, Page, TrustedPeerRecord } from "../db/index.js";
+import type { AccountView } from "./service.js";
 import { ProvisioningApiError } from "./errors.js";
 import type { AccountCreate, AccountPatchInput, AliasCreate, DomainCreate, DomainPatchInput, ImportInput, TrustedPeerCreate } from "./schemas.js";
 
@@ -109,16 +110,16 @@ export class ProvisioningClient {
     return this.request("DELETE", `/v1/domains/${encodeURIComponent(name)}`);
   }
   // accounts
-  createAccount(a: AccountCreate): Promise<AccountRecord> {
+  createAccount(a: AccountCreate): Promise<AccountView> {
     return this.request("POST", "/v1/accounts", a);
   }
-  getAccount(aor: string): Promise<AccountRecord> {
+  getAccount(aor: string): Promise<AccountView> {
     return this.request("GET", `/v1/accounts/${encodeURIComponent(aor)}`);
   }
-  listAccounts(q: Query = {}): Promise<Page<AccountRecord>> {
+  listAccounts(q: Query = {}): Promise<Page<AccountView>> {
     return this.request("GET", "/v1/accounts", undefined, q);
   }
-  updateAccount(aor: string, p: AccountPatchInput): Promise<AccountRecord> {
+  updateAccount(aor: string, p: AccountPatchInput): Promise<AccountView> {
     return this.request("PATCH", `/v1/accounts/${encodeURIComponent(aor)}`, p);
   }
   deleteAccount(aor: string): Promise<void> {

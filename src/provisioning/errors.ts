@@ -45,6 +45,10 @@ export const MethodNotAllowedError = define("THOR_PROVISIONING_METHOD", 405, "Me
 export const ConflictError = define("THOR_PROVISIONING_CONFLICT", 409, "ConflictError");
 /** The change names something that does not exist (unknown domain or account), or the entity is still used. */
 export const UnknownReferenceError = define("THOR_PROVISIONING_REFERENCE", 422, "UnknownReferenceError");
+/** Too many requests with a bad token from this source: try again after `Retry-After` seconds. */
+export const TooManyRequestsError = define("THOR_PROVISIONING_THROTTLED", 429, "TooManyRequestsError");
+/** The server's own settings cannot work safely (plain HTTP on a public address). */
+export const UnsafeSettingsError = define("THOR_PROVISIONING_UNSAFE", 500, "UnsafeSettingsError");
 /** The body is larger than the server accepts. */
 export const PayloadTooLargeError = define("THOR_PROVISIONING_TOO_LARGE", 413, "PayloadTooLargeError");
 /** The primary database is down: writes are refused (reads still work). */

@@ -5,14 +5,14 @@
  * tokens, a typed client, and the subscriber cache SIP nodes answer from.
  * Imports base/ and db/.
  */
-export { ProvisioningService, ha1Of, type ChangeNotice, type ChangePublisher, type ProvisioningServiceOptions, type PageInput } from "./service.js";
-export { ProvisioningServer, errorAnswer, type ProvisioningServerOptions } from "./server.js";
+export { ProvisioningService, ha1Of, accountView, type AccountView, type ChangeNotice, type ChangePublisher, type ProvisioningServiceOptions, type PageInput } from "./service.js";
+export { ProvisioningServer, errorAnswer, isLoopback, type ProvisioningServerOptions } from "./server.js";
 export { ProvisioningClient, type ProvisioningClientOptions, type RawAnswer } from "./client.js";
 export { buildOpenApi } from "./openapi.js";
 export { buildRoutes, type Route, type RouteContext, type RouteResult } from "./routes.js";
 export { SubscriberCache, type SubscriberCacheOptions, type SubscriberSource, type SubscriberState, type CachedCredentials, type CacheEvent } from "./subscriber-cache.js";
 export { StatisticsAggregator, type AggregatedStatistics, type NetworkStatusSource, type StatisticsReportInput } from "./status.js";
-export { TokenRing, parseToken, generateSecret, type ApiToken, type TokenScope } from "./tokens.js";
+export { TokenRing, FailureThrottle, parseToken, generateSecret, type ApiToken, type TokenScope, type FailureThrottleOptions } from "./tokens.js";
 export {
   parseAor,
   validCidr,
@@ -44,6 +44,8 @@ export {
   ConflictError,
   UnknownReferenceError,
   PayloadTooLargeError,
+  TooManyRequestsError,
+  UnsafeSettingsError,
   ReadOnlyError,
   UnavailableError,
 } from "./errors.js";
@@ -51,6 +53,9 @@ export { requestChannel, changeChannel, cacheChannel } from "./diagnostics.js";
 export {
   DEFAULT_API_PORT,
   DEFAULT_MAX_BODY,
+  DEFAULT_AUTH_FAILURES,
+  DEFAULT_AUTH_FAILURE_WINDOW_MS,
+  DEFAULT_AUTH_FAILURE_SOURCES,
   DEFAULT_MAX_IMPORT_BODY,
   DEFAULT_PAGE_LIMIT,
   MAX_PAGE_LIMIT,

@@ -67,7 +67,7 @@ export function buildRoutes(d: RouteDeps): Route[] {
   type Q<S extends z.ZodType> = z.output<S>;
   const r: Route[] = [
     { method: "GET", path: "/openapi.json", scope: "none", tag: "meta", summary: "this OpenAPI document", status: 200, handler: async () => ok(d.openapi()) },
-    { method: "GET", path: "/v1/health", scope: "none", tag: "meta", summary: "liveness and the database in use", status: 200, handler: async () => ok({ ok: true, database: s.databaseState() }) },
+    { method: "GET", path: "/v1/health", scope: "none", tag: "meta", summary: "liveness and the state of the databases (no URI)", status: 200, handler: async () => ok({ ok: true, database: s.databaseHealth() }) },
 
     { method: "GET", path: "/v1/domains", scope: "read", tag: "domains", summary: "list domains", query: domainQuerySchema, status: 200, handler: async (c) => ok(await s.listDomains(c.query as Q<typeof domainQuerySchema>)) },
     { method: "POST", path: "/v1/domains", scope: "write", tag: "domains", summary: "create a domain", body: domainCreateSchema, status: 201, handler: async (c) => {

@@ -3,10 +3,16 @@
  * certificate). Requests are authenticated with bearer tokens, bodies and
  * queries validated by the route's zod schemas, and every error mapped to a
  * JSON answer with a stable code in one place ({@link errorAnswer}).
+ *
+ * Security: plain HTTP is served on loopback addresses only, unless
+ * `allowPlainHttp` says otherwise (tokens and account data would cross the
+ * network in clear); failed token checks are throttled per source address
+ * (429 with Retry-After, {@link FailureThrottle}); account answers never
+ * carry HA1 (the service strips it).
  */
 import http from "node:http";
 import https from "node:https";
-import type { Socket } from "node:net";
+import { isIP, type Socket } from "node:net";
 import { describeError, type Logger } from "../base/index.js";
 import { requestChannel } from "./diagnostics.js";
 import {
@@ -16,7 +22,9 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   ProvisioningError,
+  TooManyRequestsError,
   UnauthorizedError,
+  UnsafeSettingsError,
   UnsupportedMediaError,
   ValidationError,
 } from "./errors.js";
@@ -26,7 +34,7 @@ import { buildRoutes, type Route } from "./routes.js";
 import { describeIssues } from "./schemas.js";
 import type { ProvisioningService } from "./service.js";
 import type { NetworkStatusSource } from "./status.js";
-import { TokenRing, type ApiToken } from "./tokens.js";
+import { FailureThrottle, TokenRing, type ApiToken, type FailureThrottleOptions } from "./tokens.js";
 
 export interface ProvisioningServerOptions {
   service: ProvisioningService;
@@ -39,6 +47,13 @@ export interface ProvisioningServerOptions {
   port?: number;
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
+  /**
+   * Serve plain HTTP on a non-loopback address. Without it, `start` refuses
+   * a non-loopback `host` unless `tls` is given. @default false
+   */
+  allowPlainHttp?: boolean;
+  /** Throttling of failed token checks per source address. */
+  throttle?: FailureThrottleOptions;
   version?: string;
 }
 
@@ -52,6 +67,7 @@ export class ProvisioningServer {
   private readonly server: http.Server;
   private readonly routes: CompiledRoute[];
   private readonly tokens: TokenRing;
+  private readonly throttle: FailureThrottle;
   private readonly log: Logger;
   private readonly sockets = new Set<Socket>();
   private openapiDoc: unknown;
@@ -60,6 +76,7 @@ export class ProvisioningServer {
   constructor(private readonly opts: ProvisioningServerOptions) {
     this.log = opts.logger;
     this.tokens = new TokenRing(opts.tokens);
+    this.throttle = new FailureThrottle(opts.throttle);
     const routes = buildRoutes({ service: opts.service, ...(opts.status ? { status: opts.status } : {}), openapi: () => this.openapi() });
     this.routes = routes.map((route) => {
       const names: string[] = [];
@@ -92,6 +109,9 @@ export class ProvisioningServer {
 
   async start(): Promise<{ host: string; port: number; url: string }> {
     const host = this.opts.host ?? "127.0.0.1";
+    if (!this.opts.tls && !this.opts.allowPlainHttp && !isLoopback(host)) {
+      throw new UnsafeSettingsError(`plain HTTP on ${host} would send API tokens and account data in clear: serve HTTPS (a certificate of the operator CA), listen on a loopback address, or allow plain HTTP explicitly`);
+    }
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
       this.server.listen(this.opts.port ?? DEFAULT_API_PORT, host, () => {
@@ -116,11 +136,12 @@ export class ProvisioningServer {
     const started = process.hrtime.bigint();
     let routeName = "(none)";
     let status = 500;
+    const source = normalizeAddress(req.socket.remoteAddress);
     try {
       const url = new URL(req.url ?? "/", "http://x");
       const { route, params } = this.match(req.method ?? "GET", url.pathname);
       routeName = `${route.method} ${route.path}`;
-      const actor = this.authorize(req, route);
+      const actor = this.authorize(req, route, source);
       const query = route.query ? parseWith(route.query, Object.fromEntries(url.searchParams), "query") : rejectQuery(url);
       const body = route.body ? parseWith(route.body, await readJson(req, route.maxBody ?? 0), "") : await drain(req, route);
       const result = await route.handler({ params, query, body, actor });
@@ -134,6 +155,7 @@ export class ProvisioningServer {
       const headers: Record<string, string> = {};
       if (status === 401) headers["www-authenticate"] = 'Bearer realm="sipthor"';
       if (status === 503) headers["retry-after"] = "2";
+      if (status === 429) headers["retry-after"] = String(Math.max(1, this.throttle.blockedFor(source)));
       send(res, status, answer.body, headers);
     } finally {
       requestChannel.publish({ method: req.method ?? "?", route: routeName, status, ms: Number(process.hrtime.bigint() - started) / 1e6 });
@@ -161,14 +183,29 @@ export class ProvisioningServer {
     throw new NotFoundError(`no route ${method} ${path} (see /openapi.json)`);
   }
 
-  private authorize(req: http.IncomingMessage, route: Route): string {
+  private authorize(req: http.IncomingMessage, route: Route, source: string): string {
     if (route.scope === "none") return "anonymous";
-    const h = req.headers.authorization;
-    if (!h) throw new UnauthorizedError("missing token: send Authorization: Bearer <token>");
+    const wait = this.throttle.blockedFor(source);
+    if (wait > 0) throw new TooManyRequestsError(`too many requests with a bad token from ${source}: try again in ${wait} s`);
+    const tok = this.checkToken(req.headers.authorization);
+    if (!tok.ok) {
+      this.throttle.fail(source);
+      this.log.warn({ source, reason: tok.reason }, "API token refused");
+      throw new UnauthorizedError(tok.reason);
+    }
+    this.throttle.succeed(source);
+    return this.scoped(tok.token, route);
+  }
+
+  private checkToken(h: string | undefined): { ok: true; token: { name: string; scope: "read" | "write" } } | { ok: false; reason: string } {
+    if (!h) return { ok: false, reason: "missing token: send Authorization: Bearer <token>" };
     const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-    if (!m) throw new UnauthorizedError("malformed Authorization header: expected Bearer <token>");
-    const tok = this.tokens.verify(m[1]!);
-    if (!tok) throw new UnauthorizedError("unknown token");
+    if (!m) return { ok: false, reason: "malformed Authorization header: expected Bearer <token>" };
+    const token = this.tokens.verify(m[1]!);
+    return token ? { ok: true, token } : { ok: false, reason: "unknown token" };
+  }
+
+  private scoped(tok: { name: string; scope: "read" | "write" }, route: Route): string {
     if (route.scope === "write" && tok.scope !== "write") throw new ForbiddenError(`token ${tok.name} is read-only: ${route.method} ${route.path} needs a write token`);
     return tok.name;
   }
@@ -242,4 +279,17 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
   const text = body === undefined || status === 204 ? "" : JSON.stringify(body);
   res.writeHead(status, { ...headers, ...(text ? { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) } : {}) });
   res.end(text);
+}
+
+/** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "");
+  if (isIP(h) === 4) return h.startsWith("127.");
+  if (isIP(h) === 6) return h === "::1" || /^::ffff:127\./i.test(h);
+  return h === "localhost";
+}
+
+function normalizeAddress(a: string | undefined): string {
+  if (!a) return "?";
+  return a.startsWith("::ffff:") ? a.slice(7) : a;
 }

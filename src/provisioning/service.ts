@@ -75,6 +75,19 @@ export interface PageInput {
 const md5 = (s: string) => createHash("md5").update(s).digest("hex");
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
+/**
+ * An account as the API shows it: everything but HA1. HA1 is
+ * password-equivalent for digest authentication, so it never leaves the
+ * database through the API or the CLI; SIP nodes read it from the database
+ * themselves (their subscriber cache) or from a holder over the control link.
+ */
+export type AccountView = Omit<AccountRecord, "ha1">;
+
+export function accountView(a: AccountRecord): AccountView {
+  const { ha1: _ha1, ...view } = a;
+  return view;
+}
+
 /** HA1 = H(username:realm:password); the realm is the account's domain. */
 export function ha1Of(username: string, domain: string, password: string): { md5: string; sha256: string } {
   const s = `${username}:${domain}:${password}`;
@@ -142,9 +155,9 @@ export class ProvisioningService {
 
   // ------------------------------------------------------------ accounts
 
-  async createAccount(actor: string, input: AccountCreate): Promise<AccountRecord> {
+  async createAccount(actor: string, input: AccountCreate): Promise<AccountView> {
     const aor = `${input.username}@${input.domain}`;
-    return this.write({ aors: [aor] }, (db) => this.insertAccountIn(db, actor, input));
+    return accountView(await this.write({ aors: [aor] }, (db) => this.insertAccountIn(db, actor, input)));
   }
 
   private async insertAccountIn(db: Executor, actor: string, input: AccountCreate, where = ""): Promise<AccountRecord> {
@@ -172,24 +185,27 @@ export class ProvisioningService {
     return acc;
   }
 
-  async getAccount(aor: string): Promise<AccountRecord> {
+  async getAccount(aor: string): Promise<AccountView> {
     const { username, domain } = this.aor(aor);
     const a = await this.read((db) => getAccount(db, username, domain));
     if (!a) throw new NotFoundError(`no account ${aor}`);
-    return a;
+    return accountView(a);
   }
 
-  listAccounts(p: PageInput & { domain?: string | undefined; q?: string | undefined; enabled?: boolean | undefined; blocked?: boolean | undefined; group?: string | undefined }): Promise<Page<AccountRecord>> {
+  listAccounts(p: PageInput & { domain?: string | undefined; q?: string | undefined; enabled?: boolean | undefined; blocked?: boolean | undefined; group?: string | undefined }): Promise<Page<AccountView>> {
     const f: Parameters<typeof listAccounts>[2] = {};
     if (p.domain !== undefined) f.domain = p.domain;
     if (p.q !== undefined) f.q = p.q;
     if (p.enabled !== undefined) f.enabled = p.enabled;
     if (p.blocked !== undefined) f.blocked = p.blocked;
     if (p.group !== undefined) f.group = p.group;
-    return this.read((db) => listAccounts(db, page(p), f));
+    return this.read(async (db) => {
+      const r = await listAccounts(db, page(p), f);
+      return { ...r, items: r.items.map(accountView) };
+    });
   }
 
-  async updateAccount(actor: string, aor: string, patch: AccountPatchInput): Promise<AccountRecord> {
+  async updateAccount(actor: string, aor: string, patch: AccountPatchInput): Promise<AccountView> {
     const { username, domain } = this.aor(aor);
     const key = `${username}@${domain}`;
     return this.write({ aors: [key] }, async (db) => {
@@ -209,7 +225,7 @@ export class ProvisioningService {
       await updateAccount(db, id, p);
       const { password, ...rest } = patch;
       await insertAudit(db, { actor, action: "update", entity: "account", key, detail: { ...rest, ...(password !== undefined ? { password: "(changed)" } : {}) } });
-      return (await getAccount(db, username, domain))!;
+      return accountView((await getAccount(db, username, domain))!);
     });
   }
 
@@ -330,8 +346,14 @@ export class ProvisioningService {
     return this.read((db) => listAudit(db, page(p), f));
   }
 
-  databaseState() {
-    return this.cluster.state();
+  /**
+   * What `/v1/health` shows of the databases: whether one is configured and
+   * the primary is up, how many secondaries, where the last read went. No
+   * URI: the health route needs no token, and a URI names hosts and users.
+   */
+  databaseHealth(): { configured: boolean; primaryUp: boolean; secondaries: number; lastRead: "primary" | "secondary" | undefined } {
+    const st = this.cluster.state();
+    return { configured: st.primary !== undefined, primaryUp: st.primaryUp, secondaries: st.secondaries.length, lastRead: st.lastRead };
   }
 
   // ------------------------------------------------------------ plumbing

@@ -32,6 +32,8 @@ export interface ProvisioningRoleOptions {
   tokens: ApiToken[];
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: string; key: string };
+  /** Serve plain HTTP on a non-loopback address (see ProvisioningServerOptions). @default false */
+  allowPlainHttp?: boolean;
   /** Databases used when none is announced (e.g. `thor demo` tests). */
   dburis?: string[];
   version?: string;
@@ -97,6 +99,7 @@ export class ProvisioningServerRole implements Role {
       host: this.opts.host ?? ctx.self().ip,
       port: this.opts.port ?? DEFAULT_API_PORT,
       ...(this.opts.tls ? { tls: this.opts.tls } : {}),
+      ...(this.opts.allowPlainHttp ? { allowPlainHttp: true } : {}),
       ...(this.opts.version ? { version: this.opts.version } : {}),
     });
     const addr = await this.server.start();

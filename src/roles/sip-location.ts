@@ -16,6 +16,16 @@
  * Replication is by full AOR state with a version (wall-clock ms, bumped by
  * one when needed), so pushes are idempotent and deletions and expiries
  * travel like any other change; every holder also expires bindings itself.
+ *
+ * Authorisation on the control link ({@link requireSipProxy},
+ * {@link requireHolder}): a caller that changes or reads state must be a
+ * live `sip_proxy` member of the current membership (its certificate CN);
+ * `sip.register` is served only by a holder of the AOR; `sip.replicate`
+ * entries are taken only from a holder of the AOR (now or before the last
+ * change, for hand-overs) by a holder of it, with versions and binding
+ * expiries clamped to the present (a version or expiry far in the future
+ * would pin a binding forever and stop replication). Every request and
+ * every answer from another holder is validated with a schema.
  */
 import { z } from "zod";
 import { describeError, type Clock, type Logger } from "../base/index.js";
@@ -36,6 +46,11 @@ const SUSPECT_MS = 3000;
 /** After a membership change, a holder with nothing for an AOR asks the previous holders for this long. */
 const HANDOFF_GRACE_MS = 15_000;
 
+/** Versions and expiries from another holder may run ahead of our clock by this much at most. @default 60 s */
+export const MAX_CLOCK_SKEW_MS = 60_000;
+/** A replicated binding expires at the latest this long from now (the registrar's longest, 1 day, plus skew). @default 86 460 s */
+export const MAX_REPLICATED_EXPIRY_MS = 86_400_000 + MAX_CLOCK_SKEW_MS;
+
 const addressSchema = z.object({ address: z.string().max(64), port: z.number().int().min(0).max(65535) }).strict();
 const registerDataSchema = z
   .object({
@@ -53,24 +68,30 @@ const bindingSchema = z
   .object({
     uri: z.string().max(2048),
     contact: z.string().max(4096),
-    expires: z.number(),
-    q: z.number(),
+    expires: z.number().finite(),
+    q: z.number().finite().min(0).max(1),
     callId: z.string().max(512),
-    cseq: z.number().int(),
+    cseq: z.number().int().nonnegative().max(2 ** 31),
     instance: z.string().max(512).optional(),
     regId: z.number().int().optional(),
     flowId: z.string().max(256),
     transport: z.string().max(8),
     source: addressSchema,
     path: z.array(z.string().max(2048)).max(16),
-    updatedAt: z.number(),
+    updatedAt: z.number().finite(),
     edge: z.string().max(128).optional(),
   })
   .strict();
 const aorSchema = z.string().min(3).max(512);
 const registerCall = z.object({ aor: aorSchema, data: registerDataSchema }).strict();
 const lookupCall = z.object({ aor: aorSchema, forwarded: z.boolean().optional() }).strict();
-const replicateCall = z.object({ entries: z.array(z.object({ aor: aorSchema, version: z.number(), bindings: z.array(bindingSchema).max(64) }).strict()).max(HANDOFF_BATCH) }).strict();
+const replicateCall = z.object({ entries: z.array(z.object({ aor: aorSchema, version: z.number().finite().nonnegative(), bindings: z.array(bindingSchema).max(64) }).strict()).max(HANDOFF_BATCH) }).strict();
+/** Answers of other holders, validated before use. */
+const lookupAnswer = z.array(bindingSchema).max(64);
+const registerAnswer = z.union([
+  z.object({ status: z.literal(200), aor: aorSchema, bindings: z.array(bindingSchema).max(64), gruu: z.boolean() }).strict(),
+  z.object({ status: z.union([z.literal(400), z.literal(403), z.literal(404), z.literal(423), z.literal(500)]), reason: z.string().max(256), minExpires: z.number().int().nonnegative().optional() }).strict(),
+]);
 
 export interface ReplicaEntry {
   aor: string;
@@ -102,6 +123,8 @@ export interface LocationStats {
   dropped: number;
   /** Lookups answered by a previous holder while a hand-over was under way. */
   handOverLookups: number;
+  /** Replicated entries ignored: the sender or this node does not hold the AOR. */
+  replicationRefused: number;
 }
 
 /** JSON drops `undefined`: optional fields come back absent, the binding keeps them as explicit keys. */
@@ -110,7 +133,7 @@ function toBinding(b: z.infer<typeof bindingSchema>): Binding {
 }
 
 export class DistributedLocation implements LocationService {
-  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0, handOverLookups: 0 };
+  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0, handOverLookups: 0, replicationRefused: 0 };
   private readonly versions = new Map<string, number>();
   private readonly replicas: number;
   private readonly log: Logger;
@@ -131,22 +154,53 @@ export class DistributedLocation implements LocationService {
     this.log = opts.logger;
     const { control } = opts;
     control.handle("sip.register", (p, peer) => {
-      requireNode(peer, "sip.register");
+      this.requireSipProxy(peer, "sip.register");
       const { aor, data } = parse(registerCall, p);
+      this.requireHolder(aor, "sip.register");
       return this.applyLocal(aor, data as RegisterData);
     });
-    // Read-only: also for operator tools (`thor location`, certificate OU=monitor).
-    control.handle("sip.lookup", (p) => {
+    // Read-only: also for operator tools (`thor location`, certificate OU=monitor); nodes must be live sip_proxy members.
+    control.handle("sip.lookup", (p, peer) => {
+      if (peer.subject["OU"] !== "monitor") this.requireSipProxy(peer, "sip.lookup");
       const { aor, forwarded } = parse(lookupCall, p);
       // Before its first membership a node cannot know what it should hold: the caller asks the next holder.
       if (!this.previous) throw new LocationNotReadyError("no membership applied yet");
       return this.lookupHolder(aor, forwarded === true);
     });
     control.handle("sip.replicate", (p, peer) => {
-      requireNode(peer, "sip.replicate");
-      for (const e of parse(replicateCall, p).entries) this.accept({ aor: e.aor, version: e.version, bindings: e.bindings.map(toBinding) });
+      const from = this.requireSipProxy(peer, "sip.replicate");
+      const now = this.opts.clock.wallNow();
+      let refused = 0;
+      for (const e of parse(replicateCall, p).entries) {
+        // Only a holder of the AOR (now, or before the last change while it hands over) may push it, and only to a holder.
+        const senderHolds = this.holders(e.aor).includes(from) || (this.before !== undefined && this.holders(e.aor, this.before).includes(from));
+        if (!senderHolds || !this.holders(e.aor).includes(this.opts.self)) {
+          refused++;
+          continue;
+        }
+        this.accept({ aor: e.aor, version: Math.min(e.version, now + MAX_CLOCK_SKEW_MS), bindings: e.bindings.map((b) => clampBinding(toBinding(b), now)) });
+      }
+      if (refused > 0) {
+        this.stats.replicationRefused += refused;
+        this.log.warn({ from, refused }, "sip.replicate: entries of AORs the sender or this node does not hold were ignored");
+      }
       return { ok: true };
     });
+  }
+
+  /** The caller must be a node that is a live sip_proxy member now; returns its member id. */
+  requireSipProxy(peer: PeerIdentity, method: string): string {
+    requireNode(peer, method);
+    const id = peer.subject["CN"] ?? "";
+    const live = this.opts.map()?.members.some((m) => m.id === id && m.roles.includes(ROLE)) ?? false;
+    if (!live) throw new LocationRequestError(`${method} is for live sip_proxy members; ${id || "?"} is not one`);
+    return id;
+  }
+
+  /** This node must hold `aor` (as the responsible node or a replica) to serve `method` for it. */
+  requireHolder(aor: string, method: string): void {
+    const set = this.holders(aor);
+    if (set.length > 0 && !set.includes(this.opts.self)) throw new LocationRequestError(`${method}: ${this.opts.self} does not hold ${aor} (its holders: ${set.join(", ")})`);
   }
 
   get store(): Registrar["store"] {
@@ -159,11 +213,14 @@ export class DistributedLocation implements LocationService {
   }
 
   async register(aor: string, data: RegisterData): Promise<RegisterOutcome> {
-    return this.viaHolders(aor, () => this.applyLocal(aor, data), "sip.register", { aor, data }, () => this.stats.remoteRegisters++) as Promise<RegisterOutcome>;
+    return this.viaHolders(aor, () => this.applyLocal(aor, data), "sip.register", { aor, data }, () => this.stats.remoteRegisters++, (v) => {
+      const r = parseAnswer(registerAnswer, v, "sip.register");
+      return r.status === 200 ? { ...r, bindings: r.bindings.map(toBinding) } : r;
+    }) as Promise<RegisterOutcome>;
   }
 
   async lookup(aor: string): Promise<Binding[]> {
-    return this.viaHolders(aor, () => this.lookupHolder(aor, false), "sip.lookup", { aor }, () => this.stats.remoteLookups++) as Promise<Binding[]>;
+    return this.viaHolders(aor, () => this.lookupHolder(aor, false), "sip.lookup", { aor }, () => this.stats.remoteLookups++, (v) => parseAnswer(lookupAnswer, v, "sip.lookup").map(toBinding)) as Promise<Binding[]>;
   }
 
   /**
@@ -184,7 +241,7 @@ export class DistributedLocation implements LocationService {
     for (const id of candidates) {
       if (id === this.opts.self) continue;
       try {
-        const found = (await this.opts.control.call(id, "sip.lookup", { aor, forwarded: true }, this.opts.callTimeoutMs ?? 1500)) as Binding[];
+        const found = parseAnswer(lookupAnswer, await this.opts.control.call(id, "sip.lookup", { aor, forwarded: true }, this.opts.callTimeoutMs ?? 1500), "sip.lookup").map(toBinding);
         if (found.length > 0) {
           this.stats.handOverLookups++;
           return found;
@@ -200,9 +257,10 @@ export class DistributedLocation implements LocationService {
    * Ask the first reachable holder of `aor` (healthy ones first, in ring
    * order); ourselves (`local`) when we are one, or when there is no ring
    * yet. Rejects when no holder answers. Also used for subscriber accounts,
-   * which the same nodes hold.
+   * which the same nodes hold. `answer` validates a remote holder's answer
+   * (throwing when it is malformed: the next holder is asked).
    */
-  async viaHolders(aor: string, local: () => unknown, method: string, payload: unknown, count: () => void): Promise<unknown> {
+  async viaHolders(aor: string, local: () => unknown, method: string, payload: unknown, count: () => void, answer: (v: unknown) => unknown = (v) => v): Promise<unknown> {
     const set = this.holders(aor);
     if (set.length === 0 || set[0] === this.opts.self) return local();
     const now = this.opts.clock.wallNow();
@@ -213,7 +271,7 @@ export class DistributedLocation implements LocationService {
       if (id === this.opts.self) return local();
       try {
         count();
-        const v = await this.opts.control.call(id, method, payload, this.opts.callTimeoutMs ?? 1500);
+        const v = answer(await this.opts.control.call(id, method, payload, this.opts.callTimeoutMs ?? 1500));
         this.suspects.delete(id);
         return v;
       } catch (err) {
@@ -364,6 +422,19 @@ export class DistributedLocation implements LocationService {
 /** Methods that change state are for nodes only, not for operator tools on the same link. */
 export function requireNode(peer: PeerIdentity, method: string): void {
   if (peer.subject["OU"] !== "node") throw new LocationRequestError(`${method} is for nodes; ${peer.subject["CN"] ?? "?"} has OU=${peer.subject["OU"] ?? "none"}`);
+}
+
+/** A replicated binding expires at the latest {@link MAX_REPLICATED_EXPIRY_MS} from now. */
+function clampBinding(b: Binding, now: number): Binding {
+  const latest = now + MAX_REPLICATED_EXPIRY_MS;
+  return b.expires > latest ? { ...b, expires: latest } : b;
+}
+
+/** Another holder's answer, validated: a malformed one is a failed call, never used. */
+export function parseAnswer<T>(schema: z.ZodType<T>, value: unknown, method: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new LocationRequestError(`invalid answer to ${method}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ").slice(0, 300)}`);
+  return r.data;
 }
 
 function parse<T>(schema: z.ZodType<T>, payload: unknown): T {

@@ -23,7 +23,7 @@ import { z } from "zod";
 import { describeError, type Logger, type TimerHandle } from "../base/index.js";
 import type { Role, RoleAdvertisement, RoleContext } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
-import { authorizePeer, parsePassport, type TlsIdentity } from "../pki/index.js";
+import { formatSubject, MemberLink, parsePassport } from "../pki/index.js";
 import {
   encodeFlowToken,
   Registrar,
@@ -40,7 +40,7 @@ import {
   type TimerConfig,
 } from "../sip/index.js";
 import { LocationRequestError } from "./errors.js";
-import { DistributedLocation, DEFAULT_REPLICAS, requireNode } from "./sip-location.js";
+import { DistributedLocation, DEFAULT_REPLICAS, parseAnswer } from "./sip-location.js";
 import type { SubscriberBinding } from "./subscribers.js";
 
 /** @default 5070 */
@@ -73,6 +73,16 @@ export interface SipProxyRoleOptions {
 }
 
 const credentialsCall = z.object({ username: z.string().min(1).max(128), realm: z.string().min(1).max(256) }).strict();
+const credentialsAnswer = z.union([
+  z.null(),
+  z
+    .object({
+      password: z.string().max(256).optional(),
+      blocked: z.boolean().optional(),
+      ha1: z.object({ MD5: z.string().regex(/^[0-9a-f]{32}$/i).optional(), "SHA-256": z.string().regex(/^[0-9a-f]{64}$/i).optional() }).strict().optional(),
+    })
+    .strict(),
+]);
 
 export class SipProxyRole implements Role {
   readonly name = "sip_proxy";
@@ -81,6 +91,7 @@ export class SipProxyRole implements Role {
   private log: Logger | undefined;
   private sweepTimer: TimerHandle | undefined;
   private stopped = false;
+  private memberLink: MemberLink | undefined;
 
   constructor(private readonly opts: SipProxyRoleOptions) {}
 
@@ -108,7 +119,7 @@ export class SipProxyRole implements Role {
       credentials,
       ...(this.location ? { location: this.location } : {}),
       ...(cluster ? { cluster } : {}),
-      ...(distributed ? { peerTls: peerTls(distributed.identity) } : {}),
+      ...(distributed ? { peerTls: peerTls(this.internalLink(distributed.identity)) } : {}),
       ...(this.opts.tls ? { tls: this.opts.tls } : {}),
       ...(this.opts.timers ? { timers: this.opts.timers } : {}),
       ...(this.opts.registrar ? { registrar: this.opts.registrar } : {}),
@@ -131,6 +142,7 @@ export class SipProxyRole implements Role {
     this.stopped = true;
     this.location?.stop();
     await this.server?.stop();
+    this.memberLink?.close();
     this.server = undefined;
     await this.opts.subscribers?.stop();
   }
@@ -138,6 +150,18 @@ export class SipProxyRole implements Role {
   onMembership(map: RoleMap): void {
     this.location?.onMembership(map);
     this.opts.subscribers?.onMembership(map);
+  }
+
+  /** The member link of the internal SIP listener: nodes only, bound to the addresses of their certificates. */
+  private internalLink(identity: NonNullable<RoleContext["identity"]>): MemberLink {
+    const nodes = [parsePassport("OU=node")];
+    this.memberLink = new MemberLink({
+      identity,
+      passports: nodes,
+      addressBound: nodes,
+      onRefused: ({ reason, remote, peer }) => this.log?.warn({ remote, ...(peer ? { peer: formatSubject(peer.subject) } : {}), reason }, "internal SIP peer refused"),
+    });
+    return this.memberLink;
   }
 
   /** The credentials this node answers for itself. */
@@ -160,10 +184,12 @@ export class SipProxyRole implements Role {
   /** The local store first; a subscriber we do not know is asked of its holders, like its registrations. */
   private remoteCredentials(control: NonNullable<RoleContext["control"]>, location: DistributedLocation): AsyncCredentialStore {
     const local = this.local();
+    // HA1 is password-equivalent: only a live sip_proxy member (an edge authenticating a client) may ask, and only a holder of the account answers.
     control.handle("sip.credentials", (p, peer) => {
-      requireNode(peer, "sip.credentials");
+      location.requireSipProxy(peer, "sip.credentials");
       const r = credentialsCall.safeParse(p);
       if (!r.success) throw new LocationRequestError(`invalid request: ${r.error.issues[0]?.message ?? "bad shape"}`);
+      location.requireHolder(`${r.data.username}@${r.data.realm}`, "sip.credentials");
       return local.lookup(r.data.username, r.data.realm) ?? null;
     });
     return {
@@ -171,7 +197,7 @@ export class SipProxyRole implements Role {
         const here = local.lookup(username, realm);
         if (here) return here;
         try {
-          const v = await location.viaHolders(`${username}@${realm}`, () => null, "sip.credentials", { username, realm }, () => undefined);
+          const v = await location.viaHolders(`${username}@${realm}`, () => null, "sip.credentials", { username, realm }, () => undefined, (a) => parseAnswer(credentialsAnswer, a, "sip.credentials"));
           return v === null ? undefined : (v as Credentials);
         } catch (err) {
           this.log?.warn({ username, err: describeError(err) }, "no holder of the account answered");
@@ -203,15 +229,20 @@ function clusterHooks(self: string, map: () => RoleMap | undefined): ClusterHook
   };
 }
 
-/** Mutual TLS between members' internal SIP listeners: certificates of the operator CA, OU=node. */
-function peerTls(identity: TlsIdentity): PeerTls {
-  const nodes = [parsePassport("OU=node")];
+/**
+ * Mutual TLS between members' internal SIP listeners, through the shared
+ * member link: certificates of the operator CA with OU=node, at (and
+ * connecting from) an address of their certificate; connections of a peer
+ * revoked later are cut, however busy.
+ */
+function peerTls(link: MemberLink): PeerTls {
   return {
-    server: () => identity.serverOptions(),
-    client: () => identity.clientOptions(),
-    authorize(socket) {
-      const v = authorizePeer(socket, identity, nodes);
+    server: () => link.serverOptions(),
+    client: () => link.clientOptions(),
+    authorize(socket, dialled) {
+      const v = dialled ? link.verifyDialled(socket, { host: dialled.address }) : link.accept(socket);
       return v.ok ? { ok: true, peer: v.peer.subject["CN"] ?? "?" } : { ok: false, reason: v.reason };
     },
+    follow: (server) => link.follow(server),
   };
 }

@@ -30,7 +30,7 @@ describe("thor demo with provisioning, thor provision", () => {
     const desc = JSON.parse(readFileSync(path, "utf8")) as { provisioning: { url: string; token: string; openapi: string }; accounts: Array<{ aor: string }>; commands: { provision: string } };
     assert.match(desc.provisioning.url, /^http:\/\/127\.0\.31\.102:9280$/);
     assert.match(desc.commands.provision, /thor provision account add/);
-    const env = { THOR_API_URL: desc.provisioning.url, THOR_API_TOKEN: desc.provisioning.token };
+    const env = { THOR_API_URL: desc.provisioning.url, THOR_PROVISIONING_TOKEN: desc.provisioning.token };
 
     const list = await runThor(["provision", "account", "list"], env);
     assert.equal(list.code, 0, list.stderr);
@@ -42,7 +42,7 @@ describe("thor demo with provisioning, thor provision", () => {
     const dup = await runThor(["provision", "account", "add", "zoe@example.com", "--password", "zoe-secret"], env);
     assert.equal(dup.code, 1);
     assert.match(dup.stderr, /THOR_PROVISIONING_CONFLICT \(409\)/);
-    const bad = await runThor(["provision", "account", "list"], { ...env, THOR_API_TOKEN: "wrong-token-1234567890" });
+    const bad = await runThor(["provision", "account", "list"], { ...env, THOR_PROVISIONING_TOKEN: "wrong-token-1234567890" });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /THOR_PROVISIONING_UNAUTHORIZED \(401\)/);
     const alias = await runThor(["provision", "alias", "add", "+4930123456", "--to", "zoe@example.com", "--did"], env);

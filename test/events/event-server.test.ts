@@ -45,7 +45,7 @@ describe("event servers and clients over mutual TLS", () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "thor-events-"));
     await initCa(dir);
-    for (const name of ["es1", "es2"]) await issueCertificate(dir, name, { ou: "eventserver" });
+    for (const name of ["es1", "es2"]) await issueCertificate(dir, name, { ou: "eventserver", ip: ["127.0.0.1"] });
     for (const name of ["a", "b", "c", "slow"]) await issueCertificate(dir, name, { ou: "node" });
     await startServer(0);
     await startServer(1);

@@ -116,8 +116,10 @@ describe("control link over mutual TLS", () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "thor-control-"));
     await initCa(dir);
-    for (const n of ["n1", "n2", "n3", "n4", "n5", "rev", "raw", "small", "srv", "liar"]) await issueCertificate(dir, n, { ou: "node" });
-    await issueCertificate(dir, "mgr1", { ou: "manager" });
+    // Members listen on 127.0.45.x and dial from the default source address: their certificates name both (the member link checks).
+    const ip = ["127.0.0.1", ...Array.from({ length: 20 }, (_, i) => `127.0.45.${i + 1}`)];
+    for (const n of ["n1", "n2", "n3", "n4", "n5", "rev", "raw", "small", "srv", "liar"]) await issueCertificate(dir, n, { ou: "node", ip });
+    await issueCertificate(dir, "mgr1", { ou: "manager", ip });
     await member("n1", 1);
     await member("n2", 2);
     await member("n3", 3);
@@ -258,7 +260,7 @@ describe("control link over mutual TLS", () => {
     const n1 = get("n1");
     directory.set("n9", directory.get("n3")!); // a stale or forged membership entry: n9's address is n3
     await assert.rejects(n1.link.call("n9", "echo", null), (err) =>
-      assertError(err, ControlUnreachableError, "THOR_NODE_CONTROL_UNREACHABLE", /^control link to n9: the server at 127\.0\.45\.3:\d+ is CN=n3,O=sipthor,OU=node$/),
+      assertError(err, ControlUnreachableError, "THOR_NODE_CONTROL_UNREACHABLE", /^control link to n9 \(127\.0\.45\.3:\d+\): dialled n9, but the server is CN=n3,O=sipthor,OU=node$/),
     );
     assert.equal(n1.resolved.get("n9"), 1);
     // the refused connection is not cached: the next call dials again

@@ -22,7 +22,7 @@ function world() {
     new Manager({ bus: hub.attach({ CN: id, OU: "manager" }), logger: silentLogger, clock, id, ip: `10.0.0.${priority}`, priority, heartbeatMs: 1000, deadMs: 3000, memberTimeoutMs: 6000, snapshotIntervalMs: 5000 });
   const buses = new Map<string, ReturnType<LocalHub["attach"]>>();
   const node = (id: string, ip: string, roles: string[], certRoles: string[] = ["*"]) =>
-    new NodeRuntime({ bus: buses.set(id, hub.attach({ CN: id, OU: "node" }, certRoles)).get(id)!, logger: silentLogger, clock, id, ip, version: "test", roles: roles.map((r) => new AdvertisedRole(r)), ports: { lookup: 9500 }, presenceIntervalMs: 2000 });
+    new NodeRuntime({ bus: buses.set(id, hub.attach({ CN: id, OU: "node" }, certRoles, [ip])).get(id)!, logger: silentLogger, clock, id, ip, version: "test", roles: roles.map((r) => new AdvertisedRole(r)), ports: { lookup: 9500 }, presenceIntervalMs: 2000 });
   return { clock, hub, manager, node, buses };
 }
 

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { z } from "zod";
-import { systemClock } from "../../base/index.js";
+import { redactUri, systemClock } from "../../base/index.js";
 import { DatabaseAnnouncer } from "../../node/index.js";
-import { num } from "../config.js";
+import { ConfigError, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
 
 const schema = memberSchema.extend({
@@ -18,13 +18,16 @@ export function register(program: Command): void {
     .option("--priority <n>", "lower is preferred (default 10)")
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "database", flags);
+      // The announcement reaches every member with a certificate of the CA (monitors, DNS servers, ...): no password on the bus.
+      // Nodes take the PostgreSQL password from their own environment (PGPASSWORD) or ~/.pgpass, as libpq does.
+      if (redactUri(cfg.dburi) !== cfg.dburi) throw new ConfigError("dburi carries a password, which would be broadcast to every member: announce postgres://user@host/db and give the password to the nodes (PGPASSWORD or ~/.pgpass)");
       const log = memberLogger(cfg, "database");
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, servers, identity, log);
       const announcer = new DatabaseAnnouncer(bus, systemClock, { id: cfg.name, ip: cfg.ip, dburi: cfg.dburi, priority: cfg.priority });
       announcer.start();
-      log.info({ dburi: cfg.dburi, priority: cfg.priority }, "announcing database");
+      log.info({ dburi: redactUri(cfg.dburi), priority: cfg.priority }, "announcing database");
       await untilSignal(log, async () => {
         announcer.stop();
         await bus.close();

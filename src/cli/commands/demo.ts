@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync } from "node:fs";
 import { resolve, join } from "node:path";
 import type { Command } from "commander";
 import { sleep, silentLogger } from "../../base/index.js";
@@ -8,7 +8,7 @@ import { NetworkView, renderNetwork } from "../../monitor/index.js";
 import { TlsIdentity } from "../../pki/index.js";
 import { systemClock } from "../../base/index.js";
 import { ProvisioningApiError, ProvisioningClient } from "../../provisioning/index.js";
-import { DEMO_ACCOUNTS, issueLabCertificates, planLab, type LabMember, type LabPlan } from "../lab.js";
+import { DEMO_ACCOUNTS, issueLabCertificates, planLab, writePrivateFile, type LabMember, type LabPlan } from "../lab.js";
 
 interface DemoFlags {
   dir: string;
@@ -39,9 +39,9 @@ function describe(plan: LabPlan, pids: Map<string, number>): object {
         .map((m) => ({ node: m.name, udp: `${m.ip}:${m.ports["sip_udp"]}`, tcp: `${m.ip}:${m.ports["sip_tcp"]}` })),
     },
     accounts: DEMO_ACCOUNTS.map((a) => ({ aor: `${a.username}@${plan.sipDomain}`, username: a.username, password: a.password, realm: plan.sipDomain })),
-    provisioning: plan.provisioning ? { url: plan.provisioning.url, token: plan.provisioning.token, openapi: `${plan.provisioning.url}/openapi.json` } : null,
+    provisioning: plan.provisioning ? { url: plan.provisioning.url, token: plan.provisioning.token, tokenFile: resolve(plan.provisioning.tokenFile), openapi: `${plan.provisioning.url}/openapi.json` } : null,
     commands: {
-      ...(plan.provisioning ? { provision: `THOR_API_URL=${plan.provisioning.url} THOR_API_TOKEN=${plan.provisioning.token} thor provision account add zoe@${plan.sipDomain} --password zoe-secret` } : {}),
+      ...(plan.provisioning ? { provision: `thor provision --api ${plan.provisioning.url} --token-file ${resolve(plan.provisioning.tokenFile)} account add zoe@${plan.sipDomain} --password zoe-secret` } : {}),
       monitor: `thor monitor --name monitor --ca-dir ${resolve(plan.caDir)} --event-servers ${plan.eventServers.join(",")}`,
       lookup: `thor lookup sip_proxy alice@example.com --server ${plan.members.find((m) => m.kind === "node")?.ip ?? "127.0.0.1"}:9500`,
       dig: digCommands(plan),
@@ -148,7 +148,8 @@ export function register(program: Command): void {
       // The demo accounts are created through the provisioning API, like an operator would.
       const ready = formed && (await provisionDemoAccounts(plan, deadline));
       const descriptionPath = resolve(plan.dir, "network.json");
-      writeFileSync(descriptionPath, JSON.stringify(describe(plan, pids), null, 2) + "\n");
+      // 0600: it holds the demo passwords and the API token.
+      writePrivateFile(descriptionPath, JSON.stringify(describe(plan, pids), null, 2) + "\n");
       process.stdout.write("\n" + renderNetwork(view, { width: process.stdout.columns ?? 140 }) + "\n\n");
       process.stdout.write(ready ? `demo network is up\n` : `!! the network did not form within ${flags.timeoutMs} ms; see the logs in ${resolve(plan.dir, "logs")}\n`);
       process.stdout.write(`network description: ${descriptionPath}\n`);
@@ -164,7 +165,7 @@ export function register(program: Command): void {
       process.stdout.write(`try:  node ${bin} ${(describe(plan, pids) as { commands: { lookup: string } }).commands.lookup.replace(/^thor /, "")}\n`);
       for (const cmd of digCommands(plan)) process.stdout.write(`      ${cmd}\n`);
       process.stdout.write(`      node ${bin} monitor --name monitor --ca-dir ${resolve(plan.caDir)} --event-servers ${plan.eventServers.join(",")}\n`);
-      if (plan.provisioning) process.stdout.write(`      THOR_API_URL=${plan.provisioning.url} THOR_API_TOKEN=${plan.provisioning.token} node ${bin} provision account list\n`);
+      if (plan.provisioning) process.stdout.write(`      node ${bin} provision --api ${plan.provisioning.url} --token-file ${resolve(plan.provisioning.tokenFile)} account list\n`);
       process.stdout.write("press Ctrl-C to stop\n\n");
       let seen = view.events.length;
       view.onChange(() => {

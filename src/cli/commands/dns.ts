@@ -6,6 +6,8 @@ import {
   Authority,
   DEFAULT_DNS_PORT,
   DEFAULT_NEGATIVE_TTL,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_RATE_LIMIT_SLIP,
   DEFAULT_SLICE,
   DEFAULT_TTL,
   DEFAULT_UDP_PAYLOAD,
@@ -48,10 +50,10 @@ const schema = memberSchema.extend({
   updateKey: z.string().optional(),
   /** Zone pushed (default: the first zone). */
   updateZone: z.string().optional(),
-  /** UDP responses per second per client /24 (/56), 0: no limit. */
-  rateLimit: num().int().min(0).max(1_000_000).default(0),
+  /** UDP responses per second per client /24 (/56), 0: no limit. On by default (response rate limiting against reflection). */
+  rateLimit: num().int().min(0).max(1_000_000).default(DEFAULT_RATE_LIMIT),
   /** Over the limit, every n-th response is a TC answer (0: none). */
-  rateLimitSlip: num().int().min(0).max(100).default(2),
+  rateLimitSlip: num().int().min(0).max(100).default(DEFAULT_RATE_LIMIT_SLIP),
 });
 
 type DnsConfig = z.infer<typeof schema>;
@@ -114,8 +116,8 @@ export function register(program: Command): void {
     .option("--update-primary <ip:port>", "also push the records to this primary (RFC 2136 dynamic updates)")
     .option("--update-key <name:secret>", "TSIG key for the pushes (HMAC-SHA256, base64 secret)")
     .option("--update-zone <zone>", "zone pushed (default the first zone)")
-    .option("--rate-limit <n>", "UDP responses/s per client /24 or /56 (default 0: off)")
-    .option("--rate-limit-slip <n>", "over the limit, every n-th response is sent with TC (default 2)")
+    .option("--rate-limit <n>", `UDP responses/s per client /24 or /56 (default ${DEFAULT_RATE_LIMIT}; 0: off)`)
+    .option("--rate-limit-slip <n>", `over the limit, every n-th response is sent with TC (default ${DEFAULT_RATE_LIMIT_SLIP})`)
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "dns", flags);
       const log = memberLogger(cfg, "dns");

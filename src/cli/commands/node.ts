@@ -4,7 +4,7 @@ import { z } from "zod";
 import { AdvertisedRole, ControlLink, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
 import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole, SubscriberBinding } from "../../roles/index.js";
-import { DEFAULT_API_PORT, parseToken } from "../../provisioning/index.js";
+import { DEFAULT_API_PORT, isLoopback, parseToken } from "../../provisioning/index.js";
 import { MemoryCredentialStore } from "../../sip/index.js";
 import { bool, ConfigError, list, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, tlsPaths, untilSignal } from "../member.js";
@@ -45,19 +45,35 @@ const schema = memberSchema.extend({
   apiHost: z.string().optional(),
   /** provisioning_server: tokens `name:read|write:secret` (also THOR_API_TOKENS). */
   apiTokens: list(z.string()).default([]),
-  /** provisioning_server: serve HTTPS with the node's certificate. */
-  apiTls: bool().default(false),
+  /** provisioning_server: a file of tokens, one `name:read|write:secret` per line (keeps them off the command line). */
+  apiTokensFile: z.string().optional(),
+  /** provisioning_server: serve HTTPS with the node's certificate; default: on unless the API listens on a loopback address. */
+  apiTls: bool().optional(),
+  /** provisioning_server: allow plain HTTP on a non-loopback address (tokens and accounts in clear). */
+  apiAllowPlainHttp: bool().default(false),
 });
 
 type NodeConfig = z.infer<typeof schema>;
 
+function readTokensFile(path: string): string[] {
+  try {
+    return readFileSync(path, "utf8").split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+  } catch (err) {
+    throw new ConfigError(`api_tokens_file: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
 function provisioningRole(cfg: NodeConfig): ProvisioningServerRole {
-  if (cfg.apiTokens.length === 0) throw new ConfigError("provisioning_server needs at least one API token: give api_tokens (name:write:secret, name:read:secret)");
-  const tls = cfg.apiTls ? tlsPaths(cfg) : undefined;
+  const texts = [...cfg.apiTokens, ...(cfg.apiTokensFile ? readTokensFile(cfg.apiTokensFile) : [])];
+  if (texts.length === 0) throw new ConfigError("provisioning_server needs at least one API token: give api_tokens_file (one name:write:secret per line) or api_tokens / THOR_API_TOKENS");
+  const host = cfg.apiHost ?? cfg.ip;
+  // HTTPS by default, with the node's certificate of the operator CA; plain HTTP only on loopback or when allowed.
+  const tls = (cfg.apiTls ?? !(isLoopback(host) || cfg.apiAllowPlainHttp)) ? tlsPaths(cfg) : undefined;
   return new ProvisioningServerRole({
-    host: cfg.apiHost ?? cfg.ip,
+    host,
     port: cfg.apiPort,
-    tokens: cfg.apiTokens.map((t) => {
+    allowPlainHttp: cfg.apiAllowPlainHttp,
+    tokens: texts.map((t) => {
       try {
         return parseToken(t);
       } catch (err) {
@@ -118,8 +134,10 @@ export function register(program: Command): void {
     .option("--replicas <n>", "sip_proxy: nodes holding each registration, responsible one included (default 2)")
     .option("--api-port <port>", "provisioning_server: API port (default 9280)")
     .option("--api-host <addr>", "provisioning_server: API listen address (default --ip)")
-    .option("--api-tokens <list>", "provisioning_server: API tokens name:read|write:secret, comma-separated")
-    .option("--api-tls", "provisioning_server: serve HTTPS with the node's certificate")
+    .option("--api-tokens <list>", "provisioning_server: API tokens name:read|write:secret, comma-separated (prefer --api-tokens-file or THOR_API_TOKENS: argv is visible to every user)")
+    .option("--api-tokens-file <file>", "provisioning_server: file of API tokens, one name:read|write:secret per line")
+    .option("--api-tls [bool]", "provisioning_server: serve HTTPS with the node's certificate (default: on unless the API address is loopback)")
+    .option("--api-allow-plain-http", "provisioning_server: allow plain HTTP on a non-loopback address")
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "node", flags);
       const log = memberLogger(cfg, "node");
@@ -135,6 +153,7 @@ export function register(program: Command): void {
         port: cfg.controlPort,
         // Nodes, and operator tools for read-only queries (the methods check the OU).
         accept: [parsePassport("OU=node"), parsePassport("OU=monitor")],
+        dialFrom: cfg.ip,
         resolve: (id) => {
           const m = runtime?.roleMap()?.members.find((e) => e.id === id);
           const port = m?.ports["control"];

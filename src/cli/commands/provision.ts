@@ -5,13 +5,14 @@ import { ProvisioningApiError, ProvisioningClient, type AccountPatchInput } from
 /**
  * `thor provision ...`: accounts, aliases, domains (and bulk import, network
  * status) through the provisioning API of any provisioning server.
- * `--api` / `THOR_API_URL` and `--token` / `THOR_API_TOKEN` say where and
- * as whom; `--ca` verifies an HTTPS server. Exit code 0 on success, 1 on an
+ * `--api` / `THOR_API_URL` say where; the token comes from `--token-file`
+ * or the environment (`THOR_PROVISIONING_TOKEN`, or `THOR_API_TOKEN`),
+ * never from the command line, where every user of the machine sees it; `--ca` verifies an HTTPS server. Exit code 0 on success, 1 on an
  * error answer (printed with its code to stderr).
  */
 interface GlobalFlags {
   api?: string;
-  token?: string;
+  tokenFile?: string;
   ca?: string;
   json?: boolean;
 }
@@ -20,7 +21,14 @@ function client(cmd: Command): { api: ProvisioningClient; json: boolean } {
   const g = cmd.optsWithGlobals<GlobalFlags>();
   const url = g.api ?? process.env["THOR_API_URL"];
   if (!url) cmd.error("error: no API address: give --api http(s)://host:port or set THOR_API_URL (thor demo writes it to network.json)");
-  const token = g.token ?? process.env["THOR_API_TOKEN"];
+  let token = process.env["THOR_PROVISIONING_TOKEN"] ?? process.env["THOR_API_TOKEN"];
+  if (g.tokenFile) {
+    try {
+      token = readFileSync(g.tokenFile, "utf8").trim();
+    } catch (err) {
+      cmd.error(`error: cannot read the token file ${g.tokenFile}: ${(err as Error).message}`);
+    }
+  }
   return { api: new ProvisioningClient({ url, ...(token ? { token } : {}), ...(g.ca ? { ca: readFileSync(g.ca) } : {}) }), json: g.json === true };
 }
 
@@ -68,7 +76,7 @@ export function register(program: Command): void {
     .command("provision")
     .description("manage accounts, aliases and domains through the provisioning API")
     .option("--api <url>", "provisioning API, e.g. http://127.0.1.102:9280 (default THOR_API_URL)")
-    .option("--token <token>", "API token (default THOR_API_TOKEN)")
+    .option("--token-file <file>", "file holding the API token (default: THOR_PROVISIONING_TOKEN or THOR_API_TOKEN from the environment; never on the command line)")
     .option("--ca <file>", "CA certificate to verify an HTTPS API with")
     .option("--json", "print the API's JSON answers")
     .addHelpText("after", "\nExamples:\n  thor provision domain add example.com\n  thor provision account add alice@example.com --password alice-secret --display-name Alice\n  thor provision account set alice@example.com --blocked true\n  thor provision alias add +4930123456 --to alice@example.com --did\n  thor provision account list --domain example.com");

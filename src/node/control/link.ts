@@ -3,14 +3,17 @@
  * certificates of the operator CA (DESIGN "Control link"). Each node
  * listens on its control port; calls to a member go over one persistent
  * connection per peer, opened on first use, multiplexed by request id.
- * A peer must present a CA-verified, unrevoked certificate matching the
- * passports (default `OU=node`); the server we dial must be the member we
- * asked for (its certificate CN is the member id).
+ * Peers are admitted by the shared member link (pki `MemberLink`): a
+ * CA-verified, unrevoked certificate matching the passports (default
+ * `OU=node`), nodes connecting from an address of their certificate; the
+ * server we dial must be the member we asked for (its certificate CN is the
+ * member id) at an address of its certificate; live connections of revoked
+ * peers are cut. What each method allows a peer is the handler's business.
  */
-import tls from "node:tls";
+import type tls from "node:tls";
 import type net from "node:net";
 import { describeError, ThorError, type Logger } from "../../base/index.js";
-import { authorizePeer, ConnectionGuard, formatSubject, parsePassport, peerIdentity, type Passport, type PeerIdentity, type TlsIdentity } from "../../pki/index.js";
+import { formatSubject, MemberLink, parsePassport, type Passport, type PeerIdentity, type RefusalEvent, type TlsIdentity } from "../../pki/index.js";
 import { ControlClosedError, ControlPayloadError, ControlRemoteError, ControlTimeoutError, ControlUnreachableError } from "../errors.js";
 import { ControlDecoder, DEFAULT_MAX_CONTROL_FRAME, encodeControlFrame, isRequest, type ControlFrame, type ControlRequest } from "./codec.js";
 
@@ -31,6 +34,8 @@ export interface ControlLinkOptions {
   resolve(memberId: string): { host: string; port: number } | undefined;
   /** Passports a connecting peer must match. @default ["OU=node"] */
   accept?: Passport[];
+  /** Source address of our calls: a node dials from its own address, which the peer checks against our certificate. */
+  dialFrom?: string;
   /** @default DEFAULT_CONTROL_TIMEOUT_MS */
   timeoutMs?: number;
   /** @default DEFAULT_MAX_CONTROL_FRAME */
@@ -145,17 +150,23 @@ export class ControlLink {
   private readonly outbound = new Map<string, Promise<Connection>>();
   private readonly inbound = new Set<Connection>();
   private readonly log: Logger;
-  private readonly accept: Passport[];
-  private readonly guard: ConnectionGuard;
+  private readonly link: MemberLink;
+  private readonly nodes: MemberLink;
   private server: tls.Server | undefined;
   private stopped = false;
-  private offCrl: (() => void) | undefined;
   private boundPort = 0;
 
   constructor(private readonly opts: ControlLinkOptions) {
     this.log = opts.logger;
-    this.accept = opts.accept ?? [parsePassport("OU=node")];
-    this.guard = new ConnectionGuard(opts.identity, (reason, peer) => this.log.warn({ peer: formatSubject(peer.subject), reason }, "control connection dropped"));
+    const onRefused = ({ reason, remote, peer, cut }: RefusalEvent) => {
+      this.stats.refused++;
+      this.log.warn({ remote, ...(peer ? { peer: formatSubject(peer.subject) } : {}), reason }, cut ? "control connection dropped" : "control connection refused");
+    };
+    const node = [parsePassport("OU=node")];
+    // Inbound: the configured passports; nodes must connect from an address of their certificate.
+    this.link = new MemberLink({ identity: opts.identity, passports: opts.accept ?? node, addressBound: node, onRefused });
+    // Outbound: we only ever call nodes.
+    this.nodes = new MemberLink({ identity: opts.identity, passports: node, onRefused });
   }
 
   /** Serve `method`: the handler's value (or promise) is the answer; a thrown ThorError's code goes back to the caller. */
@@ -168,12 +179,7 @@ export class ControlLink {
   }
 
   async start(): Promise<{ host: string; port: number }> {
-    const server = tls.createServer(this.opts.identity.serverOptions(), (s) => this.onInbound(s));
-    server.on("tlsClientError", (err, s: net.Socket) => {
-      this.stats.refused++;
-      this.log.warn({ remote: s.remoteAddress, err: describeError(err) }, "control TLS handshake failed");
-    });
-    this.offCrl = this.opts.identity.onCrlChange(() => server.setSecureContext(this.opts.identity.serverOptions()));
+    const server = this.link.createServer((s, peer) => this.onInbound(s, peer));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(this.opts.port, this.opts.host, () => {
@@ -189,11 +195,11 @@ export class ControlLink {
   /** Close every connection (pending calls fail with ControlClosedError) and the server; later calls fail too. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.offCrl?.();
     for (const c of this.inbound) c.socket.destroy();
     for (const p of this.outbound.values()) void p.then((c) => c.socket.destroy(), () => undefined);
     this.outbound.clear();
-    this.guard.close();
+    this.link.close();
+    this.nodes.close();
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((r) => server.close(() => r()));
@@ -227,40 +233,16 @@ export class ControlLink {
   private dial(memberId: string, timeoutMs: number): Promise<Connection> {
     const where = this.opts.resolve(memberId);
     if (!where) return Promise.reject(new ControlUnreachableError(`member ${memberId} is not in the membership or has no control port`));
-    return new Promise((resolve, reject) => {
-      const socket = tls.connect({ host: where.host, port: where.port, ...this.opts.identity.clientOptions() });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new ControlUnreachableError(`control link to ${memberId} (${where.host}:${where.port}): no TLS session within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once("secureConnect", () => {
-        clearTimeout(timer);
-        const peer = peerIdentity(socket);
-        if (!peer || peer.subject["CN"] !== memberId) {
-          socket.destroy();
-          reject(new ControlUnreachableError(`control link to ${memberId}: the server at ${where.host}:${where.port} is ${peer ? formatSubject(peer.subject) : "not verified"}`));
-          return;
-        }
-        this.guard.track(socket, peer);
-        resolve(new Connection(socket, peer, this.opts.maxFrame ?? DEFAULT_MAX_CONTROL_FRAME, (c, r) => this.serve(c, r), (reason) => this.protocolError(memberId, reason)));
-      });
-      socket.once("error", (err) => {
-        clearTimeout(timer);
-        reject(new ControlUnreachableError(`control link to ${memberId} (${where.host}:${where.port}): ${describeError(err)}`, { cause: err }));
-      });
-    });
+    return this.nodes.dial({ host: where.host, port: where.port, expect: memberId, ...(this.opts.dialFrom ? { localAddress: this.opts.dialFrom } : {}) }, timeoutMs).then(
+      ({ socket, peer }) => new Connection(socket, peer, this.opts.maxFrame ?? DEFAULT_MAX_CONTROL_FRAME, (c, r) => this.serve(c, r), (reason) => this.protocolError(memberId, reason)),
+      (err: unknown) => {
+        throw new ControlUnreachableError(`control link to ${memberId} (${where.host}:${where.port}): ${describeError(err)}`, { cause: err });
+      },
+    );
   }
 
-  private onInbound(socket: tls.TLSSocket): void {
-    const verdict = authorizePeer(socket, this.opts.identity, this.accept);
-    if (!verdict.ok) {
-      this.stats.refused++;
-      this.log.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: verdict.reason }, "control connection refused");
-      socket.destroy();
-      return;
-    }
-    this.guard.track(socket, verdict.peer);
-    const conn = new Connection(socket, verdict.peer, this.opts.maxFrame ?? DEFAULT_MAX_CONTROL_FRAME, (c, r) => this.serve(c, r), (reason) => this.protocolError(verdict.peer.subject["CN"] ?? "?", reason));
+  private onInbound(socket: tls.TLSSocket, peer: PeerIdentity): void {
+    const conn = new Connection(socket, peer, this.opts.maxFrame ?? DEFAULT_MAX_CONTROL_FRAME, (c, r) => this.serve(c, r), (reason) => this.protocolError(peer.subject["CN"] ?? "?", reason));
     this.inbound.add(conn);
     socket.once("close", () => this.inbound.delete(conn));
   }

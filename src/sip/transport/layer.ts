@@ -68,10 +68,19 @@ export interface TransportLayerOptions {
   onMessage?: (inbound: Inbound) => void;
 }
 
+/**
+ * Mutual TLS between members, provided by the composition side (the member
+ * link of pki/, which this engine does not import): options for both ends,
+ * the admission of a peer (`dialled` names the address we dialled; absent
+ * for accepted connections), and `follow` to keep a server's CRL current.
+ * An admitted peer stays watched by the provider, which cuts its
+ * connection when its certificate is revoked.
+ */
 export interface PeerTls {
   server(): tls.TlsOptions;
   client(): tls.ConnectionOptions;
-  authorize(socket: tls.TLSSocket): { ok: true; peer: string } | { ok: false; reason: string };
+  authorize(socket: tls.TLSSocket, dialled?: Address): { ok: true; peer: string } | { ok: false; reason: string };
+  follow?(server: tls.Server): void;
 }
 
 export interface TransportStats {
@@ -302,6 +311,7 @@ export class TransportLayer {
     const peerTls = this.opts.peerTls;
     if (!peerTls) throw new Error("the internal listener needs the member's TLS identity (peerTls)");
     const server = tls.createServer({ ...peerTls.server(), handshakeTimeout: this.limits.headerTimeoutMs });
+    peerTls.follow?.(server);
     server.on("connection", (s: net.Socket) => this.gate(s));
     server.on("secureConnection", (s: tls.TLSSocket) => {
       const verdict = peerTls.authorize(s);
@@ -328,7 +338,7 @@ export class TransportLayer {
     const socket = tls.connect({ host: dest.address, port: dest.port, ...(own ? { localAddress: own.spec.host } : {}), ...peerTls.client() });
     const flow = this.accept("tls", socket, dest, undefined, "?");
     socket.once("secureConnect", () => {
-      const verdict = peerTls.authorize(socket);
+      const verdict = peerTls.authorize(socket, dest);
       if (verdict.ok) flow.peer = verdict.peer;
       else {
         this.log.warn({ remote: `${dest.address}:${dest.port}`, reason: verdict.reason }, "internal SIP peer refused");
