@@ -22,7 +22,7 @@
 import { z } from "zod";
 import { describeError, type Logger, type TimerHandle } from "../base/index.js";
 import type { Role, RoleAdvertisement, RoleContext } from "../node/index.js";
-import type { RoleMap } from "../overlay/index.js";
+import type { MembershipUpdate, RoleMap } from "../overlay/index.js";
 import { authorizePeer, parsePassport, type TlsIdentity } from "../pki/index.js";
 import {
   encodeFlowToken,
@@ -127,7 +127,7 @@ export class SipProxyRole implements Role {
     await this.opts.subscribers?.stop();
   }
 
-  onMembership(map: RoleMap): void {
+  onMembership({ map }: MembershipUpdate): void {
     this.location?.onMembership(map);
     this.opts.subscribers?.onMembership(map);
   }
