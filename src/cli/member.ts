@@ -31,6 +31,8 @@ export const memberSchema = z.object({
   serverPassports: list(z.string(), ";").default([]),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
   logFormat: z.enum(["json", "pretty", "auto"]).default("auto"),
+  /** Operations port `host:port`: Prometheus `/metrics`, `/health`, `/ready` (off when unset). */
+  metricsListen: z.string().optional(),
 });
 
 export type MemberConfig = z.infer<typeof memberSchema>;
@@ -50,7 +52,8 @@ export function memberFlags(cmd: Command): Command {
     .option("--dns-servers <list>", "DNS servers for discovery, ip[:port],...")
     .option("--server-passports <list>", "passports event servers must match, ';'-separated")
     .option("--log-level <level>", "trace|debug|info|warn|error")
-    .option("--log-format <format>", "json|pretty|auto");
+    .option("--log-format <format>", "json|pretty|auto")
+    .option("--metrics-listen <host:port>", "serve /metrics, /health and /ready on this address (default off)");
 }
 
 export function loadMemberConfig<S extends z.ZodObject<z.ZodRawShape>>(schema: S, component: string, flags: Record<string, unknown>): z.infer<S> {

@@ -3,7 +3,7 @@
  * the role map, the role contract, database discovery.
  */
 export { NodeRuntime, type NodeRuntimeOptions } from "./runtime.js";
-export { AdvertisedRole, type Role, type RoleContext, type RoleAdvertisement, type DatabaseView } from "./role.js";
+export { AdvertisedRole, type Role, type RoleContext, type RoleAdvertisement, type RoleReadiness, type DatabaseView } from "./role.js";
 export { DatabaseDirectory, DatabaseAnnouncer } from "./database.js";
 export {
   DEFAULT_PRESENCE_INTERVAL_MS,

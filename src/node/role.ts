@@ -38,6 +38,11 @@ export interface DatabaseView {
   onChange(listener: (databases: DatabaseAnnouncement[]) => void): () => void;
 }
 
+export interface RoleReadiness {
+  ok: boolean;
+  detail?: string;
+}
+
 export interface RoleAdvertisement {
   ports?: Record<string, number>;
   attrs?: Record<string, string | number | boolean>;
@@ -53,6 +58,8 @@ export interface Role {
   onMembership?(update: MembershipUpdate): void;
   /** Counters published on `Thor.Statistics`. */
   statistics?(): Record<string, number>;
+  /** Whether the role can serve (e.g. its database is reachable); shown on `/ready`, without secrets. */
+  readiness?(): RoleReadiness;
 }
 
 /** A role that is announced (it takes part in its ring) but has no engine yet. */

@@ -8,7 +8,7 @@ import { describeError, systemClock, type Clock, type Logger, type TimerHandle }
 import type { DatabaseAnnouncement, EventBus, EventMeta } from "../events/index.js";
 import { MembershipFeed, type Entity, type MembershipSnapshot, type MembershipUpdate, type RoleMap } from "../overlay/index.js";
 import { DatabaseDirectory } from "./database.js";
-import type { Role, RoleContext } from "./role.js";
+import type { Role, RoleContext, RoleReadiness } from "./role.js";
 import type { ControlLink } from "./control/link.js";
 import type { TlsIdentity } from "../pki/index.js";
 import { DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS } from "./options.js";
@@ -121,6 +121,30 @@ export class NodeRuntime {
     this.log.info({ id: this.opts.id, ip: this.opts.ip, roles: this.opts.roles.map((r) => r.name) }, "node started");
   }
 
+  /** Counters of every started role, as published on `Thor.Statistics`. */
+  roleStatistics(): Record<string, Record<string, number>> {
+    const roles: Record<string, Record<string, number>> = {};
+    for (const role of this.started) {
+      const s = role.statistics?.();
+      if (s) roles[role.name] = s;
+    }
+    return roles;
+  }
+
+  /** Readiness: a membership that lists this node, every role started, and each role's own check. */
+  readiness(): Record<string, RoleReadiness> {
+    const snap = this.feed.current;
+    const out: Record<string, RoleReadiness> = {
+      membership: snap ? (snap.members.some((m) => m.id === this.opts.id) ? { ok: true, detail: `epoch ${snap.epoch}, ${snap.members.length} members` } : { ok: false, detail: "not yet listed in the snapshot" }) : { ok: false, detail: "no membership snapshot yet" },
+      roles: this.started.length === this.opts.roles.length ? { ok: true, detail: this.opts.roles.map((r) => r.name).join(",") } : { ok: false, detail: `${this.started.length} of ${this.opts.roles.length} roles started` },
+    };
+    for (const role of this.started) {
+      const r = role.readiness?.();
+      if (r) out[role.name] = r;
+    }
+    return out;
+  }
+
   /** Mark the node draining (it leaves every ring but stays online) or back. */
   setDraining(draining: boolean): void {
     if (draining) this.attrs["draining"] = true;
@@ -168,11 +192,7 @@ export class NodeRuntime {
   }
 
   private publishStatistics(): void {
-    const roles: Record<string, Record<string, number>> = {};
-    for (const role of this.started) {
-      const s = role.statistics?.();
-      if (s) roles[role.name] = s;
-    }
+    const roles = this.roleStatistics();
     this.opts.bus.publish("Thor.Statistics", { id: this.opts.id, ip: this.opts.ip, at: this.clock.wallNow(), roles });
   }
 

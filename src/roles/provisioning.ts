@@ -9,7 +9,7 @@
 import { describeError, type Logger } from "../base/index.js";
 import { DatabaseCluster, type DatabaseCandidate } from "../db/index.js";
 import type { DatabaseAnnouncement } from "../events/index.js";
-import type { Role, RoleAdvertisement, RoleContext } from "../node/index.js";
+import type { Role, RoleAdvertisement, RoleContext, RoleReadiness } from "../node/index.js";
 import {
   DEFAULT_API_PORT,
   DEFAULT_CHANGE_CHUNK,
@@ -104,6 +104,13 @@ export class ProvisioningServerRole implements Role {
 
   advertise(): RoleAdvertisement {
     return this.port ? { ports: { provisioning: this.port }, attrs: { provisioning_tls: this.opts.tls !== undefined } } : {};
+  }
+
+  readiness(): RoleReadiness {
+    const st = this.cluster?.state();
+    if (!this.server) return { ok: false, detail: "not started" };
+    if (!st?.primary) return { ok: false, detail: "no database announced" };
+    return st.primaryUp ? { ok: true, detail: "primary up" } : { ok: false, detail: "primary down (writes refused)" };
   }
 
   statistics(): Record<string, number> {

@@ -21,7 +21,7 @@
  */
 import { z } from "zod";
 import { describeError, type Logger, type TimerHandle } from "../base/index.js";
-import type { Role, RoleAdvertisement, RoleContext } from "../node/index.js";
+import type { Role, RoleAdvertisement, RoleContext, RoleReadiness } from "../node/index.js";
 import type { MembershipUpdate, RoleMap } from "../overlay/index.js";
 import { authorizePeer, parsePassport, type TlsIdentity } from "../pki/index.js";
 import {
@@ -125,6 +125,11 @@ export class SipProxyRole implements Role {
     await this.server?.stop();
     this.server = undefined;
     await this.opts.subscribers?.stop();
+  }
+
+  readiness(): RoleReadiness {
+    if (!this.server) return { ok: false, detail: "not started" };
+    return this.opts.subscribers?.readiness() ?? { ok: true, detail: "users file" };
   }
 
   onMembership({ map }: MembershipUpdate): void {

@@ -92,6 +92,13 @@ export class SubscriberBinding {
     await this.cluster?.close();
   }
 
+  /** Ready once a database is announced and its primary is not marked down (reads may still fall back to a secondary). */
+  readiness(): { ok: boolean; detail?: string } {
+    const st = this.cluster?.state();
+    if (!st?.primary) return { ok: false, detail: "no database announced" };
+    return st.primaryUp ? { ok: true, detail: "primary up" } : { ok: st.secondaries.length > 0, detail: st.secondaries.length > 0 ? "primary down, reading from a secondary" : "primary down" };
+  }
+
   statistics(): Record<string, number> {
     return { subscribers: this.cacheObj?.size ?? 0, subscriberLoads: this.counters.loads, subscriberRefreshes: this.counters.refreshes, subscriberLoadMs: Math.round(this.counters.lastLoadMs) };
   }

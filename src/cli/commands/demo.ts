@@ -4,8 +4,11 @@ import type { Command } from "commander";
 import { sleep } from "../../base/index.js";
 import { renderNetwork } from "../../monitor/index.js";
 import { ProvisioningApiError, ProvisioningClient } from "../../provisioning/index.js";
-import { DEMO_ACCOUNTS, issueLabCertificates, planLab, type LabMember, type LabPlan } from "../lab.js";
+import { DEMO_ACCOUNTS, issueLabCertificates, opsEndpoints, planLab, prometheusConfig, type LabMember, type LabPlan } from "../lab.js";
 import { LAB_START_ORDER, LabRunner, spawnThorMember } from "../lab-runner.js";
+
+/** Operations port of every demo member (`/metrics`, `/health`, `/ready`). */
+const DEMO_METRICS_PORT = 9100;
 
 interface DemoFlags {
   dir: string;
@@ -36,6 +39,8 @@ function describe(plan: LabPlan, pids: Map<string, number>): object {
         .map((m) => ({ node: m.name, udp: `${m.ip}:${m.ports["sip_udp"]}`, tcp: `${m.ip}:${m.ports["sip_tcp"]}` })),
     },
     accounts: DEMO_ACCOUNTS.map((a) => ({ aor: `${a.username}@${plan.sipDomain}`, username: a.username, password: a.password, realm: plan.sipDomain })),
+    metrics: opsEndpoints(plan).map((e) => ({ name: e.name, metrics: `${e.url}/metrics`, health: `${e.url}/health`, ready: `${e.url}/ready` })),
+    prometheusConfig: resolve(plan.dir, "prometheus.yml"),
     provisioning: plan.provisioning ? { url: plan.provisioning.url, token: plan.provisioning.token, openapi: `${plan.provisioning.url}/openapi.json` } : null,
     commands: {
       ...(plan.provisioning ? { provision: `THOR_API_URL=${plan.provisioning.url} THOR_API_TOKEN=${plan.provisioning.token} thor provision account add zoe@${plan.sipDomain} --password zoe-secret` } : {}),
@@ -93,7 +98,7 @@ export function register(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const nodeCount = Math.max(1, Number(flags.nodes) || 3);
       const roleSets = [["sip_proxy", "media_relay"], ["sip_proxy", "media_relay", "provisioning_server"], ["sip_proxy", "xcap_server", "voicemail_server"]];
-      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database", dns: 1 });
+      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database", dns: 1, metricsPort: DEMO_METRICS_PORT });
       mkdirSync(join(plan.dir, "logs"), { recursive: true });
       process.stdout.write(`creating CA and certificates in ${resolve(plan.caDir)}\n`);
       await issueLabCertificates(plan);
@@ -123,6 +128,7 @@ export function register(program: Command): void {
       const deadline = Date.now() + Number(flags.timeoutMs);
       // The demo accounts are created through the provisioning API, like an operator would.
       const ready = formed && (await provisionDemoAccounts(plan, deadline));
+      writeFileSync(resolve(plan.dir, "prometheus.yml"), prometheusConfig(plan));
       const descriptionPath = resolve(plan.dir, "network.json");
       writeFileSync(descriptionPath, JSON.stringify(describe(plan, pids), null, 2) + "\n");
       process.stdout.write("\n" + renderNetwork(view, { width: process.stdout.columns ?? 140 }) + "\n\n");
@@ -138,6 +144,8 @@ export function register(program: Command): void {
       process.stdout.write(`try:  node ${bin} ${(describe(plan, pids) as { commands: { lookup: string } }).commands.lookup.replace(/^thor /, "")}\n`);
       for (const cmd of digCommands(plan)) process.stdout.write(`      ${cmd}\n`);
       process.stdout.write(`      node ${bin} monitor --name monitor --ca-dir ${resolve(plan.caDir)} --event-servers ${plan.eventServers.join(",")}\n`);
+      const firstOps = opsEndpoints(plan).find((e) => e.kind === "node");
+      if (firstOps) process.stdout.write(`      curl ${firstOps.url}/metrics   (every member: ${opsEndpoints(plan).length} endpoints in network.json; Prometheus config: ${resolve(plan.dir, "prometheus.yml")})\n      curl ${firstOps.url}/ready\n`);
       if (plan.provisioning) process.stdout.write(`      THOR_API_URL=${plan.provisioning.url} THOR_API_TOKEN=${plan.provisioning.token} node ${bin} provision account list\n`);
       process.stdout.write("press Ctrl-C to stop\n\n");
       let seen = view.events.length;
