@@ -9,3 +9,20 @@ export { renderNetwork } from "./render.js";
 export { ThorMetrics, sipMethodLabel, type ThorMetricsOptions, type Samples } from "./metrics.js";
 export { Health, type CheckResult, type ReadinessCheck, type HealthReport, type ReadinessReport } from "./health.js";
 export { OpsServer, type OpsServerOptions } from "./ops-server.js";
+export {
+  OK,
+  WARNING,
+  CRITICAL,
+  UNKNOWN,
+  STATUS_NAMES,
+  parseRange,
+  alerts,
+  statusOf,
+  worst,
+  formatPerfData,
+  formatStatusLine,
+  ThresholdRangeError,
+  type PluginStatus,
+  type Range,
+  type PerfDatum,
+} from "./nagios.js";
