@@ -14,7 +14,10 @@
  * Each figure is successful scenarios per second at saturation (SIPp keeps
  * a fixed number of scenarios in flight), the median of three rounds in
  * which thor and Kamailio (both running) are measured in turn.
- * Also: heap per registered binding at 100k bindings (in process).
+ * Also: heap per registered binding at 100k bindings (in process), and the
+ * cost of metrics: a second thor with `--metrics-listen` (every diagnostics
+ * channel subscribed, scraped once a second during the load) measured in the
+ * same rounds as the first (issue 13: at most 3 % apart).
  * Addresses: 127.0.9.0/24, or THOR_BENCH_NET=127.0.x to run beside
  * something else that uses it.
  */
@@ -121,13 +124,22 @@ export async function run(): Promise<BenchResult[]> {
     const kamLog = openSync(join(dir, "kamailio.log"), "w");
     const kam = spawn("kamailio", ["-f", join(dir, "kamailio.cfg"), "-DD", "-E", "-w", dir, "-m", "512", "-M", "32"], { stdio: ["ignore", kamLog, kamLog] });
     procs.push(kam);
+    // The same server with metrics on, scraped once a second while it runs.
+    const thorMetrics = spawn(process.execPath, [BIN, "sip", "--domain", "example.test", "--listen", `udp:${NET}.3:5060`, "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--rate", "10000000", "--log-level", "warn", "--log-format", "json", "--metrics-listen", `${NET}.3:9100`], { stdio: "ignore" });
+    procs.push(thorMetrics);
+    let scrapes = 0;
+    const scraper = setInterval(() => void fetch(`http://${NET}.3:9100/metrics`).then((r) => r.text()).then(() => scrapes++, () => undefined), 1000);
+    const withMetrics: Array<{ register: SippStats; calls: SippStats }> = [];
     const ours: Array<{ register: SippStats; calls: SippStats }> = [];
     const theirs: Array<{ register: SippStats; calls: SippStats }> = [];
     for (let round = 0; round < ROUNDS; round++) {
       ours.push(await measure("thor", `${NET}.1:5060`, 10, dir));
+      withMetrics.push(await measure("thor+metrics", `${NET}.3:5060`, 30, dir));
       theirs.push(await measure("kamailio", `${NET}.2:5060`, 20, dir));
     }
+    clearInterval(scraper);
     thor.kill("SIGTERM");
+    thorMetrics.kill("SIGTERM");
     kam.kill("SIGTERM");
 
     const rate = (s: SippStats) => s.ok / s.seconds;
@@ -142,6 +154,8 @@ export async function run(): Promise<BenchResult[]> {
     return [
       { name: `REGISTER with digest auth (UDP, SIPp, 400 in flight, median of ${ROUNDS})`, value: rate(median(reg.ours)), unit: "registrations/s", baseline: { name: "Kamailio 5.6, 1 worker", value: rate(median(reg.theirs)) }, note: `thor ${note(reg.ours)}; Kamailio ${note(reg.theirs)}` },
       { name: `calls through the proxy with auth (UDP, SIPp, 200 in flight, ${UASES} callee UASes, median of ${ROUNDS})`, value: rate(median(calls.ours)), unit: "calls/s", baseline: { name: "Kamailio 5.6, 1 worker", value: rate(median(calls.theirs)) }, note: `thor ${note(calls.ours)}; Kamailio ${note(calls.theirs)}` },
+      { name: `REGISTER with metrics on (--metrics-listen, scraped every 1 s, median of ${ROUNDS})`, value: rate(median(withMetrics.map((r) => r.register))), unit: "registrations/s", baseline: { name: "thor, metrics off", value: rate(median(reg.ours)) }, note: `${note(withMetrics.map((r) => r.register))}; ${scrapes} scrapes` },
+      { name: `calls with metrics on (--metrics-listen, scraped every 1 s, median of ${ROUNDS})`, value: rate(median(withMetrics.map((r) => r.calls))), unit: "calls/s", baseline: { name: "thor, metrics off", value: rate(median(calls.ours)) }, note: note(withMetrics.map((r) => r.calls)) },
       { name: "heap per registered binding at 100k bindings", value: bindingMemory(), unit: "bytes", note: "location store after 100k REGISTERs, measured in process after GC" },
     ];
   } finally {

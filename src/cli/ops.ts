@@ -30,7 +30,7 @@ export function parseListen(text: string): { host: string; port: number } {
  * Start the operations port if `metrics_listen` is set; `fill` adds the
  * component's own metrics and readiness checks before it listens.
  */
-export async function startOps(cfg: MemberConfig, log: Logger, component: string, fill: (metrics: ThorMetrics, health: Health) => void): Promise<Ops | undefined> {
+export async function startOps(cfg: Pick<MemberConfig, "metricsListen" | "name">, log: Logger, component: string, fill: (metrics: ThorMetrics, health: Health) => void): Promise<Ops | undefined> {
   if (!cfg.metricsListen) return undefined;
   const { host, port } = parseListen(cfg.metricsListen);
   const metrics = new ThorMetrics({ component, version: VERSION });
