@@ -139,7 +139,7 @@ export function planLab(opts: LabOptions): LabPlan {
 
 const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor", dns: "dns" };
 
-/** Create the CA and one certificate per member (replacing any earlier lab in `plan.dir`), and the demo users file. */
+/** Create the CA and one certificate per member plus `operator` (OU=operator, for `thor drain`), replacing any earlier lab in `plan.dir`, and the demo users file. */
 export async function issueLabCertificates(plan: LabPlan): Promise<void> {
   mkdirSync(plan.dir, { recursive: true });
   writeFileSync(plan.usersFile, DEMO_ACCOUNTS.map((a) => `[[users]]\nusername = "${a.username}"\npassword = "${a.password}"\n`).join("\n"));
@@ -152,6 +152,7 @@ export async function issueLabCertificates(plan: LabPlan): Promise<void> {
       force: true,
     });
   }
+  await issueCertificate(plan.caDir, "operator", { ip: [], ou: "operator", roles: ["operator"], force: true });
 }
 
 /** Every member's operations endpoint (`http://ip:port`), by name. */

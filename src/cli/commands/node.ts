@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
-import { AdvertisedRole, ControlLink, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
+import { AdvertisedRole, ControlLink, serveDrain, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
 import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole, SubscriberBinding } from "../../roles/index.js";
 import { DEFAULT_API_PORT, parseToken } from "../../provisioning/index.js";
@@ -189,7 +189,7 @@ export function register(program: Command): void {
         host: cfg.ip,
         port: cfg.controlPort,
         // Nodes, and operator tools for read-only queries (the methods check the OU).
-        accept: [parsePassport("OU=node"), parsePassport("OU=monitor")],
+        accept: [parsePassport("OU=node"), parsePassport("OU=monitor"), parsePassport("OU=operator")],
         resolve: (id) => {
           const m = runtime?.roleMap()?.members.find((e) => e.id === id);
           const port = m?.ports["control"];
@@ -218,6 +218,7 @@ export function register(program: Command): void {
         log.info({ port: addr.port }, "lookup interface listening");
       }
       await node.start();
+      serveDrain(control, node);
       const ops = await startOps(cfg, log, "node", (metrics, health) => {
         busMetrics(metrics, health, bus);
         nodeMetrics(metrics, node, control, lookup);
