@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { describeError, silentLogger } from "../../base/index.js";
 import { ControlLink } from "../../node/index.js";
-import { normalizeKey, RoleMap, type MembershipSnapshot } from "../../overlay/index.js";
+import { MembershipFeed, normalizeKey, RoleMap, type MembershipSnapshot } from "../../overlay/index.js";
 import { DEFAULT_REPLICAS } from "../../roles/index.js";
 import type { Binding } from "../../sip/index.js";
 import { ConfigError, num } from "../config.js";
@@ -44,13 +44,16 @@ export function register(program: Command): void {
       const log = silentLogger;
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, eventServerSource(cfg), identity, log);
+      // The one membership feed decides which snapshot counts (manager certificate, order).
+      const feed = new MembershipFeed();
       const snapshot = await new Promise<MembershipSnapshot | undefined>((resolve) => {
         const timer = setTimeout(() => resolve(undefined), cfg.timeoutMs);
-        const off = bus.subscribe("Thor.Members", (snap, meta) => {
-          if (meta.publisher.subject["OU"] !== "manager") return;
+        const offFeed = feed.follow(bus);
+        const off = feed.subscribe((u) => {
           clearTimeout(timer);
           off();
-          resolve(snap);
+          offFeed();
+          resolve(u.snapshot);
         });
       });
       let map: RoleMap | undefined;
