@@ -7,7 +7,9 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import type { Logger } from "../base/index.js";
+import { silentLogger, type Logger } from "../base/index.js";
+import { ControlLink } from "../node/index.js";
+import type { Entity } from "../overlay/index.js";
 import { discoverEventServers, EventClient, parseEndpoint, type Endpoint } from "../events/index.js";
 import { TlsIdentity, parsePassport, type Passport } from "../pki/index.js";
 import { ConfigError, list, loadConfig } from "./config.js";
@@ -124,5 +126,24 @@ export function untilSignal(logger: Logger, stop: () => Promise<void>): Promise<
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+  });
+}
+
+/**
+ * A control link for an operator tool (`thor location`, `thor drain`): it
+ * listens nowhere useful (loopback, any port) and reaches members at the
+ * control port their current entity announces.
+ */
+export function toolControlLink(identity: TlsIdentity, members: () => readonly Entity[] | undefined): ControlLink {
+  return new ControlLink({
+    identity,
+    logger: silentLogger,
+    host: "127.0.0.1",
+    port: 0,
+    resolve: (id) => {
+      const m = members()?.find((e) => e.id === id);
+      const port = m?.ports["control"];
+      return m && port ? { host: m.ip, port } : undefined;
+    },
   });
 }

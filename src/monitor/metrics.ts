@@ -45,30 +45,12 @@ export class ThorMetrics {
 
   /** A gauge read at scrape time. */
   gauge(name: string, help: string, labelNames: readonly string[], read: () => Samples): void {
-    new Gauge({
-      name,
-      help,
-      labelNames: [...labelNames],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        setSamples(read(), (labels, v) => this.set(labels, v));
-      },
-    });
+    const g: Gauge = new Gauge({ name, help, labelNames: [...labelNames], registers: [this.registry], collect: () => refill(g, read(), (labels, v) => g.set(labels, v)) });
   }
 
   /** A counter whose cumulative value is kept elsewhere (a stats object), read at scrape time. */
   counter(name: string, help: string, labelNames: readonly string[], read: () => Samples): void {
-    new Counter({
-      name,
-      help,
-      labelNames: [...labelNames],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        setSamples(read(), (labels, v) => this.inc(labels, Math.max(0, v)));
-      },
-    });
+    const c: Counter = new Counter({ name, help, labelNames: [...labelNames], registers: [this.registry], collect: () => refill(c, read(), (labels, v) => c.inc(labels, Math.max(0, v))) });
   }
 
   /** The exposition text and its content type. */
@@ -144,7 +126,9 @@ export class ThorMetrics {
   }
 }
 
-function setSamples(s: Samples, set: (labels: Record<string, string>, v: number) => void): void {
+/** Replace a metric's values with the samples just read. */
+function refill(metric: { reset(): void }, s: Samples, set: (labels: Record<string, string>, v: number) => void): void {
+  metric.reset();
   if (typeof s === "number") set({}, s);
   else for (const [labels, v] of s) set(labels, v);
 }

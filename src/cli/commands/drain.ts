@@ -6,10 +6,10 @@
  */
 import type { Command } from "commander";
 import { describeError, silentLogger, sleep } from "../../base/index.js";
-import { ControlLink, type DrainStatus } from "../../node/index.js";
+import type { DrainStatus } from "../../node/index.js";
 import { MembershipFeed, type MembershipSnapshot } from "../../overlay/index.js";
 import { bool, ConfigError, num } from "../config.js";
-import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberSchema } from "../member.js";
+import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberSchema, toolControlLink } from "../member.js";
 
 const schema = memberSchema.extend({
   timeoutMs: num().int().min(100).default(10_000),
@@ -25,17 +25,7 @@ async function drainCommand(nodeId: string, draining: boolean, flags: Record<str
   const feed = new MembershipFeed();
   const off = feed.follow(bus);
   const member = (snap: MembershipSnapshot | undefined) => snap?.members.find((m) => m.id === nodeId);
-  const link = new ControlLink({
-    identity,
-    logger: silentLogger,
-    host: "127.0.0.1",
-    port: 0,
-    resolve: (id) => {
-      const m = feed.current?.members.find((e) => e.id === id);
-      const port = m?.ports["control"];
-      return m && port ? { host: m.ip, port } : undefined;
-    },
-  });
+  const link = toolControlLink(identity, () => feed.current?.members);
   try {
     const deadline = Date.now() + cfg.timeoutMs;
     while (!member(feed.current) && Date.now() < deadline) await sleep(50);
