@@ -21,15 +21,15 @@ export async function run(): Promise<BenchResult[]> {
   const plan = planLab({ dir, subnet: "127.0.4", fast: true, nodes: [["sip_proxy"], ["sip_proxy"], ["sip_proxy"]] });
   await issueLabCertificates(plan);
   const lab = await startBenchLab(plan);
-  const { procs, start, view } = lab;
+  const { view } = lab;
   const ids = () => (view.snapshot?.members ?? []).map((m) => m.id);
   try {
     await until(() => ids().length === 3, 30_000);
     const nodeTimes: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      procs.get("node3")!.kill("SIGKILL");
+      void lab.proc("node3").stop("SIGKILL");
       nodeTimes.push(await until(() => !ids().includes("node3"), 20_000));
-      start("node3");
+      lab.start("node3");
       await until(() => ids().includes("node3"), 20_000);
     }
     const mgrTimes: number[] = [];
@@ -37,9 +37,9 @@ export async function run(): Promise<BenchResult[]> {
       await until(() => view.activeManager(1000) !== undefined, 20_000);
       const active = view.activeManager(1000)!.id;
       const epoch = view.snapshot!.epoch;
-      procs.get(active)!.kill("SIGKILL");
+      void lab.proc(active).stop("SIGKILL");
       mgrTimes.push(await until(() => (view.snapshot?.epoch ?? 0) > epoch, 20_000));
-      start(active);
+      lab.start(active);
       await sleep(1500);
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -144,7 +144,7 @@ async function failover(c: Cluster, dir: string): Promise<BenchResult[]> {
   const map = RoleMap.fromMembers(c.view.snapshot!.members);
   const victim = nodes[2]!;
   const owned = users.filter((u) => map.lookup("sip_proxy", `${u}@${DOMAIN}`)?.id === victim.name && share(3, 2).indexOf(u) < 0);
-  c.procs.get(victim.name)!.kill("SIGKILL");
+  void c.proc(victim.name).stop("SIGKILL");
   const killed = performance.now();
   const removed = until(() => !c.view.snapshot?.members.some((m) => m.id === victim.name), 20_000, "victim removed");
   // Users registered through node1 and node2 (not the victim, whose flows died with it), called through node2.

@@ -28,7 +28,8 @@
  * THOR_BENCH_BEFORE=/path/to/an/older/checkout (its bin/thor.js, already
  * built, runs beside this tree's and both are measured at this tree's
  * sustained rates in alternating steps: server CPU per registration and per
- * call, before against after, in the same run).
+ * call, before against after, in the same run). A third thor with metrics
+ * on (`--metrics-listen`, scraped every second) is compared the same way.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -216,8 +217,8 @@ function writeFixtures(dir: string): void {
   writeFileSync(join(dir, "kamailio.cfg"), cfg);
 }
 
-function startThor(name: string, bin: string, host: number, ipBase: number, dir: string): Server {
-  const args = [process.execPath, bin, "sip", "--domain", "example.test", "--listen", `udp:${ip(host)}:5060`, "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--rate", "10000000", "--log-level", "warn", "--log-format", "json"];
+function startThor(name: string, bin: string, host: number, ipBase: number, dir: string, extra: readonly string[] = []): Server {
+  const args = [process.execPath, bin, "sip", "--domain", "example.test", "--listen", `udp:${ip(host)}:5060`, "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--rate", "10000000", "--log-level", "warn", "--log-format", "json", ...extra];
   const log = openSync(join(dir, `${name.replace(/\W+/g, "-")}.log`), "w");
   const proc = spawn(SERVER_CORE[0] ?? args[0]!, [...SERVER_CORE.slice(1), ...(SERVER_CORE.length ? args : args.slice(1))], { stdio: ["ignore", log, log] });
   return { name, target: `${ip(host)}:5060`, ipBase, proc, pids: () => (proc.pid ? [proc.pid] : []) };
@@ -287,6 +288,25 @@ export async function run(): Promise<BenchResult[]> {
       servers.push(before);
       variants.push({ label: "the THOR_BENCH_BEFORE tree", v: { server: before } });
     }
+    // The cost of metrics (issue 13: at most 3 %): the same tree with --metrics-listen,
+    // every diagnostics channel subscribed, scraped once a second while it is measured.
+    const metricsAt = `${ip(4)}:9100`;
+    const withMetrics = startThor("thor, metrics on", join(ROOT, "bin/thor.js"), 4, 40, dir, ["--metrics-listen", metricsAt]);
+    servers.push(withMetrics);
+    variants.push({
+      label: "metrics on (--metrics-listen, scraped every second)",
+      v: {
+        server: withMetrics,
+        companion: () => {
+          let scrapes = 0;
+          const timer = setInterval(() => void fetch(`http://${metricsAt}/metrics`).then((r) => r.text()).then(() => scrapes++, () => undefined), 1000);
+          return () => {
+            clearInterval(timer);
+            return `${scrapes} scrapes`;
+          };
+        },
+      },
+    });
     for (const s of servers) await waitOptions(s.target, dir);
     const limits = new Map<Server, { register: Awaited<ReturnType<typeof findLimit>>; calls: Awaited<ReturnType<typeof findLimit>>; pss: number }>();
     for (const s of [thor, kam]) {

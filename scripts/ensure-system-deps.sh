@@ -7,10 +7,11 @@
 #   dnsutils, knot-dnsutils  dig and kdig, for the thor dns tests
 #   knot                the external primary of the RFC 2136 push test (and the DNS benchmark's baseline)
 #   baresip             a real SIP user agent (RFC 3263 client), for the SIP and thor dns end-to-end tests
+#   prometheus          the real Prometheus that scrapes the demo's /metrics in the operations test
 # Benchmarks also want: kamailio (the baseline SIP proxy).
 #   dnsperf             the DNS load generator
 set -euo pipefail
-want=(sip-tester openssl dnsutils knot-dnsutils baresip knot)
+want=(sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus)
 if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
 missing=()
 for pkg in "${want[@]}"; do
@@ -23,8 +24,9 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
 fi
 echo "installing ${missing[*]} ..." >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Other installs may run at the same time: wait for the dpkg lock instead of failing.
+apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The kamailio package starts a service on 5060; the benchmark runs its own instance.
 if [[ " ${missing[*]} " == *" kamailio "* ]]; then
   (systemctl stop kamailio 2>/dev/null || service kamailio stop 2>/dev/null || pkill -x kamailio || true) >/dev/null 2>&1
@@ -32,4 +34,8 @@ fi
 # The knot package may start its service on port 53; the benchmark runs its own instance.
 if [[ " ${missing[*]} " == *" knot "* ]]; then
   (systemctl stop knot 2>/dev/null || service knot stop 2>/dev/null || true) >/dev/null 2>&1
+fi
+# The prometheus package starts its service on :9090; the tests run their own instance.
+if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+  (systemctl stop prometheus 2>/dev/null || service prometheus stop 2>/dev/null || true) >/dev/null 2>&1
 fi

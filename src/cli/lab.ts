@@ -68,6 +68,8 @@ export interface LabOptions {
   subscribers?: "users-file" | "database";
   /** API port of provisioning_server nodes. @default 9280 */
   apiPort?: number;
+  /** Operations port (`/metrics`, `/health`, `/ready`) of every long-running member, on its own address; 0 = off. @default 0 */
+  metricsPort?: number;
 }
 
 /** Demo subscribers, written to `<dir>/users.toml` for the sip_proxy nodes. */
@@ -97,8 +99,9 @@ export function planLab(opts: LabOptions): LabPlan {
     ? { manager: ["--heartbeat-ms", "250", "--dead-ms", "1000", "--member-timeout-ms", "2000", "--snapshot-interval-ms", "1000"], node: ["--presence-interval-ms", "500", "--statistics-interval-ms", "1000"] }
     : { manager: [], node: [] };
   const members: LabMember[] = [];
+  const ops = (ip: string): { args: string[]; ports: Record<string, number> } => (opts.metricsPort ? { args: ["--metrics-listen", `${ip}:${opts.metricsPort}`], ports: { metrics: opts.metricsPort } } : { args: [], ports: {} });
   const add = (kind: MemberKind, name: string, ip: string, args: string[], roles: string[] = [], ports: Record<string, number> = {}) =>
-    members.push({ kind, name, ip, args: [...args, "--name", name, ...common], roles, ports, cert: join(caDir, "certs", `${name}.crt`), key: join(caDir, "certs", `${name}.key`), log: join(opts.dir, "logs", `${name}.log`) });
+    members.push({ kind, name, ip, args: [...args, "--name", name, ...common, ...ops(ip).args], roles, ports: { ...ports, ...ops(ip).ports }, cert: join(caDir, "certs", `${name}.crt`), key: join(caDir, "certs", `${name}.key`), log: join(opts.dir, "logs", `${name}.log`) });
   for (let i = 0; i < esCount; i++) {
     const ip = `${subnet}.${1 + i}`;
     add("eventserver", `es${i + 1}`, ip, ["eventserver", "--host", ip, "--port", String(eventPort)], [], { events: eventPort });
@@ -151,8 +154,9 @@ export function writePrivateFile(path: string, text: string): void {
 
 /**
  * Create the lab directory (0700), the CA and one certificate per member
- * (replacing any earlier lab in `plan.dir`), the demo users file and the API
- * token files (0600: they hold passwords and tokens).
+ * plus `operator` (OU=operator, for `thor drain`), replacing any earlier lab
+ * in `plan.dir`, the demo users file and the API token files (0600: they
+ * hold passwords and tokens).
  */
 export async function issueLabCertificates(plan: LabPlan): Promise<void> {
   mkdirSync(plan.dir, { recursive: true, mode: 0o700 });
@@ -171,4 +175,21 @@ export async function issueLabCertificates(plan: LabPlan): Promise<void> {
       force: true,
     });
   }
+  await issueCertificate(plan.caDir, "operator", { ip: [], ou: "operator", roles: ["operator"], force: true });
+}
+
+/** Every member's operations endpoint (`http://ip:port`), by name. */
+export function opsEndpoints(plan: LabPlan): Array<{ name: string; kind: MemberKind; url: string }> {
+  return plan.members.filter((m) => m.ports["metrics"]).map((m) => ({ name: m.name, kind: m.kind, url: `http://${m.ip}:${m.ports["metrics"]}` }));
+}
+
+/** A Prometheus scrape configuration for the lab: one job per member kind, the member name as a label. */
+export function prometheusConfig(plan: LabPlan, scrapeInterval = "5s"): string {
+  const lines = ["global:", `  scrape_interval: ${scrapeInterval}`, `  evaluation_interval: ${scrapeInterval}`, "scrape_configs:"];
+  const kinds = [...new Set(opsEndpoints(plan).map((e) => e.kind))];
+  for (const kind of kinds) {
+    lines.push(`  - job_name: thor_${kind}`, "    static_configs:");
+    for (const e of opsEndpoints(plan).filter((x) => x.kind === kind)) lines.push(`      - targets: ["${e.url.replace("http://", "")}"]`, `        labels: { member: "${e.name}" }`);
+  }
+  return lines.join("\n") + "\n";
 }

@@ -7,7 +7,9 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import type { Logger } from "../base/index.js";
+import { silentLogger, type Logger } from "../base/index.js";
+import { ControlLink } from "../node/index.js";
+import type { Entity } from "../overlay/index.js";
 import { discoverEventServers, EventClient, parseEndpoint, type Endpoint } from "../events/index.js";
 import { TlsIdentity, parsePassport, type Passport } from "../pki/index.js";
 import { ConfigError, list, loadConfig } from "./config.js";
@@ -32,6 +34,8 @@ export const memberSchema = z.object({
   serverPassports: list(z.string(), ";").default([]),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
   logFormat: z.enum(["json", "pretty", "auto"]).default("auto"),
+  /** Operations port `host:port`: Prometheus `/metrics`, `/health`, `/ready` (off when unset). */
+  metricsListen: z.string().optional(),
 });
 
 export type MemberConfig = z.infer<typeof memberSchema>;
@@ -51,7 +55,8 @@ export function memberFlags(cmd: Command): Command {
     .option("--dns-servers <list>", "DNS servers for discovery, ip[:port],...")
     .option("--server-passports <list>", "passports event servers must match, ';'-separated")
     .option("--log-level <level>", "trace|debug|info|warn|error")
-    .option("--log-format <format>", "json|pretty|auto");
+    .option("--log-format <format>", "json|pretty|auto")
+    .option("--metrics-listen <host:port>", "serve /metrics, /health and /ready on this address (default off)");
 }
 
 export function loadMemberConfig<S extends z.ZodObject<z.ZodRawShape>>(schema: S, component: string, flags: Record<string, unknown>): z.infer<S> {
@@ -127,5 +132,24 @@ export function untilSignal(logger: Logger, stop: () => Promise<void>): Promise<
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+  });
+}
+
+/**
+ * A control link for an operator tool (`thor location`, `thor drain`): it
+ * listens nowhere useful (loopback, any port) and reaches members at the
+ * control port their current entity announces.
+ */
+export function toolControlLink(identity: TlsIdentity, members: () => readonly Entity[] | undefined): ControlLink {
+  return new ControlLink({
+    identity,
+    logger: silentLogger,
+    host: "127.0.0.1",
+    port: 0,
+    resolve: (id) => {
+      const m = members()?.find((e) => e.id === id);
+      const port = m?.ports["control"];
+      return m && port ? { host: m.ip, port } : undefined;
+    },
   });
 }

@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { redactUri } from "../base/index.js";
 import { DbUriError } from "./errors.js";
@@ -38,8 +38,6 @@ export function parseDbUri(uri: string): ParsedDbUri {
   }
   throw new DbUriError(`unsupported database URI "${redactUri(uri)}": use sqlite:///path/to/file.db or postgres://user@host:port/database`);
 }
-
-/** The URI without its password, for logs. */
 
 export interface OpenOptions {
   /** @default 3000 */
@@ -91,6 +89,23 @@ export function openDatabase(uri: string, opts: OpenOptions = {}): Database {
  * True when `err` says the database could not be reached or the connection
  * broke (rather than that the query itself was refused).
  */
+/** Round-trip one trivial query; resolves with its time in ms, rejects when the database does not answer within `timeoutMs`. */
+export async function pingDatabase(database: Database, timeoutMs = 2000): Promise<number> {
+  const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      sql`select 1`.execute(database.db),
+      new Promise((_r, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return performance.now() - t0;
+}
+
 export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;

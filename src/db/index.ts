@@ -4,7 +4,7 @@
  * and the cluster that writes to the primary and reads from a secondary
  * when the primary is down. Imports only base/.
  */
-export { openDatabase, parseDbUri, isConnectionError, constraintKind, type Database, type Dialect, type ParsedDbUri, type OpenOptions } from "./connect.js";
+export { openDatabase, pingDatabase, parseDbUri, isConnectionError, constraintKind, type Database, type Dialect, type ParsedDbUri, type OpenOptions } from "./connect.js";
 export { migrateToLatest } from "./migrations.js";
 export { DatabaseCluster, type DatabaseCandidate, type DatabaseClusterOptions, type DatabaseClusterState } from "./cluster.js";
 export {

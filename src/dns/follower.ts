@@ -1,14 +1,14 @@
 /**
- * Keeps an {@link Authority} in step with the network: applies the active
- * manager's `Thor.Members` snapshots in `(epoch, seq)` order, as the node
- * runtime does, and ignores snapshots that no manager signed.
+ * Keeps an {@link Authority} in step with the network: takes the active
+ * manager's `Thor.Members` snapshots through the one membership feed
+ * (overlay/membership-feed.ts: manager certificate, `(epoch, seq)` order,
+ * staleness) and rebuilds the zones from each accepted one.
  */
-import { systemClock, type Clock, type Logger } from "../base/index.js";
-import type { EventBus, EventMeta } from "../events/index.js";
-import { isNewerSnapshot, type MembershipSnapshot } from "../overlay/index.js";
+import type { Clock, Logger } from "../base/index.js";
+import type { EventBus } from "../events/index.js";
+import { MembershipFeed, type MembershipSnapshot, type MembershipUpdate } from "../overlay/index.js";
 import type { Authority } from "./authority.js";
 import { zoneChannel } from "./diagnostics.js";
-import { DEFAULT_SNAPSHOT_STALE_MS } from "./options.js";
 
 export interface MembershipFollowerOptions {
   bus: EventBus;
@@ -22,39 +22,28 @@ export interface MembershipFollowerOptions {
 }
 
 export class MembershipFollower {
-  private readonly clock: Clock;
-  private snapshot: MembershipSnapshot | undefined;
-  private snapshotAt = 0;
-  private unsubscribe: (() => void) | undefined;
+  readonly feed: MembershipFeed;
+  private offs: Array<() => void> = [];
 
   constructor(private readonly opts: MembershipFollowerOptions) {
-    this.clock = opts.clock ?? systemClock;
+    this.feed = new MembershipFeed({ logger: opts.logger, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.snapshotStaleMs !== undefined ? { staleMs: opts.snapshotStaleMs } : {}) });
   }
 
   get current(): MembershipSnapshot | undefined {
-    return this.snapshot;
+    return this.feed.current;
   }
 
   start(): void {
-    this.unsubscribe ??= this.opts.bus.subscribe("Thor.Members", (snap, meta) => this.onSnapshot(snap, meta));
+    if (this.offs.length > 0) return;
+    this.offs.push(this.feed.subscribe((u) => this.apply(u)), this.feed.follow(this.opts.bus));
   }
 
   stop(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
+    for (const off of this.offs) off();
+    this.offs = [];
   }
 
-  /** Apply one snapshot (public for tests that drive it without a bus). */
-  onSnapshot(snap: MembershipSnapshot, meta: EventMeta): void {
-    if (meta.publisher.subject["OU"] !== "manager") {
-      this.opts.logger.warn({ publisher: meta.publisher.subject["CN"] }, "snapshot not published by a manager, ignored");
-      return;
-    }
-    const now = this.clock.now();
-    const stale = this.snapshot !== undefined && now - this.snapshotAt > (this.opts.snapshotStaleMs ?? DEFAULT_SNAPSHOT_STALE_MS);
-    if (!isNewerSnapshot(snap, this.snapshot) && !stale) return;
-    this.snapshot = snap;
-    this.snapshotAt = now;
+  private apply({ snapshot: snap }: MembershipUpdate): void {
     const { authority } = this.opts;
     if (!authority.apply(snap.members, snap.at / 1000)) return;
     const records = authority.zones().reduce((n, z) => n + z.recordCount(), 0);

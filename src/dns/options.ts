@@ -61,9 +61,5 @@ export const SIP_TRANSPORTS = [
 /** The role whose members the SIP records name. */
 export const SIP_ROLE = "sip_proxy";
 
-/**
- * A snapshot older than the last applied one is still taken when nothing
- * arrived for this long (a restarted manager cluster starts its terms anew).
- * @default 20000
- */
-export const DEFAULT_SNAPSHOT_STALE_MS = 20_000;
+/** Snapshot staleness is the membership feed's (overlay/). */
+export { DEFAULT_SNAPSHOT_STALE_MS } from "../overlay/index.js";

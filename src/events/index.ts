@@ -38,7 +38,7 @@ export { EventServer, DEFAULT_PUBLISH_POLICY, type EventServerOptions, type Even
 export { EventClient, type EventClientOptions, type LinkState, type LinkStatus } from "./client.js";
 export { discoverEventServers, parseEndpoint, endpointKey, type Endpoint, type SrvDiscoveryOptions } from "./discovery.js";
 export { EventsDiscoveryError, EventsClosedError } from "./errors.js";
-export { linkChannel, refusedChannel } from "./diagnostics.js";
+export { linkChannel, refusedChannel, publishChannel } from "./diagnostics.js";
 export {
   DEFAULT_EVENT_PORT,
   DEFAULT_SERVER_PASSPORTS,

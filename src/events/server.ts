@@ -13,7 +13,7 @@ import type { Socket } from "node:net";
 import { describeError, type Logger } from "../base/index.js";
 import { formatSubject, matchPassport, MemberLink, roleAllowed, type Passport, type PeerIdentity, type TlsIdentity } from "../pki/index.js";
 import { encodeFrame, encodeRaw, FrameDecoder, FrameType, frameTypeName, type Frame } from "./frame-codec.js";
-import { refusedChannel } from "./diagnostics.js";
+import { publishChannel, refusedChannel } from "./diagnostics.js";
 import { DEFAULT_EVENT_PORT, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_QUEUE_BYTES } from "./options.js";
 import { DEFAULT_MAX_FRAME } from "./frame-codec.js";
 import { VERSION_TAG } from "./version.js";
@@ -203,12 +203,16 @@ export class EventServer {
         }
         this.stats.published++;
         const subs = this.subscribers.get(topic);
-        if (!subs || subs.size === 0) return;
+        if (!subs || subs.size === 0) {
+          publishChannel.publish({ topic, bytes: 0, subscribers: 0 });
+          return;
+        }
         const buf = encodeRaw(
           FrameType.EVENT,
           JSON.stringify({ topic, msgId, payload, publisher: { subject: conn.peer.subject, roles: conn.peer.roles, ips: conn.peer.ips } }),
         );
         for (const sub of subs) this.send(sub, buf);
+        publishChannel.publish({ topic, bytes: buf.length, subscribers: subs.size });
         return;
       }
       case FrameType.PING:

@@ -12,6 +12,7 @@ import type { EventBus, EventMeta } from "../events/index.js";
 import { isNewerSnapshot, type Entity, type MembershipSnapshot } from "../overlay/index.js";
 import { canonicalIp } from "../pki/index.js";
 import { Election, type Transition } from "./election.js";
+import { electionChannel } from "./diagnostics.js";
 import { MembershipTable, type TableChange } from "./membership-table.js";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MANAGER_DEAD_MS, DEFAULT_MEMBER_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_MS } from "./options.js";
 
@@ -157,6 +158,7 @@ export class Manager {
   private apply(t: Transition | undefined): void {
     if (!t) return;
     this.log.info({ from: t.from, to: t.to, term: t.term, reason: t.reason }, t.to === "active" ? "became the active manager" : `manager is now ${t.to}`);
+    electionChannel.publish({ from: t.from, to: t.to, term: t.term });
     for (const l of this.transitionListeners) l(t);
     if (t.to === "active") {
       this.seq = 0;

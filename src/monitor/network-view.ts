@@ -1,5 +1,5 @@
 import type { EventBus, EventMeta, ManagerHeartbeat, StatisticsReport, DatabaseAnnouncement, TopicMap } from "../events/index.js";
-import { RoleMap, type Entity, type MembershipSnapshot, isNewerSnapshot } from "../overlay/index.js";
+import { MembershipFeed, RoleMap, type Entity, type MembershipSnapshot, type MembershipUpdate } from "../overlay/index.js";
 import { redactUri, type Clock } from "../base/index.js";
 
 /** One line of the monitor's event log. */
@@ -16,8 +16,9 @@ export interface NetworkEvent {
  * subscription helper; rendering is in `render.ts`.
  */
 export class NetworkView {
-  snapshot: MembershipSnapshot | undefined;
-  roleMap: RoleMap = RoleMap.fromMembers([]);
+  /** The one membership feed (manager certificate, `(epoch, seq)` order, staleness). */
+  readonly feed: MembershipFeed;
+  private static readonly EMPTY = RoleMap.fromMembers([]);
   private roleShares = new Map<string, Map<string, number>>();
   readonly managers = new Map<string, { hb: ManagerHeartbeat; seenAt: number }>();
   readonly databases = new Map<string, { ann: DatabaseAnnouncement; seenAt: number }>();
@@ -28,12 +29,23 @@ export class NetworkView {
   constructor(
     private readonly clock: Clock,
     private readonly maxEvents = 200,
-  ) {}
+  ) {
+    this.feed = new MembershipFeed({ clock });
+    this.feed.subscribe((u) => this.onUpdate(u));
+  }
+
+  get snapshot(): MembershipSnapshot | undefined {
+    return this.feed.current;
+  }
+
+  get roleMap(): RoleMap {
+    return this.feed.roleMap ?? NetworkView.EMPTY;
+  }
 
   /** Subscribe to every topic the view needs; returns an unsubscribe function. */
   attach(bus: EventBus): () => void {
     const offs = [
-      bus.subscribe("Thor.Members", (s) => this.onSnapshot(s)),
+      this.feed.follow(bus),
       bus.subscribe("Thor.Manager", (hb) => this.onManager(hb)),
       bus.subscribe("Thor.Database", (a) => this.onDatabase(a)),
       bus.subscribe("Thor.Statistics", (s) => this.onStatistics(s)),
@@ -57,21 +69,17 @@ export class NetworkView {
     return best;
   }
 
-  onSnapshot(s: MembershipSnapshot): void {
-    if (!isNewerSnapshot(s, this.snapshot)) return;
-    const before = new Map((this.snapshot?.members ?? []).map((m) => [m.id, m]));
-    const after = new Map(s.members.map((m) => [m.id, m]));
-    for (const [id, m] of after) {
-      const old = before.get(id);
-      if (!old) this.log("joined", `${id} (${m.ip}) joined with roles ${m.roles.join(",") || "-"}`);
-      else if (old.startedAt !== m.startedAt) this.log("changed", `${id} restarted`);
-      else if (old.attrs["draining"] !== m.attrs["draining"]) this.log("changed", `${id} ${m.attrs["draining"] ? "is draining" : "stopped draining"}`);
+  private onUpdate({ previous, map, changes }: MembershipUpdate): void {
+    for (const c of changes) {
+      if (c.type === "joined") this.log("joined", `${c.member.id} (${c.member.ip}) joined with roles ${c.member.roles.join(",") || "-"}`);
+      else if (c.type === "left") this.log("left", `${c.member.id} (${c.member.ip}) left`);
+      else if (c.type === "term" && previous) this.log("snapshot", `new manager term ${c.epoch} (${c.manager})`);
+      else if (c.type === "changed" && c.previous.startedAt !== c.member.startedAt) this.log("changed", `${c.member.id} restarted`);
+      else if (c.type === "changed" && c.previous.attrs["draining"] !== c.member.attrs["draining"]) this.log("changed", `${c.member.id} ${c.member.attrs["draining"] ? "is draining" : "stopped draining"}`);
     }
-    for (const [id, m] of before) if (!after.has(id)) this.log("left", `${id} (${m.ip}) left`);
-    if (this.snapshot && this.snapshot.epoch !== s.epoch) this.log("snapshot", `new manager term ${s.epoch} (${s.manager})`);
-    this.snapshot = s;
-    this.roleMap = RoleMap.fromMembers(s.members);
-    this.roleShares = new Map(this.roleMap.roles().map((role) => [role, this.roleMap.ring(role)?.shares() ?? new Map<string, number>()]));
+    if (changes.some((c) => c.type !== "term") || this.roleShares.size === 0) {
+      this.roleShares = new Map(map.roles().map((role) => [role, map.ring(role)?.shares() ?? new Map<string, number>()]));
+    }
     this.changed();
   }
 

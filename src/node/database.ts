@@ -6,14 +6,17 @@
 import { redactUri, type Clock, type Logger, type TimerHandle } from "../base/index.js";
 import type { DatabaseAnnouncement, EventBus } from "../events/index.js";
 import { DEFAULT_DATABASE_INTERVAL_MS } from "./options.js";
+import type { DatabaseView } from "./role.js";
 
 function preferred(a: DatabaseAnnouncement, b: DatabaseAnnouncement): boolean {
   return a.priority < b.priority || (a.priority === b.priority && a.ip < b.ip);
 }
 
-export class DatabaseDirectory {
+export class DatabaseDirectory implements DatabaseView {
   private readonly seen = new Map<string, { ann: DatabaseAnnouncement; at: number }>();
+  private readonly listeners = new Set<(databases: DatabaseAnnouncement[]) => void>();
   private lastChoice: string | undefined;
+  private lastSet = "";
   private off: (() => void) | undefined;
 
   constructor(
@@ -25,8 +28,17 @@ export class DatabaseDirectory {
   start(bus: EventBus): void {
     this.off = bus.subscribe("Thor.Database", (ann) => {
       this.seen.set(ann.id, { ann, at: this.clock.now() });
-      this.current();
+      const all = this.all();
+      const set = all.map((a) => `${a.priority}:${a.dburi}`).join("|");
+      if (set === this.lastSet) return;
+      this.lastSet = set;
+      for (const l of this.listeners) l(all);
     });
+  }
+
+  onChange(listener: (databases: DatabaseAnnouncement[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   stop(): void {

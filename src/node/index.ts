@@ -3,8 +3,9 @@
  * the role map, the role contract, database discovery.
  */
 export { NodeRuntime, type NodeRuntimeOptions } from "./runtime.js";
-export { AdvertisedRole, type Role, type RoleContext, type RoleAdvertisement } from "./role.js";
+export { AdvertisedRole, type Role, type RoleContext, type RoleAdvertisement, type RoleReadiness, type DatabaseView } from "./role.js";
 export { DatabaseDirectory, DatabaseAnnouncer } from "./database.js";
+export { serveDrain, drainStatus, type DrainStatus } from "./drain.js";
 export {
   DEFAULT_PRESENCE_INTERVAL_MS,
   DEFAULT_STATISTICS_INTERVAL_MS,

@@ -6,7 +6,7 @@
  */
 import type { Clock, Logger } from "../base/index.js";
 import type { DatabaseAnnouncement, EventBus } from "../events/index.js";
-import type { Entity, MembershipSnapshot, RoleMap } from "../overlay/index.js";
+import type { Entity, MembershipSnapshot, MembershipUpdate, RoleMap } from "../overlay/index.js";
 import type { TlsIdentity } from "../pki/index.js";
 import type { ControlLink } from "./control/link.js";
 
@@ -18,12 +18,29 @@ export interface RoleContext {
   self(): Entity;
   /** The current role map, once the first snapshot arrived. */
   roleMap(): RoleMap | undefined;
+  /** The last accepted membership snapshot. */
+  snapshot(): MembershipSnapshot | undefined;
   /** The preferred database, once one is announced. */
   database(): DatabaseAnnouncement | undefined;
+  /** The node's one directory of announced databases (roles open their connections from it). */
+  readonly databases: DatabaseView;
   /** Request/response with other members (absent in tests that run a node without one). */
   readonly control: ControlLink | undefined;
   /** The node's certificate, for member-to-member links of its roles. */
   readonly identity: TlsIdentity | undefined;
+}
+
+/** What a role sees of the node's database directory. */
+export interface DatabaseView {
+  /** Every live announcement, preferred first (primary, then secondaries). */
+  all(): DatabaseAnnouncement[];
+  /** Called when the set of live databases (uri and priority) changes; returns an unsubscribe function. */
+  onChange(listener: (databases: DatabaseAnnouncement[]) => void): () => void;
+}
+
+export interface RoleReadiness {
+  ok: boolean;
+  detail?: string;
 }
 
 export interface RoleAdvertisement {
@@ -37,10 +54,12 @@ export interface Role {
   stop(): Promise<void>;
   /** Merged into the node's entity at every announcement. */
   advertise?(): RoleAdvertisement;
-  /** Called after every applied snapshot. */
-  onMembership?(map: RoleMap, snapshot: MembershipSnapshot): void;
+  /** Called after every accepted snapshot that changed members or the manager term. */
+  onMembership?(update: MembershipUpdate): void;
   /** Counters published on `Thor.Statistics`. */
   statistics?(): Record<string, number>;
+  /** Whether the role can serve (e.g. its database is reachable); shown on `/ready`, without secrets. */
+  readiness?(): RoleReadiness;
 }
 
 /** A role that is announced (it takes part in its ring) but has no engine yet. */

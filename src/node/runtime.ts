@@ -6,12 +6,12 @@
  */
 import { describeError, systemClock, type Clock, type Logger, type TimerHandle } from "../base/index.js";
 import type { DatabaseAnnouncement, EventBus, EventMeta } from "../events/index.js";
-import { isNewerSnapshot, RoleMap, type Entity, type MembershipSnapshot } from "../overlay/index.js";
+import { MembershipFeed, type Entity, type MembershipSnapshot, type MembershipUpdate, type RoleMap } from "../overlay/index.js";
 import { DatabaseDirectory } from "./database.js";
-import type { Role, RoleContext } from "./role.js";
+import type { Role, RoleContext, RoleReadiness } from "./role.js";
 import type { ControlLink } from "./control/link.js";
 import type { TlsIdentity } from "../pki/index.js";
-import { DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_SNAPSHOT_STALE_MS, DEFAULT_STATISTICS_INTERVAL_MS } from "./options.js";
+import { DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS } from "./options.js";
 
 export interface NodeRuntimeOptions {
   bus: EventBus;
@@ -40,13 +40,10 @@ export class NodeRuntime {
   private readonly startedAt: number;
   private readonly database: DatabaseDirectory;
   private readonly attrs: Record<string, string | number | boolean>;
-  private snapshot: MembershipSnapshot | undefined;
-  private snapshotAt = 0;
-  private map: RoleMap | undefined;
+  private readonly feed: MembershipFeed;
   private timers = new Map<string, TimerHandle>();
   private unsubs: Array<() => void> = [];
   private started: Role[] = [];
-  private readonly listeners = new Set<(map: RoleMap, snap: MembershipSnapshot) => void>();
 
   constructor(private readonly opts: NodeRuntimeOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -54,6 +51,9 @@ export class NodeRuntime {
     this.startedAt = this.clock.wallNow();
     this.database = new DatabaseDirectory(this.clock, this.log);
     this.attrs = { ...(opts.attrs ?? {}) };
+    this.feed = new MembershipFeed({ clock: this.clock, logger: this.log, ...(opts.snapshotStaleMs !== undefined ? { staleMs: opts.snapshotStaleMs } : {}) });
+    // First listener: the roles hear of a change before anyone who listens through onMembership.
+    this.feed.subscribe((update) => this.onUpdate(update));
   }
 
   /** The entity this node announces. */
@@ -78,33 +78,37 @@ export class NodeRuntime {
   }
 
   roleMap(): RoleMap | undefined {
-    return this.map;
+    return this.feed.roleMap;
   }
 
   currentSnapshot(): MembershipSnapshot | undefined {
-    return this.snapshot;
+    return this.feed.current;
   }
 
   currentDatabase(): DatabaseAnnouncement | undefined {
     return this.database.current();
   }
 
-  onMembership(listener: (map: RoleMap, snap: MembershipSnapshot) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Every accepted snapshot that changed something (members or the manager term), after the roles heard of it. */
+  onMembership(listener: (update: MembershipUpdate) => void): () => void {
+    return this.feed.subscribe((update) => {
+      if (update.changes.length > 0) listener(update);
+    });
   }
 
   async start(): Promise<void> {
     const { bus } = this.opts;
-    this.unsubs.push(bus.subscribe("Thor.Members", (snap, meta) => this.onSnapshot(snap, meta)));
+    this.unsubs.push(this.feed.follow(bus));
     this.database.start(bus);
     const ctx: RoleContext = {
       bus,
       logger: this.log,
       clock: this.clock,
       self: () => this.self(),
-      roleMap: () => this.map,
+      roleMap: () => this.feed.roleMap,
+      snapshot: () => this.feed.current,
       database: () => this.database.current(),
+      databases: this.database,
       control: this.opts.control,
       identity: this.opts.identity,
     };
@@ -115,6 +119,30 @@ export class NodeRuntime {
     this.every("presence", this.opts.presenceIntervalMs ?? DEFAULT_PRESENCE_INTERVAL_MS, () => this.announce());
     this.every("statistics", this.opts.statisticsIntervalMs ?? DEFAULT_STATISTICS_INTERVAL_MS, () => this.publishStatistics());
     this.log.info({ id: this.opts.id, ip: this.opts.ip, roles: this.opts.roles.map((r) => r.name) }, "node started");
+  }
+
+  /** Counters of every started role, as published on `Thor.Statistics`. */
+  roleStatistics(): Record<string, Record<string, number>> {
+    const roles: Record<string, Record<string, number>> = {};
+    for (const role of this.started) {
+      const s = role.statistics?.();
+      if (s) roles[role.name] = s;
+    }
+    return roles;
+  }
+
+  /** Readiness: a membership that lists this node, every role started, and each role's own check. */
+  readiness(): Record<string, RoleReadiness> {
+    const snap = this.feed.current;
+    const out: Record<string, RoleReadiness> = {
+      membership: snap ? (snap.members.some((m) => m.id === this.opts.id) ? { ok: true, detail: `epoch ${snap.epoch}, ${snap.members.length} members` } : { ok: false, detail: "not yet listed in the snapshot" }) : { ok: false, detail: "no membership snapshot yet" },
+      roles: this.started.length === this.opts.roles.length ? { ok: true, detail: this.opts.roles.map((r) => r.name).join(",") } : { ok: false, detail: `${this.started.length} of ${this.opts.roles.length} roles started` },
+    };
+    for (const role of this.started) {
+      const r = role.readiness?.();
+      if (r) out[role.name] = r;
+    }
+    return out;
   }
 
   /** Mark the node draining (it leaves every ring but stays online) or back. */
@@ -164,42 +192,19 @@ export class NodeRuntime {
   }
 
   private publishStatistics(): void {
-    const roles: Record<string, Record<string, number>> = {};
-    for (const role of this.started) {
-      const s = role.statistics?.();
-      if (s) roles[role.name] = s;
-    }
+    const roles = this.roleStatistics();
     this.opts.bus.publish("Thor.Statistics", { id: this.opts.id, ip: this.opts.ip, at: this.clock.wallNow(), roles });
   }
 
-  private onSnapshot(snap: MembershipSnapshot, meta: EventMeta): void {
-    if (meta.publisher.subject["OU"] !== "manager") {
-      this.log.warn({ publisher: meta.publisher.subject["CN"] }, "snapshot not published by a manager, ignored");
-      return;
-    }
-    const now = this.clock.now();
-    const stale = this.snapshot !== undefined && now - this.snapshotAt > (this.opts.snapshotStaleMs ?? DEFAULT_SNAPSHOT_STALE_MS);
-    if (!isNewerSnapshot(snap, this.snapshot) && !stale) return;
-    const previous = this.snapshot;
-    this.snapshot = snap;
-    this.snapshotAt = now;
-    if (previous && previous.epoch === snap.epoch && sameMembers(previous, snap)) return;
-    this.map = RoleMap.fromMembers(snap.members);
-    const selfListed = snap.members.some((m) => m.id === this.opts.id);
-    this.log.info({ epoch: snap.epoch, seq: snap.seq, manager: snap.manager, members: snap.members.length, selfListed }, "membership applied");
-    if (!selfListed) this.announce();
+  private onUpdate(update: MembershipUpdate): void {
+    if (update.changes.length === 0) return;
+    if (!update.snapshot.members.some((m) => m.id === this.opts.id)) this.announce();
     for (const role of this.started) {
       try {
-        role.onMembership?.(this.map, snap);
+        role.onMembership?.(update);
       } catch (err) {
         this.log.error({ role: role.name, err: describeError(err) }, "role failed on membership change");
       }
     }
-    for (const l of this.listeners) l(this.map, snap);
   }
-}
-
-function sameMembers(a: MembershipSnapshot, b: MembershipSnapshot): boolean {
-  if (a.members.length !== b.members.length) return false;
-  return JSON.stringify(a.members) === JSON.stringify(b.members);
 }

@@ -5,6 +5,18 @@
  */
 export { entitySchema, sameEntity, ROLE_NAME, type Entity } from "./entity.js";
 export { membershipSnapshotSchema, isNewerSnapshot, type MembershipSnapshot } from "./snapshot.js";
+export {
+  MembershipFeed,
+  diffMembership,
+  type MembershipChange,
+  type MembershipUpdate,
+  type MembershipVerdict,
+  type MembershipRefusal,
+  type MembershipSource,
+  type MembershipFeedOptions,
+  type MembershipListener,
+  type SnapshotPublisher,
+} from "./membership-feed.js";
 export { murmur3, murmur3Bytes } from "./murmur3.js";
 export { normalizeKey, MAX_KEY_LENGTH, type KeyResult } from "./key.js";
 export { HashRing, ringSpread, type RingSpread } from "./ring.js";
@@ -24,7 +36,7 @@ export {
 export { LookupServer, type LookupServerOptions } from "./lookup-server.js";
 export { LookupClient, queryLookup } from "./lookup-client.js";
 export { RingConfigError, LookupTimeoutError, LookupClosedError, LookupAnswerError, LookupRequestError } from "./errors.js";
-export { lookupClosedChannel } from "./diagnostics.js";
+export { lookupClosedChannel, membershipChannel } from "./diagnostics.js";
 export {
   DEFAULT_MULTIPLY,
   DEFAULT_LOOKUP_PORT,
@@ -33,4 +45,5 @@ export {
   DEFAULT_LOOKUP_MAX_CONNECTIONS,
   DEFAULT_LOOKUP_HIGH_WATER,
   DEFAULT_LOOKUP_TIMEOUT_MS,
+  DEFAULT_SNAPSHOT_STALE_MS,
 } from "./options.js";

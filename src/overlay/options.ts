@@ -17,3 +17,5 @@ export const DEFAULT_LOOKUP_MAX_CONNECTIONS = 1024;
 export const DEFAULT_LOOKUP_HIGH_WATER = 64 * 1024;
 /** How long the client waits for each answer. @default 5 s */
 export const DEFAULT_LOOKUP_TIMEOUT_MS = 5000;
+/** A snapshot older than this may be replaced by one of a lower epoch (every manager restarted). @default 20 s */
+export const DEFAULT_SNAPSHOT_STALE_MS = 20_000;

@@ -8,9 +8,8 @@
  */
 import { describeError, type Logger } from "../base/index.js";
 import { DatabaseCluster, type DatabaseCandidate } from "../db/index.js";
-import type { MembershipSnapshot } from "../overlay/index.js";
-import { isNewerSnapshot } from "../overlay/index.js";
-import { DatabaseDirectory, type Role, type RoleAdvertisement, type RoleContext } from "../node/index.js";
+import type { DatabaseAnnouncement } from "../events/index.js";
+import type { Role, RoleAdvertisement, RoleContext, RoleReadiness } from "../node/index.js";
 import {
   DEFAULT_API_PORT,
   DEFAULT_CHANGE_CHUNK,
@@ -43,9 +42,7 @@ export class ProvisioningServerRole implements Role {
   readonly name = "provisioning_server";
   private server: ProvisioningServer | undefined;
   private cluster: DatabaseCluster | undefined;
-  private directory: DatabaseDirectory | undefined;
   private offs: Array<() => void> = [];
-  private snapshot: MembershipSnapshot | undefined;
   private port = 0;
   private dbKey = "";
   private log: Logger | undefined;
@@ -61,16 +58,9 @@ export class ProvisioningServerRole implements Role {
     const log = (this.log = ctx.logger);
     this.cluster = new DatabaseCluster({ logger: log, clock: ctx.clock, migrate: true });
     if (this.opts.dburis?.length) this.cluster.setCandidates(this.opts.dburis.map((uri, i) => ({ uri, priority: i })));
-    this.directory = new DatabaseDirectory(ctx.clock, log);
-    // The directory records an announcement before our handler reads it (handlers run in subscription order).
-    this.directory.start(ctx.bus);
     const stats = new StatisticsAggregator(() => ctx.clock.wallNow());
     this.offs.push(
-      ctx.bus.subscribe("Thor.Database", () => this.onDatabases()),
-      ctx.bus.subscribe("Thor.Members", (snap, meta) => {
-        if (meta.publisher.subject["OU"] !== "manager") return;
-        if (!this.snapshot || isNewerSnapshot(snap, this.snapshot)) this.snapshot = snap;
-      }),
+      ctx.databases.onChange((list) => this.onDatabases(list)),
       ctx.bus.subscribe("Thor.Statistics", (r) => stats.add(r)),
       ctx.bus.subscribe("Thor.Leave", (l) => stats.forget(l.id)),
       subscribe<{ status: number }>(requestChannel.name, (m) => {
@@ -89,7 +79,7 @@ export class ProvisioningServerRole implements Role {
         }
       },
     };
-    const status: NetworkStatusSource = { membership: () => this.snapshot, statistics: () => stats.aggregate() };
+    const status: NetworkStatusSource = { membership: () => ctx.snapshot(), statistics: () => stats.aggregate() };
     const service = new ProvisioningService({ cluster: this.cluster, logger: log, publisher });
     this.server = new ProvisioningServer({
       service,
@@ -105,12 +95,12 @@ export class ProvisioningServerRole implements Role {
     const addr = await this.server.start();
     this.port = addr.port;
     if (this.cluster.configured) await this.migrate();
+    else this.onDatabases(ctx.databases.all());
   }
 
   async stop(): Promise<void> {
     for (const off of this.offs) off();
     this.offs = [];
-    this.directory?.stop();
     await this.server?.stop();
     await this.cluster?.close();
   }
@@ -119,13 +109,20 @@ export class ProvisioningServerRole implements Role {
     return this.port ? { ports: { provisioning: this.port }, attrs: { provisioning_tls: this.opts.tls !== undefined } } : {};
   }
 
+  readiness(): RoleReadiness {
+    const st = this.cluster?.state();
+    if (!this.server) return { ok: false, detail: "not started" };
+    if (!st?.primary) return { ok: false, detail: "no database announced" };
+    return st.primaryUp ? { ok: true, detail: "primary up" } : { ok: false, detail: "primary down (writes refused)" };
+  }
+
   statistics(): Record<string, number> {
     return { ...this.counters };
   }
 
-  private onDatabases(): void {
+  private onDatabases(list: DatabaseAnnouncement[]): void {
     if (this.opts.dburis?.length) return;
-    const cands: DatabaseCandidate[] = (this.directory?.all() ?? []).map((a) => ({ uri: a.dburi, priority: a.priority, id: a.id }));
+    const cands: DatabaseCandidate[] = list.map((a) => ({ uri: a.dburi, priority: a.priority, id: a.id }));
     const key = cands.map((c) => `${c.priority}:${c.uri}`).join("|");
     if (key === this.dbKey || cands.length === 0) return;
     this.dbKey = key;

@@ -21,8 +21,8 @@
  */
 import { z } from "zod";
 import { describeError, type Logger, type TimerHandle } from "../base/index.js";
-import type { Role, RoleAdvertisement, RoleContext } from "../node/index.js";
-import type { RoleMap } from "../overlay/index.js";
+import type { Role, RoleAdvertisement, RoleContext, RoleReadiness } from "../node/index.js";
+import type { MembershipUpdate, RoleMap } from "../overlay/index.js";
 import { formatSubject, MemberLink, parsePassport } from "../pki/index.js";
 import {
   encodeFlowToken,
@@ -107,7 +107,7 @@ export class SipProxyRole implements Role {
     if (distributed) {
       const registrar = new Registrar(this.opts.registrar);
       this.location = new DistributedLocation({ self, control: distributed.control, registrar, clock: ctx.clock, logger: ctx.logger.child({ part: "location" }), map: () => ctx.roleMap(), replicas: this.opts.replicas ?? DEFAULT_REPLICAS });
-      cluster = clusterHooks(self, () => ctx.roleMap());
+      cluster = clusterHooks(self, () => ctx.roleMap(), () => ctx.self().attrs["draining"] === true);
       credentials = this.remoteCredentials(distributed.control, this.location);
       listen.push({ transport: "tls", host: distributed.internal.host, port: distributed.internal.port, internal: true });
     }
@@ -147,7 +147,12 @@ export class SipProxyRole implements Role {
     await this.opts.subscribers?.stop();
   }
 
-  onMembership(map: RoleMap): void {
+  readiness(): RoleReadiness {
+    if (!this.server) return { ok: false, detail: "not started" };
+    return this.opts.subscribers?.readiness() ?? { ok: true, detail: "users file" };
+  }
+
+  onMembership({ map }: MembershipUpdate): void {
     this.location?.onMembership(map);
     this.opts.subscribers?.onMembership(map);
   }
@@ -178,7 +183,8 @@ export class SipProxyRole implements Role {
   statistics(): Record<string, number> {
     if (!this.server) return {};
     const store = this.location?.store ?? this.server.proxy.registrar.store;
-    return { ...this.server.proxy.counters, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}) };
+    const tx = this.server.proxy.transactions.counts;
+    return { ...this.server.proxy.counters, transactions: tx.server + tx.client, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}) };
   }
 
   /** The local store first; a subscriber we do not know is asked of its holders, like its registrations. */
@@ -213,9 +219,10 @@ export class SipProxyRole implements Role {
 }
 
 /** How the proxy reaches other members: their internal listeners, from the membership. */
-function clusterHooks(self: string, map: () => RoleMap | undefined): ClusterHooks {
+function clusterHooks(self: string, map: () => RoleMap | undefined, draining: () => boolean): ClusterHooks {
   return {
     self,
+    draining,
     edgeRoute(edge: string, ref: FlowRef | undefined): string | undefined {
       const m = map()?.members.find((e) => e.id === edge);
       const port = m?.ports["sip_int"];

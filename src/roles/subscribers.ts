@@ -8,7 +8,8 @@
  */
 import { describeError, type Clock, type Logger, type TimerHandle } from "../base/index.js";
 import { DatabaseCluster, type DatabaseCandidate } from "../db/index.js";
-import { DatabaseDirectory, type RoleContext } from "../node/index.js";
+import type { RoleContext } from "../node/index.js";
+import type { DatabaseAnnouncement } from "../events/index.js";
 import type { RoleMap } from "../overlay/index.js";
 import { SubscriberCache, type CachedCredentials } from "../provisioning/index.js";
 
@@ -25,7 +26,6 @@ export interface SubscriberBindingOptions {
 export class SubscriberBinding {
   private cluster: DatabaseCluster | undefined;
   private cacheObj: SubscriberCache | undefined;
-  private directory: DatabaseDirectory | undefined;
   private ctx: RoleContext | undefined;
   private log: Logger | undefined;
   private clock: Clock | undefined;
@@ -59,11 +59,8 @@ export class SubscriberBinding {
     this.clock = ctx.clock;
     this.cluster = new DatabaseCluster({ logger: this.log, clock: ctx.clock });
     this.cacheObj = new SubscriberCache({ source: this.cluster, logger: this.log, ...(this.opts.pageSize ? { pageSize: this.opts.pageSize } : {}) });
-    this.directory = new DatabaseDirectory(ctx.clock, this.log);
-    // The directory records an announcement before our handler reads it (handlers run in subscription order).
-    this.directory.start(ctx.bus);
     this.offs.push(
-      ctx.bus.subscribe("Thor.Database", () => this.onDatabases()),
+      ctx.databases.onChange((list) => this.onDatabases(list)),
       ctx.bus.subscribe("Thor.Provisioning", (change) => {
         this.counters.refreshes++;
         const cache = this.cacheObj;
@@ -72,6 +69,7 @@ export class SubscriberBinding {
         if (change.domains?.length) void cache.refreshDomains(change.domains).catch((err: unknown) => this.log?.warn({ err: describeError(err) }, "domain refresh failed"));
       }),
     );
+    this.onDatabases(ctx.databases.all());
     const map = ctx.roleMap();
     if (map) this.onMembership(map);
   }
@@ -89,18 +87,23 @@ export class SubscriberBinding {
     this.stopped = true;
     for (const off of this.offs) off();
     this.offs = [];
-    this.directory?.stop();
     if (this.retry && this.clock) this.clock.clearTimeout(this.retry);
     await this.loading?.catch(() => undefined);
     await this.cluster?.close();
+  }
+
+  /** Ready once a database is announced and its primary is not marked down (reads may still fall back to a secondary). */
+  readiness(): { ok: boolean; detail?: string } {
+    const st = this.cluster?.state();
+    if (!st?.primary) return { ok: false, detail: "no database announced" };
+    return st.primaryUp ? { ok: true, detail: "primary up" } : { ok: st.secondaries.length > 0, detail: st.secondaries.length > 0 ? "primary down, reading from a secondary" : "primary down" };
   }
 
   statistics(): Record<string, number> {
     return { subscribers: this.cacheObj?.size ?? 0, subscriberLoads: this.counters.loads, subscriberRefreshes: this.counters.refreshes, subscriberLoadMs: Math.round(this.counters.lastLoadMs) };
   }
 
-  private onDatabases(): void {
-    const list = this.directory?.all() ?? [];
+  private onDatabases(list: DatabaseAnnouncement[]): void {
     const cands: DatabaseCandidate[] = list.map((a) => ({ uri: a.dburi, priority: a.priority, id: a.id }));
     const key = cands.map((c) => `${c.priority}:${c.uri}`).join("|");
     if (key === this.dbKey || cands.length === 0) return;

@@ -8,4 +8,5 @@ export { TransportLayer, parseListenSpec, DEFAULT_CONNECTION_LIMITS, slowMessage
 export { MemoryCredentialStore, DigestAuthenticator, computeHa1, digestResponse, type CredentialStore, type AsyncCredentialStore, type Credentials, type DigestAlgorithm } from "./auth/index.js";
 export { Registrar, DEFAULT_MAX_CONTACTS, LocationStore, LocalLocation, type Binding, type LocationService, type RegisterData, type RegisterOutcome } from "./registrar/index.js";
 export { DEFAULT_TIMERS, type TimerConfig } from "./transaction/index.js";
+export { sipRequestChannel, sipResponseChannel } from "./diagnostics.js";
 export { parseMessage, serializeMessage, StreamFramer, DEFAULT_MESSAGE_LIMITS, type MessageLimits, type AnyMessage, SipRequest, SipResponse } from "./message/index.js";

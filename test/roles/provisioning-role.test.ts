@@ -2,8 +2,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { silentLogger, systemClock } from "../../src/base/index.js";
 import { LocalHub, type ProvisioningChange } from "../../src/events/index.js";
-import type { RoleContext } from "../../src/node/index.js";
-import { RoleMap, type Entity } from "../../src/overlay/index.js";
+import { DatabaseDirectory, type RoleContext } from "../../src/node/index.js";
+import { MembershipFeed, RoleMap, type Entity } from "../../src/overlay/index.js";
 import { ProvisioningClient } from "../../src/provisioning/index.js";
 import { getDomain, openDatabase } from "../../src/db/index.js";
 import { ProvisioningServerRole } from "../../src/roles/index.js";
@@ -27,17 +27,26 @@ describe("provisioning_server role", () => {
   const manager = hub.attach({ OU: "manager", CN: "mgr1" });
   const database = hub.attach({ OU: "database", CN: "db1" });
 
+  const directory = new DatabaseDirectory(systemClock, silentLogger);
+  const feed = new MembershipFeed();
+
   before(async () => {
     primary = await createTestDatabase("sqlite");
     secondary = await createTestDatabase("sqlite");
     observer.subscribe("Thor.Provisioning", (c) => changes.push(c));
+    const bus = hub.attach({ OU: "node", CN: "prov1" }, ["provisioning_server"]);
+    // The node's one directory and membership feed, as NodeRuntime hands them to its roles.
+    directory.start(bus);
+    feed.follow(bus);
     const ctx: RoleContext = {
-      bus: hub.attach({ OU: "node", CN: "prov1" }, ["provisioning_server"]),
+      bus,
       logger: silentLogger,
       clock: systemClock,
       self: () => self,
       roleMap: () => RoleMap.fromMembers([self]),
-      database: () => undefined,
+      snapshot: () => feed.current,
+      database: () => directory.current(),
+      databases: directory,
       control: undefined,
       identity: undefined,
     };

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { silentLogger, systemClock } from "../../src/base/index.js";
 import { DatabaseCluster } from "../../src/db/index.js";
 import { LocalHub } from "../../src/events/index.js";
-import type { RoleContext } from "../../src/node/index.js";
+import { DatabaseDirectory, type RoleContext } from "../../src/node/index.js";
 import { RoleMap, type Entity } from "../../src/overlay/index.js";
 import { ProvisioningService } from "../../src/provisioning/index.js";
 import { SubscriberBinding } from "../../src/roles/index.js";
@@ -29,13 +29,17 @@ describe("subscriber binding of a sip_proxy node", () => {
   const prov = hub.attach({ OU: "node", CN: "prov" }, ["provisioning_server"]);
   const db = hub.attach({ OU: "database", CN: "db1" });
 
+  const directory = new DatabaseDirectory(systemClock, silentLogger);
+
   before(async () => {
     tdb = await createTestDatabase("sqlite");
     cluster = new DatabaseCluster({ logger: silentLogger, migrate: true });
     cluster.setCandidates([{ uri: tdb.uri, priority: 0 }]);
     service = new ProvisioningService({ cluster, logger: silentLogger, publisher: { publish: (c) => prov.publish("Thor.Provisioning", { aors: c.aors, at: Date.now() }) } });
     await service.importAll("t", { domains: [{ name: "example.com" }], accounts: Array.from({ length: 200 }, (_, i) => ({ username: `s${i}`, domain: "example.com", password: "sub-secret" })) });
-    const ctx: RoleContext = { bus: hub.attach({ OU: "node", CN: "n1" }, ["sip_proxy"]), logger: silentLogger, clock: systemClock, self: () => self, roleMap: () => map, database: () => undefined, control: undefined, identity: undefined };
+    const bus = hub.attach({ OU: "node", CN: "n1" }, ["sip_proxy"]);
+    directory.start(bus);
+    const ctx: RoleContext = { bus, logger: silentLogger, clock: systemClock, self: () => self, roleMap: () => map, snapshot: () => undefined, database: () => directory.current(), databases: directory, control: undefined, identity: undefined };
     binding = new SubscriberBinding({ pageSize: 50, holders: 1 });
     await binding.start(ctx);
   });

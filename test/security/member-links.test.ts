@@ -65,7 +65,9 @@ describe("member links", { timeout: 60_000 }, () => {
       clock: systemClock,
       self: () => ({ id: "node-a", ip: A, roles: ["sip_proxy"], version: "t", ports: {}, attrs: {}, startedAt: 1 }),
       roleMap: () => undefined,
+      snapshot: () => undefined,
       database: () => undefined,
+      databases: { all: () => [], onChange: () => () => undefined },
       control,
       identity: id,
     };

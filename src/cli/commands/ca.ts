@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .option("--ip <ip...>", "IP addresses for the SubjectAltName (space- or comma-separated, repeatable)", list)
     .option("--dns <name...>", "DNS names for the SubjectAltName (space- or comma-separated, repeatable)", list)
     .option("--org <o>", "organization (O); default the CA's")
-    .option("--ou <ou>", "kind of member: node, manager, eventserver, database, monitor", "node")
+    .option("--ou <ou>", "kind of member: node, manager, eventserver, database, monitor, dns, operator (thor drain)", "node")
     .option("--roles <list>", "roles the holder may announce (comma-separated, * = any)", "*")
     .option("--days <n>", "validity in days", days, 825)
     .option("--force", "issue even if a valid certificate of this name exists (the old one stays valid: revoke it)")

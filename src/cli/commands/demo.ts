@@ -1,14 +1,14 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve, join } from "node:path";
 import type { Command } from "commander";
-import { sleep, silentLogger } from "../../base/index.js";
-import { EventClient, parseEndpoint } from "../../events/index.js";
-import { NetworkView, renderNetwork } from "../../monitor/index.js";
-import { TlsIdentity } from "../../pki/index.js";
-import { systemClock } from "../../base/index.js";
+import { sleep } from "../../base/index.js";
+import { renderNetwork } from "../../monitor/index.js";
 import { ProvisioningApiError, ProvisioningClient } from "../../provisioning/index.js";
-import { DEMO_ACCOUNTS, issueLabCertificates, planLab, writePrivateFile, type LabMember, type LabPlan } from "../lab.js";
+import { DEMO_ACCOUNTS, issueLabCertificates, opsEndpoints, planLab, prometheusConfig, writePrivateFile, type LabMember, type LabPlan } from "../lab.js";
+import { LAB_START_ORDER, LabRunner, spawnThorMember } from "../lab-runner.js";
+
+/** Operations port of every demo member (`/metrics`, `/health`, `/ready`). */
+const DEMO_METRICS_PORT = 9100;
 
 interface DemoFlags {
   dir: string;
@@ -39,6 +39,8 @@ function describe(plan: LabPlan, pids: Map<string, number>): object {
         .map((m) => ({ node: m.name, udp: `${m.ip}:${m.ports["sip_udp"]}`, tcp: `${m.ip}:${m.ports["sip_tcp"]}` })),
     },
     accounts: DEMO_ACCOUNTS.map((a) => ({ aor: `${a.username}@${plan.sipDomain}`, username: a.username, password: a.password, realm: plan.sipDomain })),
+    metrics: opsEndpoints(plan).map((e) => ({ name: e.name, metrics: `${e.url}/metrics`, health: `${e.url}/health`, ready: `${e.url}/ready` })),
+    prometheusConfig: resolve(plan.dir, "prometheus.yml"),
     provisioning: plan.provisioning ? { url: plan.provisioning.url, token: plan.provisioning.token, tokenFile: resolve(plan.provisioning.tokenFile), openapi: `${plan.provisioning.url}/openapi.json` } : null,
     commands: {
       ...(plan.provisioning ? { provision: `thor provision --api ${plan.provisioning.url} --token-file ${resolve(plan.provisioning.tokenFile)} account add zoe@${plan.sipDomain} --password zoe-secret` } : {}),
@@ -96,57 +98,37 @@ export function register(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const nodeCount = Math.max(1, Number(flags.nodes) || 3);
       const roleSets = [["sip_proxy", "media_relay"], ["sip_proxy", "media_relay", "provisioning_server"], ["sip_proxy", "xcap_server", "voicemail_server"]];
-      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database", dns: 1 });
+      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database", dns: 1, metricsPort: DEMO_METRICS_PORT });
       mkdirSync(join(plan.dir, "logs"), { recursive: true });
       process.stdout.write(`creating CA and certificates in ${resolve(plan.caDir)}\n`);
       await issueLabCertificates(plan);
 
-      const children = new Map<string, ChildProcess>();
-      const pids = new Map<string, number>();
       const bin = process.argv[1] ?? "thor";
-      const startMember = (m: LabMember) => {
-        const child = spawn(process.execPath, [bin, ...m.args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, THOR_LOG_FORMAT: "json" } });
-        const out = createWriteStream(m.log, { flags: "a" });
-        child.stdout?.pipe(out);
-        child.stderr?.pipe(out);
-        children.set(m.name, child);
-        if (child.pid) pids.set(m.name, child.pid);
-        child.once("exit", (code, signal) => {
-          children.delete(m.name);
-          if (!stopping) process.stdout.write(`!! ${m.name} exited (${signal ?? code}); see ${m.log}\n`);
-        });
-        process.stdout.write(`started ${m.kind.padEnd(11)} ${m.name.padEnd(6)} ${m.ip.padEnd(12)} pid ${child.pid ?? "?"}  ${m.roles.join(",")}\n`);
-      };
       let stopping = false;
+      const lab = new LabRunner(plan, spawnThorMember(bin, { logToFile: true, onExit: (m, how) => void (stopping || process.stdout.write(`!! ${m.name} exited (${how}); see ${m.log}\n`)) }));
+      for (const kind of LAB_START_ORDER) {
+        for (const m of lab.of(kind)) {
+          const p = lab.start(m.name);
+          process.stdout.write(`started ${m.kind.padEnd(11)} ${m.name.padEnd(6)} ${m.ip.padEnd(12)} pid ${p.pid}  ${m.roles.join(",")}\n`);
+        }
+      }
+      const pids = new Map([...lab.procs].map(([name, p]) => [name, p.pid]));
       const stopAll = async () => {
         stopping = true;
-        const exits = [...children.values()].map((c) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once("exit", () => r()))));
-        // Nodes first (they announce their leave), then managers, then the event servers.
-        for (const kind of ["dns", "node", "database", "manager", "eventserver"] as const) {
-          for (const m of plan.members.filter((x) => x.kind === kind)) children.get(m.name)?.kill("SIGTERM");
-          await sleep(kind === "eventserver" ? 0 : 300);
-        }
-        const killer = setTimeout(() => [...children.values()].forEach((c) => c.kill("SIGKILL")), 8000);
-        await Promise.all(exits);
-        clearTimeout(killer);
+        await lab.stop("graceful");
       };
-
-      for (const kind of ["eventserver", "manager", "database", "node", "dns"] as const) {
-        for (const m of plan.members.filter((x) => x.kind === kind)) startMember(m);
+      await lab.observe();
+      const view = lab.view;
+      let formed = false;
+      try {
+        formed = await lab.waitForMembers(Number(flags.timeoutMs));
+      } catch (err) {
+        process.stdout.write(`!! ${err instanceof Error ? err.message : String(err)}\n`);
       }
-      const monitor = plan.members.find((m) => m.kind === "monitor")!;
-      const identity = await TlsIdentity.load({ ca: join(plan.caDir, "ca.crt"), cert: monitor.cert, key: monitor.key, crl: join(plan.caDir, "crl.pem") });
-      const bus = new EventClient({ identity, logger: silentLogger, servers: plan.eventServers.map((s) => parseEndpoint(s)) });
-      await bus.start();
-      const view = new NetworkView(systemClock);
-      view.attach(bus);
-
-      const nodeCountWanted = plan.members.filter((m) => m.kind === "node").length;
       const deadline = Date.now() + Number(flags.timeoutMs);
-      while (Date.now() < deadline && (view.snapshot?.members.length ?? 0) < nodeCountWanted) await sleep(100);
-      const formed = (view.snapshot?.members.length ?? 0) >= nodeCountWanted;
       // The demo accounts are created through the provisioning API, like an operator would.
       const ready = formed && (await provisionDemoAccounts(plan, deadline));
+      writeFileSync(resolve(plan.dir, "prometheus.yml"), prometheusConfig(plan));
       const descriptionPath = resolve(plan.dir, "network.json");
       // 0600: it holds the demo passwords and the API token.
       writePrivateFile(descriptionPath, JSON.stringify(describe(plan, pids), null, 2) + "\n");
@@ -155,8 +137,6 @@ export function register(program: Command): void {
       process.stdout.write(`network description: ${descriptionPath}\n`);
 
       if (!ready || flags.exitWhenReady) {
-        await bus.close();
-        identity.close();
         await stopAll();
         process.stdout.write("demo stopped\n");
         process.exitCode = ready ? 0 : 1;
@@ -165,6 +145,8 @@ export function register(program: Command): void {
       process.stdout.write(`try:  node ${bin} ${(describe(plan, pids) as { commands: { lookup: string } }).commands.lookup.replace(/^thor /, "")}\n`);
       for (const cmd of digCommands(plan)) process.stdout.write(`      ${cmd}\n`);
       process.stdout.write(`      node ${bin} monitor --name monitor --ca-dir ${resolve(plan.caDir)} --event-servers ${plan.eventServers.join(",")}\n`);
+      const firstOps = opsEndpoints(plan).find((e) => e.kind === "node");
+      if (firstOps) process.stdout.write(`      curl ${firstOps.url}/metrics   (every member: ${opsEndpoints(plan).length} endpoints in network.json; Prometheus config: ${resolve(plan.dir, "prometheus.yml")})\n      curl ${firstOps.url}/ready\n`);
       if (plan.provisioning) process.stdout.write(`      node ${bin} provision --api ${plan.provisioning.url} --token-file ${resolve(plan.provisioning.tokenFile)} account list\n`);
       process.stdout.write("press Ctrl-C to stop\n\n");
       let seen = view.events.length;
@@ -182,8 +164,6 @@ export function register(program: Command): void {
         process.on("SIGTERM", onSignal);
       });
       process.stdout.write("\nstopping the demo network...\n");
-      await bus.close();
-      identity.close();
       await stopAll();
       process.stdout.write("demo stopped\n");
     });

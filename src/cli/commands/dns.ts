@@ -25,6 +25,7 @@ import {
 import { parseEndpoint } from "../../events/index.js";
 import { ConfigError, list, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
+import { busMetrics, startOps } from "../ops.js";
 
 const schema = memberSchema.extend({
   /** Our address: default listen address and glue of the default name server. */
@@ -145,7 +146,13 @@ export function register(program: Command): void {
       const bus = await connectEvents(cfg, servers, identity, log);
       const follower = new MembershipFollower({ bus, authority, logger: log, onChange: push });
       follower.start();
+      const ops = await startOps(cfg, log, "dns", (metrics, health) => {
+        busMetrics(metrics, health, bus);
+        metrics.gauge("thor_membership_members", "Members in the applied snapshot", [], () => follower.current?.members.length ?? 0);
+        health.check("membership", () => (follower.current ? { ok: true, detail: `epoch ${follower.current.epoch}, ${follower.current.members.length} members` } : { ok: false, detail: "no membership snapshot yet" }));
+      });
       await untilSignal(log, async () => {
+        await ops?.stop();
         follower.stop();
         updater?.close();
         await server.stop();

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { EventServer, DEFAULT_EVENT_PORT, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_PUBLISH_POLICY } from "../../events/index.js";
 import { parsePassport, type Passport } from "../../pki/index.js";
 import { list, num } from "../config.js";
+import { startOps } from "../ops.js";
 import { loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, passports, untilSignal } from "../member.js";
 
 const schema = memberSchema.extend({
@@ -49,7 +50,13 @@ export function register(program: Command): void {
         maxQueueBytes: cfg.maxQueueBytes,
       });
       await server.start();
+      const ops = await startOps(cfg, log, "eventserver", (metrics) => {
+        metrics.gauge("thor_events_connected_members", "Members connected to this event server", [], () => server.connectionCount);
+        metrics.counter("thor_events_dropped_subscribers_total", "Subscribers disconnected for being too slow (their events dropped)", [], () => server.stats.slowDisconnects);
+        metrics.counter("thor_events_protocol_errors_total", "Connections closed for a protocol error", [], () => server.stats.protocolErrors);
+      });
       await untilSignal(log, async () => {
+        await ops?.stop();
         await server.stop();
         identity.close();
       });

@@ -1,12 +1,11 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { describeError, silentLogger } from "../../base/index.js";
-import { ControlLink } from "../../node/index.js";
-import { normalizeKey, RoleMap, type MembershipSnapshot } from "../../overlay/index.js";
+import { MembershipFeed, normalizeKey, RoleMap, type MembershipSnapshot } from "../../overlay/index.js";
 import { DEFAULT_REPLICAS } from "../../roles/index.js";
 import type { Binding } from "../../sip/index.js";
 import { ConfigError, num } from "../config.js";
-import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberSchema } from "../member.js";
+import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberSchema, toolControlLink } from "../member.js";
 
 const schema = memberSchema.extend({
   replicas: num().int().min(1).max(5).default(DEFAULT_REPLICAS),
@@ -44,27 +43,20 @@ export function register(program: Command): void {
       const log = silentLogger;
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, eventServerSource(cfg), identity, log);
+      // The one membership feed decides which snapshot counts (manager certificate, order).
+      const feed = new MembershipFeed();
       const snapshot = await new Promise<MembershipSnapshot | undefined>((resolve) => {
         const timer = setTimeout(() => resolve(undefined), cfg.timeoutMs);
-        const off = bus.subscribe("Thor.Members", (snap, meta) => {
-          if (meta.publisher.subject["OU"] !== "manager") return;
+        const offFeed = feed.follow(bus);
+        const off = feed.subscribe((u) => {
           clearTimeout(timer);
           off();
-          resolve(snap);
+          offFeed();
+          resolve(u.snapshot);
         });
       });
       let map: RoleMap | undefined;
-      const link = new ControlLink({
-        identity,
-        logger: log,
-        host: "127.0.0.1",
-        port: 0,
-        resolve: (id) => {
-          const m = map?.members.find((e) => e.id === id);
-          const port = m?.ports["control"];
-          return m && port ? { host: m.ip, port } : undefined;
-        },
-      });
+      const link = toolControlLink(identity, () => map?.members);
       try {
         if (!snapshot) throw new ConfigError(`no membership snapshot within ${cfg.timeoutMs} ms`);
         map = RoleMap.fromMembers(snapshot.members);

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { Manager, DEFAULT_HEARTBEAT_MS, DEFAULT_MANAGER_DEAD_MS, DEFAULT_MEMBER_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_MS } from "../../manager/index.js";
 import { num } from "../config.js";
+import { busMetrics, startOps } from "../ops.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
 
 const schema = memberSchema.extend({
@@ -40,7 +41,19 @@ export function register(program: Command): void {
         snapshotIntervalMs: cfg.snapshotIntervalMs,
       });
       manager.start();
+      const ops = await startOps(cfg, log, "manager", (metrics, health) => {
+        busMetrics(metrics, health, bus);
+        metrics.gauge("thor_manager_active", "1 while this manager is the active one", [], () => (manager.isActive ? 1 : 0));
+        metrics.gauge("thor_manager_term", "Manager term of the last snapshot this manager published or saw", [], () => manager.snapshot?.epoch ?? 0);
+        metrics.gauge("thor_manager_members", "Members per role in this manager's snapshot", ["role"], () => {
+          const per = new Map<string, number>();
+          for (const m of manager.snapshot?.members ?? []) for (const r of m.roles) per.set(r, (per.get(r) ?? 0) + 1);
+          return [...per].map(([role, n]) => [{ role }, n] as const);
+        });
+        health.check("election", () => (manager.role === "listening" ? { ok: false, detail: "listening for other managers" } : { ok: true, detail: manager.role }));
+      });
       await untilSignal(log, async () => {
+        await ops?.stop();
         manager.stop();
         await bus.close();
         identity.close();

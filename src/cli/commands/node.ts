@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
-import { AdvertisedRole, ControlLink, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
+import { AdvertisedRole, ControlLink, serveDrain, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
 import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole, SubscriberBinding } from "../../roles/index.js";
 import { DEFAULT_API_PORT, isLoopback, parseToken } from "../../provisioning/index.js";
@@ -10,6 +10,8 @@ import { bool, ConfigError, list, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, tlsPaths, untilSignal } from "../member.js";
 import { loadUsers, parseListeners, sipLimitFlags, sipLimits, sipLimitsShape } from "../sip-config.js";
 import { VERSION } from "../version.js";
+import { busMetrics, startOps } from "../ops.js";
+import type { ThorMetrics } from "../../monitor/index.js";
 import { parsePassport } from "../../pki/index.js";
 
 const schema = memberSchema.extend({
@@ -112,6 +114,64 @@ function sipProxyRole(cfg: NodeConfig): SipProxyRole {
   });
 }
 
+/** Per-role counters of a node's roles under conventional names; everything else a role counts stays on Thor.Statistics. */
+const ROLE_COUNTERS: ReadonlyArray<{ stat: string; name: string; help: string; labels?: Record<string, string> }> = [
+  { stat: "registrations", name: "thor_sip_registrations_total", help: "REGISTER requests accepted by the registrar" },
+  { stat: "authFailures", name: "thor_sip_auth_failures_total", help: "Requests refused for bad credentials" },
+  { stat: "challenges", name: "thor_sip_auth_challenges_total", help: "Digest challenges sent" },
+  { stat: "forwarded", name: "thor_sip_forwarded_total", help: "Requests forwarded by the proxy core" },
+  { stat: "rejected", name: "thor_sip_rejected_total", help: "Requests answered with 4xx-6xx by the proxy core" },
+  { stat: "replicatedOut", name: "thor_sip_replication_total", help: "Binding replications sent to and received from holders", labels: { direction: "out" } },
+  { stat: "replicatedIn", name: "thor_sip_replication_total", help: "Binding replications sent to and received from holders", labels: { direction: "in" } },
+  { stat: "holderFailovers", name: "thor_sip_replication_failures_total", help: "Calls to a registration holder that failed over to the next holder" },
+  { stat: "handedOver", name: "thor_sip_bindings_handed_over_total", help: "Bindings handed to new holders after a ring change" },
+];
+const ROLE_GAUGES: ReadonlyArray<{ stat: string; name: string; help: string }> = [
+  { stat: "bindings", name: "thor_sip_bindings", help: "Registration bindings held by this node (own and replicas)" },
+  { stat: "aors", name: "thor_sip_aors", help: "Addresses of record with bindings on this node" },
+  { stat: "subscribers", name: "thor_provisioning_cache_size", help: "Accounts in this node's subscriber cache" },
+];
+
+function nodeMetrics(metrics: ThorMetrics, node: NodeRuntime, control: ControlLink, lookup: LookupServer | undefined): void {
+  const stat = (name: string) => {
+    let sum: number | undefined;
+    for (const s of Object.values(node.roleStatistics())) if (typeof s[name] === "number") sum = (sum ?? 0) + s[name]!;
+    return sum;
+  };
+  const grouped = new Map<string, typeof ROLE_COUNTERS[number][]>();
+  for (const c of ROLE_COUNTERS) grouped.set(c.name, [...(grouped.get(c.name) ?? []), c]);
+  for (const [name, list] of grouped) {
+    const labelNames = Object.keys(list[0]!.labels ?? {});
+    metrics.counter(name, list[0]!.help, labelNames, () => list.flatMap((c) => (stat(c.stat) === undefined ? [] : [[c.labels ?? {}, stat(c.stat)!] as const])));
+  }
+  for (const g of ROLE_GAUGES) metrics.gauge(g.name, g.help, [], () => (stat(g.stat) === undefined ? [] : [[{}, stat(g.stat)!] as const]));
+  metrics.gauge("thor_ring_nodes", "Nodes on each role's ring (draining nodes excluded)", ["role"], () => {
+    const map = node.roleMap();
+    return map ? map.roles().map((role) => [{ role }, map.ring(role)?.nodes.length ?? 0] as const) : [];
+  });
+  metrics.gauge("thor_ring_share", "This node's share (0..1) of each of its roles' rings", ["role"], () => {
+    const map = node.roleMap();
+    const self = node.self();
+    return map ? self.roles.map((role) => [{ role }, map.ring(role)?.shares().get(self.ip) ?? 0] as const) : [];
+  });
+  metrics.gauge("thor_membership_members", "Members in the applied snapshot", [], () => node.currentSnapshot()?.members.length ?? 0);
+  metrics.gauge("thor_membership_epoch", "Manager term of the applied snapshot", [], () => node.currentSnapshot()?.epoch ?? 0);
+  metrics.gauge("thor_node_draining", "1 while this node is draining", [], () => (node.self().attrs["draining"] === true ? 1 : 0));
+  metrics.counter("thor_control_calls_total", "Control-link calls made by this node, by outcome", ["outcome"], () => [
+    [{ outcome: "ok" }, control.stats.callsSent - control.stats.callsFailed],
+    [{ outcome: "error" }, control.stats.callsFailed],
+  ]);
+  metrics.counter("thor_control_requests_total", "Control-link requests served (ok) or refused by this node", ["outcome"], () => [
+    [{ outcome: "served" }, control.stats.requestsServed],
+    [{ outcome: "refused" }, control.stats.refused],
+    [{ outcome: "protocol_error" }, control.stats.protocolErrors],
+  ]);
+  if (lookup) {
+    metrics.counter("thor_lookups_total", "Lookups answered on the public lookup interface", [], () => lookup.answered);
+    metrics.gauge("thor_lookup_connections", "Open lookup connections", [], () => lookup.connections);
+  }
+}
+
 export function register(program: Command): void {
   sipLimitFlags(memberFlags(program.command("node").description("run a node: join the overlay and serve roles")))
     .option("--ip <addr>", "our address (also the lookup listen address)")
@@ -152,7 +212,7 @@ export function register(program: Command): void {
         host: cfg.ip,
         port: cfg.controlPort,
         // Nodes, and operator tools for read-only queries (the methods check the OU).
-        accept: [parsePassport("OU=node"), parsePassport("OU=monitor")],
+        accept: [parsePassport("OU=node"), parsePassport("OU=monitor"), parsePassport("OU=operator")],
         dialFrom: cfg.ip,
         resolve: (id) => {
           const m = runtime?.roleMap()?.members.find((e) => e.id === id);
@@ -182,7 +242,14 @@ export function register(program: Command): void {
         log.info({ port: addr.port }, "lookup interface listening");
       }
       await node.start();
+      serveDrain(control, node);
+      const ops = await startOps(cfg, log, "node", (metrics, health) => {
+        busMetrics(metrics, health, bus);
+        nodeMetrics(metrics, node, control, lookup);
+        for (const [name] of Object.entries(node.readiness())) health.check(name, () => node.readiness()[name] ?? { ok: false, detail: "gone" });
+      });
       await untilSignal(log, async () => {
+        await ops?.stop();
         await node.stop();
         await control.stop();
         await lookup?.stop();

@@ -7,6 +7,7 @@ import { loadUsers, parseListeners, sipLimitFlags, sipLimits, sipLimitsShape } f
 import { createLogger } from "../logging.js";
 import { untilSignal } from "../member.js";
 import { VERSION } from "../version.js";
+import { startOps } from "../ops.js";
 
 const schema = z.object({
   domain: list(z.string().min(1)).refine((d) => d.length > 0, "at least one domain"),
@@ -24,6 +25,8 @@ const schema = z.object({
   dnsServer: list(z.string().regex(/^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/, "an IP address, optionally with :port")).default([]),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
   logFormat: z.enum(["json", "pretty", "auto"]).default("auto"),
+  /** Operations port `host:port` (`/metrics`, `/health`, `/ready`); off when unset. */
+  metricsListen: z.string().optional(),
 });
 
 export function register(program: Command): void {
@@ -44,7 +47,8 @@ export function register(program: Command): void {
     .option("--rate <n>", "requests per second per source before dropping (default 200)")
     .option("--dns-server <list>", "DNS servers (IP or [IPv6], optional :port) for RFC 3263 lookups of foreign targets (default: the system's)")
     .option("--log-level <level>", "trace|debug|info|warn|error")
-    .option("--log-format <format>", "json|pretty|auto");
+    .option("--log-format <format>", "json|pretty|auto")
+    .option("--metrics-listen <host:port>", "serve /metrics, /health and /ready on this address (default off)");
   sipLimitFlags(cmd).action(async (flags: Record<string, unknown>) => {
       const { config, ...rest } = flags;
       const cfg = loadConfig(schema, { component: "sip", file: typeof config === "string" ? config : undefined, flags: rest });
@@ -72,6 +76,16 @@ export function register(program: Command): void {
       });
       await server.start();
       log.info({ listen: server.transport.bound().map((b) => `${b.transport}:${b.host}:${b.boundPort}`), domains: cfg.domain, users: credentials.size }, "SIP server ready");
-      await untilSignal(log, () => server.stop());
+      const ops = await startOps({ name: "sip", metricsListen: cfg.metricsListen }, log, "sip", (metrics) => {
+        const c = server.proxy.counters;
+        metrics.counter("thor_sip_registrations_total", "REGISTER requests accepted by the registrar", [], () => c.registrations);
+        metrics.counter("thor_sip_auth_failures_total", "Requests refused for bad credentials", [], () => c.authFailures);
+        metrics.counter("thor_sip_forwarded_total", "Requests forwarded by the proxy core", [], () => c.forwarded);
+        metrics.gauge("thor_sip_bindings", "Registration bindings held", [], () => server.proxy.registrar.store.size);
+      });
+      await untilSignal(log, async () => {
+        await ops?.stop();
+        await server.stop();
+      });
     });
 }

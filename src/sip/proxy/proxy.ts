@@ -58,6 +58,8 @@ export interface ClusterHooks {
   edgeRoute(edge: string, ref: FlowRef | undefined): string | undefined;
   /** Whether `address:port` is another member's internal SIP listener. */
   isPeer(address: string, port: number): boolean;
+  /** Whether this member is draining: it takes no new registrations or calls from clients. */
+  draining?(): boolean;
 }
 
 interface Branch {
@@ -70,6 +72,9 @@ interface Branch {
   cancelled: boolean;
   timerC: TimerHandle | undefined;
 }
+
+/** Retry-After (seconds) of the 503 a draining member answers to new requests. */
+const DRAIN_RETRY_AFTER_S = 5;
 
 /** RFC 3261 16.7: the context that collects the responses of all branches of one request. */
 class ResponseContext {
@@ -190,6 +195,11 @@ export class SipProxy {
     // Requests on the internal listener come from members that authenticated the client already.
     const trusted = flow.peer !== undefined;
     const toTag = req.to?.params.get("tag");
+    // A draining member takes nothing new from clients: 503 with Retry-After sends them to the next
+    // server of their RFC 3263 list (RFC 3261 21.5.4); in-dialog requests and other members' requests go on.
+    if (!trusted && toTag === undefined && req.method !== "ACK" && req.method !== "CANCEL" && this.opts.cluster?.draining?.() === true) {
+      return this.reply(tx, req, 503, "Service Unavailable (draining)", [["Retry-After", String(DRAIN_RETRY_AFTER_S)]]);
+    }
 
     if (!hasRoute && this.isLocal(ruri) && (ruri.user === undefined || req.method === "REGISTER")) {
       // Addressed to us.

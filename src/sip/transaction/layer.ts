@@ -11,6 +11,7 @@ import { ClientTransaction } from "./client.js";
 import { ServerTransaction } from "./server.js";
 import type { ClientTransactionUser, Sender } from "./types.js";
 import { DEFAULT_TIMERS, type TimerConfig } from "./timers.js";
+import { sipRequestChannel } from "../diagnostics.js";
 
 export const MAGIC_COOKIE = "z9hG4bK";
 
@@ -89,6 +90,7 @@ export class TransactionLayer {
         return;
       }
     }
+    sipRequestChannel.publish({ method: req.method });
     if (req.method === "ACK") {
       // An ACK matching no transaction is the ACK for a 2xx: it goes to the core (17.2.3).
       this.core.onRequest(req, flow, undefined);

@@ -11,6 +11,7 @@ import { serializeMessage, type SipRequest, type SipResponse } from "../message/
 import type { Flow } from "../transport/index.js";
 import type { ServerState, ServerTransactionEvents } from "./types.js";
 import { timerH, timerI, timerJ, timerL, type TimerConfig } from "./timers.js";
+import { sipResponseChannel } from "../diagnostics.js";
 
 export class ServerTransaction {
   state: ServerState;
@@ -45,6 +46,7 @@ export class ServerTransaction {
     const ok = this.sendResponse(bytes);
     this.last = bytes;
     this.lastStatus = res.status;
+    sipResponseChannel.publish({ method: this.request.method, status: res.status });
     if (!ok) {
       this.events.onFailure?.("transport");
       this.terminate();

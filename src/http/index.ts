@@ -1,0 +1,6 @@
+/**
+ * http/ — floor 1. The project's one HTTP framework (fastify) behind a
+ * factory with shared limits. Imports only base/.
+ */
+export { createHttpApp, listenHttp, type HttpApp, type HttpServerOptions } from "./server.js";
+export { DEFAULT_HTTP_BODY_LIMIT, DEFAULT_HTTP_REQUEST_TIMEOUT_MS, DEFAULT_HTTP_KEEPALIVE_MS, DEFAULT_HTTP_MAX_CONNECTIONS } from "./options.js";
