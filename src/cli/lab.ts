@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initCa, issueCertificate } from "../pki/index.js";
+import { DEFAULT_XCAP_PORT, DEFAULT_XCAP_ROOT } from "../xcap/index.js";
 
 export type MemberKind = "eventserver" | "manager" | "database" | "node" | "monitor" | "dns";
 
@@ -34,6 +35,8 @@ export interface LabPlan {
   members: LabMember[];
   /** The provisioning API of the first provisioning_server node and a write token for it. */
   provisioning?: { url: string; token: string; tokenName: string };
+  /** The XCAP root URI of the first xcap_server node (users authenticate with their SIP credentials). */
+  xcap?: { url: string };
 }
 
 export interface LabOptions {
@@ -64,6 +67,8 @@ export interface LabOptions {
   subscribers?: "users-file" | "database";
   /** API port of provisioning_server nodes. @default 9280 */
   apiPort?: number;
+  /** HTTP port of xcap_server nodes. @default DEFAULT_XCAP_PORT (9290) */
+  xcapPort?: number;
 }
 
 /** Demo subscribers, written to `<dir>/users.toml` for the sip_proxy nodes. */
@@ -109,6 +114,7 @@ export function planLab(opts: LabOptions): LabPlan {
   const apiPort = opts.apiPort ?? 9280;
   const apiToken = { name: "admin", secret: randomBytes(18).toString("base64url") };
   let provisioning: LabPlan["provisioning"];
+  let xcap: LabPlan["xcap"];
   (opts.nodes ?? DEMO_NODE_ROLES).forEach((roles, i) => {
     const ip = `${subnet}.${101 + i}`;
     const sip: { args: string[]; ports: Record<string, number> } = roles.includes("sip_proxy")
@@ -123,6 +129,13 @@ export function planLab(opts: LabOptions): LabPlan {
       sip.ports["provisioning"] = apiPort;
       provisioning ??= { url: `http://${ip}:${apiPort}`, token: apiToken.secret, tokenName: apiToken.name };
     }
+    if (roles.includes("xcap_server")) {
+      const xcapPort = opts.xcapPort ?? DEFAULT_XCAP_PORT;
+      sip.args.push("--xcap-port", String(xcapPort));
+      if (!roles.includes("sip_proxy")) sip.args.push("--sip-domains", sipDomain);
+      sip.ports["xcap"] = xcapPort;
+      xcap ??= { url: `http://${ip}:${xcapPort}${DEFAULT_XCAP_ROOT}` };
+    }
     add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...sip.args, ...joined, ...fast.node], roles, { lookup: lookupPort, ...sip.ports });
   });
   for (let i = 0; i < (opts.dns ?? 0); i++) {
@@ -131,7 +144,7 @@ export function planLab(opts: LabOptions): LabPlan {
     add("dns", `dns${i + 1}`, ip, ["dns", "--ip", ip, "--port", String(port), "--domain", sipDomain, ...joined], [], { dns: port });
   }
   members.push({ kind: "monitor", name: "monitor", ip: "127.0.0.1", args: ["monitor", "--name", "monitor", ...common, ...joined], roles: [], ports: {}, cert: join(caDir, "certs", "monitor.crt"), key: join(caDir, "certs", "monitor.key"), log: "" });
-  return { dir: opts.dir, caDir, sipDomain, usersFile, eventServers, members, ...(provisioning ? { provisioning } : {}) };
+  return { dir: opts.dir, caDir, sipDomain, usersFile, eventServers, members, ...(provisioning ? { provisioning } : {}), ...(xcap ? { xcap } : {}) };
 }
 
 const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor", dns: "dns" };

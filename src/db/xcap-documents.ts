@@ -14,9 +14,7 @@ export async function getXcapDocument(db: Executor, key: XcapDocumentKey): Promi
   const r = await db
     .selectFrom("xcap_documents")
     .select(["auid", "xui", "name", "etag", "doc", "updated_at"])
-    .where("auid", "=", key.auid)
-    .where("xui", "=", key.xui)
-    .where("name", "=", key.name)
+    .where((eb) => eb.and({ auid: key.auid, xui: key.xui, name: key.name }))
     .executeTakeFirst();
   return r ? { auid: r.auid, xui: r.xui, name: r.name, etag: r.etag, doc: r.doc, updatedAt: r.updated_at } : undefined;
 }
@@ -34,10 +32,7 @@ export async function replaceXcapDocument(db: Executor, key: XcapDocumentKey, do
   const r = await db
     .updateTable("xcap_documents")
     .set({ doc, etag, size: Buffer.byteLength(doc), updated_at: nowIso() })
-    .where("auid", "=", key.auid)
-    .where("xui", "=", key.xui)
-    .where("name", "=", key.name)
-    .where("etag", "=", ifEtag)
+    .where((eb) => eb.and({ auid: key.auid, xui: key.xui, name: key.name, etag: ifEtag }))
     .executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
@@ -46,10 +41,7 @@ export async function replaceXcapDocument(db: Executor, key: XcapDocumentKey, do
 export async function deleteXcapDocument(db: Executor, key: XcapDocumentKey, ifEtag: string): Promise<boolean> {
   const r = await db
     .deleteFrom("xcap_documents")
-    .where("auid", "=", key.auid)
-    .where("xui", "=", key.xui)
-    .where("name", "=", key.name)
-    .where("etag", "=", ifEtag)
+    .where((eb) => eb.and({ auid: key.auid, xui: key.xui, name: key.name, etag: ifEtag }))
     .executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }

@@ -52,7 +52,7 @@ export class XcapServer {
       requestTimeout: timeout,
       connectionTimeout: timeout,
       keepAliveTimeout: 5000,
-      maxParamLength: 8192,
+      routerOptions: { maxParamLength: 8192 },
       ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
     }) as unknown as FastifyInstance;
     // Every body is taken as bytes: the service checks UTF-8, media type and XML itself.
@@ -101,7 +101,7 @@ export class XcapServer {
         if (!this.domains.has(domain)) throw new XcapNotFoundError(`the domain ${domain} is not served here`);
         const auth = await this.opts.authenticator.authenticate({ method: req.method, target, authorization: req.headers.authorization, realm: domain });
         if (!auth.ok) {
-          if (auth.status === 401) for (const c of auth.challenges) void reply.header("WWW-Authenticate", c);
+          if (auth.status === 401) void reply.header("WWW-Authenticate", auth.challenges);
           throw auth.status === 401 ? new XcapUnauthorizedError(auth.reason) : new XcapForbiddenError(auth.reason);
         }
         const p = auth.principal;

@@ -39,6 +39,7 @@ function describe(plan: LabPlan, pids: Map<string, number>): object {
         .map((m) => ({ node: m.name, udp: `${m.ip}:${m.ports["sip_udp"]}`, tcp: `${m.ip}:${m.ports["sip_tcp"]}` })),
     },
     accounts: DEMO_ACCOUNTS.map((a) => ({ aor: `${a.username}@${plan.sipDomain}`, username: a.username, password: a.password, realm: plan.sipDomain })),
+    xcap: plan.xcap ? { url: plan.xcap.url, caps: `${plan.xcap.url}/xcap-caps/global/index`, auth: "HTTP digest with the account's SIP credentials (realm = its domain)" } : null,
     provisioning: plan.provisioning ? { url: plan.provisioning.url, token: plan.provisioning.token, openapi: `${plan.provisioning.url}/openapi.json` } : null,
     commands: {
       ...(plan.provisioning ? { provision: `THOR_API_URL=${plan.provisioning.url} THOR_API_TOKEN=${plan.provisioning.token} thor provision account add zoe@${plan.sipDomain} --password zoe-secret` } : {}),

@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { AdvertisedRole, ControlLink, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
-import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole, SubscriberBinding } from "../../roles/index.js";
+import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole, SubscriberBinding, XcapServerRole } from "../../roles/index.js";
+import { DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_DOCUMENTS_PER_USER, DEFAULT_XCAP_PORT } from "../../xcap/index.js";
 import { DEFAULT_API_PORT, parseToken } from "../../provisioning/index.js";
 import { MemoryCredentialStore } from "../../sip/index.js";
 import { bool, ConfigError, list, num } from "../config.js";
@@ -45,6 +46,14 @@ const schema = memberSchema.extend({
   apiTokens: list(z.string()).default([]),
   /** provisioning_server: serve HTTPS with the node's certificate. */
   apiTls: bool().default(false),
+  /** xcap_server: HTTP port (default 9290) and address (default <ip>). */
+  xcapPort: num().int().min(0).max(65535).default(DEFAULT_XCAP_PORT),
+  xcapHost: z.string().optional(),
+  /** xcap_server: serve HTTPS with the node's certificate. */
+  xcapTls: bool().default(false),
+  /** xcap_server: largest document in bytes, and documents per user. */
+  xcapMaxDocument: num().int().min(1024).max(10_485_760).default(DEFAULT_MAX_DOCUMENT_BYTES),
+  xcapMaxDocuments: num().int().min(1).max(10_000).default(DEFAULT_MAX_DOCUMENTS_PER_USER),
 });
 
 type NodeConfig = z.infer<typeof schema>;
@@ -55,21 +64,44 @@ function provisioningRole(cfg: NodeConfig): ProvisioningServerRole {
   return new ProvisioningServerRole({
     host: cfg.apiHost ?? cfg.ip,
     port: cfg.apiPort,
-    tokens: cfg.apiTokens.map((t) => {
-      try {
-        return parseToken(t);
-      } catch (err) {
-        throw new ConfigError(`api_tokens: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }),
+    tokens: parseTokens(cfg),
     ...(tls ? { tls: { cert: readFileSync(tls.cert, "utf8"), key: readFileSync(tls.key, "utf8") } } : {}),
     version: VERSION,
   });
 }
 
-function sipProxyRole(cfg: NodeConfig): SipProxyRole {
+function parseTokens(cfg: NodeConfig) {
+  return cfg.apiTokens.map((t) => {
+    try {
+      return parseToken(t);
+    } catch (err) {
+      throw new ConfigError(`api_tokens: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+}
+
+function servedDomains(cfg: NodeConfig, role: string): string[] {
   const domains = cfg.sipDomains.length > 0 ? cfg.sipDomains : cfg.domain ? [cfg.domain] : [];
-  if (domains.length === 0) throw new ConfigError("sip_proxy needs the domains it serves: give sip_domains or domain");
+  if (domains.length === 0) throw new ConfigError(`${role} needs the domains it serves: give sip_domains or domain`);
+  return domains;
+}
+
+function xcapRole(cfg: NodeConfig): XcapServerRole {
+  const tls = cfg.xcapTls ? tlsPaths(cfg) : undefined;
+  return new XcapServerRole({
+    host: cfg.xcapHost ?? cfg.ip,
+    port: cfg.xcapPort,
+    domains: servedDomains(cfg, "xcap_server"),
+    tokens: parseTokens(cfg),
+    algorithms: cfg.algorithms,
+    holders: cfg.replicas,
+    limits: { maxDocumentBytes: cfg.xcapMaxDocument, maxDocumentsPerUser: cfg.xcapMaxDocuments },
+    ...(tls ? { tls: { cert: readFileSync(tls.cert, "utf8"), key: readFileSync(tls.key, "utf8") } } : {}),
+  });
+}
+
+function sipProxyRole(cfg: NodeConfig): SipProxyRole {
+  const domains = servedDomains(cfg, "sip_proxy");
   const realm = domains[0]!;
   const listen = parseListeners(cfg.sipListen.length > 0 ? cfg.sipListen : [`udp:${cfg.ip}:5060`, `tcp:${cfg.ip}:5060`]);
   const needsTls = listen.some((l) => l.transport === "tls" || l.transport === "wss");
@@ -115,10 +147,15 @@ export function register(program: Command): void {
     .option("--api-host <addr>", "provisioning_server: API listen address (default --ip)")
     .option("--api-tokens <list>", "provisioning_server: API tokens name:read|write:secret, comma-separated")
     .option("--api-tls", "provisioning_server: serve HTTPS with the node's certificate")
+    .option("--xcap-port <port>", "xcap_server: HTTP port (default 9290)")
+    .option("--xcap-host <addr>", "xcap_server: listen address (default --ip)")
+    .option("--xcap-tls", "xcap_server: serve HTTPS with the node's certificate")
+    .option("--xcap-max-document <bytes>", "xcap_server: largest document (default 65536)")
+    .option("--xcap-max-documents <n>", "xcap_server: documents per user (default 32)")
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "node", flags);
       const log = memberLogger(cfg, "node");
-      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg) : r === "provisioning_server" ? provisioningRole(cfg) : new AdvertisedRole(r)));
+      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg) : r === "provisioning_server" ? provisioningRole(cfg) : r === "xcap_server" ? xcapRole(cfg) : new AdvertisedRole(r)));
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, servers, identity, log);
