@@ -9,7 +9,7 @@
 import { XcapBadRequestError, XcapConflictError, XcapError, XcapMethodError, XcapNotFoundError } from "./errors.js";
 import { applyStep, attributeOf, parseNodeSelector, selectElements, splitSteps, type ExpandedName, type NodeSelector } from "./node-selector.js";
 import { validateDocument, type ApplicationUsage } from "./usages.js";
-import { childElements, depthOf, escapeXml, isElement, isIgnorable, namespacesInScope, parseXml, serialize, type Document, type Element } from "./xml.js";
+import { childElements, depthOf, escapeXml, isElement, isIgnorable, markupCount, MAX_XML_MARKUP, namespacesInScope, parseXml, serialize, type Document, type Element } from "./xml.js";
 
 export const MIME_ELEMENT = "application/xcap-el+xml";
 export const MIME_ATTRIBUTE = "application/xcap-att+xml";
@@ -34,6 +34,7 @@ export function parseSelector(text: string, namespaces: ReadonlyMap<string, stri
 
 /** Parse a stored or submitted whole document and check it against its usage (409 when it fails). */
 export function checkDocument(text: string, usage: ApplicationUsage): Document {
+  if (markupCount(text) > MAX_XML_MARKUP) throw new XcapConflictError({ tag: "constraint-failure", phrase: `a document holds at most ${MAX_XML_MARKUP} elements, comments and processing instructions` });
   const p = parseXml(text);
   if (!p.ok) throw new XcapConflictError({ tag: "not-well-formed", phrase: p.reason.slice(0, 200) });
   if (depthOf(p.doc.documentElement!) > MAX_XML_DEPTH) throw new XcapConflictError({ tag: "constraint-failure", phrase: `elements nest at most ${MAX_XML_DEPTH} deep` });

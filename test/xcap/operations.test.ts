@@ -138,3 +138,12 @@ describe("application usages: checks beyond well-formedness", () => {
     assert.equal(conflictOf(() => checkDocument(deep, RL)).tag, "constraint-failure");
   });
 });
+
+describe("cost bounds", () => {
+  it("refuses a document with more markup than the bound before building its DOM", () => {
+    const many = `<resource-lists xmlns="${RL_NS}"><list name="a">${"<list/>".repeat(5000)}</list></resource-lists>`;
+    const c = conflictOf(() => checkDocument(many, RL));
+    assert.equal(c.tag, "constraint-failure");
+    assert.match(c.phrase ?? "", /at most 4000 elements/);
+  });
+});
