@@ -1,5 +1,4 @@
-import { ThorError } from "../base/index.js";
-import { escapeXml } from "./xml.js";
+import { escapeXml, ThorError } from "../base/index.js";
 
 /** The namespace of `<xcap-error>` bodies (RFC 4825 11). */
 export const XCAP_ERROR_NS = "urn:ietf:params:xml:ns:xcap-error";

@@ -22,7 +22,7 @@
  * namespace; prefixes come from the request's `xmlns()` query. Nothing here
  * throws: parsing returns a result, and selection returns what it found.
  */
-import { childElements, isElement, type Document, type Element } from "./xml.js";
+import { childElements, isElement, type Document, type Element } from "../base/index.js";
 
 /** A qualified name resolved to its namespace (`null`: no namespace). */
 export interface ExpandedName {

@@ -9,7 +9,7 @@
 import { XcapBadRequestError, XcapConflictError, XcapError, XcapMethodError, XcapNotFoundError } from "./errors.js";
 import { applyStep, attributeOf, parseNodeSelector, selectElements, splitSteps, type ExpandedName, type NodeSelector } from "./node-selector.js";
 import { validateDocument, type ApplicationUsage } from "./usages.js";
-import { childElements, depthOf, escapeXml, isElement, isIgnorable, markupCount, MAX_XML_MARKUP, namespacesInScope, parseXml, serialize, type Document, type Element } from "./xml.js";
+import { childElements, depthOf, escapeXml, isElement, isIgnorable, markupCount, MAX_XML_MARKUP, namespacesInScope, parseXml, serialize, type Document, type Element } from "../base/index.js";
 
 export const MIME_ELEMENT = "application/xcap-el+xml";
 export const MIME_ATTRIBUTE = "application/xcap-att+xml";

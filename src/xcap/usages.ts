@@ -14,7 +14,7 @@
  */
 import type { XcapConflict } from "./errors.js";
 import { attributeOf } from "./node-selector.js";
-import { childElements, children, type Document, type Element } from "./xml.js";
+import { childElements, children, type Document, type Element } from "../base/index.js";
 
 export const NS = {
   commonPolicy: "urn:ietf:params:xml:ns:common-policy",

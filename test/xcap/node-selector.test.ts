@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parseNodeSelector, selectElements } from "../../src/xcap/node-selector.js";
-import { parseXml } from "../../src/xcap/xml.js";
+import { parseXml } from "../../src/base/index.js";
 import { BUDDIES, RL_NS } from "./fixtures.js";
 
 const doc = () => {

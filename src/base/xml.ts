@@ -1,5 +1,5 @@
 /**
- * The XML parts XCAP needs, on @xmldom/xmldom: parse without DTDs (a
+ * The XML kit of the XML protocols (XCAP, PIDF, pres-rules), on @xmldom/xmldom: parse without DTDs (a
  * DOCTYPE is refused, so no entity can expand), serialize, walk element
  * children, and the namespace bindings in scope. Nothing here throws on
  * bad input: parsing returns a result.
