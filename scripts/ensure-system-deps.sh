@@ -7,10 +7,11 @@
 #   dnsutils, knot-dnsutils  dig and kdig, for the thor dns tests
 #   knot                the external primary of the RFC 2136 push test (and the DNS benchmark's baseline)
 #   baresip             a real SIP user agent (RFC 3263 client), for the SIP and thor dns end-to-end tests
+#   curl                a plain HTTP client with digest, for the XCAP tests
 # Benchmarks also want: kamailio (the baseline SIP proxy).
 #   dnsperf             the DNS load generator
 set -euo pipefail
-want=(sip-tester openssl dnsutils knot-dnsutils baresip knot)
+want=(sip-tester openssl dnsutils knot-dnsutils baresip knot curl)
 if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
 missing=()
 for pkg in "${want[@]}"; do
@@ -24,7 +25,7 @@ fi
 echo "installing ${missing[*]} ..." >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The kamailio package starts a service on 5060; the benchmark runs its own instance.
 if [[ " ${missing[*]} " == *" kamailio "* ]]; then
   (systemctl stop kamailio 2>/dev/null || service kamailio stop 2>/dev/null || pkill -x kamailio || true) >/dev/null 2>&1

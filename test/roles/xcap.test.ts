@@ -1,5 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -171,6 +172,14 @@ describe("xcap_server role", () => {
         assert.match((await put(RULES)).body, /<schema-validation-error/);
         assert.equal((await put(`<resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><!-- ${"x".repeat(9000)} --></resource-lists>`)).status, 413);
         assert.match((await put('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"/>')).body, /<not-well-formed phrase="a DOCTYPE is not allowed"/);
+      });
+
+      it("curl --digest (a plain HTTP client) writes an element and reads the document", async () => {
+        const curl = (args: string[]) =>
+          new Promise<string>((resolve, reject) => execFile("curl", ["-s", "--max-time", "10", "--digest", "-u", "alice:alice-secret", ...args], { timeout: 15_000 }, (err, out) => (err ? reject(err) : resolve(out))));
+        const url = `${doc("alice")}/~~/resource-lists/list%5b@name=%22work%22%5d/entry%5b@uri=%22sip:curl@example.com%22%5d`;
+        assert.equal(await curl(["-X", "PUT", "-H", "Content-Type: application/xcap-el+xml", "--data", '<entry uri="sip:curl@example.com"/>', "-o", "/dev/null", "-w", "%{http_code}", url]), "201");
+        assert.match(await curl([doc("alice")]), /<list name="work"><entry uri="sip:curl@example.com"\/><\/list>/);
       });
 
       it("lets a user reach only their own documents; operators by token, read tokens only reading", async () => {
