@@ -8,10 +8,11 @@
 #   knot                the external primary of the RFC 2136 push test (and the DNS benchmark's baseline)
 #   baresip             a real SIP user agent (RFC 3263 client), for the SIP and thor dns end-to-end tests
 #   prometheus          the real Prometheus that scrapes the demo's /metrics in the operations test
+#   curl                a plain HTTP client with digest, for the XCAP tests
 # Benchmarks also want: kamailio (the baseline SIP proxy).
 #   dnsperf             the DNS load generator
 set -euo pipefail
-want=(sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus)
+want=(sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl)
 if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
 missing=()
 for pkg in "${want[@]}"; do

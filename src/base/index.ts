@@ -8,3 +8,21 @@ export { type Logger, type LogFn, silentLogger } from "./logger.js";
 export { redactUri } from "./redact.js";
 export { type Channel, channel, subscribe } from "./diagnostics.js";
 export { sleep, backoffDelay, deferred, type Deferred } from "./async.js";
+export {
+  parseXml,
+  serialize,
+  isElement,
+  childElements,
+  children,
+  textOf,
+  isIgnorable,
+  depthOf,
+  namespacesInScope,
+  escapeXml,
+  markupCount,
+  MAX_XML_MARKUP,
+  type XmlParse,
+  type Document,
+  type Element,
+  type Node,
+} from "./xml.js";

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initCa, issueCertificate } from "../pki/index.js";
+import { DEFAULT_XCAP_PORT, DEFAULT_XCAP_ROOT } from "../xcap/index.js";
 
 export type MemberKind = "eventserver" | "manager" | "database" | "node" | "monitor" | "dns";
 
@@ -38,6 +39,8 @@ export interface LabPlan {
    * --token-file`), `tokensFile` the `name:scope:secret` list the node reads.
    */
   provisioning?: { url: string; token: string; tokenName: string; tokenFile: string; tokensFile: string };
+  /** The XCAP root URI of the first xcap_server node (users authenticate with their SIP credentials). */
+  xcap?: { url: string };
 }
 
 export interface LabOptions {
@@ -70,6 +73,8 @@ export interface LabOptions {
   apiPort?: number;
   /** Operations port (`/metrics`, `/health`, `/ready`) of every long-running member, on its own address; 0 = off. @default 0 */
   metricsPort?: number;
+  /** HTTP port of xcap_server nodes. @default DEFAULT_XCAP_PORT (9290) */
+  xcapPort?: number;
 }
 
 /** Demo subscribers, written to `<dir>/users.toml` for the sip_proxy nodes. */
@@ -118,6 +123,7 @@ export function planLab(opts: LabOptions): LabPlan {
   let provisioning: LabPlan["provisioning"];
   const tokenFile = join(opts.dir, "api-token");
   const tokensFile = join(opts.dir, "api-tokens");
+  let xcap: LabPlan["xcap"];
   (opts.nodes ?? DEMO_NODE_ROLES).forEach((roles, i) => {
     const ip = `${subnet}.${101 + i}`;
     const sip: { args: string[]; ports: Record<string, number> } = roles.includes("sip_proxy")
@@ -133,6 +139,13 @@ export function planLab(opts: LabOptions): LabPlan {
       sip.ports["provisioning"] = apiPort;
       provisioning ??= { url: `http://${ip}:${apiPort}`, token: apiToken.secret, tokenName: apiToken.name, tokenFile, tokensFile };
     }
+    if (roles.includes("xcap_server")) {
+      const xcapPort = opts.xcapPort ?? DEFAULT_XCAP_PORT;
+      sip.args.push("--xcap-port", String(xcapPort));
+      if (!roles.includes("sip_proxy")) sip.args.push("--sip-domains", sipDomain);
+      sip.ports["xcap"] = xcapPort;
+      xcap ??= { url: `http://${ip}:${xcapPort}${DEFAULT_XCAP_ROOT}` };
+    }
     add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...sip.args, ...joined, ...fast.node], roles, { lookup: lookupPort, ...sip.ports });
   });
   for (let i = 0; i < (opts.dns ?? 0); i++) {
@@ -141,7 +154,7 @@ export function planLab(opts: LabOptions): LabPlan {
     add("dns", `dns${i + 1}`, ip, ["dns", "--ip", ip, "--port", String(port), "--domain", sipDomain, ...joined], [], { dns: port });
   }
   members.push({ kind: "monitor", name: "monitor", ip: "127.0.0.1", args: ["monitor", "--name", "monitor", ...common, ...joined], roles: [], ports: {}, cert: join(caDir, "certs", "monitor.crt"), key: join(caDir, "certs", "monitor.key"), log: "" });
-  return { dir: opts.dir, caDir, sipDomain, usersFile, eventServers, members, ...(provisioning ? { provisioning } : {}) };
+  return { dir: opts.dir, caDir, sipDomain, usersFile, eventServers, members, ...(provisioning ? { provisioning } : {}), ...(xcap ? { xcap } : {}) };
 }
 
 const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor", dns: "dns" };

@@ -49,7 +49,10 @@ export {
   type PropertyValue,
   type SubscriberRecord,
   type TrustedPeerRecord,
+  type XcapDocumentKey,
+  type XcapDocumentRecord,
 } from "./records.js";
+export { getXcapDocument, insertXcapDocument, replaceXcapDocument, deleteXcapDocument, xcapUsage } from "./xcap-documents.js";
 export type { ProvisioningSchema } from "./schema.js";
 export { DbUriError, DbUnavailableError, DbPrimaryDownError, DbConflictError, DbReferenceError, DbNotConfiguredError } from "./errors.js";
 export { failoverChannel } from "./diagnostics.js";

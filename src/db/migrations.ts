@@ -90,6 +90,26 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         for (const t of ["audit", "trusted_peers", "call_features", "aliases", "accounts", "domains"]) await db.schema.dropTable(t).ifExists().execute();
       },
     },
+    "0002_xcap_documents": {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("xcap_documents")
+          .addColumn("id", id, (c) => (dialect === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn("auid", "varchar(64)", (c) => c.notNull())
+          .addColumn("xui", "varchar(512)", (c) => c.notNull())
+          .addColumn("name", "varchar(512)", (c) => c.notNull())
+          .addColumn("etag", "varchar(64)", (c) => c.notNull())
+          .addColumn("doc", "text", (c) => c.notNull())
+          .addColumn("size", "integer", (c) => c.notNull())
+          .addColumn("updated_at", "varchar(32)", (c) => c.notNull())
+          .addUniqueConstraint("xcap_documents_path", ["auid", "xui", "name"])
+          .execute();
+        await db.schema.createIndex("xcap_documents_xui").on("xcap_documents").column("xui").execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable("xcap_documents").ifExists().execute();
+      },
+    },
   };
 }
 

@@ -95,3 +95,17 @@ export const NO_FEATURES: CallFeatures = {
   blockIncoming: [],
   blockOutgoing: [],
 };
+
+/** Where an XCAP document lives: application usage, user (XUI) and document name. */
+export interface XcapDocumentKey {
+  auid: string;
+  xui: string;
+  name: string;
+}
+
+export interface XcapDocumentRecord extends XcapDocumentKey {
+  etag: string;
+  /** The document, UTF-8 XML text. */
+  doc: string;
+  updatedAt: string;
+}

@@ -79,6 +79,23 @@ export interface AuditTable {
   detail: string | null;
 }
 
+/** One XCAP document (RFC 4825): the body as UTF-8 text, addressed by application usage, user and name. */
+export interface XcapDocumentTable {
+  id: Generated<number>;
+  /** Application usage id (`pres-rules`, `resource-lists`, ...). */
+  auid: string;
+  /** XCAP user id, e.g. `sip:alice@example.com`. */
+  xui: string;
+  /** Document path below the user's folder (`index`, `lists/friends.xml`). */
+  name: string;
+  /** Entity tag of the current version; changes with every write. */
+  etag: string;
+  doc: string;
+  /** Size of `doc` in bytes (UTF-8). */
+  size: number;
+  updated_at: string;
+}
+
 export interface ProvisioningSchema {
   domains: DomainTable;
   accounts: AccountTable;
@@ -86,4 +103,5 @@ export interface ProvisioningSchema {
   call_features: CallFeaturesTable;
   trusted_peers: TrustedPeerTable;
   audit: AuditTable;
+  xcap_documents: XcapDocumentTable;
 }

@@ -4,3 +4,5 @@ import { defineError } from "../base/index.js";
 export const LocationRequestError = defineError("THOR_ROLES_LOCATION_REQUEST", "LocationRequestError");
 /** A node asked for bindings before it applied its first membership. */
 export const LocationNotReadyError = defineError("THOR_ROLES_LOCATION_NOT_READY", "LocationNotReadyError");
+/** An `xcap.changed` notice that does not validate or comes from a member that is not a node. */
+export const XcapNoticeError = defineError("THOR_ROLES_XCAP_NOTICE", "XcapNoticeError");

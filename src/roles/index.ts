@@ -7,3 +7,7 @@ export { DistributedLocation, DEFAULT_REPLICAS, HANDOFF_BATCH, MAX_CLOCK_SKEW_MS
 export { LocationRequestError, LocationNotReadyError } from "./errors.js";
 export { ProvisioningServerRole, type ProvisioningRoleOptions } from "./provisioning.js";
 export { SubscriberBinding, type SubscriberBindingOptions } from "./subscribers.js";
+export { XcapServerRole, ProvisionedXcapAuthenticator, type XcapRoleOptions } from "./xcap.js";
+export { XcapChangeNotifier, XcapChangeReceiver, XCAP_CHANGED_METHOD, type XcapChangeNotifierOptions } from "./xcap-changes.js";
+export { followDatabases, type FollowDatabasesOptions } from "./databases.js";
+export { XcapNoticeError } from "./errors.js";

@@ -42,6 +42,7 @@ import {
 import { LocationRequestError } from "./errors.js";
 import { DistributedLocation, DEFAULT_REPLICAS, parseAnswer } from "./sip-location.js";
 import type { SubscriberBinding } from "./subscribers.js";
+import { XcapChangeReceiver } from "./xcap-changes.js";
 
 /** @default 5070 */
 export const DEFAULT_SIP_INTERNAL_PORT = 5070;
@@ -90,6 +91,7 @@ export class SipProxyRole implements Role {
   private location: DistributedLocation | undefined;
   private log: Logger | undefined;
   private sweepTimer: TimerHandle | undefined;
+  private xcapChanges: XcapChangeReceiver | undefined;
   private stopped = false;
   private memberLink: MemberLink | undefined;
 
@@ -110,6 +112,8 @@ export class SipProxyRole implements Role {
       cluster = clusterHooks(self, () => ctx.roleMap(), () => ctx.self().attrs["draining"] === true);
       credentials = this.remoteCredentials(distributed.control, this.location);
       listen.push({ transport: "tls", host: distributed.internal.host, port: distributed.internal.port, internal: true });
+      // Presence rules changed through XCAP (counted and logged until the presence agent is wired).
+      this.xcapChanges = new XcapChangeReceiver(distributed.control, ctx.logger.child({ part: "xcap" }));
     }
     this.server = new SipServer({
       logger: ctx.logger,
@@ -184,7 +188,7 @@ export class SipProxyRole implements Role {
     if (!this.server) return {};
     const store = this.location?.store ?? this.server.proxy.registrar.store;
     const tx = this.server.proxy.transactions.counts;
-    return { ...this.server.proxy.counters, transactions: tx.server + tx.client, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}) };
+    return { ...this.server.proxy.counters, transactions: tx.server + tx.client, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}), ...(this.xcapChanges ? { xcapChanges: this.xcapChanges.stats.received } : {}) };
   }
 
   /** The local store first; a subscriber we do not know is asked of its holders, like its registrations. */

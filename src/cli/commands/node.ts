@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { AdvertisedRole, ControlLink, serveDrain, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
-import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole, SubscriberBinding } from "../../roles/index.js";
+import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole, SubscriberBinding, XcapServerRole } from "../../roles/index.js";
+import { DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_DOCUMENTS_PER_USER, DEFAULT_XCAP_PORT } from "../../xcap/index.js";
 import { DEFAULT_API_PORT, isLoopback, parseToken } from "../../provisioning/index.js";
 import { MemoryCredentialStore } from "../../sip/index.js";
 import { bool, ConfigError, list, num } from "../config.js";
@@ -51,8 +52,16 @@ const schema = memberSchema.extend({
   apiTokensFile: z.string().optional(),
   /** provisioning_server: serve HTTPS with the node's certificate; default: on unless the API listens on a loopback address. */
   apiTls: bool().optional(),
-  /** provisioning_server: allow plain HTTP on a non-loopback address (tokens and accounts in clear). */
+  /** provisioning_server and xcap_server: allow plain HTTP on a non-loopback address (tokens and accounts in clear). */
   apiAllowPlainHttp: bool().default(false),
+  /** xcap_server: HTTP port (default 9290) and address (default <ip>). */
+  xcapPort: num().int().min(0).max(65535).default(DEFAULT_XCAP_PORT),
+  xcapHost: z.string().optional(),
+  /** xcap_server: serve HTTPS with the node's certificate; default: on unless the XCAP address is loopback. */
+  xcapTls: bool().optional(),
+  /** xcap_server: largest document in bytes, and documents per user. */
+  xcapMaxDocument: num().int().min(1024).max(10_485_760).default(DEFAULT_MAX_DOCUMENT_BYTES),
+  xcapMaxDocuments: num().int().min(1).max(10_000).default(DEFAULT_MAX_DOCUMENTS_PER_USER),
 });
 
 type NodeConfig = z.infer<typeof schema>;
@@ -66,8 +75,8 @@ function readTokensFile(path: string): string[] {
 }
 
 function provisioningRole(cfg: NodeConfig): ProvisioningServerRole {
-  const texts = [...cfg.apiTokens, ...(cfg.apiTokensFile ? readTokensFile(cfg.apiTokensFile) : [])];
-  if (texts.length === 0) throw new ConfigError("provisioning_server needs at least one API token: give api_tokens_file (one name:write:secret per line) or api_tokens / THOR_API_TOKENS");
+  const tokens = parseTokens(cfg);
+  if (tokens.length === 0) throw new ConfigError("provisioning_server needs at least one API token: give api_tokens_file (one name:write:secret per line) or api_tokens / THOR_API_TOKENS");
   const host = cfg.apiHost ?? cfg.ip;
   // HTTPS by default, with the node's certificate of the operator CA; plain HTTP only on loopback or when allowed.
   const tls = (cfg.apiTls ?? !(isLoopback(host) || cfg.apiAllowPlainHttp)) ? tlsPaths(cfg) : undefined;
@@ -75,21 +84,47 @@ function provisioningRole(cfg: NodeConfig): ProvisioningServerRole {
     host,
     port: cfg.apiPort,
     allowPlainHttp: cfg.apiAllowPlainHttp,
-    tokens: texts.map((t) => {
-      try {
-        return parseToken(t);
-      } catch (err) {
-        throw new ConfigError(`api_tokens: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }),
+    tokens,
     ...(tls ? { tls: { cert: readFileSync(tls.cert, "utf8"), key: readFileSync(tls.key, "utf8") } } : {}),
     version: VERSION,
   });
 }
 
-function sipProxyRole(cfg: NodeConfig): SipProxyRole {
+/** The API tokens of `api_tokens` and `api_tokens_file`. */
+function parseTokens(cfg: NodeConfig) {
+  return [...cfg.apiTokens, ...(cfg.apiTokensFile ? readTokensFile(cfg.apiTokensFile) : [])].map((t) => {
+    try {
+      return parseToken(t);
+    } catch (err) {
+      throw new ConfigError(`api_tokens: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+}
+
+function servedDomains(cfg: NodeConfig, role: string): string[] {
   const domains = cfg.sipDomains.length > 0 ? cfg.sipDomains : cfg.domain ? [cfg.domain] : [];
-  if (domains.length === 0) throw new ConfigError("sip_proxy needs the domains it serves: give sip_domains or domain");
+  if (domains.length === 0) throw new ConfigError(`${role} needs the domains it serves: give sip_domains or domain`);
+  return domains;
+}
+
+function xcapRole(cfg: NodeConfig): XcapServerRole {
+  const host = cfg.xcapHost ?? cfg.ip;
+  // As for the provisioning API: HTTPS by default, plain HTTP only on loopback or when allowed.
+  const tls = (cfg.xcapTls ?? !(isLoopback(host) || cfg.apiAllowPlainHttp)) ? tlsPaths(cfg) : undefined;
+  return new XcapServerRole({
+    host,
+    port: cfg.xcapPort,
+    domains: servedDomains(cfg, "xcap_server"),
+    tokens: parseTokens(cfg),
+    algorithms: cfg.algorithms,
+    holders: cfg.replicas,
+    limits: { maxDocumentBytes: cfg.xcapMaxDocument, maxDocumentsPerUser: cfg.xcapMaxDocuments },
+    ...(tls ? { tls: { cert: readFileSync(tls.cert, "utf8"), key: readFileSync(tls.key, "utf8") } } : {}),
+  });
+}
+
+function sipProxyRole(cfg: NodeConfig): SipProxyRole {
+  const domains = servedDomains(cfg, "sip_proxy");
   const realm = domains[0]!;
   const listen = parseListeners(cfg.sipListen.length > 0 ? cfg.sipListen : [`udp:${cfg.ip}:5060`, `tcp:${cfg.ip}:5060`]);
   const needsTls = listen.some((l) => l.transport === "tls" || l.transport === "wss");
@@ -194,14 +229,19 @@ export function register(program: Command): void {
     .option("--replicas <n>", "sip_proxy: nodes holding each registration, responsible one included (default 2)")
     .option("--api-port <port>", "provisioning_server: API port (default 9280)")
     .option("--api-host <addr>", "provisioning_server: API listen address (default --ip)")
-    .option("--api-tokens <list>", "provisioning_server: API tokens name:read|write:secret, comma-separated (prefer --api-tokens-file or THOR_API_TOKENS: argv is visible to every user)")
-    .option("--api-tokens-file <file>", "provisioning_server: file of API tokens, one name:read|write:secret per line")
+    .option("--api-tokens <list>", "provisioning_server, xcap_server: API tokens name:read|write:secret, comma-separated (prefer --api-tokens-file or THOR_API_TOKENS: argv is visible to every user)")
+    .option("--api-tokens-file <file>", "provisioning_server, xcap_server: file of API tokens, one name:read|write:secret per line")
     .option("--api-tls [bool]", "provisioning_server: serve HTTPS with the node's certificate (default: on unless the API address is loopback)")
-    .option("--api-allow-plain-http", "provisioning_server: allow plain HTTP on a non-loopback address")
+    .option("--api-allow-plain-http", "provisioning_server, xcap_server: allow plain HTTP on a non-loopback address")
+    .option("--xcap-port <port>", "xcap_server: HTTP port (default 9290)")
+    .option("--xcap-host <addr>", "xcap_server: listen address (default --ip)")
+    .option("--xcap-tls [bool]", "xcap_server: serve HTTPS with the node's certificate (default: on unless the XCAP address is loopback)")
+    .option("--xcap-max-document <bytes>", "xcap_server: largest document (default 65536)")
+    .option("--xcap-max-documents <n>", "xcap_server: documents per user (default 32)")
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "node", flags);
       const log = memberLogger(cfg, "node");
-      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg) : r === "provisioning_server" ? provisioningRole(cfg) : new AdvertisedRole(r)));
+      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg) : r === "provisioning_server" ? provisioningRole(cfg) : r === "xcap_server" ? xcapRole(cfg) : new AdvertisedRole(r)));
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, servers, identity, log);

@@ -1,0 +1,69 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { RoleMap } from "../../src/overlay/index.js";
+import { ProvisioningClient } from "../../src/provisioning/index.js";
+import { Lab } from "../support/lab.js";
+import { stopAllProcesses } from "../support/processes.js";
+import { waitFor } from "../support/wait-for.js";
+import { xcap } from "../support/xcap-client.js";
+import { BUDDIES, RULES } from "../xcap/fixtures.js";
+
+/**
+ * XCAP end to end on 127.0.151.0/24: three nodes (node1 also runs the
+ * provisioning API, node3 the xcap_server) over the announced SQLite
+ * database. An account created through the provisioning API reaches its
+ * XCAP documents with its SIP credentials at once; each write is told to
+ * the sip_proxy node responsible for the account, over the control link.
+ */
+const SUBNET = "127.0.151";
+const DOMAIN = "example.com";
+
+describe("XCAP end to end (provisioning → xcap_server → responsible sip_proxy)", () => {
+  let lab: Lab;
+  let api: ProvisioningClient;
+  let root: string;
+
+  before(async () => {
+    lab = await Lab.create({ subnet: SUBNET, nodes: [["sip_proxy", "provisioning_server"], ["sip_proxy"], ["sip_proxy", "xcap_server"]], subscribers: "database", sipDomain: DOMAIN });
+    await lab.startAll(90_000);
+    const prov = lab.plan.provisioning!;
+    api = new ProvisioningClient({ url: prov.url, token: prov.token });
+    await waitFor(() => api.createDomain({ name: DOMAIN }).then(() => true), { timeoutMs: 15_000, message: "database announced and writable" });
+    root = lab.plan.xcap!.url;
+    await waitFor(async () => (await xcap({ method: "GET", url: `${root}/xcap-caps/global/index` }).catch(() => ({ status: 0 }))).status === 200, { timeoutMs: 15_000, message: "XCAP server up" });
+  });
+
+  after(async () => {
+    api?.close();
+    await lab?.stop();
+    await stopAllProcesses();
+  });
+
+  it("a provisioned account stores its buddy list and rules with its SIP credentials; the responsible node is told", async () => {
+    await api.createAccount({ username: "frank", domain: DOMAIN, password: "frank-secret" });
+    const user = { username: "frank", password: "frank-secret" };
+    const lists = `${root}/resource-lists/users/sip:frank@${DOMAIN}/index`;
+    const put = await waitFor(async () => {
+      const r = await xcap({ method: "PUT", url: lists, body: BUDDIES, contentType: "application/resource-lists+xml", user });
+      return r.status === 201 ? r : undefined;
+    }, { timeoutMs: 5000, message: "frank writes his buddy list" });
+    assert.equal(put.status, 201);
+    const rules = await xcap({ method: "PUT", url: `${root}/pres-rules/users/sip:frank@${DOMAIN}/index`, body: RULES, contentType: "application/auth-policy+xml", user });
+    assert.equal(rules.status, 201);
+    const get = await xcap({ method: "GET", url: `${lists}/~~/resource-lists/list%5b@name=%22friends%22%5d/entry%5b1%5d/@uri`, user });
+    assert.deepEqual([get.status, get.body], [200, "sip:bob@example.com"]);
+    const members = lab.view.snapshot!.members;
+    const responsible = RoleMap.fromMembers(members).successors("sip_proxy", `frank@${DOMAIN}`, 1)[0]!.id;
+    const line = await lab.proc(responsible).waitForLog((l) => l["msg"] === "XCAP document changed" && l["aor"] === `frank@${DOMAIN}` && l["auid"] === "pres-rules", 10_000, "xcap.changed at the responsible node");
+    assert.equal(line["from"], "node3");
+    for (const m of members) if (m.id !== responsible) assert.ok(!lab.proc(m.id).logs.some((l) => l["msg"] === "XCAP document changed"), `${m.id} is not responsible for frank`);
+  });
+
+  it("another account is refused frank's documents; a blocked account everything", async () => {
+    await api.createAccount({ username: "gina", domain: DOMAIN, password: "gina-secret" });
+    const gina = { username: "gina", password: "gina-secret" };
+    assert.equal((await xcap({ method: "GET", url: `${root}/resource-lists/users/sip:frank@${DOMAIN}/index`, user: gina })).status, 403);
+    await api.updateAccount(`gina@${DOMAIN}`, { blocked: true });
+    assert.equal((await xcap({ method: "GET", url: `${root}/resource-lists/users/sip:gina@${DOMAIN}/index`, user: gina })).status, 403);
+  });
+});
