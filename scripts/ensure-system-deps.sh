@@ -7,10 +7,11 @@
 #   dnsutils, knot-dnsutils  dig and kdig, for the thor dns tests
 #   knot                the external primary of the RFC 2136 push test (and the DNS benchmark's baseline)
 #   baresip             a real SIP user agent (RFC 3263 client), for the SIP and thor dns end-to-end tests
+#   rtpengine-daemon    the rtpengine media relay (userspace mode): the second media engine's test and the media benchmark's baseline
 # Benchmarks also want: kamailio (the baseline SIP proxy).
 #   dnsperf             the DNS load generator
 set -euo pipefail
-want=(sip-tester openssl dnsutils knot-dnsutils baresip knot)
+want=(sip-tester openssl dnsutils knot-dnsutils baresip knot rtpengine-daemon)
 if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
 missing=()
 for pkg in "${want[@]}"; do
@@ -23,11 +24,15 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
 fi
 echo "installing ${missing[*]} ..." >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The kamailio package starts a service on 5060; the benchmark runs its own instance.
 if [[ " ${missing[*]} " == *" kamailio "* ]]; then
   (systemctl stop kamailio 2>/dev/null || service kamailio stop 2>/dev/null || pkill -x kamailio || true) >/dev/null 2>&1
+fi
+# The rtpengine-daemon package starts its service; tests and benchmarks run their own instances.
+if [[ " ${missing[*]} " == *" rtpengine-daemon "* ]]; then
+  (systemctl stop rtpengine-daemon 2>/dev/null || service rtpengine-daemon stop 2>/dev/null || true) >/dev/null 2>&1
 fi
 # The knot package may start its service on port 53; the benchmark runs its own instance.
 if [[ " ${missing[*]} " == *" knot "* ]]; then
