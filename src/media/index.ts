@@ -4,6 +4,7 @@
  * (the optional second engine). Knows nothing of SIP or of the overlay.
  */
 export { MediaRelay, type MediaDescription, type RelayStatistics } from "./relay.js";
+export type { MediaEngine } from "./engine.js";
 export type { StreamTarget, RelayedStream, SessionSummary, LegSummary, DropCounters, RelayCounters } from "./session.js";
 export type { StreamCounters } from "./stream-stats.js";
 export {
@@ -18,3 +19,4 @@ export {
 } from "./options.js";
 export { RelayDrainingError, RelayCapacityError, SessionNotFoundError, MediaRequestError, RtpengineError } from "./errors.js";
 export { sessionChannel } from "./diagnostics.js";
+export { mediaDescriptionSchema, mediaDeleteSchema, mediaQuerySchema, relayedStreamsSchema, streamTargetSchema, type MediaDescriptionPayload } from "./control-codec.js";

@@ -25,6 +25,7 @@ import {
 import { PortPool } from "./port-pool.js";
 import { Leg, Session, type LegEnvironment, type RelayCounters, type RelayedStream, type SessionSummary, type StreamTarget } from "./session.js";
 import { bindUdpPair } from "./transport/udp-pair.js";
+import type { MediaEngine } from "./engine.js";
 
 /** One party's description of the call's streams. */
 export interface MediaDescription {
@@ -47,7 +48,8 @@ export interface RelayStatistics {
 /** How many times a port pair that cannot be bound is skipped before giving up. */
 const BIND_ATTEMPTS = 16;
 
-export class MediaRelay {
+export class MediaRelay implements MediaEngine {
+  readonly kind = "builtin";
   readonly counters: RelayCounters = { packetsRelayed: 0, bytesRelayed: 0, invalid: 0, unknownSource: 0, flood: 0, noDestination: 0 };
   private readonly sessions = new Map<string, Session>();
   private readonly pool: PortPool;

@@ -4,3 +4,5 @@ import { defineError } from "../base/index.js";
 export const LocationRequestError = defineError("THOR_ROLES_LOCATION_REQUEST", "LocationRequestError");
 /** A node asked for bindings before it applied its first membership. */
 export const LocationNotReadyError = defineError("THOR_ROLES_LOCATION_NOT_READY", "LocationNotReadyError");
+/** A control-link request to a media relay that does not validate, or from a caller that may not make it. */
+export const MediaControlRequestError = defineError("THOR_ROLES_MEDIA_REQUEST", "MediaControlRequestError");

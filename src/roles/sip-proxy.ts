@@ -40,6 +40,7 @@ import {
 import { LocationRequestError } from "./errors.js";
 import { DistributedLocation, DEFAULT_REPLICAS, requireNode } from "./sip-location.js";
 import type { SubscriberBinding } from "./subscribers.js";
+import { MediaDispatcher, type NatPolicy } from "./media-dispatcher.js";
 
 /** @default 5070 */
 export const DEFAULT_SIP_INTERNAL_PORT = 5070;
@@ -64,6 +65,8 @@ export interface SipProxyRoleOptions {
   userAgent?: string;
   /** Provisioned subscribers (the accounts this node owns, from the announced database): the local credentials instead of `credentials`. */
   subscribers?: SubscriberBinding;
+  /** Media relaying of the calls this node handles (needs the control link); absent = no relay in the media path. */
+  media?: { policy: NatPolicy; timeoutMs?: number };
 }
 
 const credentialsCall = z.object({ username: z.string().min(1).max(128), realm: z.string().min(1).max(256) }).strict();
@@ -75,6 +78,7 @@ export class SipProxyRole implements Role {
   private log: Logger | undefined;
   private sweepTimer: TimerHandle | undefined;
   private stopped = false;
+  private media: MediaDispatcher | undefined;
 
   constructor(private readonly opts: SipProxyRoleOptions) {}
 
@@ -94,6 +98,11 @@ export class SipProxyRole implements Role {
       credentials = this.remoteCredentials(distributed.control, this.location);
       listen.push({ transport: "tls", host: distributed.internal.host, port: distributed.internal.port, internal: true });
     }
+    if (this.opts.media && ctx.control) {
+      const control = ctx.control;
+      this.media = new MediaDispatcher({ logger: ctx.logger.child({ part: "media" }), clock: ctx.clock, map: () => ctx.roleMap(), call: (m, method, p, t) => control.call(m, method, p, t), ...this.opts.media });
+      this.media.start();
+    }
     this.server = new SipServer({
       logger: ctx.logger,
       clock: ctx.clock,
@@ -108,6 +117,7 @@ export class SipProxyRole implements Role {
       ...(this.opts.registrar ? { registrar: this.opts.registrar } : {}),
       ...(this.opts.algorithms ? { algorithms: this.opts.algorithms } : {}),
       guard: { rate, burst: rate * 2 },
+      ...(this.media ? { plugin: this.media } : {}),
       ...(this.opts.userAgent ? { userAgent: this.opts.userAgent } : {}),
     });
     await this.server.start();
@@ -122,6 +132,7 @@ export class SipProxyRole implements Role {
   async stop(): Promise<void> {
     this.stopped = true;
     this.location?.stop();
+    this.media?.stop();
     await this.server?.stop();
     this.server = undefined;
     await this.opts.subscribers?.stop();
@@ -146,7 +157,7 @@ export class SipProxyRole implements Role {
   statistics(): Record<string, number> {
     if (!this.server) return {};
     const store = this.location?.store ?? this.server.proxy.registrar.store;
-    return { ...this.server.proxy.counters, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}) };
+    return { ...this.server.proxy.counters, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}), ...(this.media?.stats ?? {}) };
   }
 
   /** The local store first; a subscriber we do not know is asked of its holders, like its registrations. */
