@@ -18,5 +18,7 @@ export interface MediaEngine {
   delete(callId: string, reason?: string): SessionSummary | undefined | Promise<SessionSummary | undefined>;
   query(callId: string): SessionSummary | undefined | Promise<SessionSummary | undefined>;
   setDraining(draining: boolean): void;
+  /** Call-IDs of the sessions held, at most `max`. */
+  callIds(max?: number): string[];
   statistics(): RelayStatistics;
 }

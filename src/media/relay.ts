@@ -146,6 +146,16 @@ export class MediaRelay implements MediaEngine {
     return this.sessions.get(callId)?.summary();
   }
 
+  /** Call-IDs of the sessions held, at most `max`. */
+  callIds(max = 100): string[] {
+    const out: string[] = [];
+    for (const id of this.sessions.keys()) {
+      if (out.length >= max) break;
+      out.push(id);
+    }
+    return out;
+  }
+
   get sessionCount(): number {
     return this.sessions.size;
   }

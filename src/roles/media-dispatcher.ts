@@ -148,6 +148,7 @@ export class MediaDispatcher implements ProxyPlugin {
         }
         call = { relay: undefined, lastUsed: this.clock.now() };
       }
+      if (!ctx.source.fromMember) substituteSource(sdp.streams, ctx.source.address);
       const relayed = await this.describe(callId, call, fromTag, sdp.streams, call.relay === undefined ? "media.offer" : "media.update");
       if (!relayed) return state ? this.handler(callId, initial) : undefined;
       this.stats.mediaOffers++;
@@ -235,7 +236,7 @@ export class MediaDispatcher implements ProxyPlugin {
       }
     }
     this.stats.mediaUnrelayed++;
-    this.log.warn({ callId }, "no media relay answered; the call goes on without one");
+    if (tried.size > 0 || this.relays().length > 0) this.log.warn({ callId }, "no media relay answered; the call goes on without one");
     return undefined;
   }
 
@@ -266,4 +267,15 @@ export class MediaDispatcher implements ProxyPlugin {
       return t.registeredFrom !== undefined && host !== undefined && (isPrivateAddress(host) || host !== t.registeredFrom);
     });
   }
+}
+
+/**
+ * A client behind NAT describes its private address, which the relay
+ * cannot reach (nor should it send there): its streams are addressed to
+ * where its request came from instead, with the ports it gave, until the
+ * relay latches to its real source (RFC 3581-style symmetric response,
+ * applied to media).
+ */
+function substituteSource(streams: StreamTarget[], source: string): void {
+  for (const s of streams) if (s.port !== 0 && s.address !== source && isPrivateAddress(s.address)) s.address = source;
 }

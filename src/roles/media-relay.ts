@@ -56,7 +56,7 @@ export class MediaRelayRole implements Role {
       // Read-only: nodes and operator tools (OU=monitor).
       control.handle("media.query", async (p) => {
         const q = parse(mediaQuerySchema, p, "media.query");
-        return q.callId === undefined ? this.engine.statistics() : ((await this.engine.query(q.callId)) ?? null);
+        return q.callId === undefined ? { ...this.engine.statistics(), calls: this.engine.callIds(100) } : ((await this.engine.query(q.callId)) ?? null);
       });
     }
     this.log.info({ engine: this.engine.kind }, "media relay started");
