@@ -42,7 +42,7 @@ export class MediaRelayRole implements Role {
       const describe = (method: string) => (p: unknown, peer: PeerIdentity) => {
         requireNode(peer, method);
         const d = parse(mediaDescriptionSchema, p, method);
-        this.engine.setDraining(this.draining());
+        this.draining();
         return (method === "media.offer" ? this.engine.offer(d) : this.engine.update(d)).then((streams) => ({ streams }));
       };
       control.handle("media.offer", describe("media.offer"));
@@ -66,23 +66,27 @@ export class MediaRelayRole implements Role {
     await this.engine.stop();
   }
 
+  /** The node's drain flag (its entity's `draining` attribute), handed to the engine. */
   private draining(): boolean {
-    return this.ctx?.self().attrs["draining"] === true;
+    const draining = this.ctx?.self().attrs["draining"] === true;
+    this.engine.setDraining(draining);
+    return draining;
   }
 
+  /** Must not call `ctx.self()` (which merges this advertisement): the engine keeps the flag seen last. */
   advertise(): RoleAdvertisement {
-    return { attrs: { media_status: this.draining() ? "draining" : "active", media_engine: this.engine.kind } };
+    return { attrs: { media_status: this.engine.statistics().draining ? "draining" : "active", media_engine: this.engine.kind } };
   }
 
   /** sessions, streams, bps relayed since the last publication, ports in use, draining (0|1), and the drop counters. */
   statistics(): Record<string, number> {
+    this.draining();
     const s = this.engine.statistics();
     const now = this.ctx?.clock.now() ?? 0;
     const seconds = Math.max(0.001, (now - this.lastAt) / 1000);
     const bps = Math.round(((s.bytesRelayed - this.lastBytes) * 8) / seconds);
     this.lastBytes = s.bytesRelayed;
     this.lastAt = now;
-    this.engine.setDraining(this.draining());
     return { sessions: s.sessions, streams: s.streams, bps, portsInUse: s.portsInUse, packetsRelayed: s.packetsRelayed, bytesRelayed: s.bytesRelayed, dropped: s.dropped, draining: s.draining ? 1 : 0 };
   }
 }
