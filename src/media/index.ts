@@ -20,3 +20,5 @@ export {
 export { RelayDrainingError, RelayCapacityError, SessionNotFoundError, MediaRequestError, RtpengineError } from "./errors.js";
 export { sessionChannel } from "./diagnostics.js";
 export { mediaDescriptionSchema, mediaDeleteSchema, mediaQuerySchema, relayedStreamsSchema, streamTargetSchema, type MediaDescriptionPayload } from "./control-codec.js";
+export { RtpengineEngine, parseNgAddress, DEFAULT_RTPENGINE_TIMEOUT_MS, type RtpengineOptions } from "./rtpengine.js";
+export { encodeBencode, decodeBencode, MAX_BENCODE_DEPTH, MAX_BENCODE_ITEMS, type BValue, type BDecode } from "./bencode-codec.js";

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { AdvertisedRole, ControlLink, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
 import { DEFAULT_NAT_POLICY, DEFAULT_RELAY_TIMEOUT_MS, DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, MediaRelayRole, ProvisioningServerRole, SipProxyRole, SubscriberBinding } from "../../roles/index.js";
-import { DEFAULT_MEDIA_INACTIVITY_MS, DEFAULT_MEDIA_PORT_MAX, DEFAULT_MEDIA_PORT_MIN, MediaRelay } from "../../media/index.js";
+import { DEFAULT_MEDIA_INACTIVITY_MS, DEFAULT_MEDIA_PORT_MAX, DEFAULT_MEDIA_PORT_MIN, MediaRelay, RtpengineEngine, parseNgAddress } from "../../media/index.js";
 import type { Logger } from "../../base/index.js";
 import { DEFAULT_API_PORT, parseToken } from "../../provisioning/index.js";
 import { MemoryCredentialStore } from "../../sip/index.js";
@@ -86,7 +86,11 @@ function provisioningRole(cfg: NodeConfig): ProvisioningServerRole {
 
 function mediaRelayRole(cfg: NodeConfig, log: Logger): MediaRelayRole {
   if (cfg.mediaPortMax <= cfg.mediaPortMin) throw new ConfigError("media_port_max must be above media_port_min");
-  if (cfg.mediaEngine === "rtpengine") throw new ConfigError("media_engine=rtpengine is not available yet");
+  if (cfg.mediaEngine === "rtpengine") {
+    const ng = parseNgAddress(cfg.rtpengineNg);
+    if (!ng) throw new ConfigError(`invalid rtpengine_ng "${cfg.rtpengineNg}" (expected HOST:PORT)`);
+    return new MediaRelayRole(new RtpengineEngine({ ...ng, logger: log.child({ part: "rtpengine" }) }));
+  }
   const listen = cfg.mediaListen.length > 0 ? cfg.mediaListen : [cfg.ip];
   if (cfg.mediaAdvertise.length > listen.length) throw new ConfigError("media_advertise has more entries than media_listen");
   return new MediaRelayRole(
