@@ -45,6 +45,12 @@ describe("media relay engine on loopback", () => {
     r.start();
     return r;
   };
+  /** An offer from alice and bob's answer: where each must send. */
+  const connect = async (r: MediaRelay, callId: string, alice: Phone, bob: Phone) => {
+    const toBob = await r.offer({ callId, tag: "a", streams: [{ address: alice.address, port: alice.port }] });
+    const toAlice = await r.update({ callId, tag: "b", streams: [{ address: bob.address, port: bob.port }] });
+    return { toBob, toAlice };
+  };
   const phone = async (address: string, type: "udp4" | "udp6" = "udp4") => {
     const p = new Phone(address, type);
     phones.push(p);
@@ -104,8 +110,7 @@ describe("media relay engine on loopback", () => {
     const alice = await phone("127.0.130.14");
     const bob = await phone("127.0.130.15");
     const mallory = await phone("127.0.130.16");
-    const toBob = await r.offer({ callId: "c3", tag: "a", streams: [{ address: alice.address, port: alice.port }] });
-    const toAlice = await r.update({ callId: "c3", tag: "b", streams: [{ address: bob.address, port: bob.port }] });
+    const { toBob, toAlice } = await connect(r, "c3", alice, bob);
     await alice.send(rtpPacket(1, 160), toAlice[0]!);
     await bob.send(rtpPacket(1, 160), toBob[0]!);
     await waitFor(() => alice.received.length === 1 && bob.received.length === 1, { timeoutMs: 3000 });
@@ -123,8 +128,7 @@ describe("media relay engine on loopback", () => {
     const r = relay({ floodPps: 20 });
     const alice = await phone("127.0.130.17");
     const bob = await phone("127.0.130.18");
-    await r.offer({ callId: "c4", tag: "a", streams: [{ address: alice.address, port: alice.port }] });
-    const toAlice = await r.update({ callId: "c4", tag: "b", streams: [{ address: bob.address, port: bob.port }] });
+    const { toAlice } = await connect(r, "c4", alice, bob);
     for (let i = 0; i < 200; i++) alice.socket.send(rtpPacket(i, i * 160), toAlice[0]!.port, toAlice[0]!.address);
     await waitFor(() => r.counters.flood + bob.received.length >= 195, { timeoutMs: 3000, message: "flood counted" });
     assert.ok(bob.received.length <= 40, `forwarded ${bob.received.length}`);
@@ -136,8 +140,7 @@ describe("media relay engine on loopback", () => {
     const alice = await phone("127.0.130.19");
     const alice2 = await phone("127.0.130.20");
     const bob = await phone("127.0.130.21");
-    const toBob = await r.offer({ callId: "c5", tag: "a", streams: [{ address: alice.address, port: alice.port }] });
-    const toAlice = await r.update({ callId: "c5", tag: "b", streams: [{ address: bob.address, port: bob.port }] });
+    const { toBob, toAlice } = await connect(r, "c5", alice, bob);
     await alice.send(rtpPacket(1, 160), toAlice[0]!);
     await waitFor(() => bob.received.length === 1, { timeoutMs: 3000 });
     // Same description again (a refresh): still latched; alice2 is refused.
