@@ -144,19 +144,13 @@ export class Leg {
     this.rtcp.close();
   }
 
-  /** Flood check and the source check; latches on the first valid packet. Returns whether to go on. */
+  /**
+   * The source check, then the flood check; latches on the first valid
+   * packet. Packets from unknown sources are dropped before they count
+   * against the flood limit, so a stranger spraying a leg's port cannot
+   * push its party's packets over the limit. Returns whether to go on.
+   */
   private admit(from: RemoteInfo, rtcp: boolean): boolean {
-    const now = this.env.now();
-    const second = Math.floor(now / 1000);
-    if (second !== this.windowStart) {
-      this.windowStart = second;
-      this.windowCount = 0;
-    }
-    if (++this.windowCount > this.env.floodPps) {
-      this.dropped.flood++;
-      this.env.counters.flood++;
-      return false;
-    }
     if (rtcp) {
       if (this.latchedRtcpAddress === undefined) {
         // RTCP latches on its own port, but only from the host RTP latched to (once it has).
@@ -168,6 +162,17 @@ export class Leg {
       this.latchedAddress = from.address;
       this.latchedPort = from.port;
     } else if (from.address !== this.latchedAddress || from.port !== this.latchedPort) return this.unknown();
+    const now = this.env.now();
+    const second = Math.floor(now / 1000);
+    if (second !== this.windowStart) {
+      this.windowStart = second;
+      this.windowCount = 0;
+    }
+    if (++this.windowCount > this.env.floodPps) {
+      this.dropped.flood++;
+      this.env.counters.flood++;
+      return false;
+    }
     this.lastPacketAt = now;
     return true;
   }

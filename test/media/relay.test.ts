@@ -135,6 +135,21 @@ describe("media relay engine on loopback", () => {
     assert.ok(r.counters.flood >= 150);
   });
 
+  it("a stranger's flood on a leg's port does not push its party over the flood limit", async () => {
+    const r = relay({ floodPps: 20 });
+    const alice = await phone("127.0.130.22");
+    const bob = await phone("127.0.130.23");
+    const mallory = await phone("127.0.130.24");
+    const { toAlice } = await connect(r, "c4b", alice, bob);
+    await alice.send(rtpPacket(0, 0), toAlice[0]!);
+    await waitFor(() => bob.received.length === 1, { timeoutMs: 3000 });
+    for (let i = 0; i < 100; i++) mallory.socket.send(rtpPacket(i, 0, 666), toAlice[0]!.port, toAlice[0]!.address);
+    await waitFor(() => r.counters.unknownSource === 100, { timeoutMs: 3000, message: `mallory's packets dropped ${JSON.stringify(r.counters)}` });
+    for (let i = 1; i <= 5; i++) await alice.send(rtpPacket(i, i * 160), toAlice[0]!);
+    await waitFor(() => bob.received.length === 6, { timeoutMs: 3000, message: "alice's packets still relayed" });
+    assert.equal(r.counters.flood, 0);
+  });
+
   it("a new address or port in a re-INVITE unlatches the leg", async () => {
     const r = relay();
     const alice = await phone("127.0.130.19");
