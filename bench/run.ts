@@ -22,6 +22,7 @@ const MODULES: ReadonlyArray<{ name: string; path: string; onRequest?: boolean }
   { name: "sip-cluster", path: "./sip-cluster.js" },
   { name: "dns", path: "./dns.js" },
   { name: "provisioning", path: "./provisioning.js" },
+  { name: "media", path: "./media.js" },
 ];
 
 const START = "<!-- bench:start -->";

@@ -9,10 +9,11 @@
 #   baresip             a real SIP user agent (RFC 3263 client), for the SIP and thor dns end-to-end tests
 #   prometheus          the real Prometheus that scrapes the demo's /metrics in the operations test
 #   curl                a plain HTTP client with digest, for the XCAP tests
+#   rtpengine-daemon    the rtpengine media relay (userspace mode): the second media engine's test and the media benchmark's baseline
 # Benchmarks also want: kamailio (the baseline SIP proxy).
 #   dnsperf             the DNS load generator
 set -euo pipefail
-want=(sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl)
+want=(sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl rtpengine-daemon)
 if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
 missing=()
 for pkg in "${want[@]}"; do
@@ -31,6 +32,10 @@ apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${mis
 # The kamailio package starts a service on 5060; the benchmark runs its own instance.
 if [[ " ${missing[*]} " == *" kamailio "* ]]; then
   (systemctl stop kamailio 2>/dev/null || service kamailio stop 2>/dev/null || pkill -x kamailio || true) >/dev/null 2>&1
+fi
+# The rtpengine-daemon package starts its service; tests and benchmarks run their own instances.
+if [[ " ${missing[*]} " == *" rtpengine-daemon "* ]]; then
+  (systemctl stop rtpengine-daemon 2>/dev/null || service rtpengine-daemon stop 2>/dev/null || true) >/dev/null 2>&1
 fi
 # The knot package may start its service on port 53; the benchmark runs its own instance.
 if [[ " ${missing[*]} " == *" knot "* ]]; then

@@ -4,10 +4,13 @@
  */
 export { SipProxyRole, DEFAULT_SIP_INTERNAL_PORT, type SipProxyRoleOptions } from "./sip-proxy.js";
 export { DistributedLocation, DEFAULT_REPLICAS, HANDOFF_BATCH, MAX_CLOCK_SKEW_MS, MAX_REPLICATED_EXPIRY_MS, type DistributedLocationOptions, type LocationStats, type ReplicaEntry } from "./sip-location.js";
-export { LocationRequestError, LocationNotReadyError } from "./errors.js";
+export { LocationRequestError, LocationNotReadyError, MediaControlRequestError } from "./errors.js";
 export { ProvisioningServerRole, type ProvisioningRoleOptions } from "./provisioning.js";
 export { SubscriberBinding, type SubscriberBindingOptions } from "./subscribers.js";
 export { XcapServerRole, ProvisionedXcapAuthenticator, type XcapRoleOptions } from "./xcap.js";
 export { XcapChangeNotifier, XcapChangeReceiver, XCAP_CHANGED_METHOD, type XcapChangeNotifierOptions } from "./xcap-changes.js";
 export { followDatabases, type FollowDatabasesOptions } from "./databases.js";
 export { XcapNoticeError } from "./errors.js";
+export { MediaRelayRole } from "./media-relay.js";
+export { MediaDispatcher, DEFAULT_NAT_POLICY, DEFAULT_RELAY_TIMEOUT_MS, DEFAULT_RELAY_PENALTY_MS, DEFAULT_MAX_CALLS, type NatPolicy, type MediaDispatcherOptions, type DispatcherStats } from "./media-dispatcher.js";
+export { readSdp, rewriteSdp, isPrivateAddress, MAX_SDP_BYTES, MAX_SDP_STREAMS, type SdpRead } from "./media-sdp.js";

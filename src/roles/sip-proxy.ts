@@ -43,6 +43,7 @@ import { LocationRequestError } from "./errors.js";
 import { DistributedLocation, DEFAULT_REPLICAS, parseAnswer } from "./sip-location.js";
 import type { SubscriberBinding } from "./subscribers.js";
 import { XcapChangeReceiver } from "./xcap-changes.js";
+import { MediaDispatcher, type NatPolicy } from "./media-dispatcher.js";
 
 /** @default 5070 */
 export const DEFAULT_SIP_INTERNAL_PORT = 5070;
@@ -71,6 +72,8 @@ export interface SipProxyRoleOptions {
   userAgent?: string;
   /** Provisioned subscribers (the accounts this node owns, from the announced database): the local credentials instead of `credentials`. */
   subscribers?: SubscriberBinding;
+  /** Media relaying of the calls this node handles (needs the control link); absent = no relay in the media path. */
+  media?: { policy: NatPolicy; timeoutMs?: number };
 }
 
 const credentialsCall = z.object({ username: z.string().min(1).max(128), realm: z.string().min(1).max(256) }).strict();
@@ -94,6 +97,7 @@ export class SipProxyRole implements Role {
   private xcapChanges: XcapChangeReceiver | undefined;
   private stopped = false;
   private memberLink: MemberLink | undefined;
+  private media: MediaDispatcher | undefined;
 
   constructor(private readonly opts: SipProxyRoleOptions) {}
 
@@ -115,6 +119,11 @@ export class SipProxyRole implements Role {
       // Presence rules changed through XCAP (counted and logged until the presence agent is wired).
       this.xcapChanges = new XcapChangeReceiver(distributed.control, ctx.logger.child({ part: "xcap" }));
     }
+    if (this.opts.media && ctx.control) {
+      const control = ctx.control;
+      this.media = new MediaDispatcher({ logger: ctx.logger.child({ part: "media" }), clock: ctx.clock, map: () => ctx.roleMap(), call: (m, method, p, t) => control.call(m, method, p, t), ...this.opts.media });
+      this.media.start();
+    }
     this.server = new SipServer({
       logger: ctx.logger,
       clock: ctx.clock,
@@ -131,6 +140,7 @@ export class SipProxyRole implements Role {
       ...(this.opts.messageLimits ? { messageLimits: this.opts.messageLimits } : {}),
       ...(this.opts.algorithms ? { algorithms: this.opts.algorithms } : {}),
       guard: { rate, burst: rate * 2 },
+      ...(this.media ? { plugin: this.media } : {}),
       ...(this.opts.userAgent ? { userAgent: this.opts.userAgent } : {}),
     });
     await this.server.start();
@@ -145,6 +155,7 @@ export class SipProxyRole implements Role {
   async stop(): Promise<void> {
     this.stopped = true;
     this.location?.stop();
+    this.media?.stop();
     await this.server?.stop();
     this.memberLink?.close();
     this.server = undefined;
@@ -188,7 +199,7 @@ export class SipProxyRole implements Role {
     if (!this.server) return {};
     const store = this.location?.store ?? this.server.proxy.registrar.store;
     const tx = this.server.proxy.transactions.counts;
-    return { ...this.server.proxy.counters, transactions: tx.server + tx.client, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}), ...(this.xcapChanges ? { xcapChanges: this.xcapChanges.stats.received } : {}) };
+    return { ...this.server.proxy.counters, transactions: tx.server + tx.client, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}), ...(this.xcapChanges ? { xcapChanges: this.xcapChanges.stats.received } : {}), ...(this.media?.stats ?? {}) };
   }
 
   /** The local store first; a subscriber we do not know is asked of its holders, like its registrations. */

@@ -23,6 +23,29 @@ export interface BaresipOptions {
   /** The accounts line, e.g. `<sip:alice@example.test>;auth_pass=...;outbound="sip:..."`. */
   account: string;
   rtpPorts: [number, number];
+  /** A WAV file (8 kHz mono, see `writeToneWav`) the phone sends as its microphone (module aufile). @default none: no audio is sent */
+  audioFile?: string;
+}
+
+/** Write `seconds` of a 440 Hz tone as a WAV file (8 kHz, mono, 16-bit PCM) for `audioFile`. */
+export function writeToneWav(path: string, seconds: number): void {
+  const rate = 8000;
+  const n = rate * seconds;
+  const b = Buffer.alloc(44 + n * 2);
+  b.write("RIFF", 0);
+  b.writeUInt32LE(36 + n * 2, 4);
+  b.write("WAVEfmt ", 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(rate * 2, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write("data", 36);
+  b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
+  writeFileSync(path, b);
 }
 
 export interface BaresipEvent {
@@ -68,12 +91,13 @@ export class Baresip {
         `sip_listen ${o.ip}:${o.sipPort}`,
         // The local address for SIP and RTP (else the first interface's, where our loopback listener is not).
         `net_interface ${o.ip}`,
-        "audio_source aubridge,mic",
+        o.audioFile ? `audio_source aufile,${o.audioFile}` : "audio_source aubridge,mic",
         "audio_player aubridge,speaker",
         "audio_alert aubridge,alert",
         "module_path /usr/lib/baresip/modules",
         "module g711.so",
         "module aubridge.so",
+        ...(o.audioFile ? ["module aufile.so"] : []),
         "module_app account.so",
         "module_app menu.so",
         "module_app ctrl_tcp.so",

@@ -38,6 +38,11 @@ function describe(plan: LabPlan, pids: Map<string, number>): object {
         .filter((m) => m.kind === "node" && m.roles.includes("sip_proxy"))
         .map((m) => ({ node: m.name, udp: `${m.ip}:${m.ports["sip_udp"]}`, tcp: `${m.ip}:${m.ports["sip_tcp"]}` })),
     },
+    media: {
+      // The sip_proxy nodes put one of these relays in the media path of every call (docs/media.md).
+      relays: plan.members.filter((m) => m.kind === "node" && m.roles.includes("media_relay")).map((m) => ({ node: m.name, address: m.ip, ports: "40000-49999", control: `${m.ip}:9600` })),
+      policy: "always",
+    },
     accounts: DEMO_ACCOUNTS.map((a) => ({ aor: `${a.username}@${plan.sipDomain}`, username: a.username, password: a.password, realm: plan.sipDomain })),
     metrics: opsEndpoints(plan).map((e) => ({ name: e.name, metrics: `${e.url}/metrics`, health: `${e.url}/health`, ready: `${e.url}/ready` })),
     prometheusConfig: resolve(plan.dir, "prometheus.yml"),

@@ -3,8 +3,10 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { AdvertisedRole, ControlLink, serveDrain, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
-import { DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, ProvisioningServerRole, SipProxyRole, SubscriberBinding, XcapServerRole } from "../../roles/index.js";
+import { DEFAULT_NAT_POLICY, DEFAULT_RELAY_TIMEOUT_MS, DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, MediaRelayRole, ProvisioningServerRole, SipProxyRole, SubscriberBinding, XcapServerRole } from "../../roles/index.js";
 import { DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_DOCUMENTS_PER_USER, DEFAULT_XCAP_PORT } from "../../xcap/index.js";
+import { DEFAULT_MEDIA_INACTIVITY_MS, DEFAULT_MEDIA_PORT_MAX, DEFAULT_MEDIA_PORT_MIN, MediaRelay, RtpengineEngine, parseNgAddress } from "../../media/index.js";
+import type { Logger } from "../../base/index.js";
 import { DEFAULT_API_PORT, isLoopback, parseToken } from "../../provisioning/index.js";
 import { MemoryCredentialStore } from "../../sip/index.js";
 import { bool, ConfigError, list, num } from "../config.js";
@@ -62,6 +64,21 @@ const schema = memberSchema.extend({
   /** xcap_server: largest document in bytes, and documents per user. */
   xcapMaxDocument: num().int().min(1024).max(10_485_760).default(DEFAULT_MAX_DOCUMENT_BYTES),
   xcapMaxDocuments: num().int().min(1).max(10_000).default(DEFAULT_MAX_DOCUMENTS_PER_USER),
+  /** media_relay: listen addresses (one IPv4, one IPv6 at most; default <ip>). */
+  mediaListen: list(z.string().min(2)).default([]),
+  /** media_relay: the addresses written into SDP, in the order of media_listen (behind 1:1 NAT). */
+  mediaAdvertise: list(z.string().min(2)).default([]),
+  mediaPortMin: num().int().min(1024).max(65534).default(DEFAULT_MEDIA_PORT_MIN),
+  mediaPortMax: num().int().min(1025).max(65535).default(DEFAULT_MEDIA_PORT_MAX),
+  /** media_relay: seconds without RTP before a session is removed. */
+  mediaInactivityS: num().int().min(1).max(86_400).default(DEFAULT_MEDIA_INACTIVITY_MS / 1000),
+  /** media_relay: the engine: the built-in relay, or rtpengine over its ng protocol (rtpengine_ng). */
+  mediaEngine: z.enum(["builtin", "rtpengine"]).default("builtin"),
+  /** media_relay with media_engine=rtpengine: rtpengine's ng control address host:port. */
+  rtpengineNg: z.string().default("127.0.0.1:2223"),
+  /** sip_proxy: which calls get a media relay: always, nat (a side looks NATed) or off. */
+  mediaPolicy: z.enum(["always", "nat", "off"]).default(DEFAULT_NAT_POLICY),
+  mediaTimeoutMs: num().int().min(50).max(30_000).default(DEFAULT_RELAY_TIMEOUT_MS),
 });
 
 type NodeConfig = z.infer<typeof schema>;
@@ -99,6 +116,26 @@ function parseTokens(cfg: NodeConfig) {
       throw new ConfigError(`api_tokens: ${err instanceof Error ? err.message : String(err)}`);
     }
   });
+}
+
+function mediaRelayRole(cfg: NodeConfig, log: Logger): MediaRelayRole {
+  if (cfg.mediaPortMax <= cfg.mediaPortMin) throw new ConfigError("media_port_max must be above media_port_min");
+  if (cfg.mediaEngine === "rtpengine") {
+    const ng = parseNgAddress(cfg.rtpengineNg);
+    if (!ng) throw new ConfigError(`invalid rtpengine_ng "${cfg.rtpengineNg}" (expected HOST:PORT)`);
+    return new MediaRelayRole(new RtpengineEngine({ ...ng, logger: log.child({ part: "rtpengine" }) }));
+  }
+  const listen = cfg.mediaListen.length > 0 ? cfg.mediaListen : [cfg.ip];
+  if (cfg.mediaAdvertise.length > listen.length) throw new ConfigError("media_advertise has more entries than media_listen");
+  return new MediaRelayRole(
+    new MediaRelay({
+      interfaces: listen.map((l, i) => ({ listen: l, ...(cfg.mediaAdvertise[i] ? { advertise: cfg.mediaAdvertise[i] } : {}) })),
+      portMin: cfg.mediaPortMin,
+      portMax: cfg.mediaPortMax,
+      inactivityMs: cfg.mediaInactivityS * 1000,
+      logger: log.child({ part: "media" }),
+    }),
+  );
 }
 
 function servedDomains(cfg: NodeConfig, role: string): string[] {
@@ -146,6 +183,7 @@ function sipProxyRole(cfg: NodeConfig): SipProxyRole {
     algorithms: cfg.algorithms,
     rate: cfg.sipRate,
     userAgent: `sipthor/${VERSION}`,
+    ...(cfg.mediaPolicy !== "off" ? { media: { policy: cfg.mediaPolicy, timeoutMs: cfg.mediaTimeoutMs } } : {}),
   });
 }
 
@@ -238,10 +276,19 @@ export function register(program: Command): void {
     .option("--xcap-tls [bool]", "xcap_server: serve HTTPS with the node's certificate (default: on unless the XCAP address is loopback)")
     .option("--xcap-max-document <bytes>", "xcap_server: largest document (default 65536)")
     .option("--xcap-max-documents <n>", "xcap_server: documents per user (default 32)")
+    .option("--media-listen <list>", "media_relay: listen addresses, one IPv4 and one IPv6 at most (default --ip)")
+    .option("--media-advertise <list>", "media_relay: addresses written into SDP, in the order of --media-listen (default the listen address)")
+    .option("--media-port-min <port>", `media_relay: first port of the RTP range (default ${DEFAULT_MEDIA_PORT_MIN})`)
+    .option("--media-port-max <port>", `media_relay: last port of the RTP range (default ${DEFAULT_MEDIA_PORT_MAX})`)
+    .option("--media-inactivity-s <s>", `media_relay: seconds without RTP before a session is removed (default ${DEFAULT_MEDIA_INACTIVITY_MS / 1000})`)
+    .option("--media-engine <name>", "media_relay: builtin or rtpengine (default builtin)")
+    .option("--rtpengine-ng <host:port>", "media_relay with --media-engine rtpengine: rtpengine's ng control address (default 127.0.0.1:2223)")
+    .option("--media-policy <policy>", `sip_proxy: calls relayed: always, nat (a side looks NATed) or off (default ${DEFAULT_NAT_POLICY})`)
+    .option("--media-timeout-ms <ms>", `sip_proxy: a relay's time to answer before the next is tried (default ${DEFAULT_RELAY_TIMEOUT_MS})`)
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "node", flags);
       const log = memberLogger(cfg, "node");
-      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg) : r === "provisioning_server" ? provisioningRole(cfg) : r === "xcap_server" ? xcapRole(cfg) : new AdvertisedRole(r)));
+      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg) : r === "provisioning_server" ? provisioningRole(cfg) : r === "xcap_server" ? xcapRole(cfg) : r === "media_relay" ? mediaRelayRole(cfg, log) : new AdvertisedRole(r)));
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, servers, identity, log);

@@ -18,6 +18,7 @@ import { LocalLocation, Registrar, registerAor, registerData, type Binding, type
 import { nextHopUri, resolveUri, type Destination, type SipResolver } from "./targets.js";
 import { decodeFlowToken, encodeFlowToken, flowRef, parseFlowRef, udpRef, type FlowRef } from "./flow-token.js";
 import { Guard, type GuardOptions } from "./guard.js";
+import { isRejection, type ProxyPlugin, type ResponseHandler } from "./pipeline.js";
 
 export interface ProxyOptions {
   logger: Logger;
@@ -40,6 +41,8 @@ export interface ProxyOptions {
   userAgent?: string;
   /** DNS for RFC 3263 resolution of targets. @default the system's */
   resolver?: SipResolver;
+  /** Features that see requests before they are forwarded and their responses before they are relayed (pipeline.ts). */
+  plugin?: ProxyPlugin;
 }
 
 /**
@@ -81,6 +84,10 @@ class ResponseContext {
   readonly branches: Branch[] = [];
   best: SipResponse | undefined;
   finalSent = false;
+  /** The plugin's handler of this request's responses, and the queue that keeps them in order while it works. */
+  handler: ResponseHandler | undefined;
+  queue: Promise<void> = Promise.resolve();
+  completed = false;
   constructor(
     readonly server: ServerTransaction,
     readonly request: SipRequest,
@@ -390,9 +397,15 @@ export class SipProxy {
   }
 
   private async forward(req: SipRequest, inFlow: Flow, tx: ServerTransaction, targets: Array<{ uri: string; binding: Binding | undefined; hints?: FlowRef[] }>): Promise<void> {
+    const verdict = this.opts.plugin ? await Promise.resolve(this.opts.plugin.onRequest({ request: req, source: source(inFlow), targets: targets.map((t) => ({ uri: t.uri, ...(t.binding ? { registeredFrom: t.binding.source.address } : {}) })) })).catch((err: unknown) => void this.log.error({ err: describeError(err), method: req.method }, "proxy plugin failed")) : undefined;
+    if (isRejection(verdict)) return this.reply(tx, req, verdict.reject.status, verdict.reject.reason);
     const ctx = new ResponseContext(tx, req);
+    ctx.handler = verdict ?? undefined;
     this.contexts.set(tx, ctx);
-    tx.events.onTerminated = () => this.contexts.delete(tx);
+    tx.events.onTerminated = () => {
+      this.contexts.delete(tx);
+      this.complete(ctx);
+    };
     const isDialogCreating = req.to?.params.get("tag") === undefined && (req.method === "INVITE" || req.method === "SUBSCRIBE" || req.method === "REFER");
     for (const target of targets) {
       const copy = new SipRequest(req.method, target.uri, req.headers.map((h) => ({ ...h })), req.body);
@@ -425,13 +438,32 @@ export class SipProxy {
       copy.prepend("via", via);
       this.counters.forwarded++;
       branch.tx = this.transactions.request(copy, this.sender(branch), {
-        onResponse: (res) => this.onBranchResponse(ctx, branch, res),
-        onTimeout: () => this.onBranchFailure(ctx, branch, 408, "Request Timeout"),
-        onTransportError: () => this.onBranchFailure(ctx, branch, 503, "Service Unavailable (transport error)"),
+        onResponse: (res) => this.inOrder(ctx, res, () => this.onBranchResponse(ctx, branch, res)),
+        onTimeout: () => this.inOrder(ctx, undefined, () => this.onBranchFailure(ctx, branch, 408, "Request Timeout")),
+        onTransportError: () => this.inOrder(ctx, undefined, () => this.onBranchFailure(ctx, branch, 503, "Service Unavailable (transport error)")),
       });
       if (req.method === "INVITE") branch.timerC = this.clock.setTimeout(() => this.cancelBranch(branch, true), this.opts.timerCMs ?? 180_000);
     }
     this.maybeFinish(ctx);
+  }
+
+  /** Run a branch event at once, or, when a plugin handles the responses, after it has seen `res` and the events queued before. */
+  private inOrder(ctx: ResponseContext, res: SipResponse | undefined, step: () => void): void {
+    const handler = ctx.handler;
+    if (!handler) return step();
+    ctx.queue = ctx.queue
+      .then(() => (res && res.status > 100 ? handler.onResponse?.(res) : undefined))
+      .catch((err: unknown) => this.log.error({ err: describeError(err) }, "proxy plugin failed on a response"))
+      .then(() => {
+        step();
+        if (ctx.finalSent) this.complete(ctx);
+      });
+  }
+
+  private complete(ctx: ResponseContext): void {
+    if (ctx.completed || !ctx.handler) return;
+    ctx.completed = true;
+    ctx.handler.onComplete?.(ctx.server.lastStatus);
   }
 
   private sender(branch: Branch): { send(data: Buffer): boolean; readonly reliable: boolean } {
@@ -555,7 +587,9 @@ export class SipProxy {
     if (mf <= 0) return;
     req.set("max-forwards", String(mf - 1));
     const binding = req.getAll("route").length === 0 ? this.registrar.store.byContact(formatUri(ruri.uri), this.clock.wallNow()) : undefined;
-    this.destinationFor(req, binding, hints, inbound)
+    const plugged = this.opts.plugin?.onAck ? Promise.resolve(this.opts.plugin.onAck({ request: req, source: source(inbound), targets: [{ uri: req.uri }] })).catch((err: unknown) => this.log.error({ err: describeError(err) }, "proxy plugin failed on an ACK")) : Promise.resolve();
+    plugged
+      .then(() => this.destinationFor(req, binding, hints, inbound))
       .then(({ dest, flow }) => {
         const t = flow?.transport ?? dest?.transport;
         if (!t) return;
@@ -606,6 +640,10 @@ function bindingFlowRef(binding: Binding): FlowRef | undefined {
   const contactHost = contact.ok && contact.uri.kind === "sip" ? contact.uri.host.replace(/^\[|\]$/g, "") : undefined;
   const outbound = binding.regId !== undefined || /;ob\b/.test(binding.contact);
   return outbound || contactHost !== binding.source.address ? udpRef(binding.source.address, binding.source.port) : undefined;
+}
+
+function source(flow: Flow): { address: string; port: number; transport: TransportName; fromMember: boolean } {
+  return { address: flow.remote.address, port: flow.remote.port, transport: flow.transport, fromMember: flow.peer !== undefined };
 }
 
 /** One side of a hop: its transport, and whether it is the internal (member-to-member) listener. */
