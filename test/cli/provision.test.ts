@@ -29,7 +29,7 @@ describe("thor demo with provisioning, thor provision", () => {
     await waitFor(() => existsSync(path), { timeoutMs: 60_000, message: "network.json written" });
     const desc = JSON.parse(readFileSync(path, "utf8")) as { provisioning: { url: string; token: string; openapi: string }; accounts: Array<{ aor: string }>; commands: { provision: string } };
     assert.match(desc.provisioning.url, /^http:\/\/127\.0\.31\.102:9280$/);
-    assert.match(desc.commands.provision, /thor provision account add/);
+    assert.match(desc.commands.provision, /^thor provision --api \S+ --token-file \S+ account add /);
     const env = { THOR_API_URL: desc.provisioning.url, THOR_PROVISIONING_TOKEN: desc.provisioning.token };
 
     const list = await runThor(["provision", "account", "list"], env);

@@ -42,7 +42,7 @@ describe("xcap_server role", () => {
 
   async function link(name: string, n: number): Promise<ControlLink> {
     const identity = await TlsIdentity.load({ ca: join(caDir, "ca.crt"), cert: join(caDir, "certs", `${name}.crt`), key: join(caDir, "certs", `${name}.key`), crl: join(caDir, "crl.pem") });
-    const l = new ControlLink({ identity, logger: silentLogger, host: ip(n), port: 0, resolve: (id) => endpoints.get(id) });
+    const l = new ControlLink({ identity, logger: silentLogger, host: ip(n), port: 0, dialFrom: ip(n), resolve: (id) => endpoints.get(id) });
     endpoints.set(name, await l.start());
     links.push(l);
     return l;
@@ -51,7 +51,8 @@ describe("xcap_server role", () => {
   before(async () => {
     caDir = mkdtempSync(join(tmpdir(), "thor-xcap-"));
     await initCa(caDir);
-    for (const m of members) await issueCertificate(caDir, m.id, { ou: "node" });
+    // Members connect from an address of their certificate (the member link checks it).
+    for (const [i, m] of members.entries()) await issueCertificate(caDir, m.id, { ou: "node", ip: [ip(i + 1)] });
     await link("xcap1", 1);
     for (const [i, name] of ["sip1", "sip2", "sip3"].entries()) {
       const l = await link(name, i + 2);
