@@ -7,3 +7,4 @@ export { ThorError, defineError, describeError } from "./errors.js";
 export { type Logger, type LogFn, silentLogger } from "./logger.js";
 export { type Channel, channel, subscribe } from "./diagnostics.js";
 export { sleep, backoffDelay, deferred, type Deferred } from "./async.js";
+export { KeyRing, TAG_BYTES, KEY_ID, type SigningKey } from "./keyring.js";

@@ -20,6 +20,7 @@ export {
 } from "./ca.js";
 export { parsePassport, matchPassport, matchAnyPassport, matchPattern, formatSubject, type Passport } from "./passport.js";
 export { TlsIdentity, ConnectionGuard, peerIdentity, authorizePeer, roleAllowed, type TlsPaths, type PeerIdentity, type PeerVerdict } from "./identity.js";
+export { createSecret, listSecrets, retireSecret, loadSecrets, readSecretFile, watchSecrets, secretsDir, SECRET_BYTES, DEFAULT_SECRET_ACTIVATION_MS, type SecretInfo } from "./secrets.js";
 export { crlChannel } from "./diagnostics.js";
 export { PkiError, PkiExistsError, PkiNotFoundError, PassportError, PkiInvalidError } from "./errors.js";
 export {
@@ -31,6 +32,7 @@ export {
   DEFAULT_CERT_DAYS,
   DEFAULT_CRL_DAYS,
   DEFAULT_CRL_POLL_MS,
+  DEFAULT_SECRET_POLL_MS,
   ROLE_URI_PREFIX,
   CERT_NAME,
   CERT_ROLE,
