@@ -20,19 +20,17 @@
  * proxy and registrar.
  */
 import { z } from "zod";
-import { describeError, type Logger, type TimerHandle } from "../base/index.js";
+import { describeError, type KeyRing, type Logger, type TimerHandle } from "../base/index.js";
 import type { Role, RoleAdvertisement, RoleContext } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
 import { authorizePeer, parsePassport, type TlsIdentity } from "../pki/index.js";
 import {
-  encodeFlowToken,
   Registrar,
   SipServer,
   type AsyncCredentialStore,
   type ClusterHooks,
   type CredentialStore,
   type Credentials,
-  type FlowRef,
   type ListenSpec,
   type PeerTls,
   type TimerConfig,
@@ -62,6 +60,10 @@ export interface SipProxyRoleOptions {
   /** Holders of each AOR's bindings. @default DEFAULT_REPLICAS */
   replicas?: number;
   userAgent?: string;
+  /** The cluster secret (signed Record-Route entries, flow tokens, nonces); every member must hold the same keys. */
+  keys: KeyRing;
+  /** Domains whose phones may answer digest challenges without qop. @default none */
+  digestWithoutQop?: string[];
   /** Provisioned subscribers (the accounts this node owns, from the announced database): the local credentials instead of `credentials`. */
   subscribers?: SubscriberBinding;
 }
@@ -100,6 +102,8 @@ export class SipProxyRole implements Role {
       listen,
       domains: this.opts.domains,
       credentials,
+      keys: this.opts.keys,
+      ...(this.opts.digestWithoutQop ? { digestWithoutQop: this.opts.digestWithoutQop } : {}),
       ...(this.location ? { location: this.location } : {}),
       ...(cluster ? { cluster } : {}),
       ...(distributed ? { peerTls: peerTls(distributed.identity) } : {}),
@@ -182,12 +186,11 @@ export class SipProxyRole implements Role {
 function clusterHooks(self: string, map: () => RoleMap | undefined): ClusterHooks {
   return {
     self,
-    edgeRoute(edge: string, ref: FlowRef | undefined): string | undefined {
+    edgeAddress(edge: string): { host: string; port: number } | undefined {
       const m = map()?.members.find((e) => e.id === edge);
       const port = m?.ports["sip_int"];
       if (!m || !port) return undefined;
-      const host = m.ip.includes(":") ? `[${m.ip}]` : m.ip;
-      return `<sip:${ref ? `${encodeFlowToken([ref])}@` : ""}${host}:${port};transport=tls;lr>`;
+      return { host: m.ip.includes(":") ? `[${m.ip}]` : m.ip, port };
     },
     isPeer(address: string, port: number): boolean {
       return (map()?.members ?? []).some((e) => e.ip === address && e.ports["sip_int"] === port);

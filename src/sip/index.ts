@@ -8,4 +8,5 @@ export { TransportLayer, parseListenSpec, type ListenSpec, type TransportName, t
 export { MemoryCredentialStore, DigestAuthenticator, computeHa1, digestResponse, type CredentialStore, type AsyncCredentialStore, type Credentials, type DigestAlgorithm } from "./auth/index.js";
 export { Registrar, LocationStore, LocalLocation, type Binding, type LocationService, type RegisterData, type RegisterOutcome } from "./registrar/index.js";
 export { DEFAULT_TIMERS, type TimerConfig } from "./transaction/index.js";
+export { canonicalHost } from "./message/index.js";
 export { parseMessage, serializeMessage, StreamFramer, type AnyMessage, SipRequest, SipResponse } from "./message/index.js";

@@ -10,7 +10,8 @@ import { bool, ConfigError, list, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, tlsPaths, untilSignal } from "../member.js";
 import { loadUsers, parseListeners } from "../sip-config.js";
 import { VERSION } from "../version.js";
-import { parsePassport } from "../../pki/index.js";
+import { DEFAULT_SECRET_POLL_MS, loadSecrets, parsePassport, secretsDir, watchSecrets } from "../../pki/index.js";
+import type { KeyRing, Logger } from "../../base/index.js";
 
 const schema = memberSchema.extend({
   ip: z.string().min(2),
@@ -37,6 +38,8 @@ const schema = memberSchema.extend({
   minExpires: num().int().min(0).default(60),
   maxExpires: num().int().min(1).default(3600),
   algorithms: list(z.enum(["MD5", "SHA-256"])).default(["SHA-256", "MD5"]),
+  /** sip_proxy: domains whose phones may answer digest challenges without qop (one answer per nonce). */
+  digestWithoutQop: list(z.string().min(1)).default([]),
   sipRate: num().int().min(1).default(200),
   /** provisioning_server: API port (default 9280) and address (default <ip>). */
   apiPort: num().int().min(0).max(65535).default(DEFAULT_API_PORT),
@@ -67,7 +70,7 @@ function provisioningRole(cfg: NodeConfig): ProvisioningServerRole {
   });
 }
 
-function sipProxyRole(cfg: NodeConfig): SipProxyRole {
+function sipProxyRole(cfg: NodeConfig, keys: KeyRing): SipProxyRole {
   const domains = cfg.sipDomains.length > 0 ? cfg.sipDomains : cfg.domain ? [cfg.domain] : [];
   if (domains.length === 0) throw new ConfigError("sip_proxy needs the domains it serves: give sip_domains or domain");
   const realm = domains[0]!;
@@ -79,6 +82,8 @@ function sipProxyRole(cfg: NodeConfig): SipProxyRole {
     internal: { host: cfg.ip, port: cfg.sipInternalPort },
     replicas: cfg.replicas,
     domains,
+    keys,
+    ...(cfg.digestWithoutQop.length > 0 ? { digestWithoutQop: cfg.digestWithoutQop } : {}),
     credentials: cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm),
     // Without a users file the node serves the accounts of the provisioning database.
     ...(cfg.users ? {} : { subscribers: new SubscriberBinding({ holders: cfg.replicas }) }),
@@ -89,6 +94,14 @@ function sipProxyRole(cfg: NodeConfig): SipProxyRole {
     rate: cfg.sipRate,
     userAgent: `sipthor/${VERSION}`,
   });
+}
+
+/** The cluster secret from `<ca_dir>/secrets`, re-read periodically (rotation without a restart). */
+function clusterSecrets(cfg: NodeConfig, log: Logger): { keys: KeyRing; stop: () => void } {
+  const keys = loadSecrets(cfg.caDir);
+  if (!keys) throw new ConfigError(`sip_proxy needs the cluster secret: no key in ${secretsDir(cfg.caDir)} (run thor ca secret new --dir ${cfg.caDir} and copy the directory to every member)`);
+  const stop = watchSecrets(cfg.caDir, keys, DEFAULT_SECRET_POLL_MS, (message) => log.warn({ err: message }, "cluster secrets not reloaded"));
+  return { keys, stop };
 }
 
 export function register(program: Command): void {
@@ -107,6 +120,7 @@ export function register(program: Command): void {
     .option("--min-expires <s>", "Min-Expires for registrations (default 60)")
     .option("--max-expires <s>", "longest registration granted (default 3600)")
     .option("--algorithms <list>", "digest algorithms offered, preferred first (default SHA-256,MD5)")
+    .option("--digest-without-qop <list>", "sip_proxy: domains whose phones may answer digest challenges without qop (legacy; one answer per nonce)")
     .option("--sip-rate <n>", "SIP requests per second per source before dropping (default 200)")
     .option("--control-port <port>", "control link port, mutual TLS between members (default 9600)")
     .option("--sip-internal-port <port>", "sip_proxy internal SIP listener between members, TLS (default 5070)")
@@ -118,7 +132,8 @@ export function register(program: Command): void {
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "node", flags);
       const log = memberLogger(cfg, "node");
-      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg) : r === "provisioning_server" ? provisioningRole(cfg) : new AdvertisedRole(r)));
+      const secrets = cfg.roles.includes("sip_proxy") ? clusterSecrets(cfg, log) : undefined;
+      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg, secrets!.keys) : r === "provisioning_server" ? provisioningRole(cfg) : new AdvertisedRole(r)));
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, servers, identity, log);
@@ -164,6 +179,7 @@ export function register(program: Command): void {
         await lookup?.stop();
         await bus.close();
         identity.close();
+        secrets?.stop();
       });
     });
 }

@@ -6,7 +6,7 @@ export { SipMessage, SipRequest, SipResponse, type AnyMessage, type Header } fro
 export { parseMessage, findHeaderEnd, DEFAULT_MAX_MESSAGE, type ParseResult, type SipParseError, type ParseOptions } from "./parser.js";
 export { StreamFramer, type FrameEvent } from "./stream-framer.js";
 export { serializeMessage } from "./serializer.js";
-export { parseUri, formatUri, aorOf, type Uri, type SipUri, type OtherUri, type UriResult } from "./uri.js";
+export { parseUri, formatUri, aorOf, canonicalHost, type Uri, type SipUri, type OtherUri, type UriResult } from "./uri.js";
 export { parseNameAddr, formatNameAddr, parseVia, formatVia, parseCSeq, parseUInt, splitList, type NameAddr, type Via, type CSeq, type Result } from "./header-values.js";
 export { headerKey, canonicalName, isListHeader } from "./header-names.js";
 export { parseParams, formatParams, quote, unquote, splitTopLevel, isToken, type Params } from "./grammar.js";

@@ -14,7 +14,7 @@ import http from "node:http";
 import https from "node:https";
 import { WebSocket, WebSocketServer } from "ws";
 import { describeError, type Logger } from "../../base/index.js";
-import { createResponse, formatVia, parseMessage, serializeMessage, StreamFramer, type ParseResult, type SipRequest } from "../message/index.js";
+import { createResponse, formatVia, parseMessage, randomBase64Url, serializeMessage, StreamFramer, type ParseResult, type SipRequest } from "../message/index.js";
 import { isReliable, type Address, type Flow, type Inbound, type ListenSpec, type TransportName } from "./types.js";
 
 export interface TransportLayerOptions {
@@ -113,7 +113,6 @@ export class TransportLayer {
   /** `transport:address:port` of a peer → flow id (connections and aliases). */
   private readonly byRemote = new Map<string, string>();
   private readonly connections = new Set<{ destroy(): void }>();
-  private nextConn = 1;
   private readonly log: Logger;
 
   constructor(private readonly opts: TransportLayerOptions) {
@@ -328,7 +327,7 @@ export class TransportLayer {
    * for it; the connection is reused like a TCP one.
    */
   private connectWs(transport: "ws" | "wss", dest: Address & { servername?: string }): Flow {
-    const id = `${transport}#${this.nextConn++}`;
+    const id = `${transport}#${connectionId()}`;
     const host = net.isIPv6(dest.address) ? `[${dest.address}]` : dest.address;
     const tlsOpts = this.opts.tls;
     const ws = new WebSocket(`${transport}://${host}:${dest.port}/`, "sip", {
@@ -377,7 +376,7 @@ export class TransportLayer {
   }
 
   private accept(transport: "tcp" | "tls", socket: net.Socket, dest?: Address, outboundKey?: string, peer?: string): SocketFlow {
-    const id = `${transport}#${this.nextConn++}`;
+    const id = `${transport}#${connectionId()}`;
     const remote = dest ?? { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
     const local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
     // write() returning false is back-pressure, not failure: the bytes are queued and sent.
@@ -423,7 +422,7 @@ export class TransportLayer {
   }
 
   private acceptWs(transport: TransportName, ws: WebSocket, remote: Address, local: Address): void {
-    const id = `${transport}#${this.nextConn++}`;
+    const id = `${transport}#${connectionId()}`;
     const flow = new SocketFlow(id, transport, local, { address: normalizeAddress(remote.address), port: remote.port }, (d) => {
       ws.send(d.toString("utf8"));
       return true;
@@ -463,6 +462,14 @@ export class TransportLayer {
     }
     return alias;
   }
+}
+
+/**
+ * A connection id: random (96 bits), so nobody can guess the id of another
+ * client's connection (ids travel in flow tokens and bindings).
+ */
+function connectionId(): string {
+  return randomBase64Url(12);
 }
 
 function hostPort(l: Listener): { host: string; port: number } {
