@@ -100,7 +100,10 @@ export function decodeFlowToken(keys: KeyRing, user: string, scope: Omit<TokenSc
   if (!/^[a-z0-9]{1,16}$/.test(kid) || !/^[0-9a-z]{1,8}$/.test(exp) || !/^[A-Za-z0-9_-]*$/.test(payload)) return { ok: false, reason: "malformed" };
   let kind: TokenKind | undefined;
   for (const k of ["rr", "flow"] as const) {
-    if (keys.verify(kid, signedText(k, kid, exp, payload, scope), tag)) kind = k;
+    if (keys.verify(kid, signedText(k, kid, exp, payload, scope), tag)) {
+      kind = k;
+      break;
+    }
   }
   if (kind === undefined) return { ok: false, reason: keys.ids().includes(kid) ? "bad-tag" : "unknown-key" };
   if (parseInt(exp, 36) < nowSec) return { ok: false, reason: "expired" };
