@@ -26,3 +26,4 @@ export {
   type Element,
   type Node,
 } from "./xml.js";
+export { KeyRing, TAG_BYTES, KEY_ID, type SigningKey } from "./keyring.js";

@@ -6,14 +6,23 @@ import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import type { Command } from "commander";
-import { DEFAULT_CONNECTION_LIMITS, DEFAULT_MAX_CONTACTS, DEFAULT_MESSAGE_LIMITS, MemoryCredentialStore, parseListenSpec, type ConnectionLimits, type ListenSpec, type MessageLimits } from "../sip/index.js";
+import { canonicalHost, DEFAULT_CONNECTION_LIMITS, DEFAULT_MAX_CONTACTS, DEFAULT_MESSAGE_LIMITS, MemoryCredentialStore, parseListenSpec, type ConnectionLimits, type ListenSpec, type MessageLimits } from "../sip/index.js";
 import { ConfigError, num } from "./config.js";
 
 const usersSchema = z.object({
-  users: z.array(z.object({ username: z.string().min(1).max(64).regex(/^[A-Za-z0-9\-_.!~*'()&=+$,;?/]+$/), password: z.string().min(1).max(256) }).strict()),
+  users: z.array(
+    z
+      .object({
+        username: z.string().min(1).max(64).regex(/^[A-Za-z0-9\-_.!~*'()&=+$,;?/]+$/),
+        password: z.string().min(1).max(256),
+        /** The account's domain (its digest realm). @default the first domain served */
+        domain: z.string().min(1).max(253).optional(),
+      })
+      .strict(),
+  ),
 });
 
-/** Load `[[users]] username = "..." password = "..."` from a TOML file. */
+/** Load `[[users]] username = "..." password = "..." [domain = "..."]` from a TOML file; `realm`: the domain of users without one. */
 export function loadUsers(path: string, realm: string): MemoryCredentialStore {
   let doc: unknown;
   try {
@@ -24,7 +33,7 @@ export function loadUsers(path: string, realm: string): MemoryCredentialStore {
   const parsed = usersSchema.safeParse(doc);
   if (!parsed.success) throw new ConfigError(`invalid users file ${path}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   const store = new MemoryCredentialStore(realm);
-  for (const u of parsed.data.users) store.set(u.username, { password: u.password });
+  for (const u of parsed.data.users) store.set(u.username, { password: u.password }, canonicalHost(u.domain ?? realm));
   return store;
 }
 

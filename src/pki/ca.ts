@@ -5,6 +5,7 @@
  *   <dir>/crl.pem                  the CRL (all revoked serials)
  *   <dir>/index.json               what was issued: name, serial, subject, IPs, roles, expiry, revocation
  *   <dir>/certs/<name>.crt, .key   member certificates (serverAuth + clientAuth), key 0600
+ *   <dir>/secrets/<kid>.key        cluster secrets (HMAC keys, 0600), see secrets.ts
  *
  * Member certificates name their holder in the subject (`CN=<name>,
  * O=<org>, OU=<kind>`), their addresses in the SubjectAltName, and the roles
@@ -22,6 +23,7 @@ import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import { z } from "zod";
 import { PkiExistsError, PkiInvalidError, PkiNotFoundError } from "./errors.js";
+import { createSecret, listSecrets } from "./secrets.js";
 import {
   CERT_NAME,
   CERT_ROLE,
@@ -181,7 +183,7 @@ function writeIndex(dir: string, entries: readonly IndexEntry[]): void {
 }
 
 /** Create `dir` with a self-signed CA, an empty index and an empty CRL. */
-export async function initCa(dir: string, opts: InitCaOptions = {}): Promise<{ certPath: string; keyPath: string; crlPath: string }> {
+export async function initCa(dir: string, opts: InitCaOptions = {}): Promise<{ certPath: string; keyPath: string; crlPath: string; secretPath: string }> {
   const certPath = join(dir, "ca.crt");
   const keyPath = join(dir, "ca.key");
   if (existsSync(certPath) && !opts.force) throw new PkiExistsError(`a CA already exists in ${dir} (use --force to replace it)`);
@@ -208,7 +210,9 @@ export async function initCa(dir: string, opts: InitCaOptions = {}): Promise<{ c
   write(certPath, cert.toString("pem") + "\n");
   writeIndex(dir, []);
   const crlPath = await writeCrl(dir);
-  return { certPath, keyPath, crlPath };
+  // The cluster secret (signed Record-Route entries, flow tokens, nonces) travels with the CA files.
+  const secret = listSecrets(dir)[0] ?? createSecret(dir);
+  return { certPath, keyPath, crlPath, secretPath: secret.path };
 }
 
 /** Issue a member certificate signed by the CA in `dir`; writes `certs/<name>.crt/.key` and appends to the index. */

@@ -21,6 +21,7 @@ export {
 export { parsePassport, matchPassport, matchAnyPassport, matchPattern, formatSubject, type Passport } from "./passport.js";
 export { TlsIdentity, ConnectionGuard, peerIdentity, authorizePeer, roleAllowed, type TlsPaths, type PeerIdentity, type PeerVerdict } from "./identity.js";
 export { MemberLink, canonicalIp, ipAllowed, type MemberLinkOptions, type DialOptions, type RefusalEvent } from "./member-link.js";
+export { createSecret, listSecrets, retireSecret, loadSecrets, readSecretFile, watchSecrets, secretsDir, SECRET_BYTES, DEFAULT_SECRET_ACTIVATION_MS, type SecretInfo } from "./secrets.js";
 export { crlChannel } from "./diagnostics.js";
 export { PkiError, PkiExistsError, PkiNotFoundError, PassportError, PkiInvalidError } from "./errors.js";
 export {
@@ -32,6 +33,7 @@ export {
   DEFAULT_CERT_DAYS,
   DEFAULT_CRL_DAYS,
   DEFAULT_CRL_POLL_MS,
+  DEFAULT_SECRET_POLL_MS,
   ROLE_URI_PREFIX,
   CERT_NAME,
   CERT_ROLE,

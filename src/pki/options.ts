@@ -16,6 +16,8 @@ export const DEFAULT_CERT_DAYS = 825;
 export const DEFAULT_CRL_DAYS = 30;
 /** How often members poll `crl.pem` for changes. @default 1000 ms */
 export const DEFAULT_CRL_POLL_MS = 1000;
+/** How often members re-read `<ca_dir>/secrets` for added or retired cluster secrets. @default 10000 ms */
+export const DEFAULT_SECRET_POLL_MS = 10_000;
 /** Prefix of the SubjectAltName URIs naming the roles a certificate may announce. */
 export const ROLE_URI_PREFIX = "urn:thor:role:";
 /** Valid certificate (member) names: the CN and the file name under `certs/`. */

@@ -20,12 +20,11 @@
  * proxy and registrar.
  */
 import { z } from "zod";
-import { describeError, type Logger, type TimerHandle } from "../base/index.js";
+import { describeError, type KeyRing, type Logger, type TimerHandle } from "../base/index.js";
 import type { Role, RoleAdvertisement, RoleContext, RoleReadiness } from "../node/index.js";
 import type { MembershipUpdate, RoleMap } from "../overlay/index.js";
 import { formatSubject, MemberLink, parsePassport } from "../pki/index.js";
 import {
-  encodeFlowToken,
   Registrar,
   SipServer,
   type AsyncCredentialStore,
@@ -34,7 +33,6 @@ import {
   type CredentialStore,
   type MessageLimits,
   type Credentials,
-  type FlowRef,
   type ListenSpec,
   type PeerTls,
   type TimerConfig,
@@ -70,6 +68,10 @@ export interface SipProxyRoleOptions {
   /** Holders of each AOR's bindings. @default DEFAULT_REPLICAS */
   replicas?: number;
   userAgent?: string;
+  /** The cluster secret (signed Record-Route entries, flow tokens, nonces); every member must hold the same keys. */
+  keys: KeyRing;
+  /** Domains whose phones may answer digest challenges without qop. @default none */
+  digestWithoutQop?: string[];
   /** Provisioned subscribers (the accounts this node owns, from the announced database): the local credentials instead of `credentials`. */
   subscribers?: SubscriberBinding;
   /** Media relaying of the calls this node handles (needs the control link); absent = no relay in the media path. */
@@ -130,6 +132,8 @@ export class SipProxyRole implements Role {
       listen,
       domains: this.opts.domains,
       credentials,
+      keys: this.opts.keys,
+      ...(this.opts.digestWithoutQop ? { digestWithoutQop: this.opts.digestWithoutQop } : {}),
       ...(this.location ? { location: this.location } : {}),
       ...(cluster ? { cluster } : {}),
       ...(distributed ? { peerTls: peerTls(this.internalLink(distributed.identity)) } : {}),
@@ -238,12 +242,11 @@ function clusterHooks(self: string, map: () => RoleMap | undefined, draining: ()
   return {
     self,
     draining,
-    edgeRoute(edge: string, ref: FlowRef | undefined): string | undefined {
+    edgeAddress(edge: string): { host: string; port: number } | undefined {
       const m = map()?.members.find((e) => e.id === edge);
       const port = m?.ports["sip_int"];
       if (!m || !port) return undefined;
-      const host = m.ip.includes(":") ? `[${m.ip}]` : m.ip;
-      return `<sip:${ref ? `${encodeFlowToken([ref])}@` : ""}${host}:${port};transport=tls;lr>`;
+      return { host: m.ip.includes(":") ? `[${m.ip}]` : m.ip, port };
     },
     isPeer(address: string, port: number): boolean {
       return (map()?.members ?? []).some((e) => e.ip === address && e.ports["sip_int"] === port);

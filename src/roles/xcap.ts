@@ -67,7 +67,7 @@ export class ProvisionedXcapAuthenticator implements XcapAuthenticator {
     // RFC 7616 3.4.6: the digest must be for this request target.
     if (d.uri !== req.target) return { ok: false, status: 401, reason: "the digest uri is not the request target", challenges: digest.challenges() };
     const creds = await this.accounts.lookupAnywhere(d.username, req.realm);
-    const v = digest.check(req.method, d, creds);
+    const v = digest.check(req.method, { requestUri: req.target }, d, creds);
     if (v.ok) return { ok: true, principal: { kind: "user", aor: `${v.username}@${req.realm}` } };
     if (v.reason === "blocked") return { ok: false, status: 403, reason: "the account is blocked", challenges: [] };
     return { ok: false, status: 401, reason: v.reason, challenges: digest.challenges(v.reason === "stale") };

@@ -9,4 +9,5 @@ export { MemoryCredentialStore, DigestAuthenticator, computeHa1, digestResponse,
 export { Registrar, DEFAULT_MAX_CONTACTS, LocationStore, LocalLocation, type Binding, type LocationService, type RegisterData, type RegisterOutcome } from "./registrar/index.js";
 export { DEFAULT_TIMERS, type TimerConfig } from "./transaction/index.js";
 export { sipRequestChannel, sipResponseChannel } from "./diagnostics.js";
+export { canonicalHost } from "./message/index.js";
 export { parseMessage, serializeMessage, StreamFramer, DEFAULT_MESSAGE_LIMITS, type MessageLimits, type AnyMessage, SipRequest, SipResponse } from "./message/index.js";

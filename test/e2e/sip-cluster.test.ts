@@ -77,12 +77,14 @@ describe("distributed SIP service end to end", () => {
     assert.equal(r.code, 0, describeRun(`register ${user} via ${via}`, r));
   }
 
-  it("a call from a subscriber to one registered on another node crosses at most two nodes, and BYE works both ways", async () => {
+  it("a call from a subscriber to one registered on another node crosses at most two nodes; re-INVITE and BYE work both ways", async () => {
     // bob registers on node3; alice calls through node2.
     await register("bob", node(2).ip, `${SUBNET}.60`, 5071, `sip:bob@${SUBNET}.60:5070`);
     for (const [uasScenario, uacScenario, name] of [
       ["uas.xml", "uac.xml", "caller hangs up"],
       ["uas-bye.xml", "uac-wait-bye.xml", "callee hangs up"],
+      // In-dialog requests along the signed Record-Route of both nodes (issue 10 item 1).
+      ["uas-reinvite.xml", "uac-reinvite.xml", "re-INVITE, then the caller hangs up"],
     ] as const) {
       const uas = sipp({ scenario: uasScenario, localIp: `${SUBNET}.60`, localPort: 5070, keys: { caller: "alice", callee: "bob", domain: DOMAIN } });
       await waitBound("udp", `${SUBNET}.60`, 5070);

@@ -12,7 +12,7 @@ import tls from "node:tls";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger, systemClock } from "../../src/base/index.js";
+import { KeyRing, silentLogger, systemClock } from "../../src/base/index.js";
 import { EventClient, EventServer, LocalHub } from "../../src/events/index.js";
 import { ControlLink, type RoleContext } from "../../src/node/index.js";
 import { initCa, issueCertificate, revokeCertificate, TlsIdentity } from "../../src/pki/index.js";
@@ -57,7 +57,7 @@ describe("member links", { timeout: 60_000 }, () => {
     const id = await identity("node-a");
     const control = new ControlLink({ identity: id, logger: silentLogger, host: A, port: 0, resolve: () => undefined });
     await control.start();
-    const role = new SipProxyRole({ listen: [{ transport: "udp", host: A, port: 0 }], internal: { host: A, port: 0 }, domains: ["example.com"], credentials: new MemoryCredentialStore("example.com") });
+    const role = new SipProxyRole({ listen: [{ transport: "udp", host: A, port: 0 }], internal: { host: A, port: 0 }, domains: ["example.com"], keys: KeyRing.ephemeral(), credentials: new MemoryCredentialStore("example.com") });
     const hub = new LocalHub();
     const ctx: RoleContext = {
       bus: hub.attach({ CN: "node-a", OU: "node" }),

@@ -26,27 +26,27 @@ describe("digest authentication", () => {
     const ch = auth.challenges();
     assert.match(ch[0]!, /algorithm=SHA-256, qop="auth"$/);
     assert.match(ch[1]!, /algorithm=MD5/);
-    assert.deepEqual(auth.verify("REGISTER", [answer("alice", "wonderland", "SHA-256", nonceOf(ch[0]!))]), { ok: true, username: "alice" });
-    assert.deepEqual(auth.verify("REGISTER", [answer("bob", "builder", "MD5", nonceOf(ch[1]!))]), { ok: true, username: "bob" }, "HA1-only credentials");
+    assert.deepEqual(auth.verify("REGISTER", [answer("alice", "wonderland", "SHA-256", nonceOf(ch[0]!))], "sip:example.test"), { ok: true, username: "alice" });
+    assert.deepEqual(auth.verify("REGISTER", [answer("bob", "builder", "MD5", nonceOf(ch[1]!))], "sip:example.test"), { ok: true, username: "bob" }, "HA1-only credentials");
   });
 
   it("refuses wrong passwords, unknown users, forged nonces and replays", () => {
     const nonce = nonceOf(auth.challenges()[0]!);
-    assert.equal(auth.verify("REGISTER", [answer("alice", "nope", "SHA-256", nonce)]).ok, false);
-    assert.deepEqual(auth.verify("REGISTER", [answer("mallory", "x", "MD5", nonce)]), { ok: false, reason: "unknown-user", username: "mallory" });
+    assert.equal(auth.verify("REGISTER", [answer("alice", "nope", "SHA-256", nonce)], "sip:example.test").ok, false);
+    assert.deepEqual(auth.verify("REGISTER", [answer("mallory", "x", "MD5", nonce)], "sip:example.test"), { ok: false, reason: "unknown-user", username: "mallory" });
     const forged = nonce.slice(0, -2) + (nonce.endsWith("AA") ? "BB" : "AA");
-    assert.equal((auth.verify("REGISTER", [answer("alice", "wonderland", "MD5", forged)]) as { reason: string }).reason, "bad-nonce");
+    assert.equal((auth.verify("REGISTER", [answer("alice", "wonderland", "MD5", forged)], "sip:example.test") as { reason: string }).reason, "bad-nonce");
     const first = answer("alice", "wonderland", "MD5", nonce, "00000001");
-    assert.equal(auth.verify("REGISTER", [first]).ok, true);
-    assert.deepEqual(auth.verify("REGISTER", [first]), { ok: false, reason: "replay", username: "alice" });
-    assert.equal(auth.verify("REGISTER", [answer("alice", "wonderland", "MD5", nonce, "00000002")]).ok, true, "a higher nonce count is fine");
-    assert.deepEqual(auth.verify("REGISTER", []), { ok: false, reason: "no-credentials" });
+    assert.equal(auth.verify("REGISTER", [first], "sip:example.test").ok, true);
+    assert.deepEqual(auth.verify("REGISTER", [first], "sip:example.test"), { ok: false, reason: "replay", username: "alice" });
+    assert.equal(auth.verify("REGISTER", [answer("alice", "wonderland", "MD5", nonce, "00000002")], "sip:example.test").ok, true, "a higher nonce count is fine");
+    assert.deepEqual(auth.verify("REGISTER", [], "sip:example.test"), { ok: false, reason: "no-credentials" });
   });
 
   it("says stale when the nonce expired, so the client retries without asking the user", () => {
     const nonce = nonceOf(auth.challenges()[0]!);
     now += 61_000;
-    assert.deepEqual(auth.verify("REGISTER", [answer("alice", "wonderland", "SHA-256", nonce)]), { ok: false, reason: "stale", username: "alice" });
+    assert.deepEqual(auth.verify("REGISTER", [answer("alice", "wonderland", "SHA-256", nonce)], "sip:example.test"), { ok: false, reason: "stale", username: "alice" });
     assert.match(auth.challenges(true)[0]!, /stale=true/);
   });
 

@@ -52,14 +52,14 @@ describe("thor sip with SIPp", () => {
     assert.ok(server.logs.some((l) => l.msg === "authentication failed" && l["reason"] === "mismatch"));
   });
 
-  async function call(opts: { callee: string; uas: string; final: number; transport?: "u1" | "t1"; calleeIp: string; callerIp: string }): Promise<void> {
+  async function call(opts: { callee: string; uas: string; uac?: string; final: number; transport?: "u1" | "t1"; calleeIp: string; callerIp: string }): Promise<void> {
     const t = opts.transport ?? "u1";
     const tp = t === "t1" ? "tcp" : "udp";
     await register(opts.callee, opts.calleeIp, 5071, `sip:${opts.callee}@${opts.calleeIp}:5070;transport=${tp}`, "3600", t);
     const uas = sipp({ scenario: opts.uas, localIp: opts.calleeIp, localPort: 5070, transport: t });
     await waitBound(tp, opts.calleeIp, 5070);
     const uac = opts.final === 200
-      ? sipp({ scenario: "uac.xml", localIp: opts.callerIp, localPort: 5080, transport: t, remote: PROXY, keys: keys("alice", { callee: opts.callee }) })
+      ? sipp({ scenario: opts.uac ?? "uac.xml", localIp: opts.callerIp, localPort: 5080, transport: t, remote: PROXY, keys: keys("alice", { callee: opts.callee }) })
       : opts.final === 487
         ? sipp({ scenario: "uac-cancel.xml", localIp: opts.callerIp, localPort: 5080, transport: t, remote: PROXY, keys: keys("alice", { callee: opts.callee }) })
         : sipp({ scenario: "uac-fail.xml", template: { "[final]": String(opts.final) }, localIp: opts.callerIp, localPort: 5080, transport: t, remote: PROXY, keys: keys("alice", { callee: opts.callee }) });
@@ -70,6 +70,10 @@ describe("thor sip with SIPp", () => {
 
   it("connects a call over UDP: INVITE/180/200/ACK/BYE through the proxy", async () => {
     await call({ callee: "bob", uas: "uas.xml", final: 200, calleeIp: "127.0.7.21", callerIp: "127.0.7.31" });
+  });
+
+  it("carries a re-INVITE and its ACK along the signed Record-Route, then the BYE (issue 10 item 1)", async () => {
+    await call({ callee: "bob", uas: "uas-reinvite.xml", uac: "uac-reinvite.xml", final: 200, calleeIp: "127.0.7.27", callerIp: "127.0.7.37" });
   });
 
   it("relays 486 Busy Here", async () => {

@@ -63,6 +63,11 @@ export function sipp(opts: SippOptions): { done: Promise<SippRun>; pid: number |
   // [authentication] takes the credentials from -au/-ap (keywords cannot be nested in it).
   if (opts.keys?.["user"]) args.push("-au", opts.keys["user"]);
   if (opts.keys?.["pass"]) args.push("-ap", opts.keys["pass"]);
+  // The digest uri names the Request-URI (RFC 3261 22.4); SIPp's default is the address it
+  // sends to, which is the proxy only when nothing (a TLS relay) is in between. Runs whose
+  // targets vary per call (-inf) keep the default.
+  const domain = opts.keys?.["domain"];
+  if (domain && !opts.inf) args.push("-auth_uri", opts.keys?.["callee"] ? `${opts.keys["callee"]}@${domain}` : domain);
   if (opts.remote) args.push(opts.remote);
   const child = spawn("sipp", args, { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";

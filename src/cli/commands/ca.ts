@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { resolve } from "node:path";
-import { initCa, issueCertificate, listCertificates, readCrlInfo, revokeCertificate, writeCrl } from "../../pki/index.js";
+import { createSecret, initCa, issueCertificate, listCertificates, listSecrets, readCrlInfo, retireSecret, revokeCertificate, writeCrl } from "../../pki/index.js";
 
 /** `--dir`, default from THOR_CA_DIR (read when the command runs) or ./ca. */
 const dirOption = (cmd: Command) => cmd.option("--dir <dir>", "CA directory (default: $THOR_CA_DIR or ./ca)");
@@ -13,7 +13,7 @@ const days = (v: string) => {
   return n;
 };
 
-/** `thor ca init|issue|revoke|crl|list`: the operator CA as files (see docs/pki.md). */
+/** `thor ca init|issue|revoke|crl|list|secret`: the operator CA as files (see docs/pki.md). */
 export function register(program: Command): void {
   const ca = program.command("ca").description("operator PKI: CA, member certificates, CRL (files readable with openssl)");
 
@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .action(async (o: { dir?: string; cn: string; org: string; days: number; force?: boolean }) => {
       const dir = caDir(o);
       const res = await initCa(dir, { commonName: o.cn, org: o.org, days: o.days, force: o.force === true });
-      process.stdout.write(`CA created: ${resolve(res.certPath)}\nkey: ${resolve(res.keyPath)} (mode 0600, keep it offline)\nCRL: ${resolve(res.crlPath)}\n`);
+      process.stdout.write(`CA created: ${resolve(res.certPath)}\nkey: ${resolve(res.keyPath)} (mode 0600, keep it offline)\nCRL: ${resolve(res.crlPath)}\ncluster secret: ${resolve(res.secretPath)} (mode 0600, copy to every member with its certificate)\n`);
     });
 
   dirOption(ca.command("issue").description("issue a member certificate").argument("<name>", "member name: the certificate CN and member id"))
@@ -71,5 +71,23 @@ export function register(program: Command): void {
       for (const r of rows) {
         process.stdout.write(`${r.status.padEnd(8)} ${r.name.padEnd(16)} ${r.subject.padEnd(40)} ${r.ip.join(",").padEnd(16)} until ${r.notAfter.slice(0, 10)}  serial ${r.serial}\n`);
       }
+    });
+
+  const secret = ca.command("secret").description("cluster secrets: HMAC keys that sign Record-Route entries, flow tokens and nonces (see docs/pki.md)");
+  dirOption(secret.command("new").description("create a new secret; members sign with it once they have re-read the directory"))
+    .action((o: { dir?: string }) => {
+      const s = createSecret(caDir(o));
+      process.stdout.write(`secret ${s.kid} created: ${resolve(s.path)} (mode 0600); copy ${resolve(caDir(o), "secrets")} to every member, retire the old key after 24 h\n`);
+    });
+  dirOption(secret.command("list").description("list secrets, newest (the signing one) first"))
+    .action((o: { dir?: string }) => {
+      const rows = listSecrets(caDir(o));
+      if (rows.length === 0) process.stdout.write("no cluster secret (run thor ca secret new)\n");
+      rows.forEach((r, i) => process.stdout.write(`${r.kid}  created ${r.createdAt.toISOString().slice(0, 19).replace("T", " ")} UTC  ${i === 0 ? "signing" : "verify only"}\n`));
+    });
+  dirOption(secret.command("retire").description("remove a secret: what it signed no longer verifies").argument("<kid>"))
+    .action((kid: string, o: { dir?: string }) => {
+      retireSecret(caDir(o), kid);
+      process.stdout.write(`secret ${kid} retired; members stop accepting it when they re-read the directory (10 s)\n`);
     });
 }

@@ -6,7 +6,6 @@ import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
 import { DEFAULT_NAT_POLICY, DEFAULT_RELAY_TIMEOUT_MS, DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, MediaRelayRole, ProvisioningServerRole, SipProxyRole, SubscriberBinding, XcapServerRole } from "../../roles/index.js";
 import { DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_DOCUMENTS_PER_USER, DEFAULT_XCAP_PORT } from "../../xcap/index.js";
 import { DEFAULT_MEDIA_INACTIVITY_MS, DEFAULT_MEDIA_PORT_MAX, DEFAULT_MEDIA_PORT_MIN, MediaRelay, RtpengineEngine, parseNgAddress } from "../../media/index.js";
-import type { Logger } from "../../base/index.js";
 import { DEFAULT_API_PORT, isLoopback, parseToken } from "../../provisioning/index.js";
 import { MemoryCredentialStore } from "../../sip/index.js";
 import { bool, ConfigError, list, num } from "../config.js";
@@ -15,7 +14,8 @@ import { loadUsers, parseListeners, sipLimitFlags, sipLimits, sipLimitsShape } f
 import { VERSION } from "../version.js";
 import { busMetrics, startOps } from "../ops.js";
 import type { ThorMetrics } from "../../monitor/index.js";
-import { parsePassport } from "../../pki/index.js";
+import { DEFAULT_SECRET_POLL_MS, loadSecrets, parsePassport, secretsDir, watchSecrets } from "../../pki/index.js";
+import type { KeyRing, Logger } from "../../base/index.js";
 
 const schema = memberSchema.extend({
   ip: z.string().min(2),
@@ -42,6 +42,8 @@ const schema = memberSchema.extend({
   minExpires: num().int().min(0).default(60),
   maxExpires: num().int().min(1).default(3600),
   algorithms: list(z.enum(["MD5", "SHA-256"])).default(["SHA-256", "MD5"]),
+  /** sip_proxy: domains whose phones may answer digest challenges without qop (one answer per nonce). */
+  digestWithoutQop: list(z.string().min(1)).default([]),
   sipRate: num().int().min(1).default(200),
   /** sip_proxy: connection caps, timeouts, header caps, contacts per AOR. */
   ...sipLimitsShape,
@@ -160,7 +162,7 @@ function xcapRole(cfg: NodeConfig): XcapServerRole {
   });
 }
 
-function sipProxyRole(cfg: NodeConfig): SipProxyRole {
+function sipProxyRole(cfg: NodeConfig, keys: KeyRing): SipProxyRole {
   const domains = servedDomains(cfg, "sip_proxy");
   const realm = domains[0]!;
   const listen = parseListeners(cfg.sipListen.length > 0 ? cfg.sipListen : [`udp:${cfg.ip}:5060`, `tcp:${cfg.ip}:5060`]);
@@ -172,6 +174,8 @@ function sipProxyRole(cfg: NodeConfig): SipProxyRole {
     internal: { host: cfg.ip, port: cfg.sipInternalPort },
     replicas: cfg.replicas,
     domains,
+    keys,
+    ...(cfg.digestWithoutQop.length > 0 ? { digestWithoutQop: cfg.digestWithoutQop } : {}),
     credentials: cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm),
     // Without a users file the node serves the accounts of the provisioning database.
     ...(cfg.users ? {} : { subscribers: new SubscriberBinding({ holders: cfg.replicas }) }),
@@ -245,6 +249,14 @@ function nodeMetrics(metrics: ThorMetrics, node: NodeRuntime, control: ControlLi
   }
 }
 
+/** The cluster secret from `<ca_dir>/secrets`, re-read periodically (rotation without a restart). */
+function clusterSecrets(cfg: NodeConfig, log: Logger): { keys: KeyRing; stop: () => void } {
+  const keys = loadSecrets(cfg.caDir);
+  if (!keys) throw new ConfigError(`sip_proxy needs the cluster secret: no key in ${secretsDir(cfg.caDir)} (run thor ca secret new --dir ${cfg.caDir} and copy the directory to every member)`);
+  const stop = watchSecrets(cfg.caDir, keys, DEFAULT_SECRET_POLL_MS, (message) => log.warn({ err: message }, "cluster secrets not reloaded"));
+  return { keys, stop };
+}
+
 export function register(program: Command): void {
   sipLimitFlags(memberFlags(program.command("node").description("run a node: join the overlay and serve roles")))
     .option("--ip <addr>", "our address (also the lookup listen address)")
@@ -261,6 +273,7 @@ export function register(program: Command): void {
     .option("--min-expires <s>", "Min-Expires for registrations (default 60)")
     .option("--max-expires <s>", "longest registration granted (default 3600)")
     .option("--algorithms <list>", "digest algorithms offered, preferred first (default SHA-256,MD5)")
+    .option("--digest-without-qop <list>", "sip_proxy: domains whose phones may answer digest challenges without qop (legacy; one answer per nonce)")
     .option("--sip-rate <n>", "SIP requests per second per source before dropping (default 200)")
     .option("--control-port <port>", "control link port, mutual TLS between members (default 9600)")
     .option("--sip-internal-port <port>", "sip_proxy internal SIP listener between members, TLS (default 5070)")
@@ -288,7 +301,8 @@ export function register(program: Command): void {
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "node", flags);
       const log = memberLogger(cfg, "node");
-      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg) : r === "provisioning_server" ? provisioningRole(cfg) : r === "xcap_server" ? xcapRole(cfg) : r === "media_relay" ? mediaRelayRole(cfg, log) : new AdvertisedRole(r)));
+      const secrets = cfg.roles.includes("sip_proxy") ? clusterSecrets(cfg, log) : undefined;
+      const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg, secrets!.keys) : r === "provisioning_server" ? provisioningRole(cfg) : r === "xcap_server" ? xcapRole(cfg) : r === "media_relay" ? mediaRelayRole(cfg, log) : new AdvertisedRole(r)));
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
       const bus = await connectEvents(cfg, servers, identity, log);
@@ -342,6 +356,7 @@ export function register(program: Command): void {
         await lookup?.stop();
         await bus.close();
         identity.close();
+        secrets?.stop();
       });
     });
 }

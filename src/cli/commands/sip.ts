@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
+import { basename } from "node:path";
+import { KeyRing, KEY_ID } from "../../base/index.js";
+import { readSecretFile } from "../../pki/index.js";
 import { MemoryCredentialStore, SipServer, systemResolver } from "../../sip/index.js";
 import { ConfigError, list, loadConfig, num } from "../config.js";
 import { loadUsers, parseListeners, sipLimitFlags, sipLimits, sipLimitsShape } from "../sip-config.js";
@@ -22,6 +25,8 @@ const schema = z.object({
   algorithms: list(z.enum(["MD5", "SHA-256"])).default(["SHA-256", "MD5"]),
   rate: num().int().min(1).default(200),
   ...sipLimitsShape,
+  secretFile: z.string().optional(),
+  digestWithoutQop: list(z.string().min(1)).default([]),
   dnsServer: list(z.string().regex(/^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/, "an IP address, optionally with :port")).default([]),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
   logFormat: z.enum(["json", "pretty", "auto"]).default("auto"),
@@ -34,7 +39,7 @@ export function register(program: Command): void {
     .command("sip")
     .description("run a single-node SIP proxy and registrar")
     .option("--config <file>", "TOML configuration file ([sip] table)")
-    .option("--domain <list>", "domains served (the first is the digest realm)")
+    .option("--domain <list>", "domains served (each is the digest realm of its accounts)")
     .option("--listen <list>", "listeners: udp:IP:PORT, tcp:..., tls:..., ws:..., wss:... (default udp+tcp on 0.0.0.0:5060)")
     .option("--users <file>", "TOML file with [[users]] username/password")
     .option("--tls-cert <file>", "certificate (PEM) for tls/wss listeners")
@@ -44,6 +49,8 @@ export function register(program: Command): void {
     .option("--min-expires <s>", "Min-Expires for registrations (default 60)")
     .option("--max-expires <s>", "longest registration granted (default 3600)")
     .option("--algorithms <list>", "digest algorithms offered, preferred first (default SHA-256,MD5)")
+    .option("--secret-file <file>", "HMAC key (0600) signing Record-Route entries, flow tokens and nonces, e.g. <ca_dir>/secrets/<kid>.key (default: an ephemeral key)")
+    .option("--digest-without-qop <list>", "domains whose phones may answer digest challenges without qop (legacy; one answer per nonce)")
     .option("--rate <n>", "requests per second per source before dropping (default 200)")
     .option("--dns-server <list>", "DNS servers (IP or [IPv6], optional :port) for RFC 3263 lookups of foreign targets (default: the system's)")
     .option("--log-level <level>", "trace|debug|info|warn|error")
@@ -56,6 +63,8 @@ export function register(program: Command): void {
       const realm = cfg.domain[0]!;
       const credentials = cfg.users ? loadUsers(cfg.users, realm) : new MemoryCredentialStore(realm);
       const log = createLogger({ name: "sip", level: cfg.logLevel, format: cfg.logFormat });
+      const keys = cfg.secretFile ? new KeyRing([readSecretFile(cfg.secretFile, secretId(cfg.secretFile))]) : KeyRing.ephemeral();
+      if (!cfg.secretFile) log.warn("no --secret-file: Record-Route entries and nonces are signed with an ephemeral key, dialogs won't survive a restart");
       const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, "utf8"), key: readFileSync(cfg.tlsKey, "utf8"), ...(cfg.tlsCa ? { ca: readFileSync(cfg.tlsCa, "utf8") } : {}) } : undefined;
       if (listen.some((l) => l.transport === "tls" || l.transport === "wss") && !tls) throw new ConfigError("tls and wss listeners need --tls-cert and --tls-key");
       const limits = sipLimits(cfg);
@@ -70,6 +79,8 @@ export function register(program: Command): void {
         connectionLimits: limits.connectionLimits,
         messageLimits: limits.messageLimits,
         algorithms: cfg.algorithms,
+        keys,
+        ...(cfg.digestWithoutQop.length > 0 ? { digestWithoutQop: cfg.digestWithoutQop } : {}),
         guard: { rate: cfg.rate, burst: cfg.rate * 2 },
         userAgent: `sipthor/${VERSION}`,
         ...(cfg.dnsServer.length > 0 ? { resolver: systemResolver(cfg.dnsServer) } : {}),
@@ -88,4 +99,10 @@ export function register(program: Command): void {
         await server.stop();
       });
     });
+}
+
+/** The key id of a secret file: its name without `.key` when that is a valid id, else "file". */
+function secretId(path: string): string {
+  const name = basename(path).replace(/\.key$/, "");
+  return KEY_ID.test(name) ? name : "file";
 }

@@ -1,12 +1,27 @@
 /**
  * HTTP Digest authentication for SIP (RFC 3261 22, RFC 2617, RFC 8760
- * SHA-256), sans-IO. Nonces are stateless (timestamp + random, signed with
- * an HMAC), expire after `nonceTtlMs` (then `stale=true`), and with
- * qop=auth every nonce count must grow, so a captured response cannot be
- * replayed.
+ * SHA-256), sans-IO.
+ *
+ * - The realm is the domain of the account (alice@a authenticates in realm
+ *   `a`, with a's password): challenges, answers and credentials are per
+ *   realm.
+ * - Nonces are stateless: issue time, random and the issuing member, signed
+ *   with the cluster key ring; they expire after `nonceTtlMs` (then
+ *   `stale=true`). Replay state (nonce counts, used nonces) lives on the
+ *   member that issued the nonce, so only that member accepts answers to it:
+ *   another member answers `stale=true` with a nonce of its own (the client
+ *   retries at once, without asking its user), and a captured answer cannot
+ *   be replayed at another member.
+ * - The digest `uri` must name the Request-URI (RFC 3261 22.4, RFC 2617
+ *   3.2.2.5): an answer computed for another target is refused.
+ * - qop=auth is required: every nonce count must grow, so a captured answer
+ *   cannot be replayed. Realms listed in `noQopRealms` (legacy phones)
+ *   may answer without qop (RFC 2069); such a nonce is good for one answer,
+ *   the next gets a `stale=true` challenge with a fresh nonce.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { fillRandom, splitTopLevel, unquote } from "../message/index.js";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { KeyRing } from "../../base/index.js";
+import { canonicalHost, fillRandom, parseUri, splitTopLevel, unquote } from "../message/index.js";
 
 export type DigestAlgorithm = "MD5" | "SHA-256";
 
@@ -43,7 +58,7 @@ export interface DigestResponse {
 
 export type DigestVerdict =
   | { ok: true; username: string }
-  | { ok: false; reason: "no-credentials" | "malformed" | "unknown-user" | "wrong-realm" | "bad-nonce" | "stale" | "replay" | "mismatch" | "unsupported" | "blocked"; username?: string };
+  | { ok: false; reason: "no-credentials" | "malformed" | "unknown-user" | "wrong-realm" | "bad-nonce" | "stale" | "replay" | "mismatch" | "unsupported" | "blocked" | "qop-required" | "wrong-uri"; username?: string };
 
 const hashHex = (alg: DigestAlgorithm, s: string) => createHash(alg === "MD5" ? "md5" : "sha256").update(s).digest("hex");
 
@@ -88,21 +103,47 @@ export function parseDigest(value: string): DigestResponse | undefined {
   return { username, realm, nonce, uri, response: response.toLowerCase(), algorithm: algText, qop: get("qop"), nc: get("nc"), cnonce: get("cnonce"), opaque: get("opaque") };
 }
 
+/** What a digest `uri` may name. */
+export interface DigestTarget {
+  /** The Request-URI as the client sent it. */
+  requestUri: string;
+  /**
+   * Whether a digest uri names this server (its address, no user part):
+   * some user agents (SIPp, phones with an outbound proxy) put the next hop
+   * there. Such an answer is still bound to its nonce, nonce count and
+   * method. @default none accepted
+   */
+  namesServer?: (digestUri: string) => boolean;
+}
+
 export interface DigestOptions {
+  /** The realm of {@link DigestAuthenticator.verify} and challenges when none is given. */
   realm: string;
-  secret?: Buffer;
+  /** Keys that sign nonces (the cluster secret, so every member accepts them). @default an ephemeral key */
+  keys?: KeyRing;
   /** @default 300 s */
   nonceTtlMs?: number;
   /** Algorithms offered, preferred first. @default ["SHA-256", "MD5"] */
   algorithms?: DigestAlgorithm[];
+  /** Realms whose clients may answer without qop (legacy phones; one answer per nonce). @default none */
+  noQopRealms?: string[];
+  /** Who issues the nonces (the member id): answers to nonces issued by another member get `stale`. @default random per process */
+  issuer?: string;
   now?: () => number;
 }
 
+/** Default lifetime of a nonce. @default 300 s */
+export const DEFAULT_NONCE_TTL_MS = 300_000;
+/** Replay records kept before a sweep is forced (a flood of valid answers cannot grow memory without bound). */
+const MAX_REPLAY_RECORDS = 100_000;
+
 export class DigestAuthenticator {
-  private readonly secret: Buffer;
+  private readonly keys: KeyRing;
   private readonly ttl: number;
   private readonly now: () => number;
-  /** nonce|username → highest nonce count seen (qop=auth replay protection). */
+  private readonly noQop: Set<string>;
+  private readonly issuer: Buffer;
+  /** nonce|username → highest nonce count seen (qop=auth), or -1 for a nonce used without qop. */
   private readonly counts = new Map<string, { nc: number; expires: number }>();
   private readonly ha1s = new Map<string, { password: string; ha1: string }>();
   readonly algorithms: DigestAlgorithm[];
@@ -112,65 +153,80 @@ export class DigestAuthenticator {
     private readonly store: CredentialStore | undefined,
     readonly opts: DigestOptions,
   ) {
-    this.secret = opts.secret ?? randomBytes(32);
-    this.ttl = opts.nonceTtlMs ?? 300_000;
+    this.keys = opts.keys ?? KeyRing.ephemeral();
+    this.ttl = opts.nonceTtlMs ?? DEFAULT_NONCE_TTL_MS;
     this.now = opts.now ?? Date.now;
     this.algorithms = opts.algorithms ?? ["SHA-256", "MD5"];
+    this.noQop = new Set((opts.noQopRealms ?? []).map(canonicalHost));
+    this.issuer = opts.issuer !== undefined ? createHash("sha256").update(opts.issuer).digest().subarray(0, 4) : randomBytes(4);
   }
 
   get realm(): string {
     return this.opts.realm;
   }
 
-  newNonce(): string {
-    const nonce = Buffer.allocUnsafe(28);
-    nonce.writeBigUInt64BE(BigInt(this.now()), 0);
-    fillRandom(nonce, 8, 8);
-    createHmac("sha256", this.secret).update(nonce.subarray(0, 16)).update(this.opts.realm).digest().copy(nonce, 16, 0, 12);
-    return nonce.toString("base64url");
+  /** Whether answers without qop are accepted in `realm`. */
+  allowsNoQop(realm: string): boolean {
+    return this.noQop.has(canonicalHost(realm));
   }
 
-  /** The challenge header values (one per algorithm, preferred first, RFC 8760 2.4). */
-  challenges(stale = false): string[] {
-    const nonce = this.newNonce();
-    return this.algorithms.map((alg) => `Digest realm="${this.opts.realm}", nonce="${nonce}", algorithm=${alg}, qop="auth"${stale ? ", stale=true" : ""}`);
+  /** `<time 8, random 8, issuer 4: base64url>.<kid>.<tag over it and the realm>`. */
+  newNonce(realm = this.opts.realm): string {
+    const body = Buffer.allocUnsafe(20);
+    body.writeBigUInt64BE(BigInt(this.now()), 0);
+    fillRandom(body, 8, 8);
+    this.issuer.copy(body, 16);
+    const text = body.toString("base64url");
+    const { kid, tag } = this.keys.sign(`nonce|${text}|${realm}`);
+    return `${text}.${kid}.${tag}`;
   }
 
-  private checkNonce(nonce: string): "ok" | "bad" | "stale" {
-    let raw: Buffer;
-    try {
-      raw = Buffer.from(nonce, "base64url");
-    } catch {
-      return "bad";
-    }
-    if (raw.length !== 28) return "bad";
-    const body = raw.subarray(0, 16);
-    const mac = createHmac("sha256", this.secret).update(body).update(this.opts.realm).digest().subarray(0, 12);
-    if (!timingSafeEqual(mac, raw.subarray(16))) return "bad";
+  /** The challenge header values for `realm` (one per algorithm, preferred first, RFC 8760 2.4). */
+  challenges(stale = false, realm = this.opts.realm): string[] {
+    const nonce = this.newNonce(realm);
+    return this.algorithms.map((alg) => `Digest realm="${realm}", nonce="${nonce}", algorithm=${alg}, qop="auth"${stale ? ", stale=true" : ""}`);
+  }
+
+  private checkNonce(nonce: string, realm: string): "ok" | "bad" | "stale" {
+    const parts = nonce.split(".");
+    if (parts.length !== 3 || parts[0]!.length !== 27) return "bad";
+    const [text, kid, tag] = parts as [string, string, string];
+    if (!this.keys.verify(kid, `nonce|${text}|${realm}`, tag)) return "bad";
+    const body = Buffer.from(text, "base64url");
+    // Another member's nonce: its replay state is there, not here.
+    if (!body.subarray(16, 20).equals(this.issuer)) return "stale";
     const issued = Number(body.readBigUInt64BE(0));
     return this.now() - issued > this.ttl ? "stale" : "ok";
   }
 
-  /** Check the credentials of a request (`header`: its Authorization or Proxy-Authorization values). */
-  verify(method: string, headers: readonly string[]): DigestVerdict {
-    const d = this.pick(headers);
+  /** Check the credentials of a request (`headers`: its Authorization or Proxy-Authorization values) in `realm`. */
+  verify(method: string, headers: readonly string[], requestUri: string, realm = this.opts.realm): DigestVerdict {
+    const d = this.pick(headers, realm);
     if (!("response" in d)) return d;
-    return this.check(method, d, this.store?.lookup(d.username, d.realm));
+    return this.check(method, { requestUri }, d, this.store?.lookup(d.username, d.realm));
   }
 
-  /** The digest answer for our realm among `headers`, or the verdict when there is none. */
-  pick(headers: readonly string[]): DigestResponse | Extract<DigestVerdict, { ok: false }> {
-    const mine = headers.map(parseDigest).filter((d): d is DigestResponse => d !== undefined && d.realm === this.opts.realm);
+  /** The digest answer for `realm` among `headers`, or the verdict when there is none. */
+  pick(headers: readonly string[], realm = this.opts.realm): DigestResponse | Extract<DigestVerdict, { ok: false }> {
+    const mine = headers.map(parseDigest).filter((d): d is DigestResponse => d !== undefined && d.realm === realm);
     if (mine.length === 0) return { ok: false, reason: headers.length === 0 ? "no-credentials" : "malformed" };
     return mine[0]!;
   }
 
-  /** Check one digest answer against the user's credentials (looked up by the caller, maybe remotely). */
-  check(method: string, d: DigestResponse, creds: Credentials | undefined): DigestVerdict {
+  /**
+   * Check one digest answer to a request for `target.requestUri` against the
+   * user's credentials (looked up by the caller, maybe remotely).
+   * `target.namesServer` accepts a digest uri that names the server itself
+   * instead (see {@link DigestTarget}).
+   */
+  check(method: string, target: DigestTarget, d: DigestResponse, creds: Credentials | undefined): DigestVerdict {
     if (!creds) return { ok: false, reason: "unknown-user", username: d.username };
-    const nonce = this.checkNonce(d.nonce);
+    const nonce = this.checkNonce(d.nonce, d.realm);
     if (nonce === "bad") return { ok: false, reason: "bad-nonce", username: d.username };
     if (nonce === "stale") return { ok: false, reason: "stale", username: d.username };
+    // RFC 2617 3.2.2.5: the digest-uri names the Request-URI, else the answer was made for another request.
+    if (!sameTarget(d.uri, target.requestUri) && !(target.namesServer?.(d.uri) ?? false)) return { ok: false, reason: "wrong-uri", username: d.username };
+    if (d.qop === undefined && !this.allowsNoQop(d.realm)) return { ok: false, reason: "qop-required", username: d.username };
     const ha1 = creds.ha1?.[d.algorithm] ?? (creds.password !== undefined ? this.ha1Of(d.algorithm, d.username, d.realm, creds.password) : undefined);
     if (!ha1) return { ok: false, reason: "unsupported", username: d.username };
     if (d.qop !== undefined && (d.qop.toLowerCase() !== "auth" || !d.nc || !d.cnonce || !/^[0-9a-fA-F]{8}$/.test(d.nc))) return { ok: false, reason: "malformed", username: d.username };
@@ -178,14 +234,20 @@ export class DigestAuthenticator {
     const a = Buffer.from(expected);
     const b = Buffer.from(d.response);
     if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, reason: "mismatch", username: d.username };
+    const key = `${d.nonce}|${d.username}`;
+    const seen = this.counts.get(key);
     if (d.qop !== undefined) {
+      // RFC 2617 3.2.2: the nonce count grows with every request on a nonce.
       const nc = parseInt(d.nc!, 16);
-      const key = `${d.nonce}|${d.username}`;
-      const seen = this.counts.get(key);
-      if (seen && nc <= seen.nc) return { ok: false, reason: "replay", username: d.username };
+      if (seen && (seen.nc < 0 || nc <= seen.nc)) return { ok: false, reason: "replay", username: d.username };
       this.counts.set(key, { nc, expires: this.now() + this.ttl });
-      if (this.counts.size > 100_000) this.sweep();
+    } else {
+      // Without qop nothing tells one answer from its replay: the nonce is good once.
+      // The client gets a stale=true challenge and retries with a fresh nonce.
+      if (seen) return { ok: false, reason: "stale", username: d.username };
+      this.counts.set(key, { nc: -1, expires: this.now() + this.ttl });
     }
+    if (this.counts.size > MAX_REPLAY_RECORDS) this.sweep();
     if (creds.blocked) return { ok: false, reason: "blocked", username: d.username };
     return { ok: true, username: d.username };
   }
@@ -206,4 +268,17 @@ export class DigestAuthenticator {
     const now = this.now();
     for (const [n, c] of this.counts) if (c.expires < now) this.counts.delete(n);
   }
+}
+
+/**
+ * Whether a digest `uri` names the same target as the Request-URI: equal
+ * text, or SIP URIs with the same scheme, user, host (canonical) and port
+ * (parameters aside: clients differ in which they copy).
+ */
+function sameTarget(digestUri: string, requestUri: string): boolean {
+  if (digestUri === requestUri) return true;
+  const a = parseUri(digestUri);
+  const b = parseUri(requestUri);
+  if (!a.ok || !b.ok || a.uri.kind !== "sip" || b.uri.kind !== "sip") return false;
+  return a.uri.scheme === b.uri.scheme && a.uri.user === b.uri.user && canonicalHost(a.uri.host) === canonicalHost(b.uri.host) && a.uri.port === b.uri.port;
 }

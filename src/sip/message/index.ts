@@ -7,7 +7,7 @@ export { parseMessage, findHeaderEnd, DEFAULT_MAX_MESSAGE, type ParseResult, typ
 export { DEFAULT_MESSAGE_LIMITS, countEntries, type MessageLimits } from "./limits.js";
 export { StreamFramer, type FrameEvent } from "./stream-framer.js";
 export { serializeMessage } from "./serializer.js";
-export { parseUri, formatUri, aorOf, type Uri, type SipUri, type OtherUri, type UriResult } from "./uri.js";
+export { parseUri, formatUri, aorOf, canonicalHost, type Uri, type SipUri, type OtherUri, type UriResult } from "./uri.js";
 export { parseNameAddr, formatNameAddr, parseVia, formatVia, parseCSeq, parseUInt, splitList, isPort, isIpAddress, type NameAddr, type Via, type CSeq, type Result } from "./header-values.js";
 export { headerKey, canonicalName, isListHeader } from "./header-names.js";
 export { parseParams, formatParams, quote, unquote, splitTopLevel, isToken, type Params } from "./grammar.js";

@@ -120,7 +120,7 @@ export function formatUri(uri: Uri): string {
   return s;
 }
 
-/** The `user@host` address-of-record of a SIP URI (user unescaped, host lowercased). */
+/** The `user@host` address-of-record of a SIP URI (user unescaped, host canonical: lowercase, no trailing dot). */
 export function aorOf(uri: Uri): string | undefined {
   if (uri.kind !== "sip" || uri.user === undefined) return undefined;
   let user = uri.user;
@@ -129,5 +129,15 @@ export function aorOf(uri: Uri): string | undefined {
   } catch {
     // keep it escaped when it is not valid percent-encoding
   }
-  return `${user}@${uri.host}`;
+  return `${user}@${canonicalHost(uri.host)}`;
+}
+
+/**
+ * A host name as compared with our domains and used in AORs: lowercase (the
+ * parser lowercases already) and without the trailing dot of a fully
+ * qualified name (`example.com.` is `example.com`, RFC 1034 3.1).
+ */
+export function canonicalHost(host: string): string {
+  const h = host.toLowerCase();
+  return h.length > 1 && h.endsWith(".") ? h.slice(0, -1) : h;
 }

@@ -9,14 +9,14 @@
  * matching no transaction are dropped (RFC 6026).
  */
 import { createHash } from "node:crypto";
-import { describeError, systemClock, type Clock, type Logger, type TimerHandle } from "../../base/index.js";
-import { aorOf, createResponse, formatUri, parseNameAddr, parseUri, serializeMessage, SipRequest, type SipResponse, type SipUri } from "../message/index.js";
+import { describeError, KeyRing, systemClock, type Clock, type Logger, type TimerHandle } from "../../base/index.js";
+import { aorOf, canonicalHost, createResponse, formatUri, parseNameAddr, parseUri, serializeMessage, splitList, isToken, SipRequest, type SipResponse, type SipUri } from "../message/index.js";
 import { MAGIC_COOKIE, TransactionLayer, type ClientTransaction, type ServerTransaction, type TimerConfig } from "../transaction/index.js";
 import type { Flow, TransportLayer, TransportName } from "../transport/index.js";
 import { DigestAuthenticator, type AsyncCredentialStore, type CredentialStore } from "../auth/index.js";
 import { LocalLocation, Registrar, registerAor, registerData, type Binding, type LocationService, type RegistrarOptions } from "../registrar/index.js";
 import { nextHopUri, resolveUri, type Destination, type SipResolver } from "./targets.js";
-import { decodeFlowToken, encodeFlowToken, flowRef, parseFlowRef, udpRef, type FlowRef } from "./flow-token.js";
+import { addressRef, decodeFlowToken, encodeFlowToken, flowRef, isFlowToken, parseFlowRef, udpRef, type FlowRef, type TokenKind } from "./flow-token.js";
 import { Guard, type GuardOptions } from "./guard.js";
 import { isRejection, type ProxyPlugin, type ResponseHandler } from "./pipeline.js";
 
@@ -43,7 +43,22 @@ export interface ProxyOptions {
   resolver?: SipResolver;
   /** Features that see requests before they are forwarded and their responses before they are relayed (pipeline.ts). */
   plugin?: ProxyPlugin;
+  /**
+   * Keys that sign our Record-Route entries, flow tokens and digest nonces:
+   * the cluster secret, so every member verifies what another signed.
+   * @default an ephemeral key (dialogs do not survive a restart)
+   */
+  keys?: KeyRing;
+  /** Domains whose phones may answer digest challenges without qop (one answer per nonce). @default none */
+  digestWithoutQop?: string[];
 }
+
+/** How long a Record-Route token stays valid: longer than any dialog we expect (docs/security.md). @default 24 h */
+export const RECORD_ROUTE_TOKEN_TTL_S = 24 * 3600;
+/** Option tags this proxy supports in Proxy-Require (RFC 3261 16.3 step 5). */
+export const SUPPORTED_PROXY_OPTIONS: readonly string[] = ["path"];
+/** Identity headers only members may assert (RFC 3325 trust domain: the cluster). */
+const IDENTITY_HEADERS = ["p-asserted-identity", "p-preferred-identity", "remote-party-id"] as const;
 
 /**
  * What the proxy needs to know of the other members when it is one node of
@@ -54,11 +69,11 @@ export interface ClusterHooks {
   /** This member's id: bindings registered through us name it as their edge. */
   readonly self: string;
   /**
-   * The Route header value that reaches flow `ref` on member `edge` (its
-   * internal listener, the flow token in the user part; no token when the
-   * client is reached at its Contact), or undefined when that member is gone.
+   * The internal listener of member `edge` (host as written in a URI), or
+   * undefined when that member is gone. The proxy writes the Route to it,
+   * with a signed flow token in the user part.
    */
-  edgeRoute(edge: string, ref: FlowRef | undefined): string | undefined;
+  edgeAddress(edge: string): { host: string; port: number } | undefined;
   /** Whether `address:port` is another member's internal SIP listener. */
   isPeer(address: string, port: number): boolean;
   /** Whether this member is draining: it takes no new registrations or calls from clients. */
@@ -103,6 +118,7 @@ export class SipProxy {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly domains: Set<string>;
+  private readonly keys: KeyRing;
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
   readonly counters = { requests: 0, registrations: 0, forwarded: 0, challenges: 0, authFailures: 0, rejected: 0, strays: 0 };
@@ -110,10 +126,17 @@ export class SipProxy {
   constructor(private readonly opts: ProxyOptions) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger;
-    this.domains = new Set(opts.domains.map((d) => d.toLowerCase()));
+    this.domains = new Set(opts.domains.map(canonicalHost));
+    this.keys = opts.keys ?? KeyRing.ephemeral();
     this.registrar = new Registrar(opts.registrar);
     this.location = opts.location ?? new LocalLocation(this.registrar, () => this.clock.wallNow());
-    this.auth = new DigestAuthenticator(undefined, { realm: opts.domains[0] ?? "sipthor", algorithms: opts.algorithms ?? ["SHA-256", "MD5"] });
+    this.auth = new DigestAuthenticator(undefined, {
+      realm: canonicalHost(opts.domains[0] ?? "sipthor"),
+      keys: this.keys,
+      ...(opts.cluster ? { issuer: opts.cluster.self } : {}),
+      algorithms: opts.algorithms ?? ["SHA-256", "MD5"],
+      ...(opts.digestWithoutQop ? { noQopRealms: opts.digestWithoutQop } : {}),
+    });
     this.guard = new Guard(opts.guard ?? {}, () => this.clock.now());
     this.transactions = new TransactionLayer(
       { onRequest: (r, f, t) => this.onRequest(r, f, t), onStrayResponse: (r, f) => this.dropStray(r, f) },
@@ -139,9 +162,18 @@ export class SipProxy {
 
   /** Whether a URI names us: one of our domains or one of our listening addresses. */
   isLocal(uri: SipUri): boolean {
-    const host = uri.host.replace(/^\[|\]$/g, "");
+    const host = canonicalHost(uri.host.replace(/^\[|\]$/g, ""));
     if (this.domains.has(host)) return true;
     return this.opts.transport.bound().some((l) => (l.advertise ?? l.host) === host && (uri.port === undefined || uri.port === l.boundPort));
+  }
+
+  /** Whether `text` is `sip:host:port` of one of our listeners (no user part, explicit port). */
+  private namesListener(text: string): boolean {
+    const p = parseUri(text);
+    if (!p.ok || p.uri.kind !== "sip" || p.uri.user !== undefined || p.uri.port === undefined) return false;
+    const { host, port } = p.uri;
+    const bare = host.replace(/^\[|\]$/g, "");
+    return this.opts.transport.bound().some((l) => (l.advertise ?? l.host) === bare && port === l.boundPort);
   }
 
   // ---------------------------------------------------------------- requests
@@ -180,37 +212,63 @@ export class SipProxy {
     const mf = mfText === undefined ? 70 : Number(mfText);
     // 16.3 step 4: loop detection.
     if (this.looped(req)) return this.reply(tx, req, 482, "Loop Detected");
-    // 16.4: strict router upstream put our URI in the Request-URI.
+    // 16.3 step 5: "If the request contains a Proxy-Require header field with one or more
+    // option-tags this element does not understand, the element MUST return a 420 (Bad
+    // Extension) response. The response MUST include an Unsupported header field".
+    const unsupported = unsupportedOptions(req);
+    if (unsupported === undefined) return this.reply(tx, req, 400, "Bad Request (malformed Proxy-Require)");
+    if (unsupported.length > 0) return this.reply(tx, req, 420, "Bad Extension", [["Unsupported", unsupported.join(", ")]]);
     const ruriParsed = parseUri(req.uri);
     if (!ruriParsed.ok) return this.reply(tx, req, 400, "Bad Request-URI");
     if (ruriParsed.uri.kind !== "sip") return this.reply(tx, req, 416, "Unsupported URI Scheme");
     let ruri = ruriParsed.uri;
+    const requestUri = req.uri;
+    // 16.4: "If the Request-URI contains a value this proxy previously placed into a
+    // Record-Route header field", a strict router upstream put it there: the last Route
+    // is the real target. Ours are those that carry our token.
     const routes = req.getAll("route");
-    if (this.isLocal(ruri) && ruri.params.has("lr") === false && ruri.user === undefined && routes.length > 0) {
-      const last = routes[routes.length - 1]!;
-      const na = parseNameAddr(last);
-      if (na.ok) {
+    let strict: ReturnType<typeof decodeFlowToken> | undefined;
+    if (this.isLocal(ruri) && isFlowToken(ruri.user) && routes.length > 0) {
+      const na = parseNameAddr(routes[routes.length - 1]!);
+      if (na.ok && na.value.uri.kind === "sip") {
+        strict = decodeFlowToken(this.keys, ruri.user!, { host: ruri.host, port: ruri.port ?? 0, callId: req.callId }, this.clock.wallNow() / 1000);
         req.uri = formatUri(na.value.uri);
         req.set("route", routes.slice(0, -1).join(", "));
         if (routes.length === 1) req.remove("route");
-        ruri = na.value.uri as SipUri;
+        ruri = na.value.uri;
       }
     }
     // 16.4: pop our own Route (two of them where we record-routed twice), keeping their flow tokens.
-    const hints = this.popOwnRoutes(req);
+    const own = this.popOwnRoutes(req);
+    if (strict?.ok === false) own.forged ??= strict.reason;
+    else if (strict?.ok) {
+      own.hints.push(...strict.refs);
+      own.dialog = true;
+    }
+    if (own.forged !== undefined) {
+      this.log.info({ source: `${flow.remote.address}:${flow.remote.port}`, method: req.method, reason: own.forged }, "request with an invalid route token refused");
+      return this.reply(tx, req, 403, "Forbidden (invalid route token)");
+    }
+    const hints = own.hints;
     const hasRoute = req.getAll("route").length > 0;
     // Requests on the internal listener come from members that authenticated the client already.
     const trusted = flow.peer !== undefined;
-    const toTag = req.to?.params.get("tag");
+    // RFC 3325: only members assert identities; what a client claims is removed.
+    if (!trusted) stripIdentity(req);
+    // An in-dialog request proves it belongs to a dialog we record-routed by bringing our
+    // signed Record-Route back; any other (a To tag alone proves nothing) is treated as an
+    // initial request: authenticated when it comes from our users, else refused unless it
+    // goes to one of them.
+    const inDialog = req.to?.params.get("tag") !== undefined && own.dialog;
     // A draining member takes nothing new from clients: 503 with Retry-After sends them to the next
     // server of their RFC 3263 list (RFC 3261 21.5.4); in-dialog requests and other members' requests go on.
-    if (!trusted && toTag === undefined && req.method !== "ACK" && req.method !== "CANCEL" && this.opts.cluster?.draining?.() === true) {
+    if (!trusted && !inDialog && req.method !== "ACK" && req.method !== "CANCEL" && this.opts.cluster?.draining?.() === true) {
       return this.reply(tx, req, 503, "Service Unavailable (draining)", [["Retry-After", String(DRAIN_RETRY_AFTER_S)]]);
     }
 
     if (!hasRoute && this.isLocal(ruri) && (ruri.user === undefined || req.method === "REGISTER")) {
       // Addressed to us.
-      if (req.method === "REGISTER") return this.register(req, flow, tx);
+      if (req.method === "REGISTER") return this.register(req, flow, tx, requestUri);
       if (req.method === "OPTIONS") return this.reply(tx, req, 200, "OK", [["Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK"], ["Accept", "application/sdp"]]);
       return this.reply(tx, req, 404, "Not Found");
     }
@@ -218,19 +276,21 @@ export class SipProxy {
     req.set("max-forwards", String(mf - 1));
 
     const fromUri = req.from?.uri;
-    const fromLocal = fromUri?.kind === "sip" && this.domains.has(fromUri.host);
-    const toLocalDomain = this.domains.has(ruri.host);
+    const fromDomain = fromUri?.kind === "sip" ? canonicalHost(fromUri.host) : undefined;
+    const toLocalDomain = this.domains.has(canonicalHost(ruri.host));
 
-    // Initial requests from our users must authenticate; in-dialog requests follow their route set.
-    if (trusted) {
-      // authenticated and relay-checked by the member that received it from the client
-    } else if (toTag === undefined && fromLocal && req.method !== "ACK") {
-      const verdict = await this.verify(req.method, req.getAll("proxy-authorization"));
-      if (!verdict.ok) return verdict.reason === "blocked" ? this.reply(tx, req, 403, "Forbidden (account blocked)") : this.challenge(req, flow, tx, 407, verdict.reason);
-      const aor = fromUri ? aorOf(fromUri) : undefined;
-      if (aor !== `${verdict.username}@${this.opts.domains[0]}` && !(aor && aor.split("@")[0] === verdict.username)) return this.reply(tx, req, 403, "Forbidden (From does not match credentials)");
+    if (trusted || inDialog) {
+      // authenticated and relay-checked by the member that received it, or part of a dialog we record-routed
+    } else if (fromDomain !== undefined && this.domains.has(fromDomain)) {
+      // Our users authenticate in the realm of their own domain.
+      const verdict = await this.verify(req.method, req.getAll("proxy-authorization"), fromDomain, requestUri);
+      if (!verdict.ok) return verdict.reason === "blocked" ? this.reply(tx, req, 403, "Forbidden (account blocked)") : this.challenge(req, flow, tx, 407, verdict.reason, fromDomain);
+      const identity = `${verdict.username}@${fromDomain}`;
+      if (aorOf(fromUri!) !== identity) return this.reply(tx, req, 403, "Forbidden (From does not match credentials)");
       req.remove("proxy-authorization");
-    } else if (toTag === undefined && (!toLocalDomain || hasRoute)) {
+      // RFC 3325 9.1: towards the trust domain, assert who authenticated.
+      req.set("p-asserted-identity", `<sip:${verdict.username}@${fromDomain}>`);
+    } else if (!toLocalDomain || hasRoute) {
       // 16.x: relaying for foreign users is refused: to foreign domains, and along a
       // pre-loaded Route to another host (only our own users, authenticated, may pre-load routes).
       return this.reply(tx, req, 403, "Relaying Denied");
@@ -240,45 +300,66 @@ export class SipProxy {
       const aor = aorOf(ruri)!;
       const bindings = await this.location.lookup(aor);
       if (bindings.length === 0) {
-        const known = (await this.opts.credentials.lookup(decodeURIComponent(ruri.user), this.auth.realm)) !== undefined;
+        const at = aor.lastIndexOf("@");
+        const known = (await this.opts.credentials.lookup(aor.slice(0, at), aor.slice(at + 1))) !== undefined;
         return this.reply(tx, req, known ? 480 : 404, known ? "Temporarily Unavailable" : "Not Found");
       }
       return this.forward(req, flow, tx, bindings.map((b) => ({ uri: b.uri, binding: b })));
     }
     // In-dialog or routed request: one target, the Request-URI (the route set decides the next hop).
     const binding = hasRoute ? undefined : this.registrar.store.byContact(formatUri(ruri), this.clock.wallNow());
-    return this.forward(req, flow, tx, [{ uri: req.uri, binding, hints: hasRoute ? [] : hints }]);
+    return this.forward(req, flow, tx, [{ uri: req.uri, binding, hints: hasRoute ? [] : hints }], inDialog && !trusted ? hints : undefined);
   }
 
-  /** Digest verification against a credential store that may answer asynchronously (a remote node). */
-  private async verify(method: string, headers: readonly string[]): Promise<ReturnType<DigestAuthenticator["check"]>> {
-    const d = this.auth.pick(headers);
+  /** Digest verification in `realm` against a credential store that may answer asynchronously (a remote node). */
+  private async verify(method: string, headers: readonly string[], realm: string, requestUri: string): Promise<ReturnType<DigestAuthenticator["check"]>> {
+    const d = this.auth.pick(headers, realm);
     if (!("response" in d)) return d;
-    return this.auth.check(method, d, await this.opts.credentials.lookup(d.username, d.realm));
+    return this.auth.check(method, { requestUri, namesServer: (uri) => this.namesListener(uri) }, d, await this.opts.credentials.lookup(d.username, d.realm));
   }
 
   /**
-   * RFC 3261 16.4: remove the Route entries that name us; returns the flow
-   * references they carried. The Route list is split once and written back
-   * once (linear in the message, whatever the number of entries).
+   * RFC 3261 16.4: remove the Route entries that name us. Returns the flow
+   * references their tokens carried, whether one was a Record-Route token of
+   * ours for this Call-ID (proof of a dialog we record-routed), or why a
+   * token did not verify (the request is then refused, its Route never used).
+   * The Route list is split once and written back once (linear in the
+   * message, whatever the number of entries).
    */
-  private popOwnRoutes(req: SipRequest): FlowRef[] {
+  private popOwnRoutes(req: SipRequest): { hints: FlowRef[]; dialog: boolean; forged: string | undefined } {
     const hints: FlowRef[] = [];
+    let dialog = false;
+    let forged: string | undefined;
+    const nowSec = this.clock.wallNow() / 1000;
     const routes = req.getAll("route");
     let ours = 0;
     for (const route of routes) {
       const na = parseNameAddr(route);
       if (!na.ok || na.value.uri.kind !== "sip" || !this.isLocal(na.value.uri)) break;
-      hints.push(...decodeFlowToken(na.value.uri.user));
+      const uri = na.value.uri;
+      if (isFlowToken(uri.user)) {
+        const v = decodeFlowToken(this.keys, uri.user!, { host: uri.host, port: uri.port ?? 0, callId: req.callId }, nowSec);
+        if (!v.ok) {
+          forged = v.reason;
+          break;
+        }
+        hints.push(...v.refs);
+        dialog = true;
+      }
       ours++;
     }
-    if (ours === 0) return hints;
-    if (ours === routes.length) req.remove("route");
-    else req.set("route", routes.slice(ours).join(", "));
-    return hints;
+    if (ours === routes.length && ours > 0) req.remove("route");
+    else if (ours > 0) req.set("route", routes.slice(ours).join(", "));
+    return { hints, dialog, forged };
   }
 
-  private challenge(req: SipRequest, flow: Flow, tx: ServerTransaction, status: 401 | 407, reason: string): void {
+  /** `<sip:TOKEN@host:port;...;lr>`: a URI of ours carrying a signed token for `refs`. */
+  private signedUri(kind: TokenKind, at: { host: string; port: number }, refs: readonly FlowRef[], callId: string, expiresSec: number, params: string): string {
+    const user = encodeFlowToken(this.keys, refs, { kind, host: at.host, port: at.port, callId }, expiresSec);
+    return `<sip:${user}@${at.host}:${at.port}${params};lr>`;
+  }
+
+  private challenge(req: SipRequest, flow: Flow, tx: ServerTransaction, status: 401 | 407, reason: string, realm: string): void {
     if (reason !== "no-credentials" && reason !== "stale") {
       this.counters.authFailures++;
       const penalty = this.guard.authFailure(flow);
@@ -288,15 +369,21 @@ export class SipProxy {
     }
     this.counters.challenges++;
     const name = status === 401 ? "WWW-Authenticate" : "Proxy-Authenticate";
-    this.reply(tx, req, status, status === 401 ? "Unauthorized" : "Proxy Authentication Required", this.auth.challenges(reason === "stale").map((c) => [name, c] as [string, string]));
+    this.reply(tx, req, status, status === 401 ? "Unauthorized" : "Proxy Authentication Required", this.auth.challenges(reason === "stale", realm).map((c) => [name, c] as [string, string]));
   }
 
-  private async register(req: SipRequest, flow: Flow, tx: ServerTransaction): Promise<void> {
+  private async register(req: SipRequest, flow: Flow, tx: ServerTransaction, requestUri: string): Promise<void> {
+    // RFC 3261 10.3 step 3: the To header field names the AOR, a SIP or SIPS URI.
+    if (req.to?.uri.kind !== "sip") return this.reply(tx, req, 400, "Bad Request (To is not a SIP or SIPS URI)");
     const aor = registerAor(req);
-    if (!aor || !this.domains.has(aor.split("@")[1] ?? "")) return this.reply(tx, req, 403, "Domain Not Served");
-    const verdict = await this.verify("REGISTER", req.getAll("authorization"));
-    if (!verdict.ok) return verdict.reason === "blocked" ? this.reply(tx, req, 403, "Forbidden (account blocked)") : this.challenge(req, flow, tx, 401, verdict.reason);
-    if (verdict.username !== aor.split("@")[0]) return this.reply(tx, req, 403, "Forbidden (credentials are for another user)");
+    if (!aor) return this.reply(tx, req, 400, "Bad Request (To names no user)");
+    const at = aor.lastIndexOf("@");
+    const domain = aor.slice(at + 1);
+    if (!this.domains.has(domain)) return this.reply(tx, req, 403, "Domain Not Served");
+    // The realm is the AOR's domain: alice@a's password does not register alice@b.
+    const verdict = await this.verify("REGISTER", req.getAll("authorization"), domain, requestUri);
+    if (!verdict.ok) return verdict.reason === "blocked" ? this.reply(tx, req, 403, "Forbidden (account blocked)") : this.challenge(req, flow, tx, 401, verdict.reason, domain);
+    if (verdict.username !== aor.slice(0, at)) return this.reply(tx, req, 403, "Forbidden (credentials are for another user)");
     const outcome = await this.location.register(aor, registerData(req, flow, this.opts.cluster?.self));
     const now = this.clock.wallNow();
     if (outcome.status !== 200) {
@@ -339,14 +426,15 @@ export class SipProxy {
   /**
    * Our Record-Route entries (RFC 5658: two when the request changes
    * transport, or crosses between a client and the internal listener),
-   * carrying in their user part the client-side flows of this hop, so
-   * in-dialog requests coming back leave on those flows.
+   * each carrying in its user part a token signed for this dialog (Call-ID)
+   * that names the client-side flows of this hop, so in-dialog requests
+   * coming back prove they belong to the dialog and leave on those flows.
    */
-  private recordRoute(inbound: Leg, outbound: Leg, refs: readonly FlowRef[]): string[] {
-    const user = refs.length > 0 ? `${encodeFlowToken(refs)}@` : "";
+  private recordRoute(inbound: Leg, outbound: Leg, refs: readonly FlowRef[], callId: string): string[] {
+    const expires = this.clock.wallNow() / 1000 + RECORD_ROUTE_TOKEN_TTL_S;
     const rr = (leg: Leg) => {
       const l = leg.internal ? this.opts.transport.localInternal() : this.opts.transport.local(leg.transport);
-      return l ? `<sip:${user}${l.host}:${l.port};transport=${leg.transport};lr>` : undefined;
+      return l ? this.signedUri("rr", l, refs, callId, expires, `;transport=${leg.transport}`) : undefined;
     };
     const a = rr(inbound);
     if (inbound.transport === outbound.transport && inbound.internal === outbound.internal) return a ? [a] : [];
@@ -362,10 +450,36 @@ export class SipProxy {
       const p = parseFlowRef(ref);
       if (!p) continue;
       if (p.kind === "udp") return { dest: { transport: "udp", address: p.address, port: p.port }, flow: undefined };
+      if (p.kind === "address") return { dest: { transport: p.transport, address: p.address, port: p.port }, flow: undefined };
       const flow = this.opts.transport.flow(p.id);
       if (flow && !flow.closed && flow.peer === undefined) return { dest: undefined, flow };
     }
     return undefined;
+  }
+
+  /**
+   * Whether the next hop of an in-dialog request from outside is one the
+   * dialog was set up with (a flow or address in our token) or another
+   * member: a party of the dialog reaches the other party, nobody else.
+   */
+  private withinDialog(refs: readonly FlowRef[], dest: Destination | undefined, flow: Flow | undefined): boolean {
+    if (flow) {
+      if (flow.peer !== undefined) return true;
+      dest = { transport: flow.transport, address: flow.remote.address, port: flow.remote.port };
+    }
+    if (!dest) return true; // nowhere to send: answered 503
+    if (dest.internal) return true;
+    const to = dest;
+    return refs.some((r) => {
+      const p = parseFlowRef(r);
+      if (!p) return false;
+      if (p.kind === "connection") {
+        const f = this.opts.transport.flow(p.id);
+        return f !== undefined && f.transport === to.transport && f.remote.address === to.address && f.remote.port === to.port;
+      }
+      const transport = p.kind === "udp" ? "udp" : p.transport;
+      return transport === to.transport && p.address === to.address && p.port === to.port;
+    });
   }
 
   private async destinationFor(req: SipRequest, binding: Binding | undefined, hints: readonly FlowRef[] = [], inbound?: Flow): Promise<{ dest: Destination | undefined; flow: Flow | undefined }> {
@@ -374,8 +488,10 @@ export class SipProxy {
     const cluster = this.opts.cluster;
     if (binding?.edge !== undefined && cluster && binding.edge !== cluster.self && req.getAll("route").length === 0) {
       // Reverse outbound: the client is reached through the member that holds its flow.
-      const route = cluster.edgeRoute(binding.edge, bindingFlowRef(binding));
-      if (route) req.prepend("route", route);
+      // The token lives as long as the binding: the edge uses it for this request only.
+      const at = cluster.edgeAddress(binding.edge);
+      const ref = bindingFlowRef(binding);
+      if (at) req.prepend("route", this.signedUri("flow", at, ref ? [ref] : [], req.callId, binding.expires / 1000, ";transport=tls"));
       else if (binding.transport === "udp") return { dest: { transport: "udp", address: binding.source.address, port: binding.source.port }, flow: undefined };
       else return { dest: undefined, flow: undefined };
     } else if (binding && req.getAll("route").length === 0) {
@@ -396,7 +512,8 @@ export class SipProxy {
     return { dest, flow: undefined };
   }
 
-  private async forward(req: SipRequest, inFlow: Flow, tx: ServerTransaction, targets: Array<{ uri: string; binding: Binding | undefined; hints?: FlowRef[] }>): Promise<void> {
+  /** `confine`: for an in-dialog request from outside, the flow references of its tokens (see {@link withinDialog}). */
+  private async forward(req: SipRequest, inFlow: Flow, tx: ServerTransaction, targets: Array<{ uri: string; binding: Binding | undefined; hints?: FlowRef[] }>, confine?: readonly FlowRef[]): Promise<void> {
     const verdict = this.opts.plugin ? await Promise.resolve(this.opts.plugin.onRequest({ request: req, source: source(inFlow), targets: targets.map((t) => ({ uri: t.uri, ...(t.binding ? { registeredFrom: t.binding.source.address } : {}) })) })).catch((err: unknown) => void this.log.error({ err: describeError(err), method: req.method }, "proxy plugin failed")) : undefined;
     if (isRejection(verdict)) return this.reply(tx, req, verdict.reject.status, verdict.reject.reason);
     const ctx = new ResponseContext(tx, req);
@@ -411,6 +528,11 @@ export class SipProxy {
       const copy = new SipRequest(req.method, target.uri, req.headers.map((h) => ({ ...h })), req.body);
       if (target.binding && target.binding.path.length > 0) for (const p of [...target.binding.path].reverse()) copy.prepend("route", p);
       const { dest, flow } = await this.destinationFor(copy, target.binding, target.hints, inFlow);
+      if (confine && !this.withinDialog(confine, dest, flow)) {
+        this.log.info({ source: `${inFlow.remote.address}:${inFlow.remote.port}`, method: req.method }, "in-dialog request to a next hop outside its dialog refused");
+        ctx.finalSent = true;
+        return this.reply(tx, req, 403, "Forbidden (next hop outside the dialog)");
+      }
       const outTransport = flow?.transport ?? dest?.transport;
       const outInternal = flow ? flow.peer !== undefined : dest?.internal === true;
       const branch: Branch = { request: copy, tx: undefined, dest, flow, status: 0, cancelWanted: false, cancelled: false, timerC: undefined };
@@ -426,9 +548,10 @@ export class SipProxy {
         if (!outInternal) {
           if (flow) refs.push(flowRef(flow));
           else if (dest?.transport === "udp") refs.push(udpRef(dest.address, dest.port));
+          else if (dest) refs.push(addressRef(dest.transport, dest.address, dest.port));
         }
         // Prepended last = on top: the entry facing the next hop (RFC 5658 4.2).
-        for (const rr of this.recordRoute(inbound, { transport: outTransport, internal: outInternal }, refs).reverse()) copy.prepend("record-route", rr);
+        for (const rr of this.recordRoute(inbound, { transport: outTransport, internal: outInternal }, refs, copy.callId).reverse()) copy.prepend("record-route", rr);
       }
       const via = this.viaFor(outTransport, this.branchId(copy), outInternal);
       if (!via) {
@@ -436,6 +559,8 @@ export class SipProxy {
         continue;
       }
       copy.prepend("via", via);
+      // RFC 3325 5: an asserted identity leaves the trust domain only when the user did not ask for privacy.
+      if (!outInternal && copy.has("p-asserted-identity") && /(^|[;,\s])id([;,\s]|$)/i.test(copy.getAll("privacy").join(","))) copy.remove("p-asserted-identity");
       this.counters.forwarded++;
       branch.tx = this.transactions.request(copy, this.sender(branch), {
         onResponse: (res) => this.inOrder(ctx, res, () => this.onBranchResponse(ctx, branch, res)),
@@ -579,10 +704,19 @@ export class SipProxy {
 
   /** ACK for a 2xx: forwarded statelessly along its route (16.11). */
   private forwardAck(req: SipRequest, inbound: Flow): void {
-    const hints = this.popOwnRoutes(req);
+    const own = this.popOwnRoutes(req);
     const ruri = parseUri(req.uri);
     if (!ruri.ok || ruri.uri.kind !== "sip") return;
     if (req.getAll("route").length === 0 && this.isLocal(ruri.uri)) return; // an ACK for us: absorbed
+    if (inbound.peer === undefined) {
+      // An ACK gets no answer: one that does not bring our signed Record-Route back is dropped.
+      if (own.forged !== undefined || !own.dialog) {
+        this.log.info({ source: `${inbound.remote.address}:${inbound.remote.port}`, reason: own.forged ?? "no route token" }, "ACK outside a dialog of ours dropped");
+        return;
+      }
+      stripIdentity(req);
+    }
+    const hints = own.hints;
     const mf = Number(req.get("max-forwards") ?? "70");
     if (mf <= 0) return;
     req.set("max-forwards", String(mf - 1));
@@ -593,6 +727,10 @@ export class SipProxy {
       .then(({ dest, flow }) => {
         const t = flow?.transport ?? dest?.transport;
         if (!t) return;
+        if (inbound.peer === undefined && !this.withinDialog(hints, dest, flow)) {
+          this.log.info({ source: `${inbound.remote.address}:${inbound.remote.port}` }, "ACK to a next hop outside its dialog dropped");
+          return;
+        }
         const via = this.viaFor(t, `${MAGIC_COOKIE}-a${createHash("sha1").update(req.vias[0] ?? "").digest("base64url").slice(0, 16)}`, flow ? flow.peer !== undefined : dest?.internal === true);
         if (!via) return;
         req.prepend("via", via);
@@ -662,4 +800,28 @@ function rank(status: number): number {
     return 4100 + status;
   }
   return status * 10;
+}
+
+/**
+ * RFC 3261 16.3 step 5: the Proxy-Require option tags we do not support
+ * (at most 16), or undefined when the header is not a list of tokens.
+ */
+function unsupportedOptions(req: SipRequest): string[] | undefined {
+  const values = req.getAll("proxy-require");
+  if (values.length === 0) return [];
+  const out: string[] = [];
+  for (const v of values) {
+    const tags = splitList(v);
+    if (!tags) return undefined;
+    for (const tag of tags) {
+      if (!isToken(tag)) return undefined;
+      if (!SUPPORTED_PROXY_OPTIONS.includes(tag.toLowerCase()) && out.length < 16) out.push(tag);
+    }
+  }
+  return out;
+}
+
+/** Remove the identity headers a client may not assert (RFC 3325 trust domain: members only). */
+function stripIdentity(req: SipRequest): void {
+  for (const h of IDENTITY_HEADERS) if (req.has(h)) req.remove(h);
 }

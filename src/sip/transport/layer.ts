@@ -22,8 +22,8 @@ import https from "node:https";
 import { WebSocket, WebSocketServer } from "ws";
 import { describeError, type Logger } from "../../base/index.js";
 import { performance } from "node:perf_hooks";
-import { createResponse, DEFAULT_MESSAGE_LIMITS, formatVia, parseMessage, serializeMessage, StreamFramer, type MessageLimits, type ParseResult, type SipRequest } from "../message/index.js";
-import { type Address, type Flow, type Inbound, type ListenSpec, type TransportName } from "./types.js";
+import { createResponse, DEFAULT_MESSAGE_LIMITS, formatVia, parseMessage, randomBase64Url, serializeMessage, StreamFramer, type MessageLimits, type ParseResult, type SipRequest } from "../message/index.js";
+import { isReliable, type Address, type Flow, type Inbound, type ListenSpec, type TransportName } from "./types.js";
 import { SLOW_MESSAGE_US, slowMessageChannel } from "./diagnostics.js";
 import { ConnectionCounter, CostRecord, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./limits.js";
 
@@ -162,7 +162,6 @@ export class TransportLayer {
   /** `transport:address:port` of a peer → flow id (connections and aliases). */
   private readonly byRemote = new Map<string, string>();
   private readonly connections = new Set<{ destroy(): void }>();
-  private nextConn = 1;
   private readonly log: Logger;
 
   constructor(private readonly opts: TransportLayerOptions) {
@@ -435,7 +434,7 @@ export class TransportLayer {
    * for it; the connection is reused like a TCP one.
    */
   private connectWs(transport: "ws" | "wss", dest: Address & { servername?: string }): Flow {
-    const id = `${transport}#${this.nextConn++}`;
+    const id = `${transport}#${connectionId()}`;
     const host = net.isIPv6(dest.address) ? `[${dest.address}]` : dest.address;
     const tlsOpts = this.opts.tls;
     const ws = new WebSocket(`${transport}://${host}:${dest.port}/`, "sip", {
@@ -481,7 +480,7 @@ export class TransportLayer {
   }
 
   private accept(transport: "tcp" | "tls", socket: net.Socket, dest?: Address, outboundKey?: string, peer?: string): SocketFlow {
-    const id = `${transport}#${this.nextConn++}`;
+    const id = `${transport}#${connectionId()}`;
     const inbound = dest === undefined;
     const remote = dest ?? { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
     const local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
@@ -571,7 +570,7 @@ export class TransportLayer {
   }
 
   private acceptWs(transport: TransportName, ws: WebSocket, socket: net.Socket, local: Address): void {
-    const id = `${transport}#${this.nextConn++}`;
+    const id = `${transport}#${connectionId()}`;
     const remote = { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
     const flow = new SocketFlow(id, transport, local, remote, (d) => {
       ws.send(d.toString("utf8"));
@@ -642,6 +641,14 @@ export class TransportLayer {
     }
     return alias;
   }
+}
+
+/**
+ * A connection id: random (96 bits), so nobody can guess the id of another
+ * client's connection (ids travel in flow tokens and bindings).
+ */
+function connectionId(): string {
+  return randomBase64Url(12);
 }
 
 function hostPort(l: Listener): { host: string; port: number } {
