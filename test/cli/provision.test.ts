@@ -1,6 +1,6 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runThor, startThor, stopAllProcesses, type ThorProcess } from "../support/processes.js";
@@ -29,7 +29,9 @@ describe("thor demo with provisioning, thor provision", () => {
     await waitFor(() => existsSync(path), { timeoutMs: 60_000, message: "network.json written" });
     const desc = JSON.parse(readFileSync(path, "utf8")) as { provisioning: { url: string; token: string; openapi: string }; accounts: Array<{ aor: string }>; commands: { provision: string } };
     assert.match(desc.provisioning.url, /^http:\/\/127\.0\.31\.102:9280$/);
-    assert.match(desc.commands.provision, /^thor provision --api \S+ --token-file \S+ account add /);
+    assert.match(desc.commands.provision, /thor provision --api \S+ --token-file \S+ account add/);
+    assert.ok(!desc.commands.provision.includes(desc.provisioning.token), "no token in the printed command");
+    assert.equal(statSync(path).mode & 0o777, 0o600, "network.json holds passwords and the token: 0600");
     const env = { THOR_API_URL: desc.provisioning.url, THOR_PROVISIONING_TOKEN: desc.provisioning.token };
 
     const list = await runThor(["provision", "account", "list"], env);
