@@ -6,7 +6,7 @@
  * (409 with an `<xcap-error>` body, 401 with digest challenges, plain text
  * otherwise).
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { describeError, type Logger } from "../base/index.js";
 import type { XcapAuthenticator } from "./auth.js";
 import { xcapRequestChannel } from "./diagnostics.js";
@@ -37,7 +37,7 @@ export interface XcapServerOptions {
 }
 
 export class XcapServer {
-  private readonly app: FastifyInstance;
+  private app: FastifyInstance | undefined;
   private readonly root: string;
   private readonly domains: Set<string>;
   private address: { host: string; port: number } | undefined;
@@ -45,8 +45,14 @@ export class XcapServer {
   constructor(private readonly opts: XcapServerOptions) {
     this.root = (opts.root ?? DEFAULT_XCAP_ROOT).replace(/\/+$/, "");
     this.domains = new Set(opts.domains.map((d) => d.toLowerCase()));
+  }
+
+  /** Build the fastify app; fastify is loaded only by nodes that serve XCAP (it adds startup time to every other node). */
+  private async build(): Promise<FastifyInstance> {
+    const opts = this.opts;
+    const { default: Fastify } = await import("fastify");
     const timeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.app = Fastify({
+    const app = Fastify({
       logger: false,
       bodyLimit: opts.maxBodyBytes ?? DEFAULT_XCAP_LIMITS.maxDocumentBytes,
       requestTimeout: timeout,
@@ -56,15 +62,16 @@ export class XcapServer {
       ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
     }) as unknown as FastifyInstance;
     // Every body is taken as bytes: the service checks UTF-8, media type and XML itself.
-    this.app.removeAllContentTypeParsers();
-    this.app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
-    this.app.route({ method: ["GET", "PUT", "DELETE"], url: `${this.root}/*`, handler: (req, reply) => this.handle(req, reply) });
-    this.app.setNotFoundHandler((_req, reply) => reply.code(404).type("text/plain").send(`not found: XCAP URIs start with ${this.root}/\n`));
-    this.app.setErrorHandler((err: { statusCode?: number; message?: string }, _req, reply) => {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+    app.route({ method: ["GET", "PUT", "DELETE"], url: `${this.root}/*`, handler: (req, reply) => this.handle(req, reply) });
+    app.setNotFoundHandler((_req, reply) => reply.code(404).type("text/plain").send(`not found: XCAP URIs start with ${this.root}/\n`));
+    app.setErrorHandler((err: { statusCode?: number; message?: string }, _req, reply) => {
       const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
       if (status >= 500) opts.logger.warn({ err: describeError(err) }, "XCAP request failed");
       void reply.code(status).type("text/plain").send(`${status === 413 ? new XcapTooLargeError("the body is over the size limit").message : (err.message ?? "error")}\n`);
     });
+    return app;
   }
 
   get url(): string {
@@ -75,14 +82,15 @@ export class XcapServer {
 
   async start(): Promise<{ host: string; port: number }> {
     const host = this.opts.host ?? "127.0.0.1";
-    await this.app.listen({ host, port: this.opts.port ?? DEFAULT_XCAP_PORT });
-    const a = this.app.server.address();
+    const app = (this.app ??= await this.build());
+    await app.listen({ host, port: this.opts.port ?? DEFAULT_XCAP_PORT });
+    const a = app.server.address();
     this.address = { host, port: typeof a === "object" && a ? a.port : 0 };
     return this.address;
   }
 
   async stop(): Promise<void> {
-    await this.app.close();
+    await this.app?.close();
   }
 
   private async handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
