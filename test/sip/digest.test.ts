@@ -50,6 +50,21 @@ describe("digest authentication", () => {
     assert.match(auth.challenges(true)[0]!, /stale=true/);
   });
 
+  it("bounds its replay records: past the cap the oldest are evicted and their nonces turn stale, never replayable", () => {
+    let t = 5_000_000;
+    const small = new DigestAuthenticator(store, { realm: "example.test", nonceTtlMs: 60_000, maxReplayRecords: 100, now: () => t });
+    const answers: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      t += 1;
+      const a = answer("alice", "wonderland", "MD5", nonceOf(small.challenges()[1]!));
+      assert.equal(small.verify("REGISTER", [a], "sip:example.test").ok, true);
+      answers.push(a);
+    }
+    // The first answers' records were evicted: their nonces are stale now, so a replay gets a new challenge, not a pass.
+    assert.deepEqual(small.verify("REGISTER", [answers[0]!], "sip:example.test"), { ok: false, reason: "stale", username: "alice" });
+    assert.deepEqual(small.verify("REGISTER", [answers[299]!], "sip:example.test"), { ok: false, reason: "replay", username: "alice" });
+  });
+
   it("parses credentials with quoted commas and odd spacing", () => {
     const d = parseDigest('Digest  username="a,b" ,realm="r", nonce="n",uri="sip:x", response="ABC", qop=auth, nc=00000001, cnonce="c"');
     assert.equal(d?.username, "a,b");

@@ -127,6 +127,8 @@ export interface DigestOptions {
   algorithms?: DigestAlgorithm[];
   /** Realms whose clients may answer without qop (legacy phones; one answer per nonce). @default none */
   noQopRealms?: string[];
+  /** Replay records kept (one per nonce and user within the nonce lifetime); past it the oldest nonces turn stale. @default 100,000 */
+  maxReplayRecords?: number;
   /** Who issues the nonces (the member id): answers to nonces issued by another member get `stale`. @default random per process */
   issuer?: string;
   now?: () => number;
@@ -134,8 +136,8 @@ export interface DigestOptions {
 
 /** Default lifetime of a nonce. @default 300 s */
 export const DEFAULT_NONCE_TTL_MS = 300_000;
-/** Replay records kept before a sweep is forced (a flood of valid answers cannot grow memory without bound). */
-const MAX_REPLAY_RECORDS = 100_000;
+/** Replay records kept: a flood of valid answers cannot grow memory without bound. @default 100,000 */
+export const DEFAULT_MAX_REPLAY_RECORDS = 100_000;
 
 export class DigestAuthenticator {
   private readonly keys: KeyRing;
@@ -143,8 +145,14 @@ export class DigestAuthenticator {
   private readonly now: () => number;
   private readonly noQop: Set<string>;
   private readonly issuer: Buffer;
-  /** nonce|username → highest nonce count seen (qop=auth), or -1 for a nonce used without qop. */
-  private readonly counts = new Map<string, { nc: number; expires: number }>();
+  /**
+   * nonce|username → highest nonce count seen (qop=auth), or -1 for a nonce
+   * used without qop; in order of first use, so expired records are removed
+   * from the front, a few per answer (never a scan of the whole map).
+   */
+  private readonly counts = new Map<string, { nc: number; expires: number; issued: number }>();
+  /** Nonces issued at or before this time are stale: their replay records were evicted to bound memory. */
+  private staleBefore = -Infinity;
   private readonly ha1s = new Map<string, { password: string; ha1: string }>();
   readonly algorithms: DigestAlgorithm[];
 
@@ -187,7 +195,8 @@ export class DigestAuthenticator {
     return this.algorithms.map((alg) => `Digest realm="${realm}", nonce="${nonce}", algorithm=${alg}, qop="auth"${stale ? ", stale=true" : ""}`);
   }
 
-  private checkNonce(nonce: string, realm: string): "ok" | "bad" | "stale" {
+  /** The issue time of a nonce we issued and that is still fresh, or why not. */
+  private checkNonce(nonce: string, realm: string): number | "bad" | "stale" {
     const parts = nonce.split(".");
     if (parts.length !== 3 || parts[0]!.length !== 27) return "bad";
     const [text, kid, tag] = parts as [string, string, string];
@@ -196,7 +205,7 @@ export class DigestAuthenticator {
     // Another member's nonce: its replay state is there, not here.
     if (!body.subarray(16, 20).equals(this.issuer)) return "stale";
     const issued = Number(body.readBigUInt64BE(0));
-    return this.now() - issued > this.ttl ? "stale" : "ok";
+    return this.now() - issued > this.ttl || issued <= this.staleBefore ? "stale" : issued;
   }
 
   /** Check the credentials of a request (`headers`: its Authorization or Proxy-Authorization values) in `realm`. */
@@ -221,9 +230,9 @@ export class DigestAuthenticator {
    */
   check(method: string, target: DigestTarget, d: DigestResponse, creds: Credentials | undefined): DigestVerdict {
     if (!creds) return { ok: false, reason: "unknown-user", username: d.username };
-    const nonce = this.checkNonce(d.nonce, d.realm);
-    if (nonce === "bad") return { ok: false, reason: "bad-nonce", username: d.username };
-    if (nonce === "stale") return { ok: false, reason: "stale", username: d.username };
+    const issued = this.checkNonce(d.nonce, d.realm);
+    if (issued === "bad") return { ok: false, reason: "bad-nonce", username: d.username };
+    if (issued === "stale") return { ok: false, reason: "stale", username: d.username };
     // RFC 2617 3.2.2.5: the digest-uri names the Request-URI, else the answer was made for another request.
     if (!sameTarget(d.uri, target.requestUri) && !(target.namesServer?.(d.uri) ?? false)) return { ok: false, reason: "wrong-uri", username: d.username };
     if (d.qop === undefined && !this.allowsNoQop(d.realm)) return { ok: false, reason: "qop-required", username: d.username };
@@ -240,14 +249,14 @@ export class DigestAuthenticator {
       // RFC 2617 3.2.2: the nonce count grows with every request on a nonce.
       const nc = parseInt(d.nc!, 16);
       if (seen && (seen.nc < 0 || nc <= seen.nc)) return { ok: false, reason: "replay", username: d.username };
-      this.counts.set(key, { nc, expires: this.now() + this.ttl });
+      if (seen) seen.nc = nc;
+      else this.remember(key, nc, issued);
     } else {
       // Without qop nothing tells one answer from its replay: the nonce is good once.
       // The client gets a stale=true challenge and retries with a fresh nonce.
       if (seen) return { ok: false, reason: "stale", username: d.username };
-      this.counts.set(key, { nc: -1, expires: this.now() + this.ttl });
+      this.remember(key, -1, issued);
     }
-    if (this.counts.size > MAX_REPLAY_RECORDS) this.sweep();
     if (creds.blocked) return { ok: false, reason: "blocked", username: d.username };
     return { ok: true, username: d.username };
   }
@@ -264,6 +273,24 @@ export class DigestAuthenticator {
   }
 
   /** Forget nonce counts of expired nonces. */
+  /**
+   * Record the first use of a nonce: expired records go from the front of
+   * the map (first used, first expired); past `maxReplayRecords` the oldest
+   * is evicted and every nonce issued up to its nonce's time becomes stale,
+   * so an evicted record can never be replayed (its client is challenged
+   * again). Constant work per answer, whatever the flood.
+   */
+  private remember(key: string, nc: number, issued: number): void {
+    const now = this.now();
+    this.counts.set(key, { nc, expires: now + this.ttl, issued });
+    for (const [k, c] of this.counts) {
+      if (c.expires >= now && this.counts.size <= (this.opts.maxReplayRecords ?? DEFAULT_MAX_REPLAY_RECORDS)) break;
+      if (c.expires >= now) this.staleBefore = Math.max(this.staleBefore, c.issued);
+      this.counts.delete(k);
+    }
+  }
+
+  /** Remove every expired replay record. */
   sweep(): void {
     const now = this.now();
     for (const [n, c] of this.counts) if (c.expires < now) this.counts.delete(n);
