@@ -24,7 +24,8 @@
  * every subscriber registered, and heap per binding measured in process.
  *
  * Knobs (environment): THOR_BENCH_STEP_S, THOR_BENCH_SUBSCRIBERS,
- * THOR_BENCH_KAM_CHILDREN, THOR_BENCH_NET (default 127.0.9),
+ * THOR_BENCH_KAM_CHILDREN, THOR_BENCH_KAMAILIO=0 (no Kamailio baseline),
+ * THOR_BENCH_NET (default 127.0.9),
  * THOR_BENCH_BEFORE=/path/to/an/older/checkout (its bin/thor.js, already
  * built, runs beside this tree's and both are measured at this tree's
  * sustained rates in alternating steps: server CPU per registration and per
@@ -51,6 +52,8 @@ const SUBSCRIBERS = env("THOR_BENCH_SUBSCRIBERS", 100_000);
 const KAM_CHILDREN = env("THOR_BENCH_KAM_CHILDREN", 2);
 const NET = process.env["THOR_BENCH_NET"] ?? "127.0.9";
 const BEFORE = process.env["THOR_BENCH_BEFORE"];
+/** THOR_BENCH_KAMAILIO=0 skips the Kamailio baseline (a quick before/after of thor alone). */
+const WITH_KAMAILIO = process.env["THOR_BENCH_KAMAILIO"] !== "0";
 /** Callees: SIPp UASes, each registered as its own user on its own port. */
 const UASES = 4;
 const GROW = 1.5;
@@ -279,8 +282,8 @@ export async function run(): Promise<BenchResult[]> {
   try {
     writeFixtures(dir);
     const thor = startThor("thor", join(ROOT, "bin/thor.js"), 1, 10, dir);
-    const kam = startKamailio(dir);
-    servers.push(thor, kam);
+    const kam = WITH_KAMAILIO ? startKamailio(dir) : undefined;
+    servers.push(thor, ...(kam ? [kam] : []));
     if (BEFORE) {
       const bin = join(BEFORE, "bin/thor.js");
       if (!existsSync(bin)) throw new Error(`THOR_BENCH_BEFORE: no ${bin}`);
@@ -309,7 +312,7 @@ export async function run(): Promise<BenchResult[]> {
     });
     for (const s of servers) await waitOptions(s.target, dir);
     const limits = new Map<Server, { register: Awaited<ReturnType<typeof findLimit>>; calls: Awaited<ReturnType<typeof findLimit>>; pss: number }>();
-    for (const s of [thor, kam]) {
+    for (const s of kam ? [thor, kam] : [thor]) {
       const register = await findLimit(s, "register", dir, []);
       const { pss } = await fillAndMeasure(s, register.best?.rate ?? 500, dir);
       const uases = await registerCallees(s, dir);
@@ -318,18 +321,19 @@ export async function run(): Promise<BenchResult[]> {
       for (const u of uases) u.kill("SIGKILL");
       limits.set(s, { register, calls, pss });
     }
-    kam.proc.kill("SIGTERM");
+    kam?.proc.kill("SIGTERM");
     const ours = limits.get(thor)!;
-    const theirs = limits.get(kam)!;
-    const base = kam.name;
+    const theirs = kam ? limits.get(kam)! : undefined;
+    const base = kam?.name ?? "";
+    const baseline = (value: (l: NonNullable<typeof theirs>) => number) => (theirs ? { baseline: { name: base, value: value(theirs) } } : {});
     const mb = (b: number) => b / 2 ** 20;
     const pin = PINNED ? "server on core 0, SIPp on core 1" : "unpinned (one core)";
     const results: BenchResult[] = [
-      { name: `REGISTER with digest (MD5 qop=auth, UDP, ${SUBSCRIBERS.toLocaleString("en-US")} subscribers): sustained limit, ${STEP_S} s steps, ${pin}`, value: perSecond(ours.register.best), unit: "registrations/s", baseline: { name: base, value: perSecond(theirs.register.best) }, note: `thor ${describe(ours.register)}. Kamailio ${describe(theirs.register)}` },
-      { name: "server CPU per registration at the sustained limit", value: usPer(ours.register.best), unit: "µs", baseline: { name: base, value: usPer(theirs.register.best) }, note: "lower is better" },
-      { name: `record-routed calls with INVITE digest (UDP, ${UASES} callee UASes): sustained limit, ${STEP_S} s steps, ${pin}`, value: perSecond(ours.calls.best), unit: "calls/s", baseline: { name: base, value: perSecond(theirs.calls.best) }, note: `thor ${describe(ours.calls)}. Kamailio ${describe(theirs.calls)}` },
-      { name: "server CPU per call at the sustained limit", value: usPer(ours.calls.best), unit: "µs", baseline: { name: base, value: usPer(theirs.calls.best) }, note: "lower is better" },
-      { name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered`, value: mb(ours.pss), unit: "MB", baseline: { name: base, value: mb(theirs.pss) }, note: "lower is better; PSS summed over the server's processes" },
+      { name: `REGISTER with digest (MD5 qop=auth, UDP, ${SUBSCRIBERS.toLocaleString("en-US")} subscribers): sustained limit, ${STEP_S} s steps, ${pin}`, value: perSecond(ours.register.best), unit: "registrations/s", ...baseline((t) => perSecond(t.register.best)), note: `thor ${describe(ours.register)}.${theirs ? ` Kamailio ${describe(theirs.register)}` : ""}` },
+      { name: "server CPU per registration at the sustained limit", value: usPer(ours.register.best), unit: "µs", ...baseline((t) => usPer(t.register.best)), note: "lower is better" },
+      { name: `record-routed calls with INVITE digest (UDP, ${UASES} callee UASes): sustained limit, ${STEP_S} s steps, ${pin}`, value: perSecond(ours.calls.best), unit: "calls/s", ...baseline((t) => perSecond(t.calls.best)), note: `thor ${describe(ours.calls)}.${theirs ? ` Kamailio ${describe(theirs.calls)}` : ""}` },
+      { name: "server CPU per call at the sustained limit", value: usPer(ours.calls.best), unit: "µs", ...baseline((t) => usPer(t.calls.best)), note: "lower is better" },
+      { name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered`, value: mb(ours.pss), unit: "MB", ...baseline((t) => mb(t.pss)), note: "lower is better; PSS summed over the server's processes" },
       { name: "heap per registered binding at 100k bindings", value: bindingMemory(), unit: "bytes", note: "location store after 100k REGISTERs, measured in process after GC" },
     ];
     for (const { label, v } of variants) {
