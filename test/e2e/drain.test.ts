@@ -105,6 +105,14 @@ describe("drain a node under SIPp load", () => {
     const t1 = Date.now();
     await waitFor(() => lab.memberIds().join() === "node1,node2", { timeoutMs: 30_000, message: "node3 gone" });
     // With two nodes left, every AOR is held by both: nothing lost.
-    await waitFor(() => total(t1, ["node1", "node2"]) === 2 * COUNT, { timeoutMs: 30_000, message: `${2 * COUNT} bindings on node1 and node2, have ${total(t1, ["node1", "node2"])}` });
+    // The check reports what each node last published, so a timeout says which side is short.
+    await waitFor(
+      () => {
+        const have = ["node1", "node2"].map((id) => `${id}=${bindings(id, t1) ?? "not yet published"}`);
+        if (total(t1, ["node1", "node2"]) !== 2 * COUNT) throw new Error(`have ${have.join(" ")}`);
+        return true;
+      },
+      { timeoutMs: 60_000, message: `${2 * COUNT} bindings on node1 and node2` },
+    );
   });
 });
