@@ -38,6 +38,11 @@ export class SubscriberBinding {
   private stopped = false;
   readonly counters = { loads: 0, loadFailures: 0, refreshes: 0, lastLoadMs: 0 };
 
+  /** Whether the accounts this node holds were loaded at least once (before, every lookup would miss). */
+  get loaded(): boolean {
+    return this.counters.loads > 0;
+  }
+
   constructor(private readonly opts: SubscriberBindingOptions = {}) {}
 
   get cache(): SubscriberCache {
@@ -96,6 +101,7 @@ export class SubscriberBinding {
   readiness(): { ok: boolean; detail?: string } {
     const st = this.cluster?.state();
     if (!st?.primary) return { ok: false, detail: "no database announced" };
+    if (!this.loaded) return { ok: false, detail: "accounts not loaded yet" };
     return st.primaryUp ? { ok: true, detail: "primary up" } : { ok: st.secondaries.length > 0, detail: st.secondaries.length > 0 ? "primary down, reading from a secondary" : "primary down" };
   }
 
