@@ -60,7 +60,7 @@ export interface LabOptions {
   sipPort?: number;
   /** The platform's SIP domain. @default "example.com" */
   sipDomain?: string;
-  /** `thor dns` instances (at `<subnet>.53`, `.54`, ...) serving `sipDomain`; the demo runs one. @default 0 */
+  /** `thor dns` instances (at `<subnet>.53`, `.54`, ...) serving `sipDomain`; the demo runs two. @default 0 */
   dns?: number;
   /** @default 5300 */
   dnsPort?: number;
@@ -148,11 +148,13 @@ export function planLab(opts: LabOptions): LabPlan {
     }
     add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...sip.args, ...joined, ...fast.node], roles, { lookup: lookupPort, ...sip.ports });
   });
-  for (let i = 0; i < (opts.dns ?? 0); i++) {
-    const ip = `${subnet}.${53 + i}`;
+  // Every instance publishes the same NS set (ns1, ns2, ... of the domain), as an operator's would.
+  const dnsIps = Array.from({ length: opts.dns ?? 0 }, (_, i) => `${subnet}.${53 + i}`);
+  const nameservers = dnsIps.map((ip, i) => `ns${i + 1}.${sipDomain}=${ip}`).join(",");
+  dnsIps.forEach((ip, i) => {
     const port = opts.dnsPort ?? 5300;
-    add("dns", `dns${i + 1}`, ip, ["dns", "--ip", ip, "--port", String(port), "--domain", sipDomain, ...joined], [], { dns: port });
-  }
+    add("dns", `dns${i + 1}`, ip, ["dns", "--ip", ip, "--port", String(port), "--domain", sipDomain, "--nameservers", nameservers, ...joined], [], { dns: port });
+  });
   members.push({ kind: "monitor", name: "monitor", ip: "127.0.0.1", args: ["monitor", "--name", "monitor", ...common, ...joined], roles: [], ports: {}, cert: join(caDir, "certs", "monitor.crt"), key: join(caDir, "certs", "monitor.key"), log: "" });
   return { dir: opts.dir, caDir, sipDomain, usersFile, eventServers, members, ...(provisioning ? { provisioning } : {}), ...(xcap ? { xcap } : {}) };
 }

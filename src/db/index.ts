@@ -57,3 +57,4 @@ export type { ProvisioningSchema } from "./schema.js";
 export { DbUriError, DbUnavailableError, DbPrimaryDownError, DbConflictError, DbReferenceError, DbNotConfiguredError } from "./errors.js";
 export { failoverChannel } from "./diagnostics.js";
 export { DEFAULT_PRIMARY_RETRY_MS, DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_POOL_SIZE, DEFAULT_SQLITE_BUSY_TIMEOUT_MS, DEFAULT_SCAN_PAGE } from "./options.js";
+export { appendChange, readChanges, latestChange, pruneChanges, type ChangeRow, type ChangeInput } from "./change-log.js";

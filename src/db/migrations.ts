@@ -1,9 +1,9 @@
 /**
- * Schema migrations, in code, applied in name order by Kysely's Migrator
- * (which takes a lock, so several processes may run it at once). One
+ * Schema migrations, in code, applied in name order by Kysely's Migrator;
+ * several processes may run them at once (see `migrateToLatest`). One
  * definition serves both dialects; only the auto-increment key differs.
  */
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import type { Dialect } from "./connect.js";
 
 function idColumn(dialect: Dialect) {
@@ -110,6 +110,22 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable("xcap_documents").ifExists().execute();
       },
     },
+    "0003_change_log": {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("change_log")
+          .addColumn("seq", id, (c) => (dialect === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn("at", "varchar(32)", (c) => c.notNull())
+          .addColumn("aors", "text", (c) => c.notNull().defaultTo("[]"))
+          .addColumn("domains", "text", (c) => c.notNull().defaultTo("[]"))
+          .addColumn("trusted_peers", "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema.createIndex("change_log_at").on("change_log").column("at").execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable("change_log").ifExists().execute();
+      },
+    },
   };
 }
 
@@ -120,10 +136,26 @@ class CodeMigrations implements MigrationProvider {
   }
 }
 
-/** Bring the schema up to date; returns the names of the migrations applied now. */
+/**
+ * Bring the schema up to date; returns the names of the migrations applied
+ * now. On PostgreSQL Kysely's Migrator takes an advisory lock. On SQLite it
+ * takes none (one connection per process), so nodes that start together
+ * would race on the file; the whole run is one `BEGIN IMMEDIATE`
+ * transaction instead: the others wait on the file lock (busy timeout),
+ * then find nothing pending, and a run that fails leaves no half schema.
+ */
 export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
   const migrator = new Migrator({ db, provider: new CodeMigrations(dialect) });
-  const { error, results } = await migrator.migrateToLatest();
+  if (dialect === "sqlite") await sql`begin immediate`.execute(db);
+  let outcome;
+  try {
+    outcome = await migrator.migrateToLatest();
+  } catch (err) {
+    if (dialect === "sqlite") await sql`rollback`.execute(db);
+    throw err;
+  }
+  const { error, results } = outcome;
+  if (dialect === "sqlite") await (error ? sql`rollback` : sql`commit`).execute(db);
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }

@@ -96,6 +96,22 @@ export interface XcapDocumentTable {
   updated_at: string;
 }
 
+/**
+ * One committed provisioning change, written in the transaction of the
+ * change itself: nodes read what they missed from here when the event bus
+ * was down or dropped the notice (see db/change-log.ts).
+ */
+export interface ChangeLogTable {
+  seq: Generated<number>;
+  at: string;
+  /** JSON array of the changed AORs. */
+  aors: string;
+  /** JSON array of changed domains. */
+  domains: string;
+  /** 1 when the trusted peers changed. */
+  trusted_peers: number;
+}
+
 export interface ProvisioningSchema {
   domains: DomainTable;
   accounts: AccountTable;
@@ -104,4 +120,5 @@ export interface ProvisioningSchema {
   trusted_peers: TrustedPeerTable;
   audit: AuditTable;
   xcap_documents: XcapDocumentTable;
+  change_log: ChangeLogTable;
 }

@@ -95,9 +95,13 @@ export function answerQuery(query: DecodedPacket, opt: OptAnswer | undefined, op
   if (!zone) return reply(RCODE.REFUSED);
   // Zone transfers are not offered.
   if (qtype === "AXFR" || qtype === "IXFR") return reply(RCODE.REFUSED);
+  // Before the first membership (a restart) only the configured records are known: a name or type
+  // that the members would fill gets SERVFAIL, which sends resolvers to the other name servers
+  // instead of caching an authoritative empty answer (RFC 2308 7.1).
+  const unknown = () => reply(RCODE.SERVFAIL);
 
   // RFC 1034 4.3.2 3c / RFC 2308 2.1: the name does not exist.
-  if (!zone.exists(qname)) return reply(RCODE.NXDOMAIN, { aa: true, authorities: [zone.negativeSoa] });
+  if (!zone.exists(qname)) return authority.ready ? reply(RCODE.NXDOMAIN, { aa: true, authorities: [zone.negativeSoa] }) : unknown();
   const node = zone.node(qname);
   // RFC 8482 4.2: ANY gets a minimal answer, one synthesized HINFO "RFC8482", so that the
   // server cannot be used to amplify (a full answer is about 11 times the query).
@@ -106,7 +110,7 @@ export function answerQuery(query: DecodedPacket, opt: OptAnswer | undefined, op
   const set = node?.sets.get(qtype as RecordType);
   if (set) sets.push(set);
   // RFC 2308 2.2: NODATA, the name exists without records of this type.
-  if (sets.every((s) => s.records.length === 0)) return reply(RCODE.NOERROR, { aa: true, authorities: [zone.negativeSoa] });
+  if (sets.every((s) => s.records.length === 0)) return authority.ready ? reply(RCODE.NOERROR, { aa: true, authorities: [zone.negativeSoa] }) : unknown();
 
   const answers: WireRR[] = [];
   const additionals: WireRR[] = [];

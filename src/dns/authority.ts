@@ -12,6 +12,7 @@ export class Authority {
   private members: readonly Entity[] = [];
   private fingerprint = "";
   private serialValue: number;
+  private applied = false;
 
   /** `initialSerial`: typically the wall clock in seconds. */
   constructor(
@@ -21,6 +22,11 @@ export class Authority {
     for (const c of configs) validateZoneConfig(c);
     this.serialValue = initialSerial >>> 0;
     this.zoneList = this.build();
+  }
+
+  /** Whether a membership was applied: before that the zones hold no member, and answers would lie. */
+  get ready(): boolean {
+    return this.applied;
   }
 
   get serial(): number {
@@ -44,6 +50,7 @@ export class Authority {
    * the same snapshots (stamped by the manager) agree on it.
    */
   apply(members: readonly Entity[], atSeconds: number): boolean {
+    this.applied = true;
     const fp = fingerprintOf(members);
     if (fp === this.fingerprint) return false;
     this.fingerprint = fp;

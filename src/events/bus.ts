@@ -28,7 +28,8 @@ export type EventHandler<K extends TopicName> = (payload: TopicMap[K], meta: Eve
  * `LocalBus`, an in-process implementation with the same semantics.
  */
 export interface EventBus {
-  publish<K extends TopicName>(topic: K, payload: TopicMap[K]): void;
+  /** Returns false when no event server took it (it is dropped, not queued). */
+  publish<K extends TopicName>(topic: K, payload: TopicMap[K]): boolean;
   /** Returns an unsubscribe function. */
   subscribe<K extends TopicName>(topic: K, handler: EventHandler<K>): () => void;
 }

@@ -113,7 +113,7 @@ export class EventClient implements EventBus {
     await this.refreshServers();
   }
 
-  publish<K extends TopicName>(topic: K, payload: TopicMap[K]): void {
+  publish<K extends TopicName>(topic: K, payload: TopicMap[K]): boolean {
     if (this.closed) throw new EventsClosedError("event client is closed");
     const buf = encodeFrame({ type: FrameType.PUBLISH, body: { topic, msgId: randomUUID(), payload } });
     let sent = false;
@@ -128,6 +128,7 @@ export class EventClient implements EventBus {
       this.counters.unsent++;
       this.log.debug({ topic }, "no event server reachable, publication dropped");
     }
+    return sent;
   }
 
   subscribe<K extends TopicName>(topic: K, handler: EventHandler<K>): () => void {

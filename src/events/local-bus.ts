@@ -45,8 +45,10 @@ export class LocalBus implements EventBus {
     private readonly identity: PublisherIdentity,
   ) {}
 
-  publish<K extends TopicName>(topic: K, payload: TopicMap[K]): void {
-    if (!this.closed) this.hub.deliver(topic, payload, this.identity);
+  publish<K extends TopicName>(topic: K, payload: TopicMap[K]): boolean {
+    if (this.closed) return false;
+    this.hub.deliver(topic, payload, this.identity);
+    return true;
   }
 
   subscribe<K extends TopicName>(topic: K, handler: EventHandler<K>): () => void {

@@ -59,6 +59,8 @@ export const provisioningChangeSchema = z
     trustedPeers: z.boolean().optional(),
     /** Wall-clock time of the commit (ms). */
     at: z.number().int().nonnegative(),
+    /** The change's number in the database's change log (nodes that read the log skip what they were told). */
+    seq: z.number().int().nonnegative().optional(),
   })
   .strict();
 

@@ -5,7 +5,7 @@
  * tokens, a typed client, and the subscriber cache SIP nodes answer from.
  * Imports base/ and db/.
  */
-export { ProvisioningService, ha1Of, accountView, type AccountView, type ChangeNotice, type ChangePublisher, type ProvisioningServiceOptions, type PageInput } from "./service.js";
+export { ProvisioningService, ha1Of, accountView, CHANGE_LOG_RETENTION_MS, type AccountView, type ChangeNotice, type ChangePublisher, type ChangeReceipt, type ProvisioningServiceOptions, type PageInput } from "./service.js";
 export { ProvisioningServer, errorAnswer, isLoopback, type ProvisioningServerOptions } from "./server.js";
 export { ProvisioningClient, type ProvisioningClientOptions, type RawAnswer } from "./client.js";
 export { buildOpenApi } from "./openapi.js";
@@ -63,3 +63,4 @@ export {
   DEFAULT_STATISTICS_MAX_AGE_MS,
   DEFAULT_CACHE_PAGE,
 } from "./options.js";
+export { ChangeFollower, DEFAULT_CHANGE_POLL_MS, type ChangeFollowerOptions } from "./change-follower.js";

@@ -32,7 +32,7 @@ import { buildOpenApi } from "./openapi.js";
 import { DEFAULT_API_PORT } from "./options.js";
 import { buildRoutes, type Route } from "./routes.js";
 import { describeIssues } from "./schemas.js";
-import type { ProvisioningService } from "./service.js";
+import type { ChangeReceipt, ProvisioningService } from "./service.js";
 import type { NetworkStatusSource } from "./status.js";
 import { FailureThrottle, TokenRing, type ApiToken, type FailureThrottleOptions } from "./tokens.js";
 
@@ -144,9 +144,10 @@ export class ProvisioningServer {
       const actor = this.authorize(req, route, source);
       const query = route.query ? parseWith(route.query, Object.fromEntries(url.searchParams), "query") : rejectQuery(url);
       const body = route.body ? parseWith(route.body, await readJson(req, route.maxBody ?? 0), "") : await drain(req, route);
-      const result = await route.handler({ params, query, body, actor });
+      const receipt: ChangeReceipt = {};
+      const result = await this.opts.service.receipts.run(receipt, () => route.handler({ params, query, body, actor }));
       status = result.status;
-      send(res, result.status, result.body, result.headers);
+      send(res, result.status, result.body, { ...result.headers, ...receiptHeaders(receipt) });
     } catch (err) {
       const answer = errorAnswer(err);
       status = answer.status;
@@ -209,6 +210,17 @@ export class ProvisioningServer {
     if (route.scope === "write" && tok.scope !== "write") throw new ForbiddenError(`token ${tok.name} is read-only: ${route.method} ${route.path} needs a write token`);
     return tok.name;
   }
+}
+
+/**
+ * What a write answer says of its change: `Thor-Change` is its number in the
+ * change log; `Thor-Change-Applied: notified` when the nodes were told at
+ * once, `pending` when the event bus was down (committed; the nodes read it
+ * from the change log within their poll interval).
+ */
+function receiptHeaders(r: ChangeReceipt): Record<string, string> {
+  if (r.seq === undefined) return {};
+  return { "thor-change": String(r.seq), "thor-change-applied": r.notified ? "notified" : "pending" };
 }
 
 function parseWith(schema: Route["body"] & object, value: unknown, prefix: string): unknown {

@@ -4,6 +4,7 @@
  * to the nodes through the injected {@link ChangePublisher} only after the
  * commit. Reads go through the cluster, so they survive a primary outage.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { describeError, type Logger } from "../base/index.js";
 import {
@@ -44,6 +45,8 @@ import {
   type Executor,
   type Page,
   type TrustedPeerRecord,
+  appendChange,
+  pruneChanges,
 } from "../db/index.js";
 import { changeChannel } from "./diagnostics.js";
 import { ConflictError, NotFoundError, ProvisioningError, ReadOnlyError, UnavailableError, UnknownReferenceError, ValidationError } from "./errors.js";
@@ -58,8 +61,25 @@ export interface ChangeNotice {
 }
 
 export interface ChangePublisher {
-  publish(change: ChangeNotice): void;
+  /** Tell the nodes; false when it is known not to have reached them (no event server took it). */
+  publish(change: ChangeNotice & { seq: number }): boolean | void;
 }
+
+/**
+ * What became of the change a request made: its number in the change log
+ * and whether the nodes were told at once. A change that was not told
+ * (event bus down) is still committed: the nodes read it from the change
+ * log within their poll interval.
+ */
+export interface ChangeReceipt {
+  seq?: number;
+  notified?: boolean;
+}
+
+/** Changes older than this are pruned from the change log; a node that could not read it for half as long reloads everything. @default 24 h */
+export const CHANGE_LOG_RETENTION_MS = 24 * 3600_000;
+/** At most one prune per this interval. */
+const PRUNE_EVERY_MS = 60_000;
 
 export interface ProvisioningServiceOptions {
   cluster: DatabaseCluster;
@@ -108,6 +128,9 @@ function mergeFeatures(base: CallFeatures, f: FeaturesInput | undefined): CallFe
 export class ProvisioningService {
   private readonly cluster: DatabaseCluster;
   private readonly log: Logger;
+  private prunedAt = 0;
+  /** Run a request inside `receipts.run({}, ...)` to learn what became of the change it made. */
+  readonly receipts = new AsyncLocalStorage<ChangeReceipt>();
 
   constructor(private readonly opts: ProvisioningServiceOptions) {
     this.cluster = opts.cluster;
@@ -397,24 +420,56 @@ export class ProvisioningService {
     }
   }
 
+  /**
+   * Run `fn` in a transaction that also appends `change` to the change log,
+   * then tell the nodes. The request's receipt (see `receipts`) gets the
+   * change's number and whether the nodes were told.
+   */
   private async write<T>(change: ChangeNotice, fn: (db: Executor) => Promise<T>): Promise<T> {
+    const logged = change.aors.length > 0 || (change.domains?.length ?? 0) > 0 || change.trustedPeers === true;
     let result: T;
+    let seq = 0;
     try {
-      result = await this.cluster.write(fn);
+      result = await this.cluster.write(async (db) => {
+        const r = await fn(db);
+        if (logged) seq = await appendChange(db, change, new Date());
+        return r;
+      });
     } catch (err) {
       throw this.mapDbError(err);
     }
-    this.announce(change);
+    if (logged) {
+      const notified = this.announce({ ...change, seq });
+      const receipt = this.receipts.getStore();
+      if (receipt) Object.assign(receipt, { seq, notified });
+      void this.prune();
+    }
     return result;
   }
 
-  private announce(change: ChangeNotice): void {
-    if (!this.opts.publisher || (change.aors.length === 0 && !change.domains?.length && !change.trustedPeers)) return;
+  /** Whether the nodes were told (false: they read it from the change log). */
+  private announce(change: ChangeNotice & { seq: number }): boolean {
+    if (!this.opts.publisher) return false;
     try {
-      this.opts.publisher.publish(change);
+      const sent = this.opts.publisher.publish(change) !== false;
       changeChannel.publish({ aors: change.aors.length, domains: change.domains?.length ?? 0 });
+      if (!sent) this.log.warn({ seq: change.seq, aors: change.aors.length }, "event bus down: the committed change reaches the nodes through the change log");
+      return sent;
     } catch (err) {
-      this.log.warn({ err: describeError(err) }, "could not announce a committed change (nodes refresh at their next load)");
+      this.log.warn({ err: describeError(err) }, "could not announce a committed change (the nodes read it from the change log)");
+      return false;
+    }
+  }
+
+  private async prune(): Promise<void> {
+    const now = Date.now();
+    if (now - this.prunedAt < PRUNE_EVERY_MS) return;
+    this.prunedAt = now;
+    try {
+      const n = await this.cluster.write((db) => pruneChanges(db, new Date(now - CHANGE_LOG_RETENTION_MS)));
+      if (n > 0) this.log.info({ pruned: n }, "old changes pruned from the change log");
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, "could not prune the change log");
     }
   }
 

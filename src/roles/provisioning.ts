@@ -69,14 +69,16 @@ export class ProvisioningServerRole implements Role {
       }),
     );
     const publisher = {
-      publish: (change: ChangeNotice) => {
+      publish: (change: ChangeNotice & { seq: number }): boolean => {
         this.counters.changes++;
         const at = ctx.clock.wallNow();
         const chunks = Math.max(1, Math.ceil(change.aors.length / DEFAULT_CHANGE_CHUNK));
+        let sent = true;
         for (let i = 0; i < chunks; i++) {
           const aors = change.aors.slice(i * DEFAULT_CHANGE_CHUNK, (i + 1) * DEFAULT_CHANGE_CHUNK);
-          ctx.bus.publish("Thor.Provisioning", { aors, ...(i === 0 && change.domains?.length ? { domains: change.domains } : {}), ...(i === 0 && change.trustedPeers ? { trustedPeers: true } : {}), at });
+          sent = ctx.bus.publish("Thor.Provisioning", { aors, ...(i === 0 && change.domains?.length ? { domains: change.domains } : {}), ...(i === 0 && change.trustedPeers ? { trustedPeers: true } : {}), at, seq: change.seq }) && sent;
         }
+        return sent;
       },
     };
     const status: NetworkStatusSource = { membership: () => ctx.snapshot(), statistics: () => stats.aggregate() };

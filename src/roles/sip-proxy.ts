@@ -25,6 +25,7 @@ import type { Role, RoleAdvertisement, RoleContext, RoleReadiness } from "../nod
 import type { MembershipUpdate, RoleMap } from "../overlay/index.js";
 import { formatSubject, MemberLink, parsePassport } from "../pki/index.js";
 import {
+  CredentialsUnavailableError,
   Registrar,
   SipServer,
   type AsyncCredentialStore,
@@ -115,7 +116,10 @@ export class SipProxyRole implements Role {
     if (distributed) {
       const registrar = new Registrar(this.opts.registrar);
       this.location = new DistributedLocation({ self, control: distributed.control, registrar, clock: ctx.clock, logger: ctx.logger.child({ part: "location" }), map: () => ctx.roleMap(), replicas: this.opts.replicas ?? DEFAULT_REPLICAS });
-      cluster = clusterHooks(self, () => ctx.roleMap(), () => ctx.self().attrs["draining"] === true);
+      // Until this node is in the membership and holds its accounts it would refuse correct logins
+      // (and get callers banned): it answers 503 + Retry-After instead, which sends them elsewhere.
+      const starting = () => !(ctx.roleMap()?.members.some((m) => m.id === self) ?? false) || (this.opts.subscribers !== undefined && !this.opts.subscribers.loaded);
+      cluster = clusterHooks(self, () => ctx.roleMap(), () => (ctx.self().attrs["draining"] === true ? "draining" : starting() ? "starting" : undefined));
       credentials = this.remoteCredentials(distributed.control, this.location);
       listen.push({ transport: "tls", host: distributed.internal.host, port: distributed.internal.port, internal: true });
       // Presence rules changed through XCAP (counted and logged until the presence agent is wired).
@@ -226,7 +230,7 @@ export class SipProxyRole implements Role {
           return v === null ? undefined : (v as Credentials);
         } catch (err) {
           this.log?.warn({ username, err: describeError(err) }, "no holder of the account answered");
-          return undefined;
+          throw new CredentialsUnavailableError(`no holder of ${username}@${realm} answered`);
         }
       },
     };
@@ -238,10 +242,10 @@ export class SipProxyRole implements Role {
 }
 
 /** How the proxy reaches other members: their internal listeners, from the membership. */
-function clusterHooks(self: string, map: () => RoleMap | undefined, draining: () => boolean): ClusterHooks {
+function clusterHooks(self: string, map: () => RoleMap | undefined, unavailable: ClusterHooks["unavailable"]): ClusterHooks {
   return {
     self,
-    draining,
+    unavailable,
     edgeAddress(edge: string): { host: string; port: number } | undefined {
       const m = map()?.members.find((e) => e.id === edge);
       const port = m?.ports["sip_int"];

@@ -3,15 +3,17 @@
  * `thor database` announces (reads fall back to a secondary), loads the
  * accounts this node holds (as the responsible node or a replica) on the role's ring when a database is announced
  * and whenever its ring slice changes, and refreshes accounts at once when a
- * provisioning server announces a committed change on `Thor.Provisioning`.
+ * provisioning server announces a committed change on `Thor.Provisioning`,
+ * and reads the database's change log every few seconds for the changes
+ * it was not told of (event bus down, a dropped notice).
  * Its `lookup` is the SIP stack's credential store.
  */
 import { describeError, type Clock, type Logger, type TimerHandle } from "../base/index.js";
-import { DatabaseCluster, type DatabaseCandidate } from "../db/index.js";
+import { DatabaseCluster, latestChange, readChanges, type DatabaseCandidate } from "../db/index.js";
 import type { RoleContext } from "../node/index.js";
 import type { DatabaseAnnouncement } from "../events/index.js";
 import type { RoleMap } from "../overlay/index.js";
-import { SubscriberCache, type CachedCredentials } from "../provisioning/index.js";
+import { CHANGE_LOG_RETENTION_MS, ChangeFollower, SubscriberCache, type CachedCredentials } from "../provisioning/index.js";
 
 export interface SubscriberBindingOptions {
   /** The ring whose slice this node serves. @default "sip_proxy" */
@@ -21,6 +23,8 @@ export interface SubscriberBindingOptions {
   /** Retry a failed load after this long. @default 2000 */
   retryMs?: number;
   pageSize?: number;
+  /** How often the change log is read. @default DEFAULT_CHANGE_POLL_MS */
+  changePollMs?: number;
 }
 
 export class SubscriberBinding {
@@ -36,7 +40,13 @@ export class SubscriberBinding {
   private again = false;
   private retry: TimerHandle | undefined;
   private stopped = false;
+  private follower: ChangeFollower | undefined;
   readonly counters = { loads: 0, loadFailures: 0, refreshes: 0, lastLoadMs: 0 };
+
+  /** Whether the accounts this node holds were loaded at least once (before, every lookup would miss). */
+  get loaded(): boolean {
+    return this.counters.loads > 0;
+  }
 
   constructor(private readonly opts: SubscriberBindingOptions = {}) {}
 
@@ -59,13 +69,31 @@ export class SubscriberBinding {
     this.clock = ctx.clock;
     this.cluster = new DatabaseCluster({ logger: this.log, clock: ctx.clock });
     this.cacheObj = new SubscriberCache({ source: this.cluster, logger: this.log, ...(this.opts.pageSize ? { pageSize: this.opts.pageSize } : {}) });
+    const cluster = this.cluster;
+    const cache = this.cacheObj;
+    this.follower = new ChangeFollower({
+      clock: ctx.clock,
+      logger: this.log,
+      read: (after, limit) => cluster.read((db) => readChanges(db, after, limit)),
+      apply: async (change) => {
+        if (change.aors.length > 0) await cache.refresh(change.aors);
+        if (change.domains.length > 0) await cache.refreshDomains(change.domains);
+      },
+      reload: (why) => this.scheduleLoad(why),
+      retentionMs: CHANGE_LOG_RETENTION_MS,
+      ...(this.opts.changePollMs ? { pollMs: this.opts.changePollMs } : {}),
+    });
     this.offs.push(
       ctx.databases.onChange((list) => this.onDatabases(list)),
       ctx.bus.subscribe("Thor.Provisioning", (change) => {
         this.counters.refreshes++;
         const cache = this.cacheObj;
         if (!cache || !this.cluster?.configured) return;
-        void cache.refresh(change.aors).catch((err: unknown) => this.log?.warn({ err: describeError(err) }, "refresh failed"));
+        const seq = change.seq;
+        void cache
+          .refresh(change.aors)
+          .then(() => seq !== undefined && this.follower?.notified(seq))
+          .catch((err: unknown) => this.log?.warn({ err: describeError(err) }, "refresh failed"));
         if (change.domains?.length) void cache.refreshDomains(change.domains).catch((err: unknown) => this.log?.warn({ err: describeError(err) }, "domain refresh failed"));
       }),
     );
@@ -88,6 +116,7 @@ export class SubscriberBinding {
     for (const off of this.offs) off();
     this.offs = [];
     if (this.retry && this.clock) this.clock.clearTimeout(this.retry);
+    this.follower?.stop();
     await this.loading?.catch(() => undefined);
     await this.cluster?.close();
   }
@@ -96,11 +125,12 @@ export class SubscriberBinding {
   readiness(): { ok: boolean; detail?: string } {
     const st = this.cluster?.state();
     if (!st?.primary) return { ok: false, detail: "no database announced" };
+    if (!this.loaded) return { ok: false, detail: "accounts not loaded yet" };
     return st.primaryUp ? { ok: true, detail: "primary up" } : { ok: st.secondaries.length > 0, detail: st.secondaries.length > 0 ? "primary down, reading from a secondary" : "primary down" };
   }
 
   statistics(): Record<string, number> {
-    return { subscribers: this.cacheObj?.size ?? 0, subscriberLoads: this.counters.loads, subscriberRefreshes: this.counters.refreshes, subscriberLoadMs: Math.round(this.counters.lastLoadMs) };
+    return { subscribers: this.cacheObj?.size ?? 0, subscriberLoads: this.counters.loads, subscriberRefreshes: this.counters.refreshes, subscriberLoadMs: Math.round(this.counters.lastLoadMs), changesFromLog: this.follower?.counters.applied ?? 0 };
   }
 
   private onDatabases(list: DatabaseAnnouncement[]): void {
@@ -134,7 +164,13 @@ export class SubscriberBinding {
     // Held here when this node is the responsible one or a replica: a replica answers while the responsible node is down.
     const owns = (aor: string) => (ctx.roleMap()?.successors(role, aor, this.opts.holders ?? 2) ?? []).some((e) => e.ip === selfIp);
     try {
+      // The log's newest change before the load: the load includes it and everything before.
+      const upTo = await this.cluster!.read((db) => latestChange(db)).catch((err: unknown) => {
+        this.log?.warn({ err: describeError(err) }, "no change log in this database (run the provisioning server's migrations): changes arrive on the event bus only");
+        return undefined;
+      });
       const r = await this.cache.load(owns);
+      if (upTo !== undefined) this.follower?.loadedUpTo(upTo);
       this.counters.loads++;
       this.counters.lastLoadMs = r.ms;
       this.log?.info({ why, accounts: r.accounts, scanned: r.scanned, ms: Math.round(r.ms) }, "owned subscribers loaded");

@@ -360,3 +360,22 @@ describe("malformed input", () => {
     assert.equal(rcodeOf(out.bytes!).rcode, "FORMERR");
   });
 });
+
+describe("before the first membership (issue 15 item 6)", () => {
+  test("what the members would fill is SERVFAIL, not an authoritative empty answer; the configured records are served", () => {
+    const authority = new Authority([config()], 1000);
+    const responder = new Responder(authority, { slice: 3, random: seeded(7) });
+    assert.equal(ask(responder, ORIGIN, "NAPTR").rcode, "SERVFAIL");
+    assert.equal(ask(responder, "_sip._udp.example.com", "SRV").rcode, "SERVFAIL");
+    assert.equal(ask(responder, "node1.example.com", "A").rcode, "SERVFAIL");
+    const ns = ask(responder, ORIGIN, "NS");
+    assert.equal(ns.rcode, "NOERROR");
+    assert.ok(ns.flag_aa);
+    assert.equal(data<{ target: string }>(ask(responder, "_eventserver._tcp.example.com", "SRV"), "SRV").length, 2);
+    // Once a membership is applied, even an empty one, empty answers are authoritative again.
+    authority.apply([], 2000);
+    const r = ask(responder, "_sip._udp.example.com", "SRV");
+    assert.ok(r.rcode === "NOERROR" || r.rcode === "NXDOMAIN", r.rcode);
+    assert.ok(r.flag_aa);
+  });
+});

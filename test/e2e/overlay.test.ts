@@ -40,8 +40,10 @@ describe("overlay end to end", () => {
     const mon = lab.member("monitor");
     const res = await runThor([...mon.args, "--once", "--json"]);
     assert.equal(res.code, 0, res.stderr);
-    const out = JSON.parse(res.stdout) as { snapshot: { members: Array<{ id: string }> }; activeManager: { id: string } | null; shares: Record<string, Record<string, number>> };
+    const out = JSON.parse(res.stdout) as { snapshot: { members: Array<{ id: string }> }; activeManager: { id: string } | null; databases: unknown[]; shares: Record<string, Record<string, number>> };
     assert.deepEqual(out.snapshot.members.map((m) => m.id).sort(), ["node1", "node2", "node3"]);
+    // Databases announce themselves every 2 s, not on connect: --once waits for them (issue 15 item 6).
+    assert.equal(out.databases.length, 1, "the announced database is printed");
     assert.match(out.activeManager?.id ?? "", /^mgr\d$/);
     const sum = Object.values(out.shares).reduce((a, s) => a + (s["sip_proxy"] ?? 0), 0);
     assert.ok(Math.abs(sum - 1) < 1e-9, `sip_proxy shares sum to ${sum}`);

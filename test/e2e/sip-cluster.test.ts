@@ -209,7 +209,10 @@ describe("distributed SIP service: failure and growth", () => {
     const killedAt = Date.now();
 
     // Every one of its users is reachable at once through another node: calls answered by one UAS at the contact.
-    const uas = sipp({ scenario: "uas.xml", localIp: `${SUB}.200`, localPort: 6000, calls: owned.length, timeoutS: 90 });
+    // The UAS is not bounded by the number of calls: on a loaded machine SIPp counts a call whose late INVITE
+    // retransmission it sees after the call as one more, and would leave before the last calls; it is stopped
+    // once the caller is done, and the caller's outcome is what is asserted.
+    const uas = sipp({ scenario: "uas.xml", localIp: `${SUB}.200`, localPort: 6000, calls: owned.length * 2, timeoutS: 90 });
     await waitBound("udp", `${SUB}.200`, 6000);
     const calls = sipp({
       scenario: "uac.xml",
@@ -224,9 +227,10 @@ describe("distributed SIP service: failure and growth", () => {
       limit: 50,
       timeoutS: 90,
     });
-    const [c, s] = await Promise.all([calls.done, uas.done]);
-    assert.equal(c.code, 0, describeRun(`calls to the ${owned.length} users of the dead node`, c) + nodeWarnings(lab));
-    assert.equal(s.code, 0, describeRun("callee", s));
+    const c = await calls.done;
+    uas.kill();
+    const s = await uas.done;
+    assert.equal(c.code, 0, describeRun(`calls to the ${owned.length} users of the dead node`, c) + nodeWarnings(lab) + describeRun("callee", s));
     assert.ok(Date.now() - killedAt < 60_000);
 
     // Restart: the slices it owns come back to it, every AOR on exactly two holders again.

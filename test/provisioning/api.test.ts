@@ -19,14 +19,14 @@ for (const kind of ["sqlite", "postgres"] as const) {
     let server: ProvisioningServer;
     let api: ProvisioningClient;
     let reader: ProvisioningClient;
-    const changes: ChangeNotice[] = [];
+    const changes: Array<ChangeNotice & { seq?: number }> = [];
 
     before(async () => {
       tdb = await createTestDatabase(kind);
       cluster = new DatabaseCluster({ logger: silentLogger, migrate: true });
       cluster.setCandidates([{ uri: tdb.uri, priority: 10 }]);
       await cluster.migrate();
-      const service = new ProvisioningService({ cluster, logger: silentLogger, publisher: { publish: (c) => changes.push(c) } });
+      const service = new ProvisioningService({ cluster, logger: silentLogger, publisher: { publish: (c) => void changes.push(c) } });
       server = new ProvisioningServer({ service, logger: silentLogger, host: "127.0.30.1", port: 0, tokens: [{ name: "admin", scope: "write", secret: WRITE }, { name: "viewer", scope: "read", secret: READ }] });
       const { url } = await server.start();
       api = new ProvisioningClient({ url, token: WRITE });
@@ -83,7 +83,8 @@ for (const kind of ["sqlite", "postgres"] as const) {
       assert.equal(got.enabled, true);
       assert.equal(got.blocked, false);
       assert.equal(got.features.dnd, false);
-      assert.deepEqual(changes, [{ aors: ["alice@example.com"] }]);
+      assert.deepEqual(changes.map(({ seq: _seq, ...c }) => c), [{ aors: ["alice@example.com"] }]);
+      assert.ok((changes[0]?.seq ?? 0) > 0, "the notice carries the change's number in the change log");
       const audit = await api.audit({ entity: "account", key: "alice@example.com" });
       assert.equal(audit.items[0]?.action, "create");
       assert.equal(audit.items[0]?.actor, "admin");

@@ -95,7 +95,7 @@ async function provisionDemoAccounts(plan: LabPlan, deadline: number): Promise<b
 export function register(program: Command): void {
   program
     .command("demo")
-    .description("run a whole sipthor network on loopback: CA, 3 event servers, 2 managers, a database announcer, 3 nodes, thor dns")
+    .description("run a whole sipthor network on loopback: CA, 3 event servers, 2 managers, a database announcer, 3 nodes, two thor dns")
     .option("--dir <dir>", "working directory for the CA, logs and the description", ".thor-demo")
     .option("--subnet <a.b.c>", "loopback /24 to use", "127.0.1")
     .option("--nodes <n>", "number of nodes (3+)", "3")
@@ -104,7 +104,7 @@ export function register(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const nodeCount = Math.max(1, Number(flags.nodes) || 3);
       const roleSets = [["sip_proxy", "media_relay"], ["sip_proxy", "media_relay", "provisioning_server"], ["sip_proxy", "xcap_server", "voicemail_server"]];
-      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database", dns: 1, metricsPort: DEMO_METRICS_PORT });
+      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database", dns: 2, metricsPort: DEMO_METRICS_PORT });
       mkdirSync(join(plan.dir, "logs"), { recursive: true });
       process.stdout.write(`creating CA and certificates in ${resolve(plan.caDir)}\n`);
       await issueLabCertificates(plan);

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { systemClock, sleep } from "../../base/index.js";
 import { NetworkView, renderNetwork } from "../../monitor/index.js";
+import { DEFAULT_DATABASE_INTERVAL_MS } from "../../node/index.js";
 import { bool, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberSchema, untilSignal } from "../member.js";
 import { createLogger } from "../logging.js";
@@ -29,9 +30,13 @@ export function register(program: Command): void {
       const view = new NetworkView(systemClock);
       view.attach(bus);
       if (cfg.once) {
-        const deadline = Date.now() + cfg.timeoutMs;
+        const started = Date.now();
+        const deadline = started + cfg.timeoutMs;
         // Wait for the snapshot and the active manager's heartbeat (a standby's may come first).
         while ((!view.snapshot || view.activeManager() === undefined) && Date.now() < deadline) await sleep(50);
+        // Databases announce themselves every few seconds, not on connect: wait one interval for them too.
+        const databasesBy = Math.min(deadline, started + DEFAULT_DATABASE_INTERVAL_MS + 500);
+        while (view.databases.size === 0 && Date.now() < databasesBy) await sleep(50);
         if (cfg.json) {
           const out = {
             snapshot: view.snapshot ?? null,

@@ -13,7 +13,7 @@ import { describeError, KeyRing, systemClock, type Clock, type Logger, type Time
 import { aorOf, canonicalHost, createResponse, formatUri, parseNameAddr, parseUri, serializeMessage, splitList, isToken, SipRequest, type SipResponse, type SipUri } from "../message/index.js";
 import { MAGIC_COOKIE, TransactionLayer, type ClientTransaction, type ServerTransaction, type TimerConfig } from "../transaction/index.js";
 import type { Flow, TransportLayer, TransportName } from "../transport/index.js";
-import { DigestAuthenticator, type AsyncCredentialStore, type CredentialStore } from "../auth/index.js";
+import { CredentialsUnavailableError, DigestAuthenticator, type AsyncCredentialStore, type CredentialStore, type DigestVerdict } from "../auth/index.js";
 import { LocalLocation, Registrar, registerAor, registerData, type Binding, type LocationService, type RegistrarOptions } from "../registrar/index.js";
 import { nextHopUri, resolveUri, type Destination, type SipResolver } from "./targets.js";
 import { addressRef, decodeFlowToken, encodeFlowToken, flowRef, isFlowToken, parseFlowRef, udpRef, type FlowRef, type TokenKind } from "./flow-token.js";
@@ -76,8 +76,12 @@ export interface ClusterHooks {
   edgeAddress(edge: string): { host: string; port: number } | undefined;
   /** Whether `address:port` is another member's internal SIP listener. */
   isPeer(address: string, port: number): boolean;
-  /** Whether this member is draining: it takes no new registrations or calls from clients. */
-  draining?(): boolean;
+  /**
+   * Why this member takes no new registrations or calls from clients now
+   * ("draining", or "starting" until it has its membership and accounts),
+   * or undefined when it does.
+   */
+  unavailable?(): "draining" | "starting" | undefined;
 }
 
 interface Branch {
@@ -91,8 +95,8 @@ interface Branch {
   timerC: TimerHandle | undefined;
 }
 
-/** Retry-After (seconds) of the 503 a draining member answers to new requests. */
-const DRAIN_RETRY_AFTER_S = 5;
+/** Retry-After (seconds) of the 503 a draining or starting member answers to new requests, and of one whose account holders did not answer. */
+const UNAVAILABLE_RETRY_AFTER_S = 5;
 
 /** RFC 3261 16.7: the context that collects the responses of all branches of one request. */
 class ResponseContext {
@@ -260,10 +264,12 @@ export class SipProxy {
     // initial request: authenticated when it comes from our users, else refused unless it
     // goes to one of them.
     const inDialog = req.to?.params.get("tag") !== undefined && own.dialog;
-    // A draining member takes nothing new from clients: 503 with Retry-After sends them to the next
-    // server of their RFC 3263 list (RFC 3261 21.5.4); in-dialog requests and other members' requests go on.
-    if (!trusted && !inDialog && req.method !== "ACK" && req.method !== "CANCEL" && this.opts.cluster?.draining?.() === true) {
-      return this.reply(tx, req, 503, "Service Unavailable (draining)", [["Retry-After", String(DRAIN_RETRY_AFTER_S)]]);
+    // A draining or starting member takes nothing new from clients: 503 with Retry-After sends them to the
+    // next server of their RFC 3263 list (RFC 3261 21.5.4) and is no failed login; in-dialog requests and
+    // other members' requests go on.
+    if (!trusted && !inDialog && req.method !== "ACK" && req.method !== "CANCEL") {
+      const why = this.opts.cluster?.unavailable?.();
+      if (why !== undefined) return this.reply(tx, req, 503, `Service Unavailable (${why})`, [["Retry-After", String(UNAVAILABLE_RETRY_AFTER_S)]]);
     }
 
     if (!hasRoute && this.isLocal(ruri) && (ruri.user === undefined || req.method === "REGISTER")) {
@@ -283,8 +289,8 @@ export class SipProxy {
       // authenticated and relay-checked by the member that received it, or part of a dialog we record-routed
     } else if (fromDomain !== undefined && this.domains.has(fromDomain)) {
       // Our users authenticate in the realm of their own domain.
-      const verdict = await this.verify(req.method, req.getAll("proxy-authorization"), fromDomain, requestUri);
-      if (!verdict.ok) return verdict.reason === "blocked" ? this.reply(tx, req, 403, "Forbidden (account blocked)") : this.challenge(req, flow, tx, 407, verdict.reason, fromDomain);
+      const verdict = await this.verify(req.method, req.getAll("proxy-authorization"), fromDomain, requestUri, flow);
+      if (!verdict.ok) return this.refuse(req, flow, tx, 407, verdict, fromDomain);
       const identity = `${verdict.username}@${fromDomain}`;
       if (aorOf(fromUri!) !== identity) return this.reply(tx, req, 403, "Forbidden (From does not match credentials)");
       req.remove("proxy-authorization");
@@ -301,7 +307,11 @@ export class SipProxy {
       const bindings = await this.location.lookup(aor);
       if (bindings.length === 0) {
         const at = aor.lastIndexOf("@");
-        const known = (await this.opts.credentials.lookup(aor.slice(0, at), aor.slice(at + 1))) !== undefined;
+        // When the account's holders cannot say, the user may well exist: 480, not 404.
+        const known = await Promise.resolve(this.opts.credentials.lookup(aor.slice(0, at), aor.slice(at + 1))).then(
+          (c) => c !== undefined,
+          (err: unknown) => (err instanceof CredentialsUnavailableError ? true : Promise.reject(err)),
+        );
         return this.reply(tx, req, known ? 480 : 404, known ? "Temporarily Unavailable" : "Not Found");
       }
       return this.forward(req, flow, tx, bindings.map((b) => ({ uri: b.uri, binding: b })));
@@ -311,11 +321,32 @@ export class SipProxy {
     return this.forward(req, flow, tx, [{ uri: req.uri, binding, hints: hasRoute ? [] : hints }], inDialog && !trusted ? hints : undefined);
   }
 
-  /** Digest verification in `realm` against a credential store that may answer asynchronously (a remote node). */
-  private async verify(method: string, headers: readonly string[], realm: string, requestUri: string): Promise<ReturnType<DigestAuthenticator["check"]>> {
+  /**
+   * Digest verification in `realm` against a credential store that may
+   * answer asynchronously (a remote node); "unavailable" when the store
+   * could not say. A login that succeeds forgives its user's failures from
+   * that source (the guard).
+   */
+  private async verify(method: string, headers: readonly string[], realm: string, requestUri: string, flow: Flow): Promise<DigestVerdict | { ok: false; reason: "unavailable"; username: string }> {
     const d = this.auth.pick(headers, realm);
     if (!("response" in d)) return d;
-    return this.auth.check(method, { requestUri, namesServer: (uri) => this.namesListener(uri) }, d, await this.opts.credentials.lookup(d.username, d.realm));
+    let credentials;
+    try {
+      credentials = await this.opts.credentials.lookup(d.username, d.realm);
+    } catch (err) {
+      if (err instanceof CredentialsUnavailableError) return { ok: false, reason: "unavailable", username: d.username };
+      throw err;
+    }
+    const verdict = this.auth.check(method, { requestUri, namesServer: (uri) => this.namesListener(uri) }, d, credentials);
+    if (verdict.ok) this.guard.authSuccess(flow, verdict.username);
+    return verdict;
+  }
+
+  /** A request whose credentials did not verify: 403 for a blocked account, 503 when the store could not say, else a challenge. */
+  private refuse(req: SipRequest, flow: Flow, tx: ServerTransaction, status: 401 | 407, verdict: { reason: string; username?: string }, realm: string): void {
+    if (verdict.reason === "blocked") return this.reply(tx, req, 403, "Forbidden (account blocked)");
+    if (verdict.reason === "unavailable") return this.reply(tx, req, 503, "Service Unavailable (account holders unreachable)", [["Retry-After", String(UNAVAILABLE_RETRY_AFTER_S)]]);
+    this.challenge(req, flow, tx, status, verdict.reason, realm, verdict.username);
   }
 
   /**
@@ -359,10 +390,10 @@ export class SipProxy {
     return `<sip:${user}@${at.host}:${at.port}${params};lr>`;
   }
 
-  private challenge(req: SipRequest, flow: Flow, tx: ServerTransaction, status: 401 | 407, reason: string, realm: string): void {
+  private challenge(req: SipRequest, flow: Flow, tx: ServerTransaction, status: 401 | 407, reason: string, realm: string, username = ""): void {
     if (reason !== "no-credentials" && reason !== "stale") {
       this.counters.authFailures++;
-      const penalty = this.guard.authFailure(flow);
+      const penalty = this.guard.authFailure(flow, username);
       if (penalty === "ban") this.log.warn({ source: flow.remote.address, transport: flow.transport }, "too many authentication failures, source banned");
       else if (penalty === "throttle") this.log.warn({ source: flow.remote.address, transport: flow.transport }, "too many authentication failures over UDP, source throttled (not banned: UDP sources can be spoofed)");
       this.log.info({ source: flow.remote.address, method: req.method, reason }, "authentication failed");
@@ -381,8 +412,8 @@ export class SipProxy {
     const domain = aor.slice(at + 1);
     if (!this.domains.has(domain)) return this.reply(tx, req, 403, "Domain Not Served");
     // The realm is the AOR's domain: alice@a's password does not register alice@b.
-    const verdict = await this.verify("REGISTER", req.getAll("authorization"), domain, requestUri);
-    if (!verdict.ok) return verdict.reason === "blocked" ? this.reply(tx, req, 403, "Forbidden (account blocked)") : this.challenge(req, flow, tx, 401, verdict.reason, domain);
+    const verdict = await this.verify("REGISTER", req.getAll("authorization"), domain, requestUri, flow);
+    if (!verdict.ok) return this.refuse(req, flow, tx, 401, verdict, domain);
     if (verdict.username !== aor.slice(0, at)) return this.reply(tx, req, 403, "Forbidden (credentials are for another user)");
     const outcome = await this.location.register(aor, registerData(req, flow, this.opts.cluster?.self));
     const now = this.clock.wallNow();
