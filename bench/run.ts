@@ -19,6 +19,7 @@ const MODULES: ReadonlyArray<{ name: string; path: string; onRequest?: boolean }
   { name: "sip-fuzz", path: "./sip-fuzz.js", onRequest: true },
   { name: "sip-load", path: "./sip-load.js" },
   { name: "failover", path: "./failover.js" },
+  { name: "chaos", path: "./chaos.js", onRequest: true },
   { name: "sip-cluster", path: "./sip-cluster.js" },
   { name: "dns", path: "./dns.js" },
   { name: "provisioning", path: "./provisioning.js" },

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface SippStats {
@@ -8,6 +8,8 @@ export interface SippStats {
   seconds: number;
   /** Messages SIPp had to send again (its `Retransmissions(C)`). */
   retransmissions: number;
+  /** With `rtt`: the longest response time SIPp measured for one call (its `rtd` marks), ms. */
+  maxRttMs?: number;
 }
 
 export interface SippRunOptions {
@@ -17,6 +19,8 @@ export interface SippRunOptions {
   prefix?: readonly string[];
   /** Called with SIPp's PID once it runs (to sample its CPU). */
   onSpawn?: (pid: number) => void;
+  /** Record every call's response time (`-trace_rtt`) and report the longest. */
+  rtt?: boolean;
 }
 
 /**
@@ -28,7 +32,7 @@ export function runSippStats(args: string[], cwd: string, opts: SippRunOptions |
   const o: SippRunOptions = typeof opts === "number" ? { limitMs: opts } : opts;
   const stat = join(cwd, `stat-${Math.random().toString(36).slice(2)}.csv`);
   const started = performance.now();
-  const argv = [...(o.prefix ?? []), "sipp", ...args, "-nostdin", "-trace_stat", "-stf", stat, "-fd", "1"];
+  const argv = [...(o.prefix ?? []), "sipp", ...args, "-nostdin", "-trace_stat", "-stf", stat, "-fd", "1", ...(o.rtt ? ["-trace_rtt", "-rtt_freq", "1"] : [])];
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { cwd, stdio: "ignore" });
     if (child.pid !== undefined) o.onSpawn?.(child.pid);
@@ -42,10 +46,24 @@ export function runSippStats(args: string[], cwd: string, opts: SippRunOptions |
         const head = lines[0]!.split(";");
         const last = lines[lines.length - 1]!.split(";");
         const col = (name: string) => Number(last[head.indexOf(name)] ?? 0);
-        resolve({ ok: col("SuccessfulCall(C)"), failed: col("FailedCall(C)"), retransmissions: col("Retransmissions(C)"), seconds });
+        const stats: SippStats = { ok: col("SuccessfulCall(C)"), failed: col("FailedCall(C)"), retransmissions: col("Retransmissions(C)"), seconds };
+        if (o.rtt && child.pid !== undefined) stats.maxRttMs = maxRtt(cwd, child.pid);
+        resolve(stats);
       } catch (err) {
         reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
   });
+}
+
+/** The longest response time in SIPp's `<scenario>_<pid>_rtt.csv` (`date_ms;response_time_ms;rtd_no` rows). */
+function maxRtt(cwd: string, pid: number): number {
+  const file = readdirSync(cwd).find((f) => f.endsWith(`_${pid}_rtt.csv`));
+  if (!file) return 0;
+  let max = 0;
+  for (const line of readFileSync(join(cwd, file), "utf8").split("\n").slice(1)) {
+    const ms = Number(line.split(";")[1]);
+    if (Number.isFinite(ms) && ms > max) max = ms;
+  }
+  return max;
 }
