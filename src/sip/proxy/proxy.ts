@@ -26,12 +26,17 @@ export interface ProxyOptions {
   /** Domains we are responsible for (registrar and proxy for their users). */
   domains: string[];
   credentials: CredentialStore | AsyncCredentialStore;
-  /** Where bindings live. @default this proxy's own registrar store */
+  /**
+   * Where bindings live: the node's one location service, which the
+   * registrar writes and the proxy reads. @default a local registrar with
+   * `registrar` options
+   */
   location?: LocationService;
   /** Set when this proxy is one node of the distributed service. */
   cluster?: ClusterHooks;
   clock?: Clock;
   timers?: Partial<TimerConfig>;
+  /** Options of the default local registrar (unused when `location` is given). */
   registrar?: RegistrarOptions;
   /** Timer C: an INVITE branch without a final response is cancelled after this. @default 180 s */
   timerCMs?: number;
@@ -111,10 +116,11 @@ class ResponseContext {
 
 export class SipProxy {
   readonly transactions: TransactionLayer;
-  readonly registrar: Registrar;
   readonly auth: DigestAuthenticator;
   readonly guard: Guard;
   readonly location: LocationService;
+  /** The location service this proxy built for itself (swept by it), when none was given. */
+  private readonly ownLocation: LocalLocation | undefined;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly domains: Set<string>;
@@ -128,8 +134,8 @@ export class SipProxy {
     this.log = opts.logger;
     this.domains = new Set(opts.domains.map(canonicalHost));
     this.keys = opts.keys ?? KeyRing.ephemeral();
-    this.registrar = new Registrar(opts.registrar);
-    this.location = opts.location ?? new LocalLocation(this.registrar, () => this.clock.wallNow());
+    this.ownLocation = opts.location ? undefined : new LocalLocation(new Registrar(opts.registrar), () => this.clock.wallNow());
+    this.location = opts.location ?? this.ownLocation!;
     this.auth = new DigestAuthenticator(undefined, {
       realm: canonicalHost(opts.domains[0] ?? "sipthor"),
       keys: this.keys,
@@ -149,7 +155,7 @@ export class SipProxy {
 
   start(): void {
     this.sweeper = setInterval(() => {
-      this.registrar.store.sweep(this.clock.wallNow());
+      this.ownLocation?.sweep();
       this.auth.sweep();
       this.guard.sweep();
     }, 1000);
@@ -307,7 +313,7 @@ export class SipProxy {
       return this.forward(req, flow, tx, bindings.map((b) => ({ uri: b.uri, binding: b })));
     }
     // In-dialog or routed request: one target, the Request-URI (the route set decides the next hop).
-    const binding = hasRoute ? undefined : this.registrar.store.byContact(formatUri(ruri), this.clock.wallNow());
+    const binding = hasRoute ? undefined : this.location.byContact(formatUri(ruri));
     return this.forward(req, flow, tx, [{ uri: req.uri, binding, hints: hasRoute ? [] : hints }], inDialog && !trusted ? hints : undefined);
   }
 
@@ -720,7 +726,7 @@ export class SipProxy {
     const mf = Number(req.get("max-forwards") ?? "70");
     if (mf <= 0) return;
     req.set("max-forwards", String(mf - 1));
-    const binding = req.getAll("route").length === 0 ? this.registrar.store.byContact(formatUri(ruri.uri), this.clock.wallNow()) : undefined;
+    const binding = req.getAll("route").length === 0 ? this.location.byContact(formatUri(ruri.uri)) : undefined;
     const plugged = this.opts.plugin?.onAck ? Promise.resolve(this.opts.plugin.onAck({ request: req, source: source(inbound), targets: [{ uri: req.uri }] })).catch((err: unknown) => this.log.error({ err: describeError(err) }, "proxy plugin failed on an ACK")) : Promise.resolve();
     plugged
       .then(() => this.destinationFor(req, binding, hints, inbound))
