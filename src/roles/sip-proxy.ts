@@ -25,6 +25,7 @@ import type { Role, RoleAdvertisement, RoleContext, RoleReadiness } from "../nod
 import type { MembershipUpdate, RoleMap } from "../overlay/index.js";
 import { formatSubject, MemberLink, parsePassport } from "../pki/index.js";
 import {
+  pluginInterceptor,
   Registrar,
   SipServer,
   type AsyncCredentialStore,
@@ -144,7 +145,8 @@ export class SipProxyRole implements Role {
       ...(this.opts.messageLimits ? { messageLimits: this.opts.messageLimits } : {}),
       ...(this.opts.algorithms ? { algorithms: this.opts.algorithms } : {}),
       guard: { rate, burst: rate * 2 },
-      ...(this.media ? { plugin: this.media } : {}),
+      // Media relaying hooks the forward phase of the request pipeline (SDP rewriting).
+      ...(this.media ? { interceptors: [pluginInterceptor("media", this.media, ctx.logger.child({ part: "media" }))] } : {}),
       ...(this.opts.userAgent ? { userAgent: this.opts.userAgent } : {}),
     });
     await this.server.start();

@@ -38,6 +38,7 @@ export class SipServer {
       ...(opts.connectionLimits ? { connectionLimits: opts.connectionLimits } : {}),
       // The proxy's guard rate-limits every message, before it is parsed or answered.
       admit: (flow) => this.proxy.guard.admit(flow),
+      onMessage: (inbound) => this.proxy.receive(inbound),
     });
     const { listen: _l, tls: _t, peerTls: _p, maxMessage: _m, messageLimits: _ml, connectionLimits: _cl, ...rest } = opts;
     this.proxy = new SipProxy({ ...rest, transport: this.transport });

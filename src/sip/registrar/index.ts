@@ -3,3 +3,4 @@ export { Registrar, DEFAULT_MAX_CONTACTS, registerAor, registerData, type Regist
 export { type Binding, type LocationService, type LocationStoreView, type RegisterData, type RegisterOutcome } from "./location.js";
 export { LocationStore } from "./location-store.js";
 export { LocalLocation } from "./local-location.js";
+export { RegistrarUas, type RegistrarUasOptions } from "./registrar-uas.js";

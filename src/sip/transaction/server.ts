@@ -77,6 +77,11 @@ export class ServerTransaction {
     this.arm("J", timerJ(this.cfg, this.flow.reliable), () => this.terminate());
   }
 
+  /** The innermost handler of the request pipeline (sip/pipeline ForwardHandler): a response going upstream is sent. */
+  onResponse(res: SipResponse): void {
+    this.respond(res);
+  }
+
   /** A retransmission of the request, or the ACK of a non-2xx final response. */
   receive(req: SipRequest): void {
     if (req.method === "ACK") {

@@ -232,6 +232,21 @@ export class TransportLayer {
     }
   }
 
+  /**
+   * RFC 3261 18.2.2: send a response to `request`, received on `flow`. Over
+   * a reliable transport, on the connection the request came on while it
+   * is open, else to the Via's `received` address and `rport` (or sent-by
+   * port); over UDP, back to the source (RFC 3581).
+   */
+  respond(bytes: Buffer, flow: Flow, request: SipRequest): boolean {
+    if (!flow.reliable || !flow.closed) return this.sendOn(flow, bytes);
+    const via = request.via;
+    if (!via) return false;
+    const address = via.params.get("received") ?? via.host.replace(/^\[|\]$/g, "");
+    const port = via.params.get("rport") ? Number(via.params.get("rport")) : (via.port ?? 5060);
+    return this.sendTo({ transport: flow.transport, address, port, internal: flow.peer !== undefined }, bytes) !== undefined;
+  }
+
   private sendFailed(transport: TransportName, dest: Address, err: unknown): void {
     this.stats.sendErrors++;
     this.log.info({ transport, dest: `${dest.address}:${dest.port}`, err: describeError(err) }, "send failed");
