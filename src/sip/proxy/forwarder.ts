@@ -13,7 +13,7 @@ import type { Clock, Logger, TimerHandle } from "../../base/index.js";
 import { createResponse, SipRequest, type SipResponse } from "../message/index.js";
 import type { ForwardHandler } from "../pipeline/index.js";
 import type { ClientTransaction, ServerTransaction, TransactionLayer } from "../transaction/index.js";
-import type { Flow, TransportLayer } from "../transport/index.js";
+import type { Flow, SipTransport } from "../transport/index.js";
 import { addressRef, flowRef, udpRef, type FlowRef } from "./flow-token.js";
 import type { NextHop } from "./next-hop.js";
 import { DEFAULT_TIMER_C_MS, type ProxyCounters } from "./options.js";
@@ -47,7 +47,7 @@ class ResponseContext {
 }
 
 export interface ForwarderOptions {
-  transport: TransportLayer;
+  transport: SipTransport;
   transactions: TransactionLayer;
   own: OwnUris;
   nextHop: NextHop;

@@ -9,7 +9,7 @@
 import type { Binding } from "../registrar/index.js";
 import { nextHopUri, resolveUri, type Destination, type SipResolver } from "./targets.js";
 import { flowRef, parseFlowRef, udpRef, type FlowRef } from "./flow-token.js";
-import type { Flow, TransportLayer } from "../transport/index.js";
+import type { Flow, SipTransport } from "../transport/index.js";
 import { parseUri, type SipRequest } from "../message/index.js";
 import type { ClusterHooks } from "./options.js";
 import type { OwnUris } from "./own-uris.js";
@@ -21,7 +21,7 @@ export interface NextHopChoice {
 
 export class NextHop {
   constructor(
-    private readonly transport: TransportLayer,
+    private readonly transport: SipTransport,
     private readonly own: OwnUris,
     private readonly cluster: ClusterHooks | undefined,
     private readonly resolver: SipResolver | undefined,

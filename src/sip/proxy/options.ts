@@ -5,12 +5,12 @@ import type { GuardOptions } from "../guard/index.js";
 import type { Interceptor } from "../pipeline/index.js";
 import type { LocationService, RegistrarOptions } from "../registrar/index.js";
 import type { TimerConfig } from "../transaction/index.js";
-import type { TransportLayer } from "../transport/index.js";
+import type { SipTransport } from "../transport/index.js";
 import type { SipResolver } from "./targets.js";
 
 export interface ProxyOptions {
   logger: Logger;
-  transport: TransportLayer;
+  transport: SipTransport;
   /** Domains we are responsible for (registrar and proxy for their users). */
   domains: string[];
   credentials: CredentialStore | AsyncCredentialStore;

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import type { Clock, KeyRing } from "../../base/index.js";
 import { canonicalHost, parseNameAddr, parseUri, type SipRequest, type SipUri } from "../message/index.js";
 import { MAGIC_COOKIE } from "../transaction/index.js";
-import type { TransportLayer, TransportName } from "../transport/index.js";
+import type { SipTransport, TransportName } from "../transport/index.js";
 import { decodeFlowToken, encodeFlowToken, isFlowToken, type FlowRef, type TokenKind } from "./flow-token.js";
 import { RECORD_ROUTE_TOKEN_TTL_S } from "./options.js";
 
@@ -33,7 +33,7 @@ export class OwnUris {
   readonly domains: ReadonlySet<string>;
 
   constructor(
-    private readonly transport: TransportLayer,
+    private readonly transport: SipTransport,
     private readonly keys: KeyRing,
     private readonly clock: Clock,
     domains: readonly string[],

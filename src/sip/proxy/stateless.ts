@@ -10,7 +10,7 @@ import { formatUri, parseUri, serializeMessage, type SipRequest, type SipRespons
 import { stripIdentity } from "../guard/index.js";
 import { NO_RESPONSE, type Forward, type Responder } from "../pipeline/index.js";
 import type { LocationService } from "../registrar/index.js";
-import type { Flow, TransportLayer } from "../transport/index.js";
+import type { Flow, SipTransport } from "../transport/index.js";
 import type { NextHop } from "./next-hop.js";
 import type { ProxyCounters } from "./options.js";
 import type { OwnUris } from "./own-uris.js";
@@ -19,7 +19,7 @@ import { RoutedRequest } from "./routed-request.js";
 const ACK_FACTS = Object.freeze({ inDialog: true, hasRoute: false, local: false, toLocalDomain: false });
 
 export interface StatelessOptions {
-  transport: TransportLayer;
+  transport: SipTransport;
   own: OwnUris;
   nextHop: NextHop;
   location: LocationService;
