@@ -174,31 +174,24 @@ describe("guarded state transitions (one machine per module)", () => {
     assert.equal(allowed(NON_INVITE_CLIENT_TRANSITIONS, "trying", "accepted"), false, "Accepted is an INVITE state (RFC 6026)");
   });
 
-  it("non-INVITE server: a provisional after the final response is refused, not sent, and logged", () => {
+  /** A TU that answers `first`, then `second`: the second is refused, not sent, and logged. */
+  function answerTwice(method: string, first: number, second: number): { state: string; sent: number; refused: Array<unknown[]>; count: number } {
     const log = new MemoryLogger();
     const { layer, requests, responsesSent } = setup(log);
-    const req = request("OPTIONS", "z9hG4bKg1");
+    const req = request(method, `z9hG4bKg${method}${first}`);
     layer.receive({ message: req, flow: flow() });
     const tx = requests[0]!.tx as { respond(r: SipResponse): void; state: string };
-    tx.respond(createResponse(req, 200));
-    tx.respond(createResponse(req, 180));
-    assert.equal(responsesSent.length, 1);
-    assert.equal(tx.state, "completed");
-    assert.equal(layer.illegalTransitions, 1);
-    assert.deepEqual(illegal(log).map((e) => [e.fields["machine"], e.fields["from"], e.fields["to"]]), [["non-INVITE server", "completed", "proceeding"]]);
+    tx.respond(createResponse(req, first));
+    tx.respond(createResponse(req, second));
+    return { state: tx.state, sent: responsesSent.length, refused: illegal(log).map((e) => [e.fields["machine"], e.fields["from"], e.fields["to"]]), count: layer.illegalTransitions };
+  }
+
+  it("non-INVITE server: a provisional after the final response is refused, not sent, and logged", () => {
+    assert.deepEqual(answerTwice("OPTIONS", 200, 180), { state: "completed", sent: 1, refused: [["non-INVITE server", "completed", "proceeding"]], count: 1 });
   });
 
   it("INVITE server: a 2xx after a non-2xx final is refused (Completed never becomes Accepted)", () => {
-    const log = new MemoryLogger();
-    const { layer, requests, responsesSent } = setup(log);
-    const req = request("INVITE", "z9hG4bKg2");
-    layer.receive({ message: req, flow: flow() });
-    const tx = requests[0]!.tx as { respond(r: SipResponse): void; state: string };
-    tx.respond(createResponse(req, 486));
-    tx.respond(createResponse(req, 200));
-    assert.equal(responsesSent.length, 1);
-    assert.equal(tx.state, "completed");
-    assert.deepEqual(illegal(log).map((e) => [e.fields["from"], e.fields["to"]]), [["completed", "accepted"]]);
+    assert.deepEqual(answerTwice("INVITE", 486, 200), { state: "completed", sent: 1, refused: [["INVITE server", "completed", "accepted"]], count: 1 });
   });
 
   it("INVITE client: a 2xx after a non-2xx final is refused and not passed to the TU; retransmitted finals are ACKed again without a log", () => {
