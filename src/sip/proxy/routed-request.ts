@@ -14,8 +14,12 @@ export interface RoutedTarget {
   uri: string;
   binding: Binding | undefined;
   /** Flow references of our tokens (in-dialog requests): the flows the request may leave on. */
-  hints?: FlowRef[];
+  hints?: readonly FlowRef[];
 }
+
+/** Shared empty lists: most requests carry no token and reach one target set later. */
+const NO_REFS: readonly FlowRef[] = Object.freeze([]);
+const NO_TARGETS: readonly RoutedTarget[] = Object.freeze([]);
 
 export class RoutedRequest extends ProxyRequest {
   /** The server transaction (none for a stateless ACK). */
@@ -23,9 +27,9 @@ export class RoutedRequest extends ProxyRequest {
   /** The Request-URI after route processing (16.4), parsed. */
   ruri: SipUri | undefined;
   /** The flow references our Route tokens carried (16.4). */
-  hints: FlowRef[] = [];
+  hints: readonly FlowRef[] = NO_REFS;
   /** Set by target determination (16.5). */
-  routed: RoutedTarget[] = [];
+  routed: readonly RoutedTarget[] = NO_TARGETS;
   /** For an in-dialog request from outside: the only flows its next hop may be (see NextHop.withinDialog). */
   confine: readonly FlowRef[] | undefined;
   private publicTargets: readonly ProxyTarget[] | undefined;

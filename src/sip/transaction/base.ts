@@ -23,12 +23,13 @@ export abstract class TransactionBase<S extends string, T extends string> {
   /**
    * Move to `next` when the machine's table allows it (staying in a state is
    * always allowed); otherwise refuse, report and stay. Returns whether the
-   * machine is now in `next`.
+   * machine is now in `next`. `input` (and `status`) say what asked for it.
    */
-  protected transition(next: S, input: string): boolean {
+  protected transition(next: S, input: string, status?: number): boolean {
     if (this.state === next) return true;
     if (!allowed(this.table, this.state, next)) {
-      this.env.onIllegal({ machine: this.machine, from: this.state, to: next, input, method: this.request.method });
+      // The input is described only here: a legal move builds no string.
+      this.env.onIllegal({ machine: this.machine, from: this.state, to: next, input: status === undefined ? input : `${input} ${status}`, method: this.request.method });
       return false;
     }
     this.state = next;

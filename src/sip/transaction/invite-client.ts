@@ -41,17 +41,17 @@ export class InviteClientTransaction extends ClientTransaction<"A" | "B" | "D" |
         this.timers.cancel("A");
         if (s < 200) {
           // 17.1.1.2: "If the client transaction receives a provisional response while in the Calling state, it transitions to the Proceeding state."
-          if (this.transition("proceeding", `${s} response`)) this.tu.onResponse(res);
+          if (this.transition("proceeding", "response", s)) this.tu.onResponse(res);
         } else if (s < 300) {
           // RFC 6026 7.2: a 2xx moves to Accepted; the TU sends the ACK for 2xx end to end.
           this.timers.cancel("B");
-          if (!this.transition("accepted", `${s} response`)) return;
+          if (!this.transition("accepted", "response", s)) return;
           this.timers.arm("M", timerM(this.env.timers), () => this.terminate());
           this.tu.onResponse(res);
         } else {
           // 17.1.1.2: "When in either the Calling or Proceeding states, reception of a response with status code from 300-699 MUST cause the client transaction to transition to Completed."
           this.timers.cancel("B");
-          if (!this.transition("completed", `${s} response`)) return;
+          if (!this.transition("completed", "response", s)) return;
           this.sender.send(serializeMessage(this.ackFor(res)));
           this.timers.arm("D", timerD(this.env.timers, this.sender.reliable), () => this.terminate());
           this.tu.onResponse(res);
@@ -60,7 +60,7 @@ export class InviteClientTransaction extends ClientTransaction<"A" | "B" | "D" |
       case "completed":
         // 17.1.1.2: "Any retransmissions of the final response that are received while in the Completed state MUST cause the ACK to be re-passed to the transport layer."
         if (s >= 300) this.sender.send(serializeMessage(this.ackFor(res)));
-        else if (s >= 200) this.transition("accepted", `${s} response after a non-2xx final`);
+        else if (s >= 200) this.transition("accepted", "response after a non-2xx final", s);
         return;
       case "accepted":
         // RFC 6026 7.2: retransmitted 2xx (and 2xx of other forks) are passed to the TU.

@@ -36,7 +36,7 @@ export class InviteServerTransaction extends ServerTransaction<"G" | "H" | "I" |
       this.send(res);
       return;
     }
-    if (!this.transition(next, `TU ${s} response`)) return;
+    if (!this.transition(next, "TU response", s)) return;
     if (!this.send(res)) return;
     if (s < 200) return;
     if (s < 300) {

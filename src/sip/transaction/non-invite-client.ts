@@ -36,13 +36,13 @@ export class NonInviteClientTransaction extends ClientTransaction<"E" | "F" | "K
     if (this.state !== "trying" && this.state !== "proceeding") return; // Completed absorbs retransmissions
     if (s < 200) {
       // 17.1.2.2: "If a provisional response is received while in the Trying state, the response MUST be passed to the TU, and then the client transaction SHOULD move to the Proceeding state."
-      if (this.transition("proceeding", `${s} response`)) this.tu.onResponse(res);
+      if (this.transition("proceeding", "response", s)) this.tu.onResponse(res);
       return;
     }
     // "If a final response (status codes 200-699) is received while in the Trying state, the response MUST be passed to the TU, and the client transaction MUST transition to the Completed state."
     this.timers.cancel("E");
     this.timers.cancel("F");
-    if (!this.transition("completed", `${s} response`)) return;
+    if (!this.transition("completed", "response", s)) return;
     this.tu.onResponse(res);
     this.timers.arm("K", timerK(this.env.timers, this.sender.reliable), () => this.terminate());
   }

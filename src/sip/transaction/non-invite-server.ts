@@ -30,7 +30,7 @@ export class NonInviteServerTransaction extends ServerTransaction<"J"> {
     const s = res.status;
     // 17.2.2: provisional responses move Trying to Proceeding (and may repeat there); a final one moves to Completed.
     const next = s < 200 ? "proceeding" : "completed";
-    if (!this.transition(next, `TU ${s} response`)) return;
+    if (!this.transition(next, "TU response", s)) return;
     if (!this.send(res) || s < 200) return;
     // "When the server transaction enters the "Completed" state, it MUST set Timer J to fire in 64*T1 seconds for unreliable transports, and zero seconds for reliable transports."
     this.timers.arm("J", timerJ(this.env.timers, this.flow.reliable), () => this.terminate());
