@@ -1,6 +1,6 @@
 /**
- * The media dispatcher of a sip_proxy node: a proxy plugin (sip/proxy
- * pipeline) that puts a media relay in the path of the calls it handles.
+ * The media dispatcher of a sip_proxy node: a proxy plugin (sip/pipeline,
+ * a forward-phase interceptor through pluginInterceptor) that puts a media relay in the path of the calls it handles.
  *
  * - Which calls: those whose initial INVITE this node received from a
  *   client (not from another member: the edge node handles the call's
@@ -77,6 +77,8 @@ export interface DispatcherStats {
 
 export class MediaDispatcher implements ProxyPlugin {
   readonly stats: DispatcherStats = { mediaCalls: 0, mediaOffers: 0, mediaAnswers: 0, mediaRelayFailures: 0, mediaUnrelayed: 0, mediaBadSdp: 0 };
+  /** The methods it relays media for: the others pass the pipeline untouched. */
+  readonly methods: ReadonlySet<string> = new Set(["INVITE", "UPDATE", "BYE"]);
   private readonly calls = new Map<string, CallState>();
   private readonly penalty = new Map<string, number>();
   private readonly log: Logger;

@@ -33,7 +33,7 @@ import type { ControlLink } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
 import type { PeerIdentity } from "../pki/index.js";
 import { LocationNotReadyError, LocationRequestError } from "./errors.js";
-import { Registrar, type Binding, type LocationService, type RegisterData, type RegisterOutcome } from "../sip/index.js";
+import type { Registrar, LocationStore, Binding, LocationService, RegisterData, RegisterOutcome } from "../sip/index.js";
 
 /** @default 2 (the responsible node and one replica) */
 export const DEFAULT_REPLICAS = 2;
@@ -203,8 +203,13 @@ export class DistributedLocation implements LocationService {
     if (set.length > 0 && !set.includes(this.opts.self)) throw new LocationRequestError(`${method}: ${this.opts.self} does not hold ${aor} (its holders: ${set.join(", ")})`);
   }
 
-  get store(): Registrar["store"] {
+  get store(): LocationStore {
     return this.opts.registrar.store;
+  }
+
+  /** A binding this node holds, by contact URI (a request sent straight to a registered contact). */
+  byContact(uri: string): Binding | undefined {
+    return this.store.byContact(uri, this.opts.clock.wallNow());
   }
 
   /** The members that hold `aor`, responsible node first. */

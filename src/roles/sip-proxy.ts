@@ -26,6 +26,7 @@ import type { MembershipUpdate, RoleMap } from "../overlay/index.js";
 import { formatSubject, MemberLink, parsePassport } from "../pki/index.js";
 import {
   CredentialsUnavailableError,
+  pluginInterceptor,
   Registrar,
   SipServer,
   type AsyncCredentialStore,
@@ -143,12 +144,13 @@ export class SipProxyRole implements Role {
       ...(distributed ? { peerTls: peerTls(this.internalLink(distributed.identity)) } : {}),
       ...(this.opts.tls ? { tls: this.opts.tls } : {}),
       ...(this.opts.timers ? { timers: this.opts.timers } : {}),
-      ...(this.opts.registrar ? { registrar: this.opts.registrar } : {}),
+      ...(this.opts.registrar && !this.location ? { registrar: this.opts.registrar } : {}),
       ...(this.opts.connectionLimits ? { connectionLimits: this.opts.connectionLimits } : {}),
       ...(this.opts.messageLimits ? { messageLimits: this.opts.messageLimits } : {}),
       ...(this.opts.algorithms ? { algorithms: this.opts.algorithms } : {}),
       guard: { rate, burst: rate * 2 },
-      ...(this.media ? { plugin: this.media } : {}),
+      // Media relaying hooks the forward phase of the request pipeline (SDP rewriting).
+      ...(this.media ? { interceptors: [pluginInterceptor("media", this.media, ctx.logger.child({ part: "media" }))] } : {}),
       ...(this.opts.userAgent ? { userAgent: this.opts.userAgent } : {}),
     });
     await this.server.start();
@@ -205,7 +207,7 @@ export class SipProxyRole implements Role {
 
   statistics(): Record<string, number> {
     if (!this.server) return {};
-    const store = this.location?.store ?? this.server.proxy.registrar.store;
+    const store = this.server.proxy.location.store;
     const tx = this.server.proxy.transactions.counts;
     return { ...this.server.proxy.counters, transactions: tx.server + tx.client, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}), ...(this.xcapChanges ? { xcapChanges: this.xcapChanges.stats.received } : {}), ...(this.media?.stats ?? {}) };
   }

@@ -1,6 +1,9 @@
 /**
- * A single-node SIP server: transports, transactions and the proxy core
- * with registrar and digest authentication, wired together.
+ * A SIP server, the composition of the SIP engine: the transport (every
+ * message first passes the guard's admission, before it is parsed), whose
+ * receiver is the proxy's transaction layer, above which the proxy core
+ * runs its request pipeline (guard, digest authentication, the features
+ * given as `interceptors`) and its registrar UAS. docs/sip-core.md.
  */
 import type { Clock, Logger } from "../base/index.js";
 import { SipProxy, type ProxyOptions } from "./proxy/index.js";
@@ -38,6 +41,7 @@ export class SipServer {
       ...(opts.connectionLimits ? { connectionLimits: opts.connectionLimits } : {}),
       // The proxy's guard rate-limits every message, before it is parsed or answered.
       admit: (flow) => this.proxy.guard.admit(flow),
+      onMessage: (inbound) => this.proxy.receive(inbound),
     });
     const { listen: _l, tls: _t, peerTls: _p, maxMessage: _m, messageLimits: _ml, connectionLimits: _cl, ...rest } = opts;
     this.proxy = new SipProxy({ ...rest, transport: this.transport });

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { CredentialsUnavailableError, MemoryCredentialStore, type AsyncCredentialStore, type ClusterHooks, type SipServer } from "../../src/sip/index.js";
-import { Guard } from "../../src/sip/proxy/guard.js";
+import { Guard } from "../../src/sip/guard/index.js";
 import type { Flow } from "../../src/sip/transport/index.js";
 import { registerUdp, startSipServer, tcpClient } from "../security/support.js";
 import { waitFor } from "../support/wait-for.js";

@@ -87,7 +87,7 @@ describe("issue-10 item 8: resource limits of public SIP", () => {
     // A refresh of a held contact, and a swap (one removed, one added), are within the cap.
     assert.match(await reg("127.0.111.21", ["<sip:alice@127.0.111.19:5060>"], "mc2b"), /^SIP\/2\.0 200/);
     assert.match(await reg("127.0.111.22", ["<sip:alice@127.0.111.18:5061>;expires=0", "<sip:alice@127.0.111.22:5060>"], "mc4"), /^SIP\/2\.0 200/);
-    assert.equal(server.proxy.registrar.store.lookup(`alice@${DOMAIN}`, Date.now()).length, 3);
+    assert.equal(server.proxy.location.store.lookup(`alice@${DOMAIN}`, Date.now()).length, 3);
   });
 
   it("rate-limits malformed messages and responses like requests", async () => {

@@ -2,7 +2,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ManualClock, silentLogger } from "../../src/base/index.js";
 import { createResponse, parseMessage, serializeMessage, type SipRequest, type SipResponse } from "../../src/sip/message/index.js";
-import { TransactionLayer, type ClientTransactionUser } from "../../src/sip/transaction/index.js";
+import { allowed, INVITE_CLIENT_TRANSITIONS, INVITE_SERVER_TRANSITIONS, NON_INVITE_CLIENT_TRANSITIONS, NON_INVITE_SERVER_TRANSITIONS, TransactionLayer, type ClientTransactionUser } from "../../src/sip/transaction/index.js";
+import { MemoryLogger } from "../support/memory-logger.js";
 import type { Flow } from "../../src/sip/transport/index.js";
 
 const T1 = 500;
@@ -22,7 +23,7 @@ function response(req: SipRequest, status: number): SipResponse {
 
 const flow = (reliable = false): Flow => ({ id: "f", transport: reliable ? "tcp" : "udp", local: { address: "10.0.0.2", port: 5060 }, remote: { address: "10.0.0.1", port: 5060 }, reliable, send: () => true, closed: false });
 
-function setup() {
+function setup(logger: MemoryLogger | typeof silentLogger = silentLogger) {
   const clock = new ManualClock();
   const requests: Array<{ req: SipRequest; tx: unknown }> = [];
   const responsesSent: Buffer[] = [];
@@ -32,7 +33,7 @@ function setup() {
       responsesSent.push(bytes);
       return true;
     },
-    { clock, logger: silentLogger, timers: { t1: T1, t2: T2 } },
+    { clock, logger, timers: { t1: T1, t2: T2 } },
   );
   const sent: Array<{ at: number; text: string }> = [];
   const sender = { reliable: false, send: (d: Buffer) => (sent.push({ at: clock.now(), text: d.toString() }), true) };
@@ -158,5 +159,51 @@ describe("RFC 3261 17.2 server transactions", () => {
     layer.receive({ message: request("ACK", "z9hG4bKnomatch"), flow: flow() });
     assert.equal(requests.length, 1);
     assert.equal(requests[0]!.tx, undefined);
+  });
+});
+
+describe("guarded state transitions (one machine per module)", () => {
+  const illegal = (log: MemoryLogger) => log.entries.filter((e) => e.msg === "illegal transaction state transition refused");
+
+  it("each table ends in Terminated, which has no way out, and names only the machine's states", () => {
+    for (const table of [INVITE_CLIENT_TRANSITIONS, NON_INVITE_CLIENT_TRANSITIONS, INVITE_SERVER_TRANSITIONS, NON_INVITE_SERVER_TRANSITIONS]) {
+      assert.deepEqual(table.terminated, []);
+      for (const [from, tos] of Object.entries(table)) if (from !== "terminated" && tos.length > 0) assert.ok(tos.includes("terminated"), `${from} can end`);
+    }
+    assert.equal(allowed(INVITE_SERVER_TRANSITIONS, "completed", "accepted"), false);
+    assert.equal(allowed(NON_INVITE_CLIENT_TRANSITIONS, "trying", "accepted"), false, "Accepted is an INVITE state (RFC 6026)");
+  });
+
+  /** A TU that answers `first`, then `second`: the second is refused, not sent, and logged. */
+  function answerTwice(method: string, first: number, second: number): { state: string; sent: number; refused: Array<unknown[]>; count: number } {
+    const log = new MemoryLogger();
+    const { layer, requests, responsesSent } = setup(log);
+    const req = request(method, `z9hG4bKg${method}${first}`);
+    layer.receive({ message: req, flow: flow() });
+    const tx = requests[0]!.tx as { respond(r: SipResponse): void; state: string };
+    tx.respond(createResponse(req, first));
+    tx.respond(createResponse(req, second));
+    return { state: tx.state, sent: responsesSent.length, refused: illegal(log).map((e) => [e.fields["machine"], e.fields["from"], e.fields["to"]]), count: layer.illegalTransitions };
+  }
+
+  it("non-INVITE server: a provisional after the final response is refused, not sent, and logged", () => {
+    assert.deepEqual(answerTwice("OPTIONS", 200, 180), { state: "completed", sent: 1, refused: [["non-INVITE server", "completed", "proceeding"]], count: 1 });
+  });
+
+  it("INVITE server: a 2xx after a non-2xx final is refused (Completed never becomes Accepted)", () => {
+    assert.deepEqual(answerTwice("INVITE", 486, 200), { state: "completed", sent: 1, refused: [["INVITE server", "completed", "accepted"]], count: 1 });
+  });
+
+  it("INVITE client: a 2xx after a non-2xx final is refused and not passed to the TU; retransmitted finals are ACKed again without a log", () => {
+    const log = new MemoryLogger();
+    const { layer, sent, sender, events, tu } = setup(log);
+    const req = request("INVITE", "z9hG4bKg3");
+    layer.request(req, sender, tu);
+    layer.receive({ message: response(req, 486), flow: flow() });
+    layer.receive({ message: response(req, 486), flow: flow() });
+    layer.receive({ message: response(req, 200), flow: flow() });
+    assert.deepEqual(events, ["response 486"]);
+    assert.equal(sent.filter((s) => s.text.startsWith("ACK ")).length, 2);
+    assert.deepEqual(illegal(log).map((e) => [e.fields["machine"], e.fields["from"], e.fields["to"]]), [["INVITE client", "completed", "accepted"]]);
   });
 });

@@ -69,6 +69,7 @@ async function main(ip: string): Promise<void> {
       { transport: "tcp", host: ip, port: 0 },
     ],
     costClock: cpuMs,
+    onMessage: (inbound) => proxy!.receive(inbound),
     admit: (flow) => {
       if (flow.remote.port === replayPortRef.port && flow.transport === "udp") {
         replaySeenRef.count++;

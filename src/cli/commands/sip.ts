@@ -92,7 +92,7 @@ export function register(program: Command): void {
         metrics.counter("thor_sip_registrations_total", "REGISTER requests accepted by the registrar", [], () => c.registrations);
         metrics.counter("thor_sip_auth_failures_total", "Requests refused for bad credentials", [], () => c.authFailures);
         metrics.counter("thor_sip_forwarded_total", "Requests forwarded by the proxy core", [], () => c.forwarded);
-        metrics.gauge("thor_sip_bindings", "Registration bindings held", [], () => server.proxy.registrar.store.size);
+        metrics.gauge("thor_sip_bindings", "Registration bindings held", [], () => server.proxy.location.store.size);
       });
       await untilSignal(log, async () => {
         await ops?.stop();

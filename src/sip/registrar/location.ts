@@ -1,5 +1,3 @@
-import type { RegisterData, RegisterOutcome } from "./registrar.js";
-
 /**
  * The location service: address-of-record → bindings (RFC 3261 10.3).
  * Each binding remembers the flow and source address the REGISTER came
@@ -32,110 +30,50 @@ export interface Binding {
 
 /**
  * Where bindings are kept, as the proxy sees it: the local store on a
- * single node, or the AOR's responsible node in the distributed service.
+ * single node, or the AOR's holders in the distributed service. A node has
+ * exactly one: the registrar UAS writes through it and the proxy core reads
+ * through it, so what one registers the other finds.
  */
 export interface LocationService {
   register(aor: string, data: RegisterData): RegisterOutcome | Promise<RegisterOutcome>;
   /** Live bindings of an AOR, best q first. */
   lookup(aor: string): Binding[] | Promise<Binding[]>;
+  /**
+   * The live binding held on this node whose contact URI is `uri`, whatever
+   * its AOR: a request sent straight to a registered contact (no Route)
+   * leaves on that client's flow.
+   */
+  byContact(uri: string): Binding | undefined;
+  /** The bindings this node holds (statistics, sweeping). */
+  readonly store: LocationStoreView;
 }
 
-export class LocationStore {
-  private readonly aors = new Map<string, Map<string, Binding>>();
-  /** Contact URI → AOR, to route in-dialog requests to the flow of a registered contact. */
-  private readonly byUri = new Map<string, string>();
-  private count = 0;
-
-  /** The live binding whose contact URI is `uri`, whatever its AOR. */
-  byContact(uri: string, now: number): Binding | undefined {
-    const aor = this.byUri.get(uri);
-    if (aor === undefined) return undefined;
-    const b = this.aors.get(aor)?.get(uri);
-    return b && b.expires > now ? b : undefined;
-  }
-
-  /** Live bindings of an AOR, best q first. */
-  lookup(aor: string, now: number): Binding[] {
-    const m = this.aors.get(aor);
-    if (!m) return [];
-    const out: Binding[] = [];
-    for (const [k, b] of m) {
-      if (b.expires <= now) {
-        m.delete(k);
-        if (this.byUri.get(k) === aor) this.byUri.delete(k);
-        this.count--;
-      } else out.push(b);
-    }
-    if (m.size === 0) this.aors.delete(aor);
-    return out.sort((a, b) => b.q - a.q);
-  }
-
-  get(aor: string, uri: string): Binding | undefined {
-    return this.aors.get(aor)?.get(uri);
-  }
-
-  put(aor: string, b: Binding): void {
-    let m = this.aors.get(aor);
-    if (!m) this.aors.set(aor, (m = new Map()));
-    if (!m.has(b.uri)) this.count++;
-    m.set(b.uri, b);
-    this.byUri.set(b.uri, aor);
-  }
-
-  remove(aor: string, uri: string): boolean {
-    const m = this.aors.get(aor);
-    if (!m || !m.delete(uri)) return false;
-    if (this.byUri.get(uri) === aor) this.byUri.delete(uri);
-    this.count--;
-    if (m.size === 0) this.aors.delete(aor);
-    return true;
-  }
-
-  removeAll(aor: string): number {
-    const m = this.aors.get(aor);
-    if (!m) return 0;
-    this.aors.delete(aor);
-    for (const uri of m.keys()) if (this.byUri.get(uri) === aor) this.byUri.delete(uri);
-    this.count -= m.size;
-    return m.size;
-  }
-
-  /** Drop expired bindings everywhere; returns how many. */
-  sweep(now: number): number {
-    let n = 0;
-    for (const [aor, m] of this.aors) {
-      for (const [k, b] of m) {
-        if (b.expires <= now) {
-          m.delete(k);
-          if (this.byUri.get(k) === aor) this.byUri.delete(k);
-          n++;
-        }
-      }
-      if (m.size === 0) this.aors.delete(aor);
-    }
-    this.count -= n;
-    return n;
-  }
-
-  /** Every AOR held, with its live bindings (for hand-over and replication). */
-  *entries(now: number): IterableIterator<[string, Binding[]]> {
-    for (const aor of [...this.aors.keys()]) {
-      const live = this.lookup(aor, now);
-      if (live.length > 0) yield [aor, live];
-    }
-  }
-
-  /** Replace all bindings of an AOR (replication: the sender's full set wins). */
-  replace(aor: string, bindings: readonly Binding[]): void {
-    this.removeAll(aor);
-    for (const b of bindings) this.put(aor, b);
-  }
-
-  get size(): number {
-    return this.count;
-  }
-
-  get aorCount(): number {
-    return this.aors.size;
-  }
+/** What others may read of a node's binding store. */
+export interface LocationStoreView {
+  readonly size: number;
+  readonly aorCount: number;
+  lookup(aor: string, now: number): Binding[];
 }
+
+/**
+ * What the registrar needs of a REGISTER, as plain data: the edge node that
+ * received it can hand it to the node that keeps the AOR's bindings.
+ */
+export interface RegisterData {
+  callId: string;
+  cseq: number;
+  /** Contact header values as received. */
+  contacts: string[];
+  /** The Expires header, if any, as received. */
+  expires: string | undefined;
+  /** The client supports GRUU (RFC 5627). */
+  gruu: boolean;
+  path: string[];
+  flow: { id: string; transport: string; source: { address: string; port: number } };
+  /** The member whose transport holds `flow` (distributed service); absent on a single node. */
+  edge?: string;
+}
+
+export type RegisterOutcome =
+  | { status: 200; aor: string; bindings: Binding[]; gruu: boolean }
+  | { status: 400 | 403 | 404 | 423 | 500 | 503; reason: string; minExpires?: number };

@@ -7,7 +7,8 @@
  */
 import { aorOf, formatUri, parseNameAddr, parseUInt, type SipRequest } from "../message/index.js";
 import type { Flow } from "../transport/index.js";
-import { LocationStore, type Binding } from "./location.js";
+import type { Binding, RegisterData, RegisterOutcome } from "./location.js";
+import { LocationStore } from "./location-store.js";
 
 export interface RegistrarOptions {
   /** @default 60 s */
@@ -27,25 +28,6 @@ export interface RegistrarOptions {
 /** @default 10 */
 export const DEFAULT_MAX_CONTACTS = 10;
 
-/**
- * What the registrar needs of a REGISTER, as plain data: the edge node that
- * received it can hand it to the node that keeps the AOR's bindings.
- */
-export interface RegisterData {
-  callId: string;
-  cseq: number;
-  /** Contact header values as received. */
-  contacts: string[];
-  /** The Expires header, if any, as received. */
-  expires: string | undefined;
-  /** The client supports GRUU (RFC 5627). */
-  gruu: boolean;
-  path: string[];
-  flow: { id: string; transport: string; source: { address: string; port: number } };
-  /** The member whose transport holds `flow` (distributed service); absent on a single node. */
-  edge?: string;
-}
-
 /** Extract the registrar's input from a REGISTER received on `flow`. */
 export function registerData(req: SipRequest, flow: Flow, edge?: string): RegisterData {
   return {
@@ -59,10 +41,6 @@ export function registerData(req: SipRequest, flow: Flow, edge?: string): Regist
     ...(edge !== undefined ? { edge } : {}),
   };
 }
-
-export type RegisterOutcome =
-  | { status: 200; aor: string; bindings: Binding[]; gruu: boolean }
-  | { status: 400 | 403 | 404 | 423 | 500 | 503; reason: string; minExpires?: number };
 
 export class Registrar {
   readonly store = new LocationStore();

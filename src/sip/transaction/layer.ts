@@ -7,8 +7,13 @@
 import { systemClock, type Clock, type Logger } from "../../base/index.js";
 import { randomBase64Url, randomHex, SipRequest, type SipResponse } from "../message/index.js";
 import type { Flow, Inbound } from "../transport/index.js";
-import { ClientTransaction } from "./client.js";
-import { ServerTransaction } from "./server.js";
+import type { ClientTransaction } from "./client.js";
+import type { ServerTransaction } from "./server.js";
+import { InviteClientTransaction } from "./invite-client.js";
+import { NonInviteClientTransaction } from "./non-invite-client.js";
+import { InviteServerTransaction } from "./invite-server.js";
+import { NonInviteServerTransaction } from "./non-invite-server.js";
+import type { IllegalTransition, TransactionEnv } from "./state-machine.js";
 import type { ClientTransactionUser, Sender } from "./types.js";
 import { DEFAULT_TIMERS, type TimerConfig } from "./timers.js";
 import { sipRequestChannel } from "../diagnostics.js";
@@ -43,7 +48,10 @@ export class TransactionLayer {
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly clients = new Map<string, ClientTransaction>();
   readonly timers: TimerConfig;
-  private readonly clock: Clock;
+  /** State moves refused by a machine's table (each logged). */
+  illegalTransitions = 0;
+  private readonly clientEnv: TransactionEnv;
+  private readonly serverEnv: TransactionEnv;
 
   constructor(
     private readonly core: TransactionCore,
@@ -51,8 +59,15 @@ export class TransactionLayer {
     private readonly respondTo: (bytes: Buffer, tx: { flow: Flow; request: SipRequest }) => boolean,
     opts: { clock?: Clock; timers?: Partial<TimerConfig>; logger: Logger },
   ) {
-    this.clock = opts.clock ?? systemClock;
-    this.timers = { ...DEFAULT_TIMERS, ...opts.timers };
+    const clock: Clock = opts.clock ?? systemClock;
+    const timers = (this.timers = { ...DEFAULT_TIMERS, ...opts.timers });
+    const log = opts.logger;
+    const onIllegal = (t: IllegalTransition) => {
+      this.illegalTransitions++;
+      log.warn({ machine: t.machine, from: t.from, to: t.to, input: t.input, method: t.method }, "illegal transaction state transition refused");
+    };
+    this.clientEnv = { clock, timers, onTerminated: (key) => this.clients.delete(key), onIllegal };
+    this.serverEnv = { clock, timers, onTerminated: (key) => this.servers.delete(key), onIllegal };
   }
 
   get counts(): { server: number; client: number } {
@@ -75,7 +90,7 @@ export class TransactionLayer {
   request(req: SipRequest, sender: Sender, tu: ClientTransactionUser): ClientTransaction {
     const branch = req.via?.params.get("branch") ?? "";
     const key = clientKey(branch, req.method);
-    const tx = new ClientTransaction(key, req, sender, tu, this.clock, this.timers, (t) => this.clients.delete(t.key));
+    const tx: ClientTransaction = req.method === "INVITE" ? new InviteClientTransaction(key, req, sender, tu, this.clientEnv) : new NonInviteClientTransaction(key, req, sender, tu, this.clientEnv);
     this.clients.set(key, tx);
     tx.start();
     return tx;
@@ -96,15 +111,9 @@ export class TransactionLayer {
       this.core.onRequest(req, flow, undefined);
       return;
     }
-    const tx = new ServerTransaction(
-      key ?? `rfc2543|${req.callId}|${req.cseq.seq}|${req.method}|${randomHex(4)}`,
-      req,
-      flow,
-      (bytes) => this.respondTo(bytes, { flow, request: req }),
-      this.clock,
-      this.timers,
-      (t) => this.servers.delete(t.key),
-    );
+    const txKey = key ?? `rfc2543|${req.callId}|${req.cseq.seq}|${req.method}|${randomHex(4)}`;
+    const send = (bytes: Buffer) => this.respondTo(bytes, { flow, request: req });
+    const tx: ServerTransaction = req.method === "INVITE" ? new InviteServerTransaction(txKey, req, flow, send, this.serverEnv) : new NonInviteServerTransaction(txKey, req, flow, send, this.serverEnv);
     this.servers.set(tx.key, tx);
     this.core.onRequest(req, flow, tx);
   }

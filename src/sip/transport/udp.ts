@@ -1,0 +1,64 @@
+/**
+ * SIP over UDP (RFC 3261 18): one socket per listener, with large kernel
+ * buffers; a datagram is one message (CRLF keepalives ignored); sending
+ * to an address uses a socket of its address family.
+ */
+import dgram from "node:dgram";
+import net from "node:net";
+import { describeError } from "../../base/index.js";
+import { parseMessage } from "../message/index.js";
+import type { TransportContext } from "./context.js";
+import { UdpFlow } from "./flows.js";
+import type { Address, Flow, ListenSpec } from "./types.js";
+
+/** @default 4 MiB (the kernel caps it at net.core.rmem_max / wmem_max) */
+export const DEFAULT_UDP_BUFFER = 4 * 1024 * 1024;
+
+export interface Listener {
+  spec: ListenSpec;
+  port: number;
+  close(): Promise<void>;
+}
+
+export class UdpTransport {
+  private readonly sockets: Array<{ socket: dgram.Socket; local: Address }> = [];
+
+  constructor(
+    private readonly ctx: TransportContext,
+    /** Receive and send buffer of each socket. @default DEFAULT_UDP_BUFFER */
+    private readonly bufferBytes = DEFAULT_UDP_BUFFER,
+  ) {}
+
+  listen(spec: ListenSpec): Promise<Listener> {
+    const ctx = this.ctx;
+    return new Promise((resolve, reject) => {
+      const socket = dgram.createSocket({ type: net.isIPv6(spec.host) ? "udp6" : "udp4", reuseAddr: false, recvBufferSize: this.bufferBytes, sendBufferSize: this.bufferBytes });
+      socket.once("error", reject);
+      socket.bind(spec.port, spec.host, () => {
+        socket.off("error", reject);
+        socket.on("error", (err) => ctx.log.warn({ err: describeError(err) }, "UDP socket error"));
+        const local = { address: spec.host, port: socket.address().port };
+        this.sockets.push({ socket, local });
+        socket.on("message", (data, rinfo) => {
+          // CRLF keepalives over UDP carry no message.
+          if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
+          const started = ctx.costClock();
+          const flow = new UdpFlow(socket, local, { address: rinfo.address, port: rinfo.port });
+          if (ctx.admitted(flow)) ctx.deliver(parseMessage(data, ctx.parseOpts), flow);
+          ctx.measured(started, flow, data);
+        });
+        resolve({ spec, port: local.port, close: () => new Promise((r) => socket.close(() => r())) });
+      });
+    });
+  }
+
+  /** Send a datagram to `dest` from a socket of its address family; the flow, or undefined when we have none. */
+  sendTo(dest: Address, data: Buffer, onError: (flow: Flow, err: unknown) => void): Flow | undefined {
+    const family = net.isIPv6(dest.address) ? 6 : 4;
+    const sock = this.sockets.find((s) => net.isIP(s.local.address) === family || (family === 4 && s.local.address === "0.0.0.0"));
+    if (!sock) return undefined;
+    const flow = new UdpFlow(sock.socket, sock.local, { address: dest.address, port: dest.port });
+    flow.onError = (err) => onError(flow, err);
+    return this.ctx.sendOn(flow, data) ? flow : undefined;
+  }
+}
