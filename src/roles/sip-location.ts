@@ -33,7 +33,7 @@ import type { ControlLink } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
 import type { PeerIdentity } from "../pki/index.js";
 import { LocationNotReadyError, LocationRequestError } from "./errors.js";
-import type { Registrar, LocationStore, Binding, LocationService, RegisterData, RegisterOutcome } from "../sip/index.js";
+import { LocationUnavailableError, type Registrar, type LocationStore, type Binding, type LocationService, type RegisterData, type RegisterOutcome } from "../sip/index.js";
 
 /** @default 2 (the responsible node and one replica) */
 export const DEFAULT_REPLICAS = 2;
@@ -286,7 +286,7 @@ export class DistributedLocation implements LocationService {
         this.suspects.set(id, this.opts.clock.wallNow() + SUSPECT_MS);
       }
     }
-    throw lastError instanceof Error ? lastError : new Error(`no holder of ${aor} reachable`);
+    throw new LocationUnavailableError(`no holder of ${aor} answered ${method} (${set.join(", ")}): ${lastError instanceof Error ? lastError.message : "no answer"}`, { cause: lastError });
   }
 
   private applyLocal(aor: string, data: RegisterData): RegisterOutcome {

@@ -19,7 +19,7 @@ import { describeError, type Logger } from "../../base/index.js";
 import { aorOf, canonicalHost, createResponse, formatUri, isToken, parseNameAddr, parseUri, splitList, type SipRequest, type SipResponse } from "../message/index.js";
 import { CredentialsUnavailableError, type AsyncCredentialStore, type CredentialStore } from "../auth/index.js";
 import type { Forward, ForwardHandler, Responder } from "../pipeline/index.js";
-import type { LocationService, RegistrarUas } from "../registrar/index.js";
+import { LOCATION_RETRY_AFTER_S, LocationUnavailableError, type LocationService, type RegistrarUas } from "../registrar/index.js";
 import type { ServerTransaction, TransactionCore, TransactionLayer } from "../transaction/index.js";
 import type { Flow } from "../transport/index.js";
 import type { Forwarder } from "./forwarder.js";
@@ -163,6 +163,11 @@ export class ProxyCore implements TransactionCore {
   /** The terminal of the request phase: answer a request addressed to us, or find its targets (16.5). */
   private route(ctx: RoutedRequest, handler: ForwardHandler): void {
     this.target(ctx, handler).catch((err: unknown) => {
+      if (err instanceof LocationUnavailableError) {
+        // Every holder of the callee's AOR unreachable (two nodes lost at once): temporarily unavailable, not our fault.
+        this.log.warn({ err: err.message, method: ctx.request.method }, "location holders unreachable");
+        return ctx.reply(handler, 480, "Temporarily Unavailable (location holders unreachable)", [["Retry-After", String(LOCATION_RETRY_AFTER_S)]]);
+      }
       this.log.error({ err: describeError(err), method: ctx.request.method }, "request handling failed");
       ctx.reply(handler, 500, "Server Internal Error");
     });

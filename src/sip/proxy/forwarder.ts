@@ -30,6 +30,8 @@ interface Branch {
   cancelWanted: boolean;
   cancelled: boolean;
   timerC: TimerHandle | undefined;
+  /** Stops listening for the close of the connection the branch's request rides on. */
+  offClose?: (() => void) | undefined;
 }
 
 /** RFC 3261 16.7: the context that collects the responses of all branches of one request. */
@@ -155,11 +157,26 @@ export class Forwarder {
         return (branch.flow?.transport ?? branch.dest?.transport ?? "udp") !== "udp";
       },
       send(data: Buffer): boolean {
-        if (branch.flow && !branch.flow.closed) return layer.sendOn(branch.flow, data);
-        if (!branch.dest) return false;
-        const flow = layer.sendTo(branch.dest, data);
-        if (flow && flow.transport !== "udp") branch.flow = flow;
-        return flow !== undefined;
+        let flow: Flow | undefined;
+        let ok: boolean;
+        if (branch.flow && !branch.flow.closed) {
+          flow = branch.flow;
+          ok = layer.sendOn(flow, data);
+        } else {
+          if (!branch.dest) return false;
+          flow = layer.sendTo(branch.dest, data);
+          if (flow && flow.transport !== "udp") branch.flow = flow;
+          ok = flow !== undefined;
+        }
+        // A connection that closes, or never opens (a dead member), fails the branch at once
+        // (RFC 3261 16.7 step 6 / 8.1.3.1: a 503 for this branch; the others, or the best answer, go on).
+        if (ok && flow?.onClose && !branch.offClose) {
+          branch.offClose = flow.onClose(() => {
+            branch.offClose = undefined;
+            if (branch.status < 200) branch.tx?.transportFailed();
+          });
+        }
+        return ok;
       },
     };
   }
@@ -170,6 +187,7 @@ export class Forwarder {
     if (s >= 200) {
       branch.status = s;
       if (branch.timerC) clock.clearTimeout(branch.timerC);
+      settled(branch);
     } else if (branch.status === 0) {
       branch.status = s;
       if (branch.cancelWanted) this.cancelBranch(branch, false);
@@ -209,6 +227,7 @@ export class Forwarder {
   private onBranchFailure(rc: ResponseContext, branch: Branch, status: number, reason: string): void {
     branch.status = status;
     if (branch.timerC) this.opts.clock.clearTimeout(branch.timerC);
+    settled(branch);
     const res = createResponse(rc.request, status, reason);
     if (!rc.best || rank(status) < rank(rc.best.status)) rc.best = res;
     this.maybeFinish(rc);
@@ -235,8 +254,18 @@ export class Forwarder {
     headers.push({ name: "CSeq", key: "cseq", value: `${r.cseq.seq} CANCEL` }, { name: "Max-Forwards", key: "max-forwards", value: "70" });
     const cancel = new SipRequest("CANCEL", r.uri, headers, Buffer.alloc(0));
     this.opts.transactions.request(cancel, this.sender(branch), { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined });
-    if (timerC && branch.status < 200) this.opts.clock.setTimeout(() => branch.tx?.abandon(), 32_000);
+    if (timerC && branch.status < 200)
+      this.opts.clock.setTimeout(() => {
+        branch.tx?.abandon();
+        settled(branch);
+      }, 32_000);
   }
+}
+
+/** The branch has its outcome: stop watching its connection (a member link lives for many calls). */
+function settled(branch: Branch): void {
+  branch.offClose?.();
+  branch.offClose = undefined;
 }
 
 /** Remove our Via from a response; undefined if it was not ours. */

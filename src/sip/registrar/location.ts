@@ -29,6 +29,19 @@ export interface Binding {
 }
 
 /**
+ * Thrown by a location service that could not ask anyone who holds an AOR
+ * (every holder unreachable). Not a fault of ours to log as an error, nor a
+ * "no such user": the proxy answers 480 (INVITE and other requests) or 503
+ * (REGISTER), both with Retry-After.
+ */
+export class LocationUnavailableError extends Error {
+  override readonly name = "LocationUnavailableError";
+}
+
+/** Retry-After (seconds) when the location holders of an AOR could not be reached. */
+export const LOCATION_RETRY_AFTER_S = 5;
+
+/**
  * Where bindings are kept, as the proxy sees it: the local store on a
  * single node, or the AOR's holders in the distributed service. A node has
  * exactly one: the registrar UAS writes through it and the proxy core reads

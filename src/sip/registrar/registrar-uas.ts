@@ -9,7 +9,7 @@
 import type { Clock } from "../../base/index.js";
 import { aorOf } from "../message/index.js";
 import type { ForwardHandler, ProxyRequest } from "../pipeline/index.js";
-import type { LocationService } from "./location.js";
+import { LOCATION_RETRY_AFTER_S, LocationUnavailableError, type LocationService } from "./location.js";
 import { Registrar, registerData } from "./registrar.js";
 
 export interface RegistrarUasOptions {
@@ -35,7 +35,14 @@ export class RegistrarUas {
     // Step 5 (authorization) ran in the request phase: only the AOR's own credentials register it.
     if (req.identity === undefined) return req.reply(handler, 403, "Forbidden (not authenticated)");
     if (req.identity !== aor) return req.reply(handler, 403, "Forbidden (credentials are for another user)");
-    const outcome = await this.opts.location.register(aor, registerData(r, req.flow, this.opts.edge));
+    let outcome;
+    try {
+      outcome = await this.opts.location.register(aor, registerData(r, req.flow, this.opts.edge));
+    } catch (err) {
+      // Every holder of the AOR unreachable: the phone retries (here or at the next server of its RFC 3263 list).
+      if (err instanceof LocationUnavailableError) return req.reply(handler, 503, "Service Unavailable (location holders unreachable)", [["Retry-After", String(LOCATION_RETRY_AFTER_S)]]);
+      throw err;
+    }
     if (outcome.status !== 200) {
       return req.reply(handler, outcome.status, outcome.reason, outcome.minExpires ? [["Min-Expires", String(outcome.minExpires)]] : []);
     }

@@ -42,6 +42,17 @@ export abstract class ClientTransaction<T extends string = string> extends Trans
   /** A response matched this transaction. */
   abstract receive(res: SipResponse): void;
 
+  /**
+   * The connection carrying the request closed (or never opened) before a
+   * final response: a transport error (RFC 3261 17.1.4, 8.1.3.1: the TU
+   * treats it as 503), reported at once instead of at Timer B.
+   */
+  transportFailed(): void {
+    if (this.state === "completed" || this.state === "terminated" || this.state === "accepted") return;
+    this.terminate();
+    this.tu.onTransportError();
+  }
+
   /** The TU gave up (e.g. the proxy's Timer C): stop without telling it. */
   abandon(): void {
     this.terminate();

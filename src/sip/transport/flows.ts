@@ -22,11 +22,29 @@ export class SocketFlow implements Flow {
     private readonly isClosed: () => boolean,
     public peer?: string,
   ) {}
+  private closeListeners: Set<() => void> | undefined;
+  private ended = false;
   send(data: Buffer): boolean {
     return this.closed ? false : this.write(data);
   }
   get closed(): boolean {
-    return this.isClosed();
+    return this.ended || this.isClosed();
+  }
+  onClose(listener: () => void): () => void {
+    if (this.ended) {
+      queueMicrotask(listener);
+      return () => undefined;
+    }
+    (this.closeListeners ??= new Set()).add(listener);
+    return () => void this.closeListeners?.delete(listener);
+  }
+  /** The connection closed (or failed to open): tell who waits on it, once. */
+  notifyClosed(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const listeners = this.closeListeners;
+    this.closeListeners = undefined;
+    for (const l of listeners ?? []) l();
   }
 }
 

@@ -164,6 +164,7 @@ export class StreamTransport {
     socket.on("close", () => {
       if (deadline !== undefined) clearTimeout(deadline);
       ctx.flows.remove(id, aliases, socket);
+      flow.notifyClosed();
     });
     return flow;
   }

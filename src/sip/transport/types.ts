@@ -27,6 +27,13 @@ export interface Flow {
   readonly closed: boolean;
   /** On the internal listener: the authenticated peer member (certificate CN). */
   readonly peer?: string;
+  /**
+   * Connections only: call `listener` once when the connection closes (at
+   * once, asynchronously, if it is closed already). Returns the way to stop
+   * listening. A transaction whose request rides on a connection that
+   * closes, or never opens, learns it here instead of waiting for Timer B.
+   */
+  onClose?(listener: () => void): () => void;
 }
 
 export interface Inbound {

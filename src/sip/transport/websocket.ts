@@ -93,6 +93,7 @@ export class WebSocketTransport {
       closed = true;
       queue.length = 0;
       ctx.flows.remove(id, [key], handle);
+      flow.notifyClosed();
     });
     return flow;
   }
