@@ -121,7 +121,7 @@ export class SipProxy {
   private readonly keys: KeyRing;
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
-  readonly counters = { requests: 0, registrations: 0, forwarded: 0, challenges: 0, authFailures: 0, rejected: 0, strays: 0 };
+  readonly counters = { requests: 0, registrations: 0, calls: 0, forwarded: 0, challenges: 0, authFailures: 0, rejected: 0, strays: 0 };
 
   constructor(private readonly opts: ProxyOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -524,6 +524,8 @@ export class SipProxy {
       this.complete(ctx);
     };
     const isDialogCreating = req.to?.params.get("tag") === undefined && (req.method === "INVITE" || req.method === "SUBSCRIBE" || req.method === "REFER");
+    // A call: an initial INVITE this member took from a client and forwards (counted once, by the member that received it).
+    if (req.method === "INVITE" && isDialogCreating && inFlow.peer === undefined) this.counters.calls++;
     for (const target of targets) {
       const copy = new SipRequest(req.method, target.uri, req.headers.map((h) => ({ ...h })), req.body);
       if (target.binding && target.binding.path.length > 0) for (const p of [...target.binding.path].reverse()) copy.prepend("route", p);
