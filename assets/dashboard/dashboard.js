@@ -23,11 +23,25 @@ function svg(tag, attrs = {}) {
   return e;
 }
 
-/** A stable colour per member id. */
+/** Distinct colours, given to members in id order (the same member has the same colour on every ring). */
+const PALETTE = ["#4263eb", "#2f9e44", "#e8590c", "#ae3ec9", "#1098ad", "#f08c00", "#c2255c", "#5c940d", "#1864ab", "#862e9c"];
+let colours = new Map();
 function colour(id) {
-  let h = 2166136261;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
-  return `hsl(${(h >>> 0) % 360} 62% 48%)`;
+  const i = colours.get(id) ?? 0;
+  // Past the palette: golden-angle hues, far apart from their neighbours.
+  return i < PALETTE.length ? PALETTE[i] : `hsl(${Math.round((i * 137.508) % 360)} 60% 45%)`;
+}
+
+/** An annulus sector from `start` to `end` (fractions of a turn, clockwise from 12 o'clock). */
+function sectorPath(c, outer, inner, start, end) {
+  const span = Math.min(end - start, 0.99999);
+  const point = (r, t) => {
+    const a = 2 * Math.PI * t - Math.PI / 2;
+    return `${(c + r * Math.cos(a)).toFixed(3)} ${(c + r * Math.sin(a)).toFixed(3)}`;
+  };
+  const large = span > 0.5 ? 1 : 0;
+  const e = start + span;
+  return `M ${point(outer, start)} A ${outer} ${outer} 0 ${large} 1 ${point(outer, e)} L ${point(inner, e)} A ${inner} ${inner} 0 ${large} 0 ${point(inner, start)} Z`;
 }
 
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
@@ -35,19 +49,14 @@ const num = (x) => (x === undefined || x === null ? "-" : String(x));
 const clock = (ms) => new Date(ms).toISOString().slice(11, 19);
 
 function renderRing(ring) {
-  const size = 220, r = 80, width = 28, c = size / 2;
+  const size = 220, outer = 96, inner = 66, c = size / 2;
   const fig = el("figure", { class: "ring", "data-role": ring.role });
   fig.append(el("figcaption", { text: ring.role }));
   const s = svg("svg", { viewBox: `0 0 ${size} ${size}`, role: "img", "aria-label": `${ring.role} ring` });
-  s.append(svg("circle", { class: "track", cx: c, cy: c, r, "stroke-width": width }));
+  s.append(svg("circle", { class: "track", cx: c, cy: c, r: (outer + inner) / 2, "stroke-width": outer - inner }));
   for (const a of ring.arcs) {
-    // An arc is a stroked circle showing one dash: pathLength 100 makes the dash its share in percent.
-    const len = Math.max(0, (a.end - a.start) * 100);
-    const arc = svg("circle", {
-      class: "arc", "data-node": a.id, cx: c, cy: c, r, stroke: colour(a.id), "stroke-width": width,
-      pathLength: 100, "stroke-dasharray": `${len} ${100 - len}`, "stroke-dashoffset": -a.start * 100,
-      transform: `rotate(-90 ${c} ${c})`,
-    });
+    if (a.end - a.start <= 0) continue;
+    const arc = svg("path", { class: "arc", "data-node": a.id, "data-share": a.share, d: sectorPath(c, outer, inner, a.start, a.end), fill: colour(a.id) });
     const title = svg("title");
     title.textContent = `${a.id} (${a.ip}): ${pct(a.share)}`;
     arc.append(title);
@@ -69,6 +78,7 @@ function renderRing(ring) {
 }
 
 function render(st) {
+  colours = new Map(st.members.map((m, i) => [m.id, i]));
   $("active-manager").textContent = st.activeManager ? `${st.activeManager.id} (term ${st.activeManager.term})` : "none";
   $("snapshot").textContent = st.snapshot ? `epoch ${st.snapshot.epoch} seq ${st.snapshot.seq}` : "waiting";
   $("member-count").textContent = String(st.members.length);

@@ -72,12 +72,12 @@ describe("web dashboard in headless Chromium", { timeout: 120_000 }, () => {
     await waitFor(async () => (await page.locator("#members tbody tr").count()) === 3, { timeoutMs: 15_000, message: "3 members on the page" });
     const ids = await page.locator("#members tbody tr").evaluateAll((rows) => rows.map((r) => (r as unknown as { getAttribute(n: string): string | null }).getAttribute("data-node")));
     assert.deepEqual(ids, ["node1", "node2", "node3"]);
-    assert.equal(await page.locator('figure.ring[data-role="sip_proxy"] circle.arc').count(), 3);
-    assert.equal(await page.locator('figure.ring[data-role="media_relay"] circle.arc').count(), 2);
+    assert.equal(await page.locator('figure.ring[data-role="sip_proxy"] path.arc').count(), 3);
+    assert.equal(await page.locator('figure.ring[data-role="media_relay"] path.arc').count(), 2);
     assert.match((await page.textContent("#active-manager")) ?? "", /mgr\d/);
     // Shares of one ring add up to the whole circle.
-    const dashes = await page.locator('figure.ring[data-role="sip_proxy"] circle.arc').evaluateAll((arcs) => arcs.map((a) => Number(((a as unknown as { getAttribute(n: string): string | null }).getAttribute("stroke-dasharray") ?? "0").split(" ")[0])));
-    assert.ok(Math.abs(dashes.reduce((a, b) => a + b, 0) - 100) < 0.5, `arcs cover the circle: ${dashes.join(", ")}`);
+    const shares = await page.locator('figure.ring[data-role="sip_proxy"] path.arc').evaluateAll((arcs) => arcs.map((a) => Number((a as unknown as { getAttribute(n: string): string | null }).getAttribute("data-share"))));
+    assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 1e-6, `arcs cover the circle: ${shares.join(", ")}`);
     // Per-node figures arrive with Thor.Statistics (every second in the lab).
     await waitFor(async () => (await page.locator('#members tbody tr[data-node="node1"] td.num').allTextContents()).some((t) => t !== "-"), { timeoutMs: 10_000, message: "node1's figures on the page" });
   });
@@ -86,11 +86,11 @@ describe("web dashboard in headless Chromium", { timeout: 120_000 }, () => {
     await page.evaluate(() => ((globalThis as unknown as { sameDocument: boolean }).sameDocument = true));
     const killedAt = Date.now();
     await lab.proc("node3").stop("SIGKILL");
-    await waitFor(async () => (await page.locator('#members tr[data-node="node3"], circle.arc[data-node="node3"]').count()) === 0, { timeoutMs: DETECTION_BUDGET_MS, message: "node3 gone from the page" });
+    await waitFor(async () => (await page.locator('#members tr[data-node="node3"], path.arc[data-node="node3"]').count()) === 0, { timeoutMs: DETECTION_BUDGET_MS, message: "node3 gone from the page" });
     const tookMs = Date.now() - killedAt;
     assert.equal(await page.evaluate(() => (globalThis as unknown as { sameDocument?: boolean }).sameDocument), true, "the page was not reloaded");
-    assert.equal(await page.locator('figure.ring[data-role="sip_proxy"] circle.arc').count(), 2);
-    assert.equal(await page.locator('figure.ring[data-role="media_relay"] circle.arc').count(), 1);
+    assert.equal(await page.locator('figure.ring[data-role="sip_proxy"] path.arc').count(), 2);
+    assert.equal(await page.locator('figure.ring[data-role="media_relay"] path.arc').count(), 1);
     assert.match((await page.textContent("#events")) ?? "", /node3 .* left/);
     process.stdout.write(`# node3 left the page ${tookMs} ms after SIGKILL\n`);
   });

@@ -20,7 +20,8 @@ import { z } from "zod";
 import { systemClock } from "../../base/index.js";
 import { isLoopback } from "../../http/index.js";
 import { DashboardServer, DEFAULT_DASHBOARD_LISTEN, DEFAULT_DASHBOARD_MAX_CLIENTS, NetworkView, OperatorAuth, type CertificateVerdict } from "../../monitor/index.js";
-import { authorizePeer, formatSubject, parsePassport } from "../../pki/index.js";
+import type { TLSSocket } from "node:tls";
+import { authorizePeer, formatSubject, parsePassport, type TlsIdentity } from "../../pki/index.js";
 import { bool, ConfigError, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, tlsPaths, untilSignal } from "../member.js";
 import { busMetrics, parseListen, startOps } from "../ops.js";
@@ -50,6 +51,16 @@ export function readOperatorTokens(path: string): string[] {
 
 const OPERATOR = [parsePassport("OU=operator")];
 
+/** The dashboard's verdict on a TLS client: a certificate of our CA, not revoked (current CRL), with OU=operator. */
+export function operatorCertificateCheck(identity: TlsIdentity): (socket: TLSSocket) => CertificateVerdict {
+  return (socket) => {
+    if (!socket.authorized) return { type: "none" };
+    const verdict = authorizePeer(socket, identity, OPERATOR);
+    if (verdict.ok) return { type: "operator", who: formatSubject(verdict.peer.subject) };
+    return { type: "refused", reason: `not an operator certificate: ${verdict.reason}` };
+  };
+}
+
 export function register(program: Command): void {
   memberFlags(program.command("dashboard").description("web dashboard of the network: members, rings, managers, per-node figures, live events (operator token or certificate)"))
     .option("--listen <host:port>", `dashboard address (default ${DEFAULT_DASHBOARD_LISTEN})`)
@@ -76,12 +87,7 @@ export function register(program: Command): void {
       const view = new NetworkView(systemClock);
       const detach = view.attach(bus);
       const paths = tlsPaths(cfg);
-      const checkCertificate = (socket: import("node:tls").TLSSocket): CertificateVerdict => {
-        if (!socket.authorized) return { type: "none" };
-        const verdict = authorizePeer(socket, identity, OPERATOR);
-        if (verdict.ok) return { type: "operator", who: formatSubject(verdict.peer.subject) };
-        return { type: "refused", reason: `not an operator certificate: ${verdict.reason}` };
-      };
+      const checkCertificate = operatorCertificateCheck(identity);
       const server = new DashboardServer({
         host,
         port,

@@ -49,7 +49,7 @@ function describe(plan: LabPlan, pids: Map<string, number>): object {
     metrics: opsEndpoints(plan).map((e) => ({ name: e.name, metrics: `${e.url}/metrics`, health: `${e.url}/health`, ready: `${e.url}/ready` })),
     prometheusConfig: resolve(plan.dir, "prometheus.yml"),
     xcap: plan.xcap ? { url: plan.xcap.url, caps: `${plan.xcap.url}/xcap-caps/global/index`, auth: "HTTP digest with the account's SIP credentials (realm = its domain)" } : null,
-    dashboard: plan.dashboard ? { url: `${plan.dashboard.url}/`, login: `${plan.dashboard.url}/login`, token: plan.dashboard.token, tokenFile: resolve(plan.dashboard.tokenFile) } : null,
+    dashboard: plan.dashboard ? { ...(of("dashboard")[0] ?? {}), url: `${plan.dashboard.url}/`, login: `${plan.dashboard.url}/login`, token: plan.dashboard.token, tokenFile: resolve(plan.dashboard.tokenFile) } : null,
     provisioning: plan.provisioning ? { url: plan.provisioning.url, token: plan.provisioning.token, tokenFile: resolve(plan.provisioning.tokenFile), openapi: `${plan.provisioning.url}/openapi.json` } : null,
     commands: {
       ...(plan.provisioning ? { provision: `thor provision --api ${plan.provisioning.url} --token-file ${resolve(plan.provisioning.tokenFile)} account add zoe@${plan.sipDomain} --password zoe-secret` } : {}),
