@@ -9,11 +9,12 @@
 #   baresip             a real SIP user agent (RFC 3263 client), for the SIP and thor dns end-to-end tests
 #   prometheus          the real Prometheus that scrapes the demo's /metrics in the operations test
 #   curl                a plain HTTP client with digest, for the XCAP tests
+#   chromium            a real headless browser (driven by playwright-core) for the web dashboard test
 #   rtpengine-daemon    the rtpengine media relay (userspace mode): the second media engine's test and the media benchmark's baseline
 # Benchmarks also want: kamailio (the baseline SIP proxy).
 #   dnsperf             the DNS load generator
 set -euo pipefail
-want=(sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl rtpengine-daemon)
+want=(sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl rtpengine-daemon chromium)
 if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
 missing=()
 for pkg in "${want[@]}"; do

@@ -27,7 +27,7 @@ export interface LabProcess {
 export type LabSpawner<P extends LabProcess> = (member: LabMember, args: string[]) => P;
 
 /** Members in start order; stopped in reverse (nodes announce their leave before the event servers go). */
-export const LAB_START_ORDER: ReadonlyArray<LabMember["kind"]> = ["eventserver", "manager", "database", "node", "dns"];
+export const LAB_START_ORDER: ReadonlyArray<LabMember["kind"]> = ["eventserver", "manager", "database", "node", "dns", "dashboard"];
 
 export class LabRunner<P extends LabProcess> {
   readonly procs = new Map<string, P>();

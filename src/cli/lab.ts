@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { initCa, issueCertificate } from "../pki/index.js";
 import { DEFAULT_XCAP_PORT, DEFAULT_XCAP_ROOT } from "../xcap/index.js";
 
-export type MemberKind = "eventserver" | "manager" | "database" | "node" | "monitor" | "dns";
+export type MemberKind = "eventserver" | "manager" | "database" | "node" | "monitor" | "dns" | "dashboard";
 
 export interface LabMember {
   kind: MemberKind;
@@ -41,6 +41,8 @@ export interface LabPlan {
   provisioning?: { url: string; token: string; tokenName: string; tokenFile: string; tokensFile: string };
   /** The XCAP root URI of the first xcap_server node (users authenticate with their SIP credentials). */
   xcap?: { url: string };
+  /** The web dashboard (`thor dashboard`) and its operator token; `tokenFile` (0600) holds the token alone. */
+  dashboard?: { url: string; token: string; tokenFile: string };
 }
 
 export interface LabOptions {
@@ -75,6 +77,8 @@ export interface LabOptions {
   metricsPort?: number;
   /** HTTP port of xcap_server nodes. @default DEFAULT_XCAP_PORT (9290) */
   xcapPort?: number;
+  /** Run `thor dashboard` at `<subnet>.40` on this port (plain HTTP on loopback, operator token); 0 = none. @default 0 */
+  dashboardPort?: number;
 }
 
 /** Demo subscribers, written to `<dir>/users.toml` for the sip_proxy nodes. */
@@ -101,8 +105,8 @@ export function planLab(opts: LabOptions): LabPlan {
   const common = ["--ca-dir", caDir, "--log-format", "json"];
   const joined = ["--event-servers", eventServers.join(",")];
   const fast = opts.fast
-    ? { manager: ["--heartbeat-ms", "250", "--dead-ms", "1000", "--member-timeout-ms", "2000", "--snapshot-interval-ms", "1000"], node: ["--presence-interval-ms", "500", "--statistics-interval-ms", "1000"] }
-    : { manager: [], node: [] };
+    ? { manager: ["--heartbeat-ms", "250", "--dead-ms", "1000", "--member-timeout-ms", "2000", "--snapshot-interval-ms", "1000"], node: ["--presence-interval-ms", "500", "--statistics-interval-ms", "1000"], dns: ["--statistics-interval-ms", "1000"] }
+    : { manager: [], node: [], dns: [] };
   const members: LabMember[] = [];
   const ops = (ip: string): { args: string[]; ports: Record<string, number> } => (opts.metricsPort ? { args: ["--metrics-listen", `${ip}:${opts.metricsPort}`], ports: { metrics: opts.metricsPort } } : { args: [], ports: {} });
   const add = (kind: MemberKind, name: string, ip: string, args: string[], roles: string[] = [], ports: Record<string, number> = {}) =>
@@ -153,13 +157,21 @@ export function planLab(opts: LabOptions): LabPlan {
   const nameservers = dnsIps.map((ip, i) => `ns${i + 1}.${sipDomain}=${ip}`).join(",");
   dnsIps.forEach((ip, i) => {
     const port = opts.dnsPort ?? 5300;
-    add("dns", `dns${i + 1}`, ip, ["dns", "--ip", ip, "--port", String(port), "--domain", sipDomain, "--nameservers", nameservers, ...joined], [], { dns: port });
+    add("dns", `dns${i + 1}`, ip, ["dns", "--ip", ip, "--port", String(port), "--domain", sipDomain, "--nameservers", nameservers, ...joined, ...fast.dns], [], { dns: port });
   });
+  let dashboard: LabPlan["dashboard"];
+  if (opts.dashboardPort) {
+    const ip = `${subnet}.40`;
+    const tokenFile = join(opts.dir, "dashboard-token");
+    add("dashboard", "dashboard", ip, ["dashboard", "--listen", `${ip}:${opts.dashboardPort}`, "--token-file", tokenFile, ...joined], [], { dashboard: opts.dashboardPort });
+    dashboard = { url: `http://${ip}:${opts.dashboardPort}`, token: randomBytes(24).toString("base64url"), tokenFile };
+  }
   members.push({ kind: "monitor", name: "monitor", ip: "127.0.0.1", args: ["monitor", "--name", "monitor", ...common, ...joined], roles: [], ports: {}, cert: join(caDir, "certs", "monitor.crt"), key: join(caDir, "certs", "monitor.key"), log: "" });
-  return { dir: opts.dir, caDir, sipDomain, usersFile, eventServers, members, ...(provisioning ? { provisioning } : {}), ...(xcap ? { xcap } : {}) };
+  return { dir: opts.dir, caDir, sipDomain, usersFile, eventServers, members, ...(provisioning ? { provisioning } : {}), ...(xcap ? { xcap } : {}), ...(dashboard ? { dashboard } : {}) };
 }
 
-const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor", dns: "dns" };
+/** The dashboard only reads the network, as the monitor does. */
+const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor", dns: "dns", dashboard: "monitor" };
 
 /** Write `text` readable by its owner only (0600), also when the file existed with wider permissions. */
 export function writePrivateFile(path: string, text: string): void {
@@ -170,13 +182,14 @@ export function writePrivateFile(path: string, text: string): void {
 /**
  * Create the lab directory (0700), the CA and one certificate per member
  * plus `operator` (OU=operator, for `thor drain`), replacing any earlier lab
- * in `plan.dir`, the demo users file and the API token files (0600: they
- * hold passwords and tokens).
+ * in `plan.dir`, the demo users file, the API and dashboard token files
+ * (0600: they hold passwords and tokens).
  */
 export async function issueLabCertificates(plan: LabPlan): Promise<void> {
   mkdirSync(plan.dir, { recursive: true, mode: 0o700 });
   chmodSync(plan.dir, 0o700);
   writePrivateFile(plan.usersFile, DEMO_ACCOUNTS.map((a) => `[[users]]\nusername = "${a.username}"\npassword = "${a.password}"\n`).join("\n"));
+  if (plan.dashboard) writePrivateFile(plan.dashboard.tokenFile, `${plan.dashboard.token}\n`);
   if (plan.provisioning) {
     writePrivateFile(plan.provisioning.tokenFile, `${plan.provisioning.token}\n`);
     writePrivateFile(plan.provisioning.tokensFile, `${plan.provisioning.tokenName}:write:${plan.provisioning.token}\n`);
@@ -186,7 +199,7 @@ export async function issueLabCertificates(plan: LabPlan): Promise<void> {
     await issueCertificate(plan.caDir, m.name, {
       ip: [m.ip],
       ou: OU[m.kind],
-      roles: m.kind === "node" ? m.roles : m.kind === "monitor" ? ["monitor"] : m.kind === "dns" ? ["dns"] : ["*"],
+      roles: m.kind === "node" ? m.roles : m.kind === "monitor" || m.kind === "dashboard" ? ["monitor"] : m.kind === "dns" ? ["dns"] : ["*"],
       force: true,
     });
   }

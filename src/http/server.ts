@@ -17,8 +17,13 @@ export interface HttpServerOptions {
   /** 0 picks a free port. */
   port: number;
   logger: Logger;
-  /** PEM certificate and key: serve HTTPS. */
-  tls?: { cert: string; key: string };
+  /**
+   * PEM certificate and key: serve HTTPS. With `requestCert`, clients are
+   * asked for a certificate of `ca` (checked against `crl`); the handshake
+   * is not aborted without one, so a route can still accept another
+   * credential and answer 401/403 with a reason instead of a reset.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; crl?: string | Buffer; requestCert?: boolean };
   /** @default DEFAULT_HTTP_BODY_LIMIT */
   bodyLimit?: number;
   /** @default DEFAULT_HTTP_REQUEST_TIMEOUT_MS */
@@ -39,7 +44,18 @@ export function createHttpApp(opts: Omit<HttpServerOptions, "host" | "port">): H
     requestTimeout: opts.requestTimeoutMs ?? DEFAULT_HTTP_REQUEST_TIMEOUT_MS,
     connectionTimeout: opts.requestTimeoutMs ?? DEFAULT_HTTP_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: opts.keepAliveMs ?? DEFAULT_HTTP_KEEPALIVE_MS,
-    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+    ...(opts.tls
+      ? {
+          https: {
+            cert: opts.tls.cert,
+            key: opts.tls.key,
+            minVersion: "TLSv1.2" as const,
+            ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
+            ...(opts.tls.crl ? { crl: opts.tls.crl } : {}),
+            ...(opts.tls.requestCert ? { requestCert: true, rejectUnauthorized: false } : {}),
+          },
+        }
+      : {}),
   }) as unknown as FastifyInstance;
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;

@@ -29,6 +29,8 @@ export class NetworkView {
   constructor(
     private readonly clock: Clock,
     private readonly maxEvents = 200,
+    /** Statistics reports kept (one per member id); the oldest report is forgotten past it. */
+    private readonly maxStatistics = 4096,
   ) {
     this.feed = new MembershipFeed({ clock });
     this.feed.subscribe((u) => this.onUpdate(u));
@@ -72,7 +74,10 @@ export class NetworkView {
   private onUpdate({ previous, map, changes }: MembershipUpdate): void {
     for (const c of changes) {
       if (c.type === "joined") this.log("joined", `${c.member.id} (${c.member.ip}) joined with roles ${c.member.roles.join(",") || "-"}`);
-      else if (c.type === "left") this.log("left", `${c.member.id} (${c.member.ip}) left`);
+      else if (c.type === "left") {
+        this.log("left", `${c.member.id} (${c.member.ip}) left`);
+        this.statistics.delete(c.member.id);
+      }
       else if (c.type === "term" && previous) this.log("snapshot", `new manager term ${c.epoch} (${c.manager})`);
       else if (c.type === "changed" && c.previous.startedAt !== c.member.startedAt) this.log("changed", `${c.member.id} restarted`);
       else if (c.type === "changed" && c.previous.attrs["draining"] !== c.member.attrs["draining"]) this.log("changed", `${c.member.id} ${c.member.attrs["draining"] ? "is draining" : "stopped draining"}`);
@@ -99,6 +104,9 @@ export class NetworkView {
   }
 
   onStatistics(s: StatisticsReport): void {
+    // Re-inserted at the end: the first entry is always the least recently reported.
+    this.statistics.delete(s.id);
+    if (this.statistics.size >= this.maxStatistics) this.statistics.delete(this.statistics.keys().next().value as string);
     this.statistics.set(s.id, s);
     this.changed();
   }

@@ -6,7 +6,8 @@
  * Imports base/ and db/.
  */
 export { ProvisioningService, ha1Of, accountView, CHANGE_LOG_RETENTION_MS, type AccountView, type ChangeNotice, type ChangePublisher, type ChangeReceipt, type ProvisioningServiceOptions, type PageInput } from "./service.js";
-export { ProvisioningServer, errorAnswer, isLoopback, type ProvisioningServerOptions } from "./server.js";
+export { ProvisioningServer, errorAnswer, type ProvisioningServerOptions } from "./server.js";
+export { isLoopback } from "../http/index.js";
 export { ProvisioningClient, type ProvisioningClientOptions, type RawAnswer } from "./client.js";
 export { buildOpenApi } from "./openapi.js";
 export { buildRoutes, type Route, type RouteContext, type RouteResult } from "./routes.js";

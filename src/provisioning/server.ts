@@ -12,7 +12,8 @@
  */
 import http from "node:http";
 import https from "node:https";
-import { isIP, type Socket } from "node:net";
+import type { Socket } from "node:net";
+import { isLoopback } from "../http/index.js";
 import { describeError, type Logger } from "../base/index.js";
 import { requestChannel } from "./diagnostics.js";
 import {
@@ -293,13 +294,6 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
   res.end(text);
 }
 
-/** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "");
-  if (isIP(h) === 4) return h.startsWith("127.");
-  if (isIP(h) === 6) return h === "::1" || /^::ffff:127\./i.test(h);
-  return h === "localhost";
-}
 
 function normalizeAddress(a: string | undefined): string {
   if (!a) return "?";

@@ -16,27 +16,35 @@ export interface FollowDatabasesOptions {
   fixed?: string[];
 }
 
-export function followDatabases(ctx: RoleContext, log: Logger, opts: FollowDatabasesOptions = {}): { cluster: DatabaseCluster; stop: () => void } {
+export interface FollowedDatabases {
+  cluster: DatabaseCluster;
+  /** Settles once the first migration of a primary known at start has been tried (at once when none is known yet). */
+  ready: Promise<void>;
+  stop: () => void;
+}
+
+export function followDatabases(ctx: RoleContext, log: Logger, opts: FollowDatabasesOptions = {}): FollowedDatabases {
   const cluster = new DatabaseCluster({ logger: log, clock: ctx.clock, migrate: opts.migrate ?? false });
-  const migrate = () => {
-    if (!opts.migrate || !cluster.configured) return;
-    cluster.migrate().catch((err: unknown) => log.warn({ err: describeError(err) }, "could not migrate the primary database yet (the first write retries)"));
+  const migrate = (): Promise<void> => {
+    if (!opts.migrate || !cluster.configured) return Promise.resolve();
+    return cluster.migrate().then(
+      () => undefined,
+      (err: unknown) => log.warn({ err: describeError(err) }, "could not migrate the primary database yet (the first write retries)"),
+    );
   };
   if (opts.fixed?.length) {
     cluster.setCandidates(opts.fixed.map((uri, i) => ({ uri, priority: i })));
-    migrate();
-    return { cluster, stop: () => undefined };
+    return { cluster, ready: migrate(), stop: () => undefined };
   }
   let key = "";
-  const apply = (list: DatabaseAnnouncement[]) => {
+  const apply = (list: DatabaseAnnouncement[]): Promise<void> => {
     const cands: DatabaseCandidate[] = list.map((a) => ({ uri: a.dburi, priority: a.priority, id: a.id }));
     const next = cands.map((c) => `${c.priority}:${c.uri}`).join("|");
-    if (next === key || cands.length === 0) return;
+    if (next === key || cands.length === 0) return Promise.resolve();
     key = next;
     cluster.setCandidates(cands);
-    migrate();
+    return migrate();
   };
-  const off = ctx.databases.onChange(apply);
-  apply(ctx.databases.all());
-  return { cluster, stop: off };
+  const off = ctx.databases.onChange((list) => void apply(list));
+  return { cluster, ready: apply(ctx.databases.all()), stop: off };
 }

@@ -9,7 +9,7 @@ export { ProvisioningServerRole, type ProvisioningRoleOptions } from "./provisio
 export { SubscriberBinding, type SubscriberBindingOptions } from "./subscribers.js";
 export { XcapServerRole, ProvisionedXcapAuthenticator, type XcapRoleOptions } from "./xcap.js";
 export { XcapChangeNotifier, XcapChangeReceiver, XCAP_CHANGED_METHOD, type XcapChangeNotifierOptions } from "./xcap-changes.js";
-export { followDatabases, type FollowDatabasesOptions } from "./databases.js";
+export { followDatabases, type FollowDatabasesOptions, type FollowedDatabases } from "./databases.js";
 export { XcapNoticeError } from "./errors.js";
 export { MediaRelayRole } from "./media-relay.js";
 export { MediaDispatcher, DEFAULT_NAT_POLICY, DEFAULT_RELAY_TIMEOUT_MS, DEFAULT_RELAY_PENALTY_MS, DEFAULT_MAX_CALLS, type NatPolicy, type MediaDispatcherOptions, type DispatcherStats } from "./media-dispatcher.js";

@@ -6,9 +6,7 @@
  * refresh at once; it serves the live membership and the per-role
  * statistics it hears on the bus.
  */
-import { describeError, type Logger } from "../base/index.js";
-import { DatabaseCluster, type DatabaseCandidate } from "../db/index.js";
-import type { DatabaseAnnouncement } from "../events/index.js";
+import type { DatabaseCluster } from "../db/index.js";
 import type { Role, RoleAdvertisement, RoleContext, RoleReadiness } from "../node/index.js";
 import {
   DEFAULT_API_PORT,
@@ -22,6 +20,7 @@ import {
   type NetworkStatusSource,
 } from "../provisioning/index.js";
 import { subscribe } from "../base/index.js";
+import { followDatabases } from "./databases.js";
 
 export interface ProvisioningRoleOptions {
   /** Listen address of the API. @default the node's ip */
@@ -44,8 +43,6 @@ export class ProvisioningServerRole implements Role {
   private cluster: DatabaseCluster | undefined;
   private offs: Array<() => void> = [];
   private port = 0;
-  private dbKey = "";
-  private log: Logger | undefined;
   private readonly counters = { requests: 0, errors: 0, changes: 0 };
 
   constructor(private readonly opts: ProvisioningRoleOptions) {}
@@ -55,12 +52,13 @@ export class ProvisioningServerRole implements Role {
   }
 
   async start(ctx: RoleContext): Promise<void> {
-    const log = (this.log = ctx.logger);
-    this.cluster = new DatabaseCluster({ logger: log, clock: ctx.clock, migrate: true });
-    if (this.opts.dburis?.length) this.cluster.setCandidates(this.opts.dburis.map((uri, i) => ({ uri, priority: i })));
+    const log = ctx.logger;
+    // The databases of the node's one directory (or the fixed list), migrated whenever the primary changes.
+    const dbs = followDatabases(ctx, log, { migrate: true, ...(this.opts.dburis?.length ? { fixed: this.opts.dburis } : {}) });
+    this.cluster = dbs.cluster;
     const stats = new StatisticsAggregator(() => ctx.clock.wallNow());
     this.offs.push(
-      ctx.databases.onChange((list) => this.onDatabases(list)),
+      dbs.stop,
       ctx.bus.subscribe("Thor.Statistics", (r) => stats.add(r)),
       ctx.bus.subscribe("Thor.Leave", (l) => stats.forget(l.id)),
       subscribe<{ status: number }>(requestChannel.name, (m) => {
@@ -96,8 +94,7 @@ export class ProvisioningServerRole implements Role {
     });
     const addr = await this.server.start();
     this.port = addr.port;
-    if (this.cluster.configured) await this.migrate();
-    else this.onDatabases(ctx.databases.all());
+    await dbs.ready;
   }
 
   async stop(): Promise<void> {
@@ -120,23 +117,5 @@ export class ProvisioningServerRole implements Role {
 
   statistics(): Record<string, number> {
     return { ...this.counters };
-  }
-
-  private onDatabases(list: DatabaseAnnouncement[]): void {
-    if (this.opts.dburis?.length) return;
-    const cands: DatabaseCandidate[] = list.map((a) => ({ uri: a.dburi, priority: a.priority, id: a.id }));
-    const key = cands.map((c) => `${c.priority}:${c.uri}`).join("|");
-    if (key === this.dbKey || cands.length === 0) return;
-    this.dbKey = key;
-    this.cluster?.setCandidates(cands);
-    void this.migrate();
-  }
-
-  private async migrate(): Promise<void> {
-    try {
-      await this.cluster?.migrate();
-    } catch (err) {
-      this.log?.warn({ err: describeError(err) }, "could not migrate the primary database yet (the first write retries)");
-    }
   }
 }

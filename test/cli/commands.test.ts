@@ -28,6 +28,10 @@ describe("thor command line", () => {
       assert.equal(desc.nodes.length, 3);
       assert.ok(desc.nodes.every((n) => n.ip.startsWith("127.0.6.") && n.ports.lookup === 9500 && n.roles.includes("sip_proxy")));
       assert.match(readFileSync(desc.ca.cert, "utf8"), /BEGIN CERTIFICATE/);
+      // Where an operator looks: metrics, the web dashboard (and its token), the Nagios/Icinga checks.
+      assert.match(res.stdout, /^metrics: +curl http:\/\/127\.0\.6\.\d+:9100\/metrics/m);
+      assert.match(res.stdout, /^dashboard: http:\/\/127\.0\.6\.40:9180\/ +\(sign in with the operator token in .+dashboard-token\)/m);
+      assert.match(res.stdout, /^checks: +node .+ check network /m);
       assert.match(res.stdout, /demo stopped/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -19,8 +19,8 @@ describe("demo hygiene", { timeout: 60_000 }, () => {
   const dir = join(mkdtempSync(join(tmpdir(), "thor-sec-demo-")), "lab");
   after(() => rmSync(join(dir, ".."), { recursive: true, force: true }));
 
-  it("the lab directory is 0700, the users and token files 0600, and no member's command line carries the token", async () => {
-    const plan = planLab({ dir, subnet: "127.0.121", subscribers: "database" });
+  it("the lab directory is 0700, the users and token files 0600, and no member's command line carries a token", async () => {
+    const plan = planLab({ dir, subnet: "127.0.121", subscribers: "database", dashboardPort: 9180 });
     await issueLabCertificates(plan);
     assert.ok(plan.provisioning);
     assert.equal(mode(dir), 0o700);
@@ -29,6 +29,11 @@ describe("demo hygiene", { timeout: 60_000 }, () => {
     assert.equal(mode(plan.provisioning.tokensFile), 0o600);
     for (const m of plan.members) assert.ok(!m.args.join(" ").includes(plan.provisioning.token), `${m.name}'s argv carries the API token`);
     assert.equal(readFileSync(plan.provisioning.tokenFile, "utf8").trim(), plan.provisioning.token);
+    // The dashboard's operator token: a 0600 file, never on a command line.
+    assert.ok(plan.dashboard);
+    assert.equal(mode(plan.dashboard.tokenFile), 0o600);
+    assert.equal(readFileSync(plan.dashboard.tokenFile, "utf8").trim(), plan.dashboard.token);
+    for (const m of plan.members) assert.ok(!m.args.join(" ").includes(plan.dashboard.token), `${m.name}'s argv carries the dashboard token`);
   });
 
   it("a private file written over a world-readable one becomes 0600 (network.json is rewritten on each demo run)", () => {

@@ -9,6 +9,8 @@ import { LAB_START_ORDER, LabRunner, spawnThorMember } from "../lab-runner.js";
 
 /** Operations port of every demo member (`/metrics`, `/health`, `/ready`). */
 const DEMO_METRICS_PORT = 9100;
+/** Port of the demo's web dashboard (`thor dashboard` at <subnet>.40). */
+const DEMO_DASHBOARD_PORT = 9180;
 
 interface DemoFlags {
   dir: string;
@@ -47,6 +49,7 @@ function describe(plan: LabPlan, pids: Map<string, number>): object {
     metrics: opsEndpoints(plan).map((e) => ({ name: e.name, metrics: `${e.url}/metrics`, health: `${e.url}/health`, ready: `${e.url}/ready` })),
     prometheusConfig: resolve(plan.dir, "prometheus.yml"),
     xcap: plan.xcap ? { url: plan.xcap.url, caps: `${plan.xcap.url}/xcap-caps/global/index`, auth: "HTTP digest with the account's SIP credentials (realm = its domain)" } : null,
+    dashboard: plan.dashboard ? { ...(of("dashboard")[0] ?? {}), url: `${plan.dashboard.url}/`, login: `${plan.dashboard.url}/login`, token: plan.dashboard.token, tokenFile: resolve(plan.dashboard.tokenFile) } : null,
     provisioning: plan.provisioning ? { url: plan.provisioning.url, token: plan.provisioning.token, tokenFile: resolve(plan.provisioning.tokenFile), openapi: `${plan.provisioning.url}/openapi.json` } : null,
     commands: {
       ...(plan.provisioning ? { provision: `thor provision --api ${plan.provisioning.url} --token-file ${resolve(plan.provisioning.tokenFile)} account add zoe@${plan.sipDomain} --password zoe-secret` } : {}),
@@ -92,6 +95,19 @@ async function provisionDemoAccounts(plan: LabPlan, deadline: number): Promise<b
   }
 }
 
+/** Where an operator looks: the metrics, the web dashboard and the Nagios/Icinga checks of the demo. */
+function printOperations(plan: LabPlan, bin: string): void {
+  const firstOps = opsEndpoints(plan).find((e) => e.kind === "node");
+  if (firstOps) process.stdout.write(`metrics:   curl ${firstOps.url}/metrics   (every member: ${opsEndpoints(plan).length} endpoints in network.json; Prometheus config: ${resolve(plan.dir, "prometheus.yml")})\n           curl ${firstOps.url}/ready\n`);
+  if (plan.dashboard) process.stdout.write(`dashboard: ${plan.dashboard.url}/   (sign in with the operator token in ${resolve(plan.dashboard.tokenFile)})\n`);
+  const n = plan.members.filter((m) => m.kind === "node").length;
+  process.stdout.write(`checks:    node ${bin} check network --ca-dir ${resolve(plan.caDir)} --event-servers ${plan.eventServers.join(",")} -w ${n}: -c ${Math.max(1, n - 1)}:\n`);
+  const firstNode = plan.members.find((m) => m.kind === "node");
+  if (firstNode) process.stdout.write(`           node ${bin} check node ${firstNode.ip} -w 0.5 -c 2\n`);
+  const dns = plan.members.find((m) => m.kind === "dns");
+  if (dns) process.stdout.write(`           node ${bin} check dns ${dns.ip}:${dns.ports["dns"]} --domain ${plan.sipDomain} -c ${Math.max(1, n - 1)}:\n`);
+}
+
 export function register(program: Command): void {
   program
     .command("demo")
@@ -104,7 +120,7 @@ export function register(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const nodeCount = Math.max(1, Number(flags.nodes) || 3);
       const roleSets = [["sip_proxy", "media_relay"], ["sip_proxy", "media_relay", "provisioning_server"], ["sip_proxy", "xcap_server", "voicemail_server"]];
-      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database", dns: 2, metricsPort: DEMO_METRICS_PORT });
+      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database", dns: 2, metricsPort: DEMO_METRICS_PORT, dashboardPort: DEMO_DASHBOARD_PORT });
       mkdirSync(join(plan.dir, "logs"), { recursive: true });
       process.stdout.write(`creating CA and certificates in ${resolve(plan.caDir)}\n`);
       await issueLabCertificates(plan);
@@ -141,6 +157,7 @@ export function register(program: Command): void {
       process.stdout.write("\n" + renderNetwork(view, { width: process.stdout.columns ?? 140 }) + "\n\n");
       process.stdout.write(ready ? `demo network is up\n` : `!! the network did not form within ${flags.timeoutMs} ms; see the logs in ${resolve(plan.dir, "logs")}\n`);
       process.stdout.write(`network description: ${descriptionPath}\n`);
+      if (ready) printOperations(plan, bin);
 
       if (!ready || flags.exitWhenReady) {
         await stopAll();
@@ -151,8 +168,6 @@ export function register(program: Command): void {
       process.stdout.write(`try:  node ${bin} ${(describe(plan, pids) as { commands: { lookup: string } }).commands.lookup.replace(/^thor /, "")}\n`);
       for (const cmd of digCommands(plan)) process.stdout.write(`      ${cmd}\n`);
       process.stdout.write(`      node ${bin} monitor --name monitor --ca-dir ${resolve(plan.caDir)} --event-servers ${plan.eventServers.join(",")}\n`);
-      const firstOps = opsEndpoints(plan).find((e) => e.kind === "node");
-      if (firstOps) process.stdout.write(`      curl ${firstOps.url}/metrics   (every member: ${opsEndpoints(plan).length} endpoints in network.json; Prometheus config: ${resolve(plan.dir, "prometheus.yml")})\n      curl ${firstOps.url}/ready\n`);
       if (plan.provisioning) process.stdout.write(`      node ${bin} provision --api ${plan.provisioning.url} --token-file ${resolve(plan.provisioning.tokenFile)} account list\n`);
       process.stdout.write("press Ctrl-C to stop\n\n");
       let seen = view.events.length;

@@ -22,7 +22,8 @@ import {
   type NameServer,
   type ZoneConfig,
 } from "../../dns/index.js";
-import { parseEndpoint } from "../../events/index.js";
+import { parseEndpoint, type EventClient } from "../../events/index.js";
+import { DEFAULT_STATISTICS_INTERVAL_MS } from "../../node/index.js";
 import { ConfigError, list, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
 import { busMetrics, startOps } from "../ops.js";
@@ -55,6 +56,8 @@ const schema = memberSchema.extend({
   rateLimit: num().int().min(0).max(1_000_000).default(DEFAULT_RATE_LIMIT),
   /** Over the limit, every n-th response is a TC answer (0: none). */
   rateLimitSlip: num().int().min(0).max(100).default(DEFAULT_RATE_LIMIT_SLIP),
+  /** Query counters are published on `Thor.Statistics` this often (the dashboard shows them). */
+  statisticsIntervalMs: num().int().min(100).default(DEFAULT_STATISTICS_INTERVAL_MS),
 });
 
 type DnsConfig = z.infer<typeof schema>;
@@ -101,6 +104,16 @@ function updateClient(cfg: DnsConfig, log: Logger): UpdateClient | undefined {
   return new UpdateClient({ primary, key: { name: key[1]!, secret }, logger: log.child({ part: "update" }) });
 }
 
+/** Publish the server's counters on `Thor.Statistics` (role `dns`) every `intervalMs`; returns the stop function. */
+function publishStatistics(bus: EventClient, server: DnsServer, who: { id: string; ip: string }, intervalMs: number): () => void {
+  const timer = setInterval(() => {
+    const s = server.stats;
+    bus.publish("Thor.Statistics", { ...who, at: Date.now(), roles: { dns: { queries: s.udpQueries + s.tcpQueries, udpQueries: s.udpQueries, tcpQueries: s.tcpQueries, malformed: s.malformed, truncated: s.truncated, rateLimited: s.rateLimited } } });
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export function register(program: Command): void {
   memberFlags(program.command("dns").description("authoritative DNS for the platform's domains, following the live membership (RFC 3263 NAPTR/SRV/A)"))
     .option("--ip <addr>", "our address (default listen address, glue of ns1.<zone>)")
@@ -119,6 +132,7 @@ export function register(program: Command): void {
     .option("--update-zone <zone>", "zone pushed (default the first zone)")
     .option("--rate-limit <n>", `UDP responses/s per client /24 or /56 (default ${DEFAULT_RATE_LIMIT}; 0: off)`)
     .option("--rate-limit-slip <n>", `over the limit, every n-th response is sent with TC (default ${DEFAULT_RATE_LIMIT_SLIP})`)
+    .option("--statistics-interval-ms <ms>", `Thor.Statistics publication interval (default ${DEFAULT_STATISTICS_INTERVAL_MS})`)
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "dns", flags);
       const log = memberLogger(cfg, "dns");
@@ -146,6 +160,7 @@ export function register(program: Command): void {
       const bus = await connectEvents(cfg, servers, identity, log);
       const follower = new MembershipFollower({ bus, authority, logger: log, onChange: push });
       follower.start();
+      const stopStatistics = publishStatistics(bus, server, { id: cfg.name, ip: cfg.ip }, cfg.statisticsIntervalMs);
       const ops = await startOps(cfg, log, "dns", (metrics, health) => {
         busMetrics(metrics, health, bus);
         metrics.gauge("thor_membership_members", "Members in the applied snapshot", [], () => follower.current?.members.length ?? 0);
@@ -153,6 +168,7 @@ export function register(program: Command): void {
       });
       await untilSignal(log, async () => {
         await ops?.stop();
+        stopStatistics();
         follower.stop();
         updater?.close();
         await server.stop();

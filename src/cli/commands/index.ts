@@ -13,6 +13,7 @@ import { register as provision } from "./provision.js";
 import { register as location } from "./location.js";
 import { register as check } from "./check.js";
 import { register as drain } from "./drain.js";
+import { register as dashboard } from "./dashboard.js";
 
 /** Every `thor` subcommand: one module each, registering itself on the program. */
-export const commands: ReadonlyArray<(program: Command) => void> = [ca, eventserver, manager, node, database, monitor, lookup, location, sip, demo, dns, provision, check, drain];
+export const commands: ReadonlyArray<(program: Command) => void> = [ca, eventserver, manager, node, database, monitor, lookup, location, sip, demo, dns, provision, check, drain, dashboard];

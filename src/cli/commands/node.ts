@@ -194,6 +194,7 @@ function sipProxyRole(cfg: NodeConfig, keys: KeyRing): SipProxyRole {
 /** Per-role counters of a node's roles under conventional names; everything else a role counts stays on Thor.Statistics. */
 const ROLE_COUNTERS: ReadonlyArray<{ stat: string; name: string; help: string; labels?: Record<string, string> }> = [
   { stat: "registrations", name: "thor_sip_registrations_total", help: "REGISTER requests accepted by the registrar" },
+  { stat: "calls", name: "thor_sip_calls_total", help: "Initial INVITEs this node took from clients and forwarded" },
   { stat: "authFailures", name: "thor_sip_auth_failures_total", help: "Requests refused for bad credentials" },
   { stat: "challenges", name: "thor_sip_auth_challenges_total", help: "Digest challenges sent" },
   { stat: "forwarded", name: "thor_sip_forwarded_total", help: "Requests forwarded by the proxy core" },

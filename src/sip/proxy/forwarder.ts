@@ -80,6 +80,8 @@ export class Forwarder {
       this.complete(rc, tx.lastStatus);
     };
     const isDialogCreating = req.to?.params.get("tag") === undefined && (req.method === "INVITE" || req.method === "SUBSCRIBE" || req.method === "REFER");
+    // A call: an initial INVITE this member took from a client and forwards (counted once, by the member that received it).
+    if (req.method === "INVITE" && isDialogCreating && inFlow.peer === undefined) this.opts.counters.calls++;
     for (const target of ctx.routed) {
       const copy = new SipRequest(req.method, target.uri, req.headers.map((h) => ({ ...h })), req.body);
       if (target.binding && target.binding.path.length > 0) for (const p of [...target.binding.path].reverse()) copy.prepend("route", p);

@@ -74,6 +74,8 @@ export interface ClusterHooks {
 export interface ProxyCounters {
   requests: number;
   registrations: number;
+  /** Initial INVITEs this member took from a client and forwards (counted once, by the member that received it). */
+  calls: number;
   forwarded: number;
   challenges: number;
   authFailures: number;

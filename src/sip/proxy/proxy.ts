@@ -31,7 +31,7 @@ export class SipProxy {
   readonly location: LocationService;
   /** The interceptors of the pipeline, outermost first (guard, authentication, then the features). */
   readonly interceptors: readonly Interceptor[];
-  readonly counters: ProxyCounters = { requests: 0, registrations: 0, forwarded: 0, challenges: 0, authFailures: 0, rejected: 0, strays: 0 };
+  readonly counters: ProxyCounters = { requests: 0, registrations: 0, calls: 0, forwarded: 0, challenges: 0, authFailures: 0, rejected: 0, strays: 0 };
   /** The location service this proxy built for itself (swept by it), when none was given. */
   private readonly ownLocation: LocalLocation | undefined;
   private sweeper: ReturnType<typeof setInterval> | undefined;
