@@ -32,6 +32,8 @@ export interface NodeRuntimeOptions {
   presenceIntervalMs?: number;
   statisticsIntervalMs?: number;
   snapshotStaleMs?: number;
+  /** Points per member on each ring (fewer only for simulated members in benchmarks). @default DEFAULT_MULTIPLY */
+  ringMultiply?: number;
 }
 
 export class NodeRuntime {
@@ -51,7 +53,7 @@ export class NodeRuntime {
     this.startedAt = this.clock.wallNow();
     this.database = new DatabaseDirectory(this.clock, this.log);
     this.attrs = { ...(opts.attrs ?? {}) };
-    this.feed = new MembershipFeed({ clock: this.clock, logger: this.log, ...(opts.snapshotStaleMs !== undefined ? { staleMs: opts.snapshotStaleMs } : {}) });
+    this.feed = new MembershipFeed({ clock: this.clock, logger: this.log, ...(opts.snapshotStaleMs !== undefined ? { staleMs: opts.snapshotStaleMs } : {}), ...(opts.ringMultiply !== undefined ? { multiply: opts.ringMultiply } : {}) });
     // First listener: the roles hear of a change before anyone who listens through onMembership.
     this.feed.subscribe((update) => this.onUpdate(update));
   }

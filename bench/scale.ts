@@ -1,0 +1,315 @@
+/**
+ * Membership at scale (issue 16). Two parts:
+ *
+ * 1. An in-process model with the project's own encoders, feed and rings,
+ *    for 100, 1,000 and 10,000 members (`THOR_BENCH_SCALE_MODEL=100,1000`
+ *    to change): the full table on the wire, what one change costs each
+ *    member on the wire, the steady-state egress per event server this
+ *    implies, and what a member spends applying one join (ring update, two
+ *    roles, 1000 points per member): CPU time and the longest synchronous
+ *    block.
+ * 2. A loopback run (127.0.180.0/24 for the servers, 127.0.181–189.x for the
+ *    members' addresses): three real event servers and two managers (in this
+ *    process, real TLS sockets) and `THOR_BENCH_SCALE_MEMBERS` (default
+ *    1000) simulated members in `THOR_BENCH_SCALE_PROCS` (default 2) child
+ *    processes (bench/scale-sim.ts), plus one full member in its own process
+ *    whose CPU and event-loop block are measured. Measured: egress per event
+ *    server in steady state (every byte the servers relay, divided by three)
+ *    and per change, the time from a join or leave until every member's
+ *    membership reflects it, the full member's CPU per change.
+ *
+ * `THOR_BENCH_SCALE_LOOPBACK=0` skips part 2.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { silentLogger, sleep, subscribe } from "../src/base/index.js";
+import { EventClient, EventServer, encodeRaw, FrameType, publishChannel, type TopicName } from "../src/events/index.js";
+import { Manager } from "../src/manager/index.js";
+import { MembershipFeed, type Entity, type MembershipSnapshot } from "../src/overlay/index.js";
+import { initCa, issueCertificate, TlsIdentity } from "../src/pki/index.js";
+import type { SimCommand, SimConfig, SimReport } from "./scale-sim.js";
+import type { BenchResult } from "./types.js";
+
+const MANAGER = { subject: { CN: "mgr1", O: "sipthor", OU: "manager" }, roles: ["*"], ips: ["127.0.180.10"] };
+const NODE_PUBLISHER = (id: string, ip: string) => ({ subject: { CN: id, O: "sipthor", OU: "node" }, roles: ["sip_proxy", "media_relay"], ips: [ip] });
+
+/** Address of simulated member `i` (127.0.181.1 onwards, 250 per /24). */
+export function simIp(i: number): string {
+  return `127.0.${181 + Math.floor(i / 250)}.${(i % 250) + 1}`;
+}
+
+/** A member as `thor node --roles sip_proxy,media_relay` announces itself (about 221 bytes of JSON). */
+export function modelEntity(i: number, ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${(i & 255) + 1}`): Entity {
+  return {
+    id: `node${String(i).padStart(5, "0")}`,
+    ip,
+    roles: ["sip_proxy", "media_relay"],
+    version: "0.1.0",
+    ports: { lookup: 9500, control: 9501, sip_udp: 5060, sip_tcp: 5060, sip_tls: 5061, media_control: 2223 },
+    attrs: {},
+    startedAt: 1_800_000_000_000 + i * 7919,
+  };
+}
+
+/** Bytes of the EVENT frame an event server sends each subscriber of `topic`. */
+function eventBytes(topic: TopicName, payload: unknown, publisher = MANAGER): number {
+  return encodeRaw(FrameType.EVENT, JSON.stringify({ topic, msgId: randomUUID(), payload, publisher })).length;
+}
+
+const cpuUs = () => {
+  const c = process.cpuUsage();
+  return c.user + c.system;
+};
+
+/**
+ * What the model measures with the tree's own membership code. Written once
+ * per wire protocol: `table` is what a member fetches in full, `change` what
+ * each member receives for one join, `periodic` what the manager sends
+ * every snapshot interval, `apply` feeds one member the change.
+ */
+interface ModelProtocol {
+  name: string;
+  table(members: Entity[]): number;
+  change(members: Entity[], joined: Entity): number;
+  periodic(members: Entity[]): number;
+  /** A feed holding `members`, then the cost of applying the join of `joined`. */
+  apply(members: Entity[], joined: Entity): { cpuMs: number; blockMs: number };
+}
+
+const snapshot = (epoch: number, seq: number, members: Entity[]): MembershipSnapshot => ({ epoch, seq, manager: "mgr1", at: 1_800_000_000_000 + seq, members });
+
+/** Full tables on every change and every interval (the protocol before issue 16). */
+const fullTables: ModelProtocol = {
+  name: "full tables",
+  table: (members) => eventBytes("Thor.Members", snapshot(1, 1, members)),
+  change: (members, joined) => eventBytes("Thor.Members", snapshot(1, 2, [...members, joined])),
+  periodic: (members) => eventBytes("Thor.Members", snapshot(1, 1, members)),
+  apply(members, joined) {
+    const feed = new MembershipFeed();
+    feed.offer(snapshot(1, 1, members), MANAGER);
+    const next = JSON.parse(JSON.stringify(snapshot(1, 2, [...members, joined]))) as MembershipSnapshot;
+    const c0 = cpuUs();
+    const t0 = performance.now();
+    feed.offer(next, MANAGER);
+    return { cpuMs: (cpuUs() - c0) / 1000, blockMs: performance.now() - t0 };
+  },
+};
+
+export const PROTOCOL: ModelProtocol = fullTables;
+
+const SNAPSHOT_INTERVAL_S = 5;
+const PRESENCE_INTERVAL_S = 2;
+const MANAGERS = 2;
+
+function model(sizes: number[]): BenchResult[] {
+  const out: BenchResult[] = [];
+  for (const n of sizes) {
+    const members = Array.from({ length: n }, (_, i) => modelEntity(i));
+    const joined = modelEntity(n);
+    const presence = eventBytes("Thor.Presence", joined, NODE_PUBLISHER(joined.id, joined.ip));
+    const periodic = PROTOCOL.periodic(members);
+    const membershipEgress = (n * periodic) / SNAPSHOT_INTERVAL_S;
+    const presenceEgress = (MANAGERS * n * presence) / PRESENCE_INTERVAL_S;
+    out.push({ name: `model ${n}: full table on the wire`, value: PROTOCOL.table(members) / 1000, unit: "kB", note: PROTOCOL.name });
+    out.push({ name: `model ${n}: one join, bytes to each member per event server`, value: PROTOCOL.change(members, joined), unit: "B" });
+    out.push({
+      name: `model ${n}: steady-state egress per event server`,
+      value: (membershipEgress + presenceEgress) / 1e6,
+      unit: "MB/s",
+      note: `membership ${(membershipEgress / 1e6).toFixed(3)} MB/s (${periodic} B per member every ${SNAPSHOT_INTERVAL_S} s) + presence to ${MANAGERS} managers ${(presenceEgress / 1e6).toFixed(3)} MB/s`,
+    });
+    const runs = n >= 10_000 ? 1 : 3;
+    const applied = Array.from({ length: runs }, () => PROTOCOL.apply(members, joined));
+    out.push({
+      name: `model ${n}: member applies one join (2 rings × 1000 points)`,
+      value: Math.min(...applied.map((a) => a.cpuMs)),
+      unit: "ms CPU",
+      note: `longest synchronous block ${Math.max(...applied.map((a) => a.blockMs)).toFixed(1)} ms; best of ${runs}`,
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- loopback
+
+interface SimProc {
+  child: ChildProcess;
+  names: string[];
+  next(ev: SimReport["ev"], match?: (r: SimReport) => boolean): Promise<SimReport>;
+  send(c: SimCommand): void;
+}
+
+function spawnSim(cfg: SimConfig): Promise<SimProc> {
+  const child = fork(fileURLToPath(new URL("./scale-sim.js", import.meta.url)), [JSON.stringify(cfg)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const waiters: Array<{ ev: string; match: (r: SimReport) => boolean; resolve: (r: SimReport) => void }> = [];
+  child.on("message", (r: SimReport) => {
+    const i = waiters.findIndex((w) => w.ev === r.ev && w.match(r));
+    if (i >= 0) waiters.splice(i, 1)[0]!.resolve(r);
+  });
+  const proc: SimProc = {
+    child,
+    names: cfg.members.map((m) => m.name),
+    next: (ev, match = () => true) => new Promise((resolve) => waiters.push({ ev, match, resolve })),
+    send: (c) => child.send(c),
+  };
+  return proc.next("ready").then(() => proc);
+}
+
+async function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`bench scale: ${what} not within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function loopback(memberCount: number, procCount: number): Promise<BenchResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), "thor-bench-scale-"));
+  const caDir = join(dir, "ca");
+  const closers: Array<() => Promise<unknown>> = [];
+  const sims: SimProc[] = [];
+  try {
+    await initCa(caDir, { commonName: "scale bench CA", org: "sipthor", force: true });
+    const esIps = ["127.0.180.1", "127.0.180.2", "127.0.180.3"];
+    for (const [i, ip] of esIps.entries()) await issueCertificate(caDir, `es${i + 1}`, { ip: [ip], ou: "eventserver", roles: ["*"], force: true });
+    for (const i of [1, 2]) await issueCertificate(caDir, `mgr${i}`, { ip: [`127.0.180.${9 + i}`], ou: "manager", roles: ["*"], force: true });
+    const members = Array.from({ length: memberCount }, (_, i) => ({ name: `sim${String(i).padStart(4, "0")}`, ip: simIp(i) }));
+    const full = { name: "full1", ip: "127.0.180.20" };
+    const t0 = performance.now();
+    for (const m of [...members, full]) await issueCertificate(caDir, m.name, { ip: [m.ip], ou: "node", roles: ["sip_proxy", "media_relay"], force: true });
+    process.stdout.write(`  (issued ${memberCount + 1} member certificates in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+    const load = (name: string) => TlsIdentity.load({ ca: join(caDir, "ca.crt"), cert: join(caDir, "certs", `${name}.crt`), key: join(caDir, "certs", `${name}.key`) });
+
+    let relayed = 0;
+    const topicBytes = new Map<string, number>();
+    const unsub = subscribe<{ topic: string; bytes: number; subscribers: number }>(publishChannel.name, (m) => {
+      relayed += m.bytes * m.subscribers;
+      topicBytes.set(m.topic, (topicBytes.get(m.topic) ?? 0) + m.bytes * m.subscribers);
+    });
+    closers.push(async () => unsub());
+    const servers: string[] = [];
+    for (const [i, ip] of esIps.entries()) {
+      const es = new EventServer({ identity: await load(`es${i + 1}`), logger: silentLogger, host: ip, port: 0 });
+      const { port } = await es.start();
+      servers.push(`${ip}:${port}`);
+      closers.push(() => es.stop());
+    }
+    const managers: Manager[] = [];
+    for (const i of [1, 2]) {
+      const bus = new EventClient({ identity: await load(`mgr${i}`), logger: silentLogger, servers: servers.map((s) => ({ host: s.split(":")[0]!, port: Number(s.split(":")[1]) })) });
+      await bus.start();
+      const mgr = new Manager({ bus, logger: silentLogger, id: `mgr${i}`, ip: `127.0.180.${9 + i}`, priority: i });
+      mgr.start();
+      managers.push(mgr);
+      closers.push(async () => {
+        mgr.stop();
+        await bus.close(500);
+      });
+    }
+    const active = () => managers.find((m) => m.isActive);
+    const listed = () => active()?.snapshot?.members.length ?? 0;
+
+    const per = Math.ceil(memberCount / procCount);
+    for (let p = 0; p < procCount; p++) sims.push(await spawnSim({ caDir, servers, multiply: 1, members: members.slice(p * per, (p + 1) * per) }));
+    const fullSim = await spawnSim({ caDir, servers, multiply: 1000, members: [full] });
+    sims.push(fullSim);
+    const all = sims;
+    const crowd = sims.filter((s) => s !== fullSim);
+    const tStart = performance.now();
+    fullSim.send({ cmd: "start", names: [full.name] });
+    await fullSim.next("started");
+    await Promise.all(crowd.map(async (s) => {
+      s.send({ cmd: "start", names: s.names });
+      await s.next("started");
+    }));
+    await withDeadline(
+      (async () => {
+        while (listed() < memberCount + 1) await sleep(100);
+      })(),
+      600_000,
+      "every member listed",
+    );
+    const watchAll = async (id: string, present: boolean): Promise<number> => {
+      const seen = all.map((s) => s.next("seen", (r) => r.ev === "seen" && r.id === id && r.present === present));
+      for (const s of all) s.send({ cmd: "watch", id, present });
+      const reports = await withDeadline(Promise.all(seen), 120_000, `${id} ${present ? "in" : "out of"} every membership`);
+      return Math.max(...reports.map((r) => (r.ev === "seen" ? r.at : 0)));
+    };
+    await watchAll(full.name, true);
+    const startupS = (performance.now() - tStart) / 1000;
+    process.stdout.write(`  (${memberCount + 1} members up and in every membership after ${startupS.toFixed(1)} s)\n`);
+
+    const fullStats = async () => {
+      const r = fullSim.next("stats");
+      fullSim.send({ cmd: "stats" });
+      const s = await r;
+      return s.ev === "stats" ? s : { cpuUs: 0, elMaxMs: 0, rssMb: 0 };
+    };
+    // Steady state: let the start-up settle, then count every relayed byte.
+    await sleep(8000);
+    const steadyS = Number(process.env["THOR_BENCH_SCALE_STEADY_S"] ?? 15);
+    const b0 = relayed;
+    const topics0 = new Map(topicBytes);
+    const s0 = await fullStats();
+    await sleep(steadyS * 1000);
+    const s1 = await fullStats();
+    const steadyRate = (relayed - b0) / steadyS;
+    const steadyCpuRate = (s1.cpuUs - s0.cpuUs) / steadyS;
+    const byTopic = [...topicBytes].map(([t, b]) => `${t.replace("Thor.", "")} ${((b - (topics0.get(t) ?? 0)) / steadyS / esIps.length / 1e6).toFixed(3)}`).join(", ");
+
+    // Changes: a member leaves, then joins again; each is timed until every member's membership reflects it.
+    const rounds = Number(process.env["THOR_BENCH_SCALE_ROUNDS"] ?? 3);
+    const joins: number[] = [];
+    const leaves: number[] = [];
+    const changeBytes: number[] = [];
+    const changeCpu: number[] = [];
+    const blocks: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const sim = crowd[r % crowd.length]!;
+      const name = sim.names[r]!;
+      for (const present of [false, true]) {
+        const st0 = await fullStats();
+        const bb = relayed;
+        const t = Date.now();
+        const w = watchAll(name, present);
+        sim.send({ cmd: present ? "start" : "stop", names: [name] });
+        const at = await w;
+        (present ? joins : leaves).push(at - t);
+        await sleep(1000);
+        const st1 = await fullStats();
+        const span = (Date.now() - t) / 1000;
+        changeBytes.push(relayed - bb - steadyRate * span);
+        changeCpu.push((st1.cpuUs - st0.cpuUs - steadyCpuRate * span) / 1000);
+        blocks.push(st1.elMaxMs);
+      }
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const n = memberCount + 1;
+    return [
+      { name: `loopback ${n}: steady-state egress per event server`, value: steadyRate / esIps.length / 1e6, unit: "MB/s", note: `over ${steadyS} s; MB/s by topic: ${byTopic}` },
+      { name: `loopback ${n}: one join or leave, extra egress per event server`, value: mean(changeBytes) / esIps.length / 1000, unit: "kB", note: `per member ${(mean(changeBytes) / esIps.length / n).toFixed(0)} B per event server, ${(mean(changeBytes) / n).toFixed(0)} B over all ${esIps.length}; mean of ${changeBytes.length}` },
+      { name: `loopback ${n}: leave → out of every member's membership`, value: mean(leaves), unit: "ms", note: `max ${Math.max(...leaves)} ms` },
+      { name: `loopback ${n}: join → in every member's membership`, value: mean(joins), unit: "ms", note: `max ${Math.max(...joins)} ms; start-up of all members ${startupS.toFixed(0)} s` },
+      { name: `loopback ${n}: full member CPU per change`, value: mean(changeCpu), unit: "ms", note: `above its steady ${(steadyCpuRate / 1000).toFixed(1)} ms/s; longest event-loop block ${Math.max(...blocks).toFixed(0)} ms; RSS ${s1.rssMb.toFixed(0)} MB` },
+    ];
+  } finally {
+    for (const s of sims) s.child.kill("SIGKILL");
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const sizes = (process.env["THOR_BENCH_SCALE_MODEL"] ?? "100,1000,10000").split(",").map(Number).filter((n) => n > 0);
+  const out = model(sizes);
+  if (process.env["THOR_BENCH_SCALE_LOOPBACK"] !== "0") {
+    out.push(...(await loopback(Number(process.env["THOR_BENCH_SCALE_MEMBERS"] ?? 1000), Number(process.env["THOR_BENCH_SCALE_PROCS"] ?? 2))));
+  }
+  return out;
+}
