@@ -27,9 +27,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { silentLogger, sleep, subscribe } from "../src/base/index.js";
-import { EventClient, EventServer, encodeRaw, FrameType, publishChannel, type TopicName } from "../src/events/index.js";
+import { EventClient, EventServer, encodeRaw, FrameType, LocalHub, publishChannel, type TopicName } from "../src/events/index.js";
 import { Manager } from "../src/manager/index.js";
-import { MembershipFeed, type Entity, type MembershipSnapshot } from "../src/overlay/index.js";
+import { diffMembership, encodeTable, MembershipDigest, MembershipFeed, RoleMap, toTuple, type Entity, type MembershipDelta, type MembershipSnapshot } from "../src/overlay/index.js";
 import { initCa, issueCertificate, TlsIdentity } from "../src/pki/index.js";
 import type { SimCommand, SimConfig, SimReport } from "./scale-sim.js";
 import type { BenchResult } from "./types.js";
@@ -82,54 +82,134 @@ interface ModelProtocol {
 
 const snapshot = (epoch: number, seq: number, members: Entity[]): MembershipSnapshot => ({ epoch, seq, manager: "mgr1", at: 1_800_000_000_000 + seq, members });
 
-/** Full tables on every change and every interval (the protocol before issue 16). */
+/**
+ * The protocol before issue 16, measured in the same run as the baseline:
+ * the whole table (JSON objects) on every change and every interval, and a
+ * member rebuilding every ring from it (what the feed did: diff + rebuild).
+ */
 const fullTables: ModelProtocol = {
   name: "full tables",
   table: (members) => eventBytes("Thor.Members", snapshot(1, 1, members)),
   change: (members, joined) => eventBytes("Thor.Members", snapshot(1, 2, [...members, joined])),
   periodic: (members) => eventBytes("Thor.Members", snapshot(1, 1, members)),
   apply(members, joined) {
-    const feed = new MembershipFeed();
-    feed.offer(snapshot(1, 1, members), MANAGER);
+    const before = snapshot(1, 1, members);
     const next = JSON.parse(JSON.stringify(snapshot(1, 2, [...members, joined]))) as MembershipSnapshot;
     const c0 = cpuUs();
     const t0 = performance.now();
-    feed.offer(next, MANAGER);
+    diffMembership(before, next);
+    RoleMap.fromMembers(next.members);
     return { cpuMs: (cpuUs() - c0) / 1000, blockMs: performance.now() - t0 };
   },
 };
 
-export const PROTOCOL: ModelProtocol = fullTables;
+/** Deltas, beacons and compressed tables on request, rings updated in place (issue 16). */
+const deltas: ModelProtocol = {
+  name: "deltas",
+  table: (members) => tableParts(members).reduce((sum, p) => sum + eventBytes("Thor.MembersTable", p), 0),
+  change: (members, joined) => eventBytes("Thor.Members", deltaFor(members, joined)),
+  periodic: (members) => eventBytes("Thor.Members", { kind: "beacon", epoch: 1, seq: 1, manager: "mgr1", at: 1_800_000_000_000, count: members.length, digest: MembershipDigest.of(members).value }),
+  apply(members, joined) {
+    const feed = new MembershipFeed();
+    for (const p of tableParts(members)) feed.offerTable(p, MANAGER);
+    const delta = JSON.parse(JSON.stringify(deltaFor(members, joined))) as MembershipDelta;
+    const c0 = cpuUs();
+    const t0 = performance.now();
+    feed.offer(delta, MANAGER);
+    return { cpuMs: (cpuUs() - c0) / 1000, blockMs: performance.now() - t0 };
+  },
+};
+
+function tableParts(members: Entity[]) {
+  return encodeTable({ epoch: 1, seq: 1, manager: "mgr1", at: 1_800_000_000_000 }, members);
+}
+
+function deltaFor(members: Entity[], joined: Entity): MembershipDelta {
+  const digest = MembershipDigest.of(members);
+  digest.toggle(joined);
+  return { kind: "delta", epoch: 1, seq: 2, manager: "mgr1", at: 1_800_000_000_001, count: members.length + 1, digest: digest.value, upsert: [toTuple(joined)], remove: [] };
+}
+
+/**
+ * Join-to-everyone in process: a real Manager on a LocalHub holding `n`
+ * members, `followers` feeds (1 point per member) following it, one joins:
+ * the time until every follower's membership has it. Followers run one
+ * after another here (in a network they run in parallel), so this is an
+ * upper bound of the manager window plus delivery plus every apply.
+ */
+async function joinToEveryone(n: number, followers: number): Promise<{ ms: number; followers: number }> {
+  const hub = new LocalHub();
+  const mgr = new Manager({ bus: hub.attach({ CN: "mgr1", OU: "manager" }), logger: silentLogger, id: "mgr1", ip: "10.255.0.1", heartbeatMs: 100, deadMs: 300 });
+  mgr.start();
+  try {
+    while (!mgr.isActive) await sleep(20);
+    for (let i = 0; i < n; i++) {
+      const e = modelEntity(i);
+      hub.attach({ CN: e.id, OU: "node" }, ["*"], [e.ip]).publish("Thor.Presence", e);
+    }
+    while ((mgr.snapshot?.members.length ?? 0) < n) await sleep(20);
+    const base = mgr.snapshot!;
+    const joined = modelEntity(n);
+    let have = 0;
+    const feeds = Array.from({ length: followers }, (_, i) => {
+      const feed = new MembershipFeed({ multiply: 1 });
+      feed.offerSnapshot(base, MANAGER);
+      feed.follow(hub.attach({ CN: `follower${i}`, OU: "node" }));
+      feed.subscribe((u) => {
+        if (u.changes.some((c) => c.type === "joined" && c.member.id === joined.id)) have++;
+      });
+      return feed;
+    });
+    const t0 = performance.now();
+    hub.attach({ CN: joined.id, OU: "node" }, ["*"], [joined.ip]).publish("Thor.Presence", joined);
+    while (have < feeds.length) await sleep(1);
+    return { ms: performance.now() - t0, followers: feeds.length };
+  } finally {
+    mgr.stop();
+  }
+}
+
+export const PROTOCOL: ModelProtocol = deltas;
 
 const SNAPSHOT_INTERVAL_S = 5;
 const PRESENCE_INTERVAL_S = 2;
 const MANAGERS = 2;
 
-function model(sizes: number[]): BenchResult[] {
+async function model(sizes: number[]): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
   for (const n of sizes) {
     const members = Array.from({ length: n }, (_, i) => modelEntity(i));
     const joined = modelEntity(n);
     const presence = eventBytes("Thor.Presence", joined, NODE_PUBLISHER(joined.id, joined.ip));
-    const periodic = PROTOCOL.periodic(members);
-    const membershipEgress = (n * periodic) / SNAPSHOT_INTERVAL_S;
     const presenceEgress = (MANAGERS * n * presence) / PRESENCE_INTERVAL_S;
-    out.push({ name: `model ${n}: full table on the wire`, value: PROTOCOL.table(members) / 1000, unit: "kB", note: PROTOCOL.name });
-    out.push({ name: `model ${n}: one join, bytes to each member per event server`, value: PROTOCOL.change(members, joined), unit: "B" });
+    const egress = (p: ModelProtocol) => (n * p.periodic(members)) / SNAPSHOT_INTERVAL_S + presenceEgress;
+    const BASE = fullTables;
+    out.push({ name: `model ${n}: full table on the wire`, value: PROTOCOL.table(members) / 1000, unit: "kB", baseline: { name: BASE.name, value: BASE.table(members) / 1000 }, note: `${PROTOCOL.name}: sent only to a member that asks` });
+    out.push({ name: `model ${n}: one join, bytes to each member per event server`, value: PROTOCOL.change(members, joined), unit: "B", baseline: { name: BASE.name, value: BASE.change(members, joined) } });
     out.push({
       name: `model ${n}: steady-state egress per event server`,
-      value: (membershipEgress + presenceEgress) / 1e6,
+      value: egress(PROTOCOL) / 1e6,
       unit: "MB/s",
-      note: `membership ${(membershipEgress / 1e6).toFixed(3)} MB/s (${periodic} B per member every ${SNAPSHOT_INTERVAL_S} s) + presence to ${MANAGERS} managers ${(presenceEgress / 1e6).toFixed(3)} MB/s`,
+      baseline: { name: BASE.name, value: egress(BASE) / 1e6 },
+      note: `membership ${((egress(PROTOCOL) - presenceEgress) / 1e6).toFixed(3)} MB/s (${PROTOCOL.periodic(members)} B per member every ${SNAPSHOT_INTERVAL_S} s) + presence to ${MANAGERS} managers ${(presenceEgress / 1e6).toFixed(3)} MB/s`,
     });
-    const runs = n >= 10_000 ? 1 : 3;
-    const applied = Array.from({ length: runs }, () => PROTOCOL.apply(members, joined));
+    const runs = n >= 10_000 ? 3 : 5;
+    const best = (p: ModelProtocol, r: number) => {
+      const applied = Array.from({ length: r }, () => p.apply(members, joined));
+      return { cpuMs: Math.min(...applied.map((a) => a.cpuMs)), blockMs: Math.min(...applied.map((a) => a.blockMs)), worst: Math.max(...applied.map((a) => a.blockMs)) };
+    };
+    const now = best(PROTOCOL, runs);
+    const before = best(BASE, 1);
     out.push({
       name: `model ${n}: member applies one join (2 rings × 1000 points)`,
-      value: Math.min(...applied.map((a) => a.cpuMs)),
+      value: now.cpuMs,
       unit: "ms CPU",
-      note: `longest synchronous block ${Math.max(...applied.map((a) => a.blockMs)).toFixed(1)} ms; best of ${runs}`,
+      baseline: { name: `${BASE.name} (diff + ring rebuild)`, value: before.cpuMs },
+      note: `synchronous block best ${now.blockMs.toFixed(1)} ms, worst ${now.worst.toFixed(1)} ms of ${runs} (${BASE.name}: ${before.blockMs.toFixed(0)} ms)`,
     });
+    const followers = Math.min(n, Number(process.env["THOR_BENCH_SCALE_FOLLOWERS"] ?? 500));
+    const j = await joinToEveryone(n, followers);
+    out.push({ name: `model ${n}: join → in every follower's membership (in process)`, value: j.ms, unit: "ms", note: `real Manager on an in-process bus, ${j.followers} followers applied one after another (manager window 50 ms)` });
   }
   return out;
 }
@@ -307,7 +387,7 @@ async function loopback(memberCount: number, procCount: number): Promise<BenchRe
 
 export async function run(): Promise<BenchResult[]> {
   const sizes = (process.env["THOR_BENCH_SCALE_MODEL"] ?? "100,1000,10000").split(",").map(Number).filter((n) => n > 0);
-  const out = model(sizes);
+  const out = await model(sizes);
   if (process.env["THOR_BENCH_SCALE_LOOPBACK"] !== "0") {
     out.push(...(await loopback(Number(process.env["THOR_BENCH_SCALE_MEMBERS"] ?? 1000), Number(process.env["THOR_BENCH_SCALE_PROCS"] ?? 2))));
   }

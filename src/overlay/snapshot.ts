@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { entitySchema } from "./entity.js";
+import { MAX_MEMBERS } from "./options.js";
 
 /**
  * The full membership as published by the active manager on `Thor.Members`.
@@ -17,7 +18,7 @@ export const membershipSnapshotSchema = z
     manager: z.string().min(1).max(128),
     /** Wall-clock publication time in ms. */
     at: z.number().int().nonnegative(),
-    members: z.array(entitySchema).max(100_000),
+    members: z.array(entitySchema).max(MAX_MEMBERS),
   })
   .strict();
 
