@@ -2,7 +2,7 @@
 
 /** A member silent this long is removed from the snapshot (members announce every 2 s). @default 6000 ms */
 export const DEFAULT_MEMBER_TIMEOUT_MS = 6_000;
-/** The active manager republishes the full snapshot this often. @default 5000 ms */
+/** The active manager publishes its beacon (version and digest of the membership) this often. @default 5000 ms */
 export const DEFAULT_SNAPSHOT_INTERVAL_MS = 5_000;
 /** Managers send heartbeats this often. @default 1000 ms */
 export const DEFAULT_HEARTBEAT_MS = 1_000;

@@ -218,3 +218,18 @@ test("follows a bus: asks for the table and takes only what a manager's certific
   off();
   unsub();
 });
+
+test("what a member keeps while it waits for a table is bounded, and requests are paced", () => {
+  const clock = new ManualClock();
+  const requests: MembershipRequest[] = [];
+  const feed = new MembershipFeed({ clock, maxPending: 16, requestIntervalMs: 1000 });
+  feed.follow({ subscribe: () => () => {}, publish: (_t, req) => requests.push(req) });
+  const base = [member("node1")];
+  for (let seq = 2; seq < 1002; seq++) feed.offer(deltaOf(base, base, { epoch: 1, seq }), MANAGER);
+  assert.equal(requests.length, 1, "a thousand deltas before the table: one request per interval");
+  clock.advance(1000);
+  assert.equal(requests.length, 2);
+  // The table at seq 985: only the kept deltas 986..1001 (the last 16) follow on.
+  for (const p of tableParts(snap(1, 985, base))) feed.offerTable(p, MANAGER);
+  assert.equal(feed.current?.seq, 1001);
+});
