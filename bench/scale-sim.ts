@@ -38,7 +38,7 @@ export type SimReport =
   | { ev: "started"; count: number }
   | { ev: "stopped"; count: number }
   | { ev: "seen"; id: string; present: boolean; at: number }
-  | { ev: "stats"; cpuUs: number; elMaxMs: number; rssMb: number };
+  | { ev: "stats"; cpuUs: number; elMaxMs: number; rssMb: number; applyUs: number[] };
 
 const shell = (name: string): Role => ({ name, start: async () => {}, stop: async () => {} });
 
@@ -52,6 +52,12 @@ const byName = new Map(config.members.map((m) => [m.name, m]));
 const running = new Map<string, Sim>();
 const identities = new Map<string, TlsIdentity>();
 const watches = new Map<string, { present: boolean; done: Set<string> }>();
+/** CPU µs spent applying each delta (feed, rings, listeners), since the last stats report. */
+let applyUs: number[] = [];
+const cpuUs = () => {
+  const c = process.cpuUsage();
+  return c.user + c.system;
+};
 const eld = monitorEventLoopDelay({ resolution: 1 });
 eld.enable();
 
@@ -86,8 +92,16 @@ async function start(name: string): Promise<void> {
   const sim = { runtime, bus };
   running.set(name, sim);
   runtime.onMembership(() => checkWatches(name));
+  // CPU of applying membership: a handler before the feed's and one after it (handlers run in subscription order).
+  let c0 = 0;
+  bus.subscribe("Thor.Members", () => (c0 = cpuUs()));
   await bus.start();
+  // Start announcing once a link is up, so a join measures the membership path, not a presence dropped before any link was up.
+  for (const t0 = Date.now(); bus.upCount === 0 && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 20));
   await runtime.start();
+  bus.subscribe("Thor.Members", (m) => {
+    if (m.kind === "delta") applyUs.push(cpuUs() - c0);
+  });
 }
 
 async function stop(name: string): Promise<void> {
@@ -116,7 +130,8 @@ process.on("message", (msg: SimCommand) => {
         checkWatches(undefined);
         return;
       case "stats":
-        { const c = process.cpuUsage(); send({ ev: "stats", cpuUs: c.user + c.system, elMaxMs: eld.max / 1e6, rssMb: process.memoryUsage().rss / 2 ** 20 }); }
+        send({ ev: "stats", cpuUs: cpuUs(), elMaxMs: eld.max / 1e6, rssMb: process.memoryUsage().rss / 2 ** 20, applyUs });
+        applyUs = [];
         eld.reset();
         return;
       case "exit":

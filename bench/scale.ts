@@ -26,7 +26,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { silentLogger, sleep, subscribe } from "../src/base/index.js";
+import { silentLogger, sleep, subscribe, type LogFn, type Logger } from "../src/base/index.js";
 import { EventClient, EventServer, encodeRaw, FrameType, LocalHub, publishChannel, type TopicName } from "../src/events/index.js";
 import { Manager } from "../src/manager/index.js";
 import { diffMembership, encodeTable, MembershipDigest, MembershipFeed, RoleMap, toTuple, type Entity, type MembershipDelta, type MembershipSnapshot } from "../src/overlay/index.js";
@@ -58,6 +58,22 @@ export function modelEntity(i: number, ip = `10.${(i >> 16) & 255}.${(i >> 8) & 
 /** Bytes of the EVENT frame an event server sends each subscriber of `topic`. */
 function eventBytes(topic: TopicName, payload: unknown, publisher = MANAGER): number {
   return encodeRaw(FrameType.EVENT, JSON.stringify({ topic, msgId: randomUUID(), payload, publisher })).length;
+}
+
+/** A logger that only counts messages by text (what the managers did during the run). */
+class CountingLogger implements Logger {
+  constructor(readonly counts = new Map<string, number>()) {}
+  private count: LogFn = ((a: object | string, b?: string) => {
+    const msg = typeof a === "string" ? a : (b ?? "");
+    this.counts.set(msg, (this.counts.get(msg) ?? 0) + 1);
+  }) as LogFn;
+  debug = this.count;
+  info = this.count;
+  warn = this.count;
+  error = this.count;
+  child(): Logger {
+    return new CountingLogger(this.counts);
+  }
 }
 
 const cpuUs = () => {
@@ -139,7 +155,8 @@ function deltaFor(members: Entity[], joined: Entity): MembershipDelta {
  */
 async function joinToEveryone(n: number, followers: number): Promise<{ ms: number; followers: number }> {
   const hub = new LocalHub();
-  const mgr = new Manager({ bus: hub.attach({ CN: "mgr1", OU: "manager" }), logger: silentLogger, id: "mgr1", ip: "10.255.0.1", heartbeatMs: 100, deadMs: 300 });
+  // Members announce once here: they must not expire while the model runs.
+  const mgr = new Manager({ bus: hub.attach({ CN: "mgr1", OU: "manager" }), logger: silentLogger, id: "mgr1", ip: "10.255.0.1", heartbeatMs: 100, deadMs: 300, memberTimeoutMs: 3_600_000 });
   mgr.start();
   try {
     while (!mgr.isActive) await sleep(20);
@@ -281,10 +298,12 @@ async function loopback(memberCount: number, procCount: number): Promise<BenchRe
       closers.push(() => es.stop());
     }
     const managers: Manager[] = [];
+    const mgrLog = new CountingLogger();
+    const mgrCounts = () => new Map(mgrLog.counts);
     for (const i of [1, 2]) {
       const bus = new EventClient({ identity: await load(`mgr${i}`), logger: silentLogger, servers: servers.map((s) => ({ host: s.split(":")[0]!, port: Number(s.split(":")[1]) })) });
       await bus.start();
-      const mgr = new Manager({ bus, logger: silentLogger, id: `mgr${i}`, ip: `127.0.180.${9 + i}`, priority: i });
+      const mgr = new Manager({ bus, logger: mgrLog, id: `mgr${i}`, ip: `127.0.180.${9 + i}`, priority: i });
       mgr.start();
       managers.push(mgr);
       closers.push(async () => {
@@ -329,18 +348,20 @@ async function loopback(memberCount: number, procCount: number): Promise<BenchRe
       const r = fullSim.next("stats");
       fullSim.send({ cmd: "stats" });
       const s = await r;
-      return s.ev === "stats" ? s : { cpuUs: 0, elMaxMs: 0, rssMb: 0 };
+      return s.ev === "stats" ? s : { cpuUs: 0, elMaxMs: 0, rssMb: 0, applyUs: [] };
     };
     // Steady state: let the start-up settle, then count every relayed byte.
     await sleep(8000);
     const steadyS = Number(process.env["THOR_BENCH_SCALE_STEADY_S"] ?? 15);
     const b0 = relayed;
     const topics0 = new Map(topicBytes);
+    const m0 = mgrCounts();
     const s0 = await fullStats();
     await sleep(steadyS * 1000);
     const s1 = await fullStats();
     const steadyRate = (relayed - b0) / steadyS;
     const steadyCpuRate = (s1.cpuUs - s0.cpuUs) / steadyS;
+    const churn = [...mgrLog.counts].filter(([k, v]) => v !== (m0.get(k) ?? 0)).map(([k, v]) => `${k} ×${v - (m0.get(k) ?? 0)}`).join(", ");
     const byTopic = [...topicBytes].map(([t, b]) => `${t.replace("Thor.", "")} ${((b - (topics0.get(t) ?? 0)) / steadyS / esIps.length / 1e6).toFixed(3)}`).join(", ");
 
     // Changes: a member leaves, then joins again; each is timed until every member's membership reflects it.
@@ -349,6 +370,7 @@ async function loopback(memberCount: number, procCount: number): Promise<BenchRe
     const leaves: number[] = [];
     const changeBytes: number[] = [];
     const changeCpu: number[] = [];
+    const applyCpu: number[] = [];
     const blocks: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const sim = crowd[r % crowd.length]!;
@@ -366,17 +388,20 @@ async function loopback(memberCount: number, procCount: number): Promise<BenchRe
         const span = (Date.now() - t) / 1000;
         changeBytes.push(relayed - bb - steadyRate * span);
         changeCpu.push((st1.cpuUs - st0.cpuUs - steadyCpuRate * span) / 1000);
+        applyCpu.push(...st1.applyUs.map((us) => us / 1000));
         blocks.push(st1.elMaxMs);
       }
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
     const n = memberCount + 1;
     return [
-      { name: `loopback ${n}: steady-state egress per event server`, value: steadyRate / esIps.length / 1e6, unit: "MB/s", note: `over ${steadyS} s; MB/s by topic: ${byTopic}` },
+      { name: `loopback ${n}: steady-state egress per event server`, value: steadyRate / esIps.length / 1e6, unit: "MB/s", note: `over ${steadyS} s; MB/s by topic: ${byTopic}; the managers meanwhile: ${churn || "nothing logged"}` },
       { name: `loopback ${n}: one join or leave, extra egress per event server`, value: mean(changeBytes) / esIps.length / 1000, unit: "kB", note: `per member ${(mean(changeBytes) / esIps.length / n).toFixed(0)} B per event server, ${(mean(changeBytes) / n).toFixed(0)} B over all ${esIps.length}; mean of ${changeBytes.length}` },
       { name: `loopback ${n}: leave → out of every member's membership`, value: mean(leaves), unit: "ms", note: `max ${Math.max(...leaves)} ms` },
       { name: `loopback ${n}: join → in every member's membership`, value: mean(joins), unit: "ms", note: `max ${Math.max(...joins)} ms; start-up of all members ${startupS.toFixed(0)} s` },
-      { name: `loopback ${n}: full member CPU per change`, value: mean(changeCpu), unit: "ms", note: `above its steady ${(steadyCpuRate / 1000).toFixed(1)} ms/s; longest event-loop block ${Math.max(...blocks).toFixed(0)} ms; RSS ${s1.rssMb.toFixed(0)} MB` },
+      { name: `loopback ${n}: full member CPU applying one delta (feed, 2 rings × 1000 points)`, value: median(applyCpu), unit: "ms", note: `median of ${applyCpu.length}, max ${Math.max(...applyCpu).toFixed(1)} ms; measured around the feed's handler` },
+      { name: `loopback ${n}: full member process CPU per change`, value: mean(changeCpu), unit: "ms", note: `all of it (TLS, 3 copies, decode, apply) above its steady ${(steadyCpuRate / 1000).toFixed(1)} ms/s, so noisy; longest event-loop block ${Math.max(...blocks).toFixed(0)} ms; RSS ${s1.rssMb.toFixed(0)} MB` },
     ];
   } finally {
     for (const s of sims) s.child.kill("SIGKILL");
