@@ -63,6 +63,28 @@ export function checkPresence(entity: Entity, meta: EventMeta): string | undefin
   return undefined;
 }
 
+/** Most bytes of member entries in one delta, far below the event servers' frame limit. @default 256 KiB */
+const MAX_DELTA_BYTES = 256 * 1024;
+
+/** Consecutive batches of at most MAX_DELTA_OPS changes and about MAX_DELTA_BYTES of entries (an entry larger alone goes alone). */
+function deltaBatches<T extends { entity: Entity; gone: boolean }>(ops: readonly T[]): T[][] {
+  const out: T[][] = [];
+  let batch: T[] = [];
+  let bytes = 0;
+  for (const op of ops) {
+    const size = op.gone ? op.entity.id.length + 3 : JSON.stringify(toTuple(op.entity)).length;
+    if (batch.length > 0 && (batch.length >= MAX_DELTA_OPS || bytes + size > MAX_DELTA_BYTES)) {
+      out.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(op);
+    bytes += size;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
+}
+
 /** What the active manager has published: the membership at version `(epoch, seq)`. */
 interface Published {
   readonly epoch: number;
@@ -235,8 +257,7 @@ export class Manager {
       else if (!now && was) ops.push({ entity: was, gone: true });
     }
     this.dirty.clear();
-    for (let i = 0; i < ops.length; i += MAX_DELTA_OPS) {
-      const batch = ops.slice(i, i + MAX_DELTA_OPS);
+    for (const batch of deltaBatches(ops)) {
       for (const { entity, gone } of batch) {
         const was = p.byId.get(entity.id);
         if (was) p.digest.toggle(was);

@@ -103,4 +103,20 @@ describe("manager: deltas, beacons and tables on request", () => {
     assert.equal(follower.stats.tables, 1, "followed by deltas alone after its first table");
     mgr.stop();
   });
+
+  it("keeps each delta far below the frame limit however large the members' entries are", async () => {
+    const { clock, hub, mgr } = world();
+    mgr.start();
+    await run(clock, 4000);
+    const sizes: number[] = [];
+    hub.attach({ CN: "watcher", OU: "monitor" }).subscribe("Thor.Members", (m) => m.kind === "delta" && sizes.push(JSON.stringify(m).length));
+    const big = (i: number): Entity => ({ ...entity(i), attrs: Object.fromEntries(Array.from({ length: 30 }, (_, k) => [`a${k}`, "x".repeat(1000)])) });
+    for (let i = 0; i < 40; i++) hub.attach({ CN: `n${i}`, OU: "node" }, ["*"], [entity(i).ip]).publish("Thor.Presence", big(i));
+    await run(clock, 200);
+    assert.ok(sizes.length >= 4, `${sizes.length} deltas for 40 entries of 30 kB`);
+    assert.ok(sizes.every((b) => b < 300 * 1024), `delta sizes ${sizes.join(", ")}`);
+    assert.equal(mgr.snapshot?.members.length, 40);
+    mgr.stop();
+  });
 });
+
