@@ -4,12 +4,13 @@
  *   frame = length:uint32be  type:uint8  body:(length - 1 bytes of UTF-8 JSON)
  *
  * `length` counts the type byte and the body, so the smallest frame is 5
- * bytes on the wire. A frame longer than `maxFrame` is reported from its
- * header alone and skipped: its bytes are discarded as they arrive (never
- * buffered) and decoding goes on after it, so the peer gets a clear error and
- * keeps its connection. A frame with an unknown type or a body that is not a
- * JSON object of the right shape is a protocol error: the decoder reports it
- * and stops (the connection is closed, nothing after it is trusted).
+ * bytes on the wire. A frame of a known type longer than `maxFrame` (up to
+ * MAX_SKIP_FACTOR times it) is reported from its header alone and skipped:
+ * its bytes are discarded as they arrive (never buffered) and decoding goes
+ * on after it, so the peer gets a clear error and keeps its connection. A
+ * longer one, a frame with an unknown type or a body that is not a JSON
+ * object of the right shape is a protocol error: the decoder reports it and
+ * stops (the connection is closed, nothing after it is trusted).
  */
 import { z } from "zod";
 import { MAX_ADDRESSEES } from "./options.js";
@@ -69,6 +70,8 @@ export type Frame =
 
 /** @default 1 MiB */
 export const DEFAULT_MAX_FRAME = 1024 * 1024;
+/** An oversized frame of a known type up to this many times the limit is skipped; a larger "frame" is a protocol error. */
+export const MAX_SKIP_FACTOR = 64;
 
 export function encodeFrame(frame: Frame): Buffer {
   return encodeRaw(frame.type, JSON.stringify(frame.body));
@@ -148,6 +151,16 @@ export class FrameDecoder {
         return out;
       }
       if (len > this.maxFrame + 1) {
+        // Skipped only when it looks like a frame: a known type and a length within MAX_SKIP_FACTOR × the limit.
+        // Anything else (an HTTP request, 2 GB of "length") is garbage: a protocol error.
+        if (buf.length - offset < 5) break;
+        const type = buf.readUInt8(offset + 4);
+        if (!typeNames.has(type) || len > this.maxFrame * MAX_SKIP_FACTOR) {
+          this.failed = `frame of ${len} bytes exceeds the limit of ${this.maxFrame} bytes`;
+          out.push({ ok: false, error: this.failed });
+          this.reset();
+          return out;
+        }
         this.skipped++;
         out.push({ ok: false, error: `frame of ${len} bytes exceeds the limit of ${this.maxFrame} bytes; skipped`, skipped: true });
         const available = buf.length - offset - 4;

@@ -53,8 +53,20 @@ describe("event frame codec", () => {
     // Oversized and whole in one chunk, between two good frames.
     const big = Buffer.alloc(4 + 3000);
     big.writeUInt32BE(3000, 0);
+    big.writeUInt8(FrameType.EVENT, 4);
     const all = new FrameDecoder(1024).push(Buffer.concat([encodeFrame(publish), big, encodeFrame(publish)]));
     assert.deepEqual(all.map((r) => (r.ok ? "frame" : "skipped")), ["frame", "skipped", "frame"]);
+  });
+
+  it("treats an absurd length or an unknown type as garbage: a protocol error, not a frame to skip", () => {
+    for (const head of [Buffer.from("GET / HTTP/1.1\r\n"), Buffer.from([0x7f, 0xff, 0xff, 0xff, FrameType.PUBLISH])]) {
+      const d = new FrameDecoder(1024);
+      const out = d.push(head);
+      assert.equal(out.length, 1);
+      assert.ok(out[0]?.ok === false && !out[0].skipped);
+      assert.match(d.failed ?? "", /exceeds the limit of 1024 bytes/);
+      assert.deepEqual(d.push(encodeFrame(publish)), [], "nothing is decoded after an error");
+    }
   });
 
   it("reports unknown types, bad JSON and wrong shapes", () => {
