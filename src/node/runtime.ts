@@ -189,7 +189,14 @@ export class NodeRuntime {
     run();
   }
 
+  /**
+   * Announce this node, once it holds the membership: its join then reaches
+   * the others only when it can already place keys on the rings (a peer
+   * handing registrations over to it finds it ready). Until the first table
+   * arrives the announcements wait; the table's update announces at once.
+   */
   private announce(): void {
+    if (!this.feed.current) return;
     this.opts.bus.publish("Thor.Presence", this.self());
   }
 

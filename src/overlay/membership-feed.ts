@@ -141,6 +141,8 @@ export class MembershipFeed {
   private pending: MembershipDelta[] = [];
   private wanted: TableRequestReason | undefined;
   private lastRequestAt = Number.NEGATIVE_INFINITY;
+  /** Whether a manager's message arrived since the last request (if none did, that request may have been lost: no link was up). */
+  private heardSinceRequest = true;
   private retry: TimerHandle | undefined;
   private requester: ((req: MembershipRequest) => void) | undefined;
   readonly stats: MembershipFeedStats = { deltas: 0, tables: 0, requests: 0, refused: 0 };
@@ -194,6 +196,13 @@ export class MembershipFeed {
       this.opts.logger?.warn({ publisher: publisher.subject["CN"], kind: message.kind }, "membership message not published by a manager, ignored");
       return this.refuse("not-a-manager");
     }
+    if (!this.heardSinceRequest && this.wanted) this.want(this.wanted, true);
+    const verdict = this.decide(message);
+    this.heardSinceRequest = true;
+    return verdict;
+  }
+
+  private decide(message: MembershipMessage): MembershipVerdict {
     const cur = this.snapshot;
     if (message.kind === "delta") this.stats.deltas++;
     if (!cur) return this.keep(message, "no-table", "start");
@@ -277,13 +286,19 @@ export class MembershipFeed {
     return { type: "ignored", reason };
   }
 
-  /** Ask for the full table now, or when the last request is old enough, and keep asking until one is applied. */
-  private want(why: TableRequestReason): void {
+  /**
+   * Ask for the full table now, or when the last request is old enough, and
+   * keep asking until one is applied. `now` asks at once: the first message
+   * from a manager after a request that nothing followed (it went out before
+   * any link to an event server was up).
+   */
+  private want(why: TableRequestReason, now = false): void {
     if (!this.wanted || why !== "digest") this.wanted = why;
     const interval = this.opts.requestIntervalMs ?? DEFAULT_TABLE_REQUEST_INTERVAL_MS;
-    const now = this.clock.now();
-    if (this.requester && now - this.lastRequestAt >= interval) {
-      this.lastRequestAt = now;
+    const at = this.clock.now();
+    if (this.requester && (now || at - this.lastRequestAt >= interval)) {
+      this.lastRequestAt = at;
+      this.heardSinceRequest = false;
       this.stats.requests++;
       const cur = this.snapshot;
       this.requester(cur ? { reason: this.wanted, have: { epoch: cur.epoch, seq: cur.seq } } : { reason: this.wanted });
