@@ -19,6 +19,16 @@ export interface EventMeta {
   readonly publisher: PublisherIdentity;
 }
 
+/** How a publication is delivered. */
+export interface PublishOptions {
+  /**
+   * Deliver only to subscribers whose certificate CN is listed (at most
+   * MAX_ADDRESSEES): an answer meant for a few members, e.g. a full
+   * membership table, instead of a broadcast. @default everyone subscribed
+   */
+  readonly to?: readonly string[];
+}
+
 export type EventHandler<K extends TopicName> = (payload: TopicMap[K], meta: EventMeta) => void;
 
 /**
@@ -29,7 +39,7 @@ export type EventHandler<K extends TopicName> = (payload: TopicMap[K], meta: Eve
  */
 export interface EventBus {
   /** Returns false when no event server took it (it is dropped, not queued). */
-  publish<K extends TopicName>(topic: K, payload: TopicMap[K]): boolean;
+  publish<K extends TopicName>(topic: K, payload: TopicMap[K], options?: PublishOptions): boolean;
   /** Returns an unsubscribe function. */
   subscribe<K extends TopicName>(topic: K, handler: EventHandler<K>): () => void;
 }

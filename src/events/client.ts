@@ -9,12 +9,12 @@ import type tls from "node:tls";
 import { randomUUID } from "node:crypto";
 import { backoffDelay, describeError, systemClock, type Clock, type Logger, type TimerHandle } from "../base/index.js";
 import { formatSubject, MemberLink, type Passport, type TlsIdentity } from "../pki/index.js";
-import type { EventBus, EventHandler, EventMeta } from "./bus.js";
+import type { EventBus, EventHandler, EventMeta, PublishOptions } from "./bus.js";
 import { encodeFrame, encodeRaw, FrameDecoder, FrameType, DEFAULT_MAX_FRAME, type Frame } from "./frame-codec.js";
 import { isTopicName, topicSchemas, type TopicMap, type TopicName } from "./topics.js";
 import { endpointKey, type Endpoint } from "./discovery.js";
 import { linkChannel } from "./diagnostics.js";
-import { EventsClosedError } from "./errors.js";
+import { EventsClosedError, FrameTooLargeError } from "./errors.js";
 import {
   DEFAULT_DEDUP_WINDOW,
   DEFAULT_DISCOVERY_INTERVAL_MS,
@@ -113,9 +113,18 @@ export class EventClient implements EventBus {
     await this.refreshServers();
   }
 
-  publish<K extends TopicName>(topic: K, payload: TopicMap[K]): boolean {
+  /**
+   * Publish on every link that is up; false when none was (the event is
+   * dropped, not queued). Throws `FrameTooLargeError` when the frame would
+   * exceed the frame limit (the servers would skip it): the caller learns
+   * at once, instead of the event being lost on the way.
+   */
+  publish<K extends TopicName>(topic: K, payload: TopicMap[K], options?: PublishOptions): boolean {
     if (this.closed) throw new EventsClosedError("event client is closed");
-    const buf = encodeFrame({ type: FrameType.PUBLISH, body: { topic, msgId: randomUUID(), payload } });
+    const body = options?.to ? { topic, msgId: randomUUID(), payload, to: [...options.to] } : { topic, msgId: randomUUID(), payload };
+    const buf = encodeFrame({ type: FrameType.PUBLISH, body });
+    const max = this.opts.maxFrame ?? DEFAULT_MAX_FRAME;
+    if (buf.length - 5 > max) throw new FrameTooLargeError(`${topic} publication of ${buf.length - 5} bytes exceeds the event servers' frame limit of ${max} bytes`);
     let sent = false;
     for (const link of this.links.values()) {
       if (link.state === "up" && link.socket?.writable) {
@@ -255,6 +264,10 @@ export class EventClient implements EventBus {
     });
     socket.on("data", (chunk: Buffer) => {
       for (const r of decoder.push(chunk)) {
+        if (!r.ok && r.skipped) {
+          this.log.warn({ endpoint: link.key, reason: r.error }, "oversized event from event server skipped");
+          continue;
+        }
         if (!r.ok) {
           link.lastError = r.error;
           this.log.warn({ endpoint: link.key, reason: r.error }, "protocol error from event server, reconnecting");

@@ -4,12 +4,16 @@
  *   frame = length:uint32be  type:uint8  body:(length - 1 bytes of UTF-8 JSON)
  *
  * `length` counts the type byte and the body, so the smallest frame is 5
- * bytes on the wire. A frame longer than `maxFrame` or with an unknown type or
- * a body that is not a JSON object of the right shape is a protocol error: the
- * decoder reports it and stops (the connection is closed, nothing after it is
- * trusted).
+ * bytes on the wire. A frame of a known type longer than `maxFrame` (up to
+ * MAX_SKIP_FACTOR times it) is reported from its header alone and skipped:
+ * its bytes are discarded as they arrive (never buffered) and decoding goes
+ * on after it, so the peer gets a clear error and keeps its connection. A
+ * longer one, a frame with an unknown type or a body that is not a JSON
+ * object of the right shape is a protocol error: the decoder reports it and
+ * stops (the connection is closed, nothing after it is trusted).
  */
 import { z } from "zod";
+import { MAX_ADDRESSEES } from "./options.js";
 
 export const FrameType = {
   SUBSCRIBE: 1,
@@ -36,7 +40,15 @@ const publisherSchema = z.object({
 export const frameBodySchemas = {
   [FrameType.SUBSCRIBE]: z.object({ topics: topicList }).strict(),
   [FrameType.UNSUBSCRIBE]: z.object({ topics: topicList }).strict(),
-  [FrameType.PUBLISH]: z.object({ topic: z.string().min(1).max(128), msgId: z.string().min(1).max(64), payload: z.unknown() }).strict(),
+  [FrameType.PUBLISH]: z
+    .object({
+      topic: z.string().min(1).max(128),
+      msgId: z.string().min(1).max(64),
+      payload: z.unknown(),
+      /** Deliver only to subscribers with one of these certificate CNs. */
+      to: z.array(z.string().min(1).max(128)).min(1).max(MAX_ADDRESSEES).optional(),
+    })
+    .strict(),
   [FrameType.EVENT]: z
     .object({ topic: z.string().min(1).max(128), msgId: z.string().min(1).max(64), payload: z.unknown(), publisher: publisherSchema })
     .strict(),
@@ -58,6 +70,8 @@ export type Frame =
 
 /** @default 1 MiB */
 export const DEFAULT_MAX_FRAME = 1024 * 1024;
+/** An oversized frame of a known type up to this many times the limit is skipped; a larger "frame" is a protocol error. */
+export const MAX_SKIP_FACTOR = 64;
 
 export function encodeFrame(frame: Frame): Buffer {
   return encodeRaw(frame.type, JSON.stringify(frame.body));
@@ -73,7 +87,8 @@ export function encodeRaw(type: FrameTypeCode, json: string): Buffer {
   return buf;
 }
 
-export type DecodeResult = { ok: true; frame: Frame } | { ok: false; error: string };
+/** A decoded frame, or why not; `skipped` marks an oversized frame that was skipped (the stream goes on). */
+export type DecodeResult = { ok: true; frame: Frame } | { ok: false; error: string; skipped?: true };
 
 const typeNames = new Map<number, FrameTypeName>(Object.entries(FrameType).map(([k, v]) => [v, k as FrameTypeName]));
 
@@ -106,12 +121,22 @@ export function decodeBody(type: number, body: Buffer): DecodeResult {
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** Bytes of an oversized frame still to discard. */
+  private skipping = 0;
   failed: string | undefined;
+  /** Oversized frames skipped so far. */
+  skipped = 0;
 
   constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {}
 
   push(chunk: Buffer): DecodeResult[] {
     if (this.failed) return [];
+    if (this.skipping > 0) {
+      const n = Math.min(this.skipping, chunk.length);
+      this.skipping -= n;
+      chunk = chunk.subarray(n);
+      if (chunk.length === 0) return [];
+    }
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     const out: DecodeResult[] = [];
@@ -119,9 +144,31 @@ export class FrameDecoder {
     let offset = 0;
     while (buf.length - offset >= 4) {
       const len = buf.readUInt32BE(offset);
-      if (len < 1 || len > this.maxFrame + 1) {
-        this.failed = len < 1 ? "empty frame" : `frame of ${len} bytes exceeds the limit of ${this.maxFrame} bytes`;
+      if (len < 1) {
+        this.failed = "empty frame";
         out.push({ ok: false, error: this.failed });
+        this.reset();
+        return out;
+      }
+      if (len > this.maxFrame + 1) {
+        // Skipped only when it looks like a frame: a known type and a length within MAX_SKIP_FACTOR × the limit.
+        // Anything else (an HTTP request, 2 GB of "length") is garbage: a protocol error.
+        if (buf.length - offset < 5) break;
+        const type = buf.readUInt8(offset + 4);
+        if (!typeNames.has(type) || len > this.maxFrame * MAX_SKIP_FACTOR) {
+          this.failed = `frame of ${len} bytes exceeds the limit of ${this.maxFrame} bytes`;
+          out.push({ ok: false, error: this.failed });
+          this.reset();
+          return out;
+        }
+        this.skipped++;
+        out.push({ ok: false, error: `frame of ${len} bytes exceeds the limit of ${this.maxFrame} bytes; skipped`, skipped: true });
+        const available = buf.length - offset - 4;
+        if (available >= len) {
+          offset += 4 + len;
+          continue;
+        }
+        this.skipping = len - available;
         this.reset();
         return out;
       }

@@ -21,7 +21,7 @@ export {
   type StatisticsReport,
   type ProvisioningChange,
 } from "./topics.js";
-export type { EventBus, EventHandler, EventMeta, PublisherIdentity } from "./bus.js";
+export type { EventBus, EventHandler, EventMeta, PublisherIdentity, PublishOptions } from "./bus.js";
 export { LocalHub, LocalBus } from "./local-bus.js";
 export {
   FrameType,
@@ -37,7 +37,7 @@ export {
 export { EventServer, DEFAULT_PUBLISH_POLICY, type EventServerOptions, type EventServerStats } from "./server.js";
 export { EventClient, type EventClientOptions, type LinkState, type LinkStatus } from "./client.js";
 export { discoverEventServers, parseEndpoint, endpointKey, type Endpoint, type SrvDiscoveryOptions } from "./discovery.js";
-export { EventsDiscoveryError, EventsClosedError } from "./errors.js";
+export { EventsDiscoveryError, EventsClosedError, FrameTooLargeError } from "./errors.js";
 export { linkChannel, refusedChannel, publishChannel } from "./diagnostics.js";
 export {
   DEFAULT_EVENT_PORT,
@@ -48,4 +48,5 @@ export {
   DEFAULT_RECONNECT_BASE_MS,
   DEFAULT_RECONNECT_MAX_MS,
   DEFAULT_DEDUP_WINDOW,
+  MAX_ADDRESSEES,
 } from "./options.js";

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { EventBus, EventHandler, EventMeta, PublisherIdentity } from "./bus.js";
+import type { EventBus, EventHandler, EventMeta, PublishOptions, PublisherIdentity } from "./bus.js";
 import type { TopicMap, TopicName } from "./topics.js";
 
 /**
@@ -9,7 +9,7 @@ import type { TopicMap, TopicName } from "./topics.js";
  * deep-copied, so code under test cannot rely on shared objects.
  */
 export class LocalHub {
-  private readonly handlers = new Map<TopicName, Set<(payload: unknown, meta: EventMeta) => void>>();
+  private readonly handlers = new Map<TopicName, Map<(payload: unknown, meta: EventMeta) => void, PublisherIdentity>>();
   /** When false, publications are dropped (simulates a partition of everyone). */
   connected = true;
 
@@ -18,20 +18,21 @@ export class LocalHub {
   }
 
   /** @internal */
-  deliver(topic: TopicName, payload: unknown, publisher: PublisherIdentity): void {
+  deliver(topic: TopicName, payload: unknown, publisher: PublisherIdentity, options?: PublishOptions): void {
     if (!this.connected) return;
     const json = JSON.stringify(payload);
     const meta: EventMeta = { msgId: randomUUID(), publisher };
+    const only = options?.to ? new Set(options.to) : undefined;
     queueMicrotask(() => {
-      for (const h of this.handlers.get(topic) ?? []) h(JSON.parse(json), meta);
+      for (const [h, subscriber] of this.handlers.get(topic) ?? []) if (!only || only.has(subscriber.subject["CN"] ?? "")) h(JSON.parse(json), meta);
     });
   }
 
   /** @internal */
-  on(topic: TopicName, h: (payload: unknown, meta: EventMeta) => void): () => void {
+  on(topic: TopicName, h: (payload: unknown, meta: EventMeta) => void, subscriber: PublisherIdentity): () => void {
     let set = this.handlers.get(topic);
-    if (!set) this.handlers.set(topic, (set = new Set()));
-    set.add(h);
+    if (!set) this.handlers.set(topic, (set = new Map()));
+    set.set(h, subscriber);
     return () => set.delete(h);
   }
 }
@@ -45,16 +46,16 @@ export class LocalBus implements EventBus {
     private readonly identity: PublisherIdentity,
   ) {}
 
-  publish<K extends TopicName>(topic: K, payload: TopicMap[K]): boolean {
+  publish<K extends TopicName>(topic: K, payload: TopicMap[K], options?: PublishOptions): boolean {
     if (this.closed) return false;
-    this.hub.deliver(topic, payload, this.identity);
+    this.hub.deliver(topic, payload, this.identity, options);
     return true;
   }
 
   subscribe<K extends TopicName>(topic: K, handler: EventHandler<K>): () => void {
     const off = this.hub.on(topic, (p, m) => {
       if (!this.closed) handler(p as TopicMap[K], m);
-    });
+    }, this.identity);
     this.unsubs.add(off);
     return () => {
       off();

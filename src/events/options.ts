@@ -23,3 +23,5 @@ export const DEFAULT_MAX_CONNECTIONS = 4096;
  * servers qualify. @default [{ OU: "eventserver" }]
  */
 export const DEFAULT_SERVER_PASSPORTS: ReadonlyArray<Readonly<Record<string, string>>> = [{ OU: "eventserver" }];
+/** Most certificate CNs one addressed publication may name (`PublishOptions.to`). @default 1024 */
+export const MAX_ADDRESSEES = 1024;

@@ -44,6 +44,7 @@ export interface EventServerOptions {
 /** Who may publish what by default: only managers publish membership and elections. */
 export const DEFAULT_PUBLISH_POLICY: Record<string, Passport[]> = {
   "Thor.Members": [{ OU: "manager" }],
+  "Thor.MembersTable": [{ OU: "manager" }],
   "Thor.Manager": [{ OU: "manager" }],
   "Thor.Database": [{ OU: "database" }, { OU: "manager" }],
   "Thor.Provisioning": [{ OU: "manager" }, { OU: "provisioning" }, { OU: "node", role: "provisioning_server" }],
@@ -73,6 +74,8 @@ export interface EventServerStats {
   refused: number;
   slowDisconnects: number;
   protocolErrors: number;
+  /** Frames over the size limit, skipped with an error to their sender. */
+  oversized: number;
 }
 
 export class EventServer {
@@ -82,7 +85,7 @@ export class EventServer {
   private readonly subscribers = new Map<string, Set<Connection>>();
   private readonly sockets = new Set<Socket>();
   private nextId = 1;
-  readonly stats: EventServerStats = { connections: 0, published: 0, delivered: 0, refused: 0, slowDisconnects: 0, protocolErrors: 0 };
+  readonly stats: EventServerStats = { connections: 0, published: 0, delivered: 0, refused: 0, slowDisconnects: 0, protocolErrors: 0, oversized: 0 };
   private readonly log: Logger;
   private readonly maxQueue: number;
 
@@ -157,6 +160,13 @@ export class EventServer {
     });
     socket.on("data", (chunk: Buffer) => {
       for (const result of conn.decoder.push(chunk)) {
+        if (!result.ok && result.skipped) {
+          // Too large, but well framed: say so and keep the connection (its other traffic, heartbeats included, goes on).
+          this.stats.oversized++;
+          log.warn({ reason: result.error }, "oversized frame skipped");
+          this.send(conn, encodeFrame({ type: FrameType.ERROR, body: { code: "frame-too-large", message: result.error } }));
+          continue;
+        }
         if (!result.ok) {
           this.stats.protocolErrors++;
           log.warn({ reason: result.error }, "protocol error, closing connection");
@@ -194,7 +204,7 @@ export class EventServer {
         }
         return;
       case FrameType.PUBLISH: {
-        const { topic, msgId, payload } = frame.body;
+        const { topic, msgId, payload, to } = frame.body;
         const policy = (this.opts.publishPolicy ?? DEFAULT_PUBLISH_POLICY)[topic];
         if (policy && !publishAllowed(policy, conn.peer)) {
           log.warn({ topic }, "publication refused by publish policy");
@@ -211,8 +221,15 @@ export class EventServer {
           FrameType.EVENT,
           JSON.stringify({ topic, msgId, payload, publisher: { subject: conn.peer.subject, roles: conn.peer.roles, ips: conn.peer.ips } }),
         );
-        for (const sub of subs) this.send(sub, buf);
-        publishChannel.publish({ topic, bytes: buf.length, subscribers: subs.size });
+        // An addressed publication goes only to the subscribers whose certificate CN is named.
+        const only = to ? new Set(to) : undefined;
+        let delivered = 0;
+        for (const sub of subs) {
+          if (only && !only.has(sub.peer.subject["CN"] ?? "")) continue;
+          this.send(sub, buf);
+          delivered++;
+        }
+        publishChannel.publish({ topic, bytes: buf.length, subscribers: delivered });
         return;
       }
       case FrameType.PING:

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { entitySchema, membershipSnapshotSchema } from "../overlay/index.js";
+import { entitySchema, membershipMessageSchema, membershipRequestSchema, membershipTableSchema } from "../overlay/index.js";
 
 /**
  * The typed topic map: every topic carried by the event servers, with the
@@ -67,7 +67,12 @@ export const provisioningChangeSchema = z
 export const topicSchemas = {
   "Thor.Presence": entitySchema,
   "Thor.Leave": leaveSchema,
-  "Thor.Members": membershipSnapshotSchema,
+  /** Deltas and the periodic beacon of the active manager (docs/manager.md). */
+  "Thor.Members": membershipMessageSchema,
+  /** Parts of a full table, addressed to the members that asked. */
+  "Thor.MembersTable": membershipTableSchema,
+  /** A member asks the active manager for the full table. */
+  "Thor.MembersRequest": membershipRequestSchema,
   "Thor.Statistics": statisticsSchema,
   "Thor.Database": databaseAnnouncementSchema,
   "Thor.Manager": managerHeartbeatSchema,

@@ -1,20 +1,28 @@
 /**
  * `thor manager`: builds the membership from presence and leave events,
  * expires silent members and, while it is the elected active manager,
- * publishes the full snapshot on `Thor.Members` on every change and every
- * `snapshotIntervalMs`. Standby managers keep the same table so a takeover
- * starts from a fresh view; the new active manager also seeds it with the
- * last snapshot it saw, so members that are alive but between two presence
+ * publishes the membership (docs/manager.md, "Deltas"):
+ * - the changes of each short window (`deltaWindowMs`) as one numbered delta
+ *   on `Thor.Members` (split into several past MAX_DELTA_OPS changes);
+ * - a beacon (version, count, digest; no members) every `snapshotIntervalMs`
+ *   and at once when it takes over (a new term);
+ * - the full table, compressed and in parts, only to the members that ask
+ *   on `Thor.MembersRequest`, addressed to their certificate CN; requests
+ *   of one window are answered together, the encoding is cached per version.
+ * Standby managers keep the same table from presence so a takeover starts
+ * from a fresh view, and follow the active manager's membership through the
+ * one membership feed; the new active manager seeds its table with that
+ * membership, so members that are alive but between two presence
  * announcements do not flap out of the ring.
  */
 import { describeError, systemClock, type Clock, type Logger, type TimerHandle } from "../base/index.js";
-import type { EventBus, EventMeta } from "../events/index.js";
-import { isNewerSnapshot, type Entity, type MembershipSnapshot } from "../overlay/index.js";
+import { MAX_ADDRESSEES, type EventBus, type EventMeta } from "../events/index.js";
+import { encodeTable, MAX_DELTA_OPS, MembershipDigest, MembershipFeed, sameEntity, toTuple, type Entity, type MembershipSnapshot, type MembershipTablePart } from "../overlay/index.js";
 import { canonicalIp } from "../pki/index.js";
 import { Election, type Transition } from "./election.js";
 import { electionChannel } from "./diagnostics.js";
 import { MembershipTable, type TableChange } from "./membership-table.js";
-import { DEFAULT_HEARTBEAT_MS, DEFAULT_MANAGER_DEAD_MS, DEFAULT_MEMBER_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_MS } from "./options.js";
+import { DEFAULT_DELTA_WINDOW_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_MANAGER_DEAD_MS, DEFAULT_MAX_TABLE_REQUESTERS, DEFAULT_MEMBER_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_MS } from "./options.js";
 
 export interface ManagerOptions {
   bus: EventBus;
@@ -28,7 +36,10 @@ export interface ManagerOptions {
   heartbeatMs?: number;
   deadMs?: number;
   memberTimeoutMs?: number;
+  /** The beacon (version and digest) is published this often. @default DEFAULT_SNAPSHOT_INTERVAL_MS */
   snapshotIntervalMs?: number;
+  /** Changes within this window go out as one delta; table requests within it are answered together. @default DEFAULT_DELTA_WINDOW_MS */
+  deltaWindowMs?: number;
 }
 
 /**
@@ -52,6 +63,40 @@ export function checkPresence(entity: Entity, meta: EventMeta): string | undefin
   return undefined;
 }
 
+/** Most bytes of member entries in one delta, far below the event servers' frame limit. @default 256 KiB */
+const MAX_DELTA_BYTES = 256 * 1024;
+
+/** Consecutive batches of at most MAX_DELTA_OPS changes and about MAX_DELTA_BYTES of entries (an entry larger alone goes alone). */
+function deltaBatches<T extends { entity: Entity; gone: boolean }>(ops: readonly T[]): T[][] {
+  const out: T[][] = [];
+  let batch: T[] = [];
+  let bytes = 0;
+  for (const op of ops) {
+    const size = op.gone ? op.entity.id.length + 3 : JSON.stringify(toTuple(op.entity)).length;
+    if (batch.length > 0 && (batch.length >= MAX_DELTA_OPS || bytes + size > MAX_DELTA_BYTES)) {
+      out.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(op);
+    bytes += size;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
+}
+
+/** What the active manager has published: the membership at version `(epoch, seq)`. */
+interface Published {
+  readonly epoch: number;
+  seq: number;
+  readonly byId: Map<string, Entity>;
+  readonly digest: MembershipDigest;
+  at: number;
+  /** Cached: the members sorted, and the table parts, of this version. */
+  members?: MembershipSnapshot;
+  parts?: MembershipTablePart[];
+}
+
 export class Manager {
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -60,16 +105,21 @@ export class Manager {
   private readonly heartbeatMs: number;
   private readonly memberTimeoutMs: number;
   private readonly snapshotIntervalMs: number;
-  private lastSeen: MembershipSnapshot | undefined;
-  private published: MembershipSnapshot | undefined;
-  private seq = 0;
+  private readonly deltaWindowMs: number;
+  /** The membership the active manager publishes (also seen by standbys): seeds the table on takeover. */
+  private readonly feed: MembershipFeed;
+  private published: Published | undefined;
+  private readonly dirty = new Set<string>();
+  private readonly requesters = new Set<string>();
+  private flushTimer: TimerHandle | undefined;
+  private answerTimer: TimerHandle | undefined;
   private timers: TimerHandle[] = [];
   private lastPeriodic = 0;
   private unsubs: Array<() => void> = [];
   private readonly refusedOnce = new Set<string>();
   private readonly transitionListeners = new Set<(t: Transition) => void>();
-  /** Presence announcements refused (see {@link checkPresence}); each distinct reason is logged once. */
-  readonly counters = { presenceRefused: 0 };
+  /** Presence announcements refused (see {@link checkPresence}); each distinct reason is logged once. Tables sent, deltas published. */
+  readonly counters = { presenceRefused: 0, deltas: 0, beacons: 0, tables: 0, tableRequestsDropped: 0 };
 
   constructor(private readonly opts: ManagerOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -77,6 +127,8 @@ export class Manager {
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.memberTimeoutMs = opts.memberTimeoutMs ?? DEFAULT_MEMBER_TIMEOUT_MS;
     this.snapshotIntervalMs = opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
+    this.deltaWindowMs = opts.deltaWindowMs ?? DEFAULT_DELTA_WINDOW_MS;
+    this.feed = new MembershipFeed({ clock: this.clock, multiply: 1 });
     this.election = new Election(
       { id: opts.id, ip: opts.ip, priority: opts.priority ?? 100, startedAt: this.clock.wallNow(), deadMs: opts.deadMs ?? DEFAULT_MANAGER_DEAD_MS, wallNow: () => this.clock.wallNow() },
       this.clock.now(),
@@ -91,9 +143,12 @@ export class Manager {
     return this.election.role === "active";
   }
 
-  /** The last snapshot this manager published. */
+  /** The membership this manager publishes (undefined unless it has been active). */
   get snapshot(): MembershipSnapshot | undefined {
-    return this.published;
+    const p = this.published;
+    if (!p) return undefined;
+    p.members ??= { epoch: p.epoch, seq: p.seq, manager: this.opts.id, at: p.at, members: [...p.byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
+    return p.members;
   }
 
   onTransition(listener: (t: Transition) => void): () => void {
@@ -124,17 +179,17 @@ export class Manager {
         }
         this.changed([this.table.leave(leave.id)]);
       }),
-      bus.subscribe("Thor.Members", (snap) => {
-        if (isNewerSnapshot(snap, this.lastSeen)) this.lastSeen = snap;
-      }),
+      bus.subscribe("Thor.MembersRequest", (_req, meta) => this.requested(meta)),
+      this.feed.follow(bus),
     );
     this.beat();
   }
 
   /** Resign (others take over at once) and stop. */
   stop(): void {
-    for (const t of this.timers) this.clock.clearTimeout(t);
+    for (const t of [...this.timers, this.flushTimer, this.answerTimer]) if (t) this.clock.clearTimeout(t);
     this.timers = [];
+    this.flushTimer = this.answerTimer = undefined;
     const wasActive = this.isActive;
     try {
       this.opts.bus.publish("Thor.Manager", this.election.resign());
@@ -151,7 +206,7 @@ export class Manager {
     this.apply(this.election.tick(now));
     this.opts.bus.publish("Thor.Manager", this.election.heartbeat());
     this.changed(this.table.expire(now, this.memberTimeoutMs));
-    if (this.isActive && now - this.lastPeriodic >= this.snapshotIntervalMs) this.publishSnapshot("periodic");
+    if (this.isActive && now - this.lastPeriodic >= this.snapshotIntervalMs) this.beacon();
     this.timers = [this.clock.setTimeout(() => this.beat(), this.heartbeatMs)];
   }
 
@@ -161,35 +216,103 @@ export class Manager {
     electionChannel.publish({ from: t.from, to: t.to, term: t.term });
     for (const l of this.transitionListeners) l(t);
     if (t.to === "active") {
-      this.seq = 0;
-      const seeded = this.lastSeen ? this.table.seed(this.lastSeen.members, this.clock.now()) : 0;
-      if (seeded > 0) this.log.info({ seeded, fromEpoch: this.lastSeen?.epoch }, "seeded membership from the last snapshot");
+      const seen = this.feed.current;
+      const seeded = seen ? this.table.seed(seen.members, this.clock.now()) : 0;
+      if (seeded > 0) this.log.info({ seeded, fromEpoch: seen?.epoch }, "seeded membership from the last membership seen");
+      // A new term starts from the whole table at seq 0; members learn of it from the beacon and ask for the table.
+      const byId = new Map(this.table.members().map((m) => [m.id, m]));
+      this.published = { epoch: this.election.term, seq: 0, byId, digest: MembershipDigest.of(byId.values()), at: this.clock.wallNow() };
+      this.dirty.clear();
       this.opts.bus.publish("Thor.Manager", this.election.heartbeat());
-      this.publishSnapshot("takeover");
+      this.beacon();
+    } else if (t.from === "active") {
+      this.dirty.clear();
+      this.requesters.clear();
     }
   }
 
   private changed(changes: Array<TableChange | undefined>): void {
-    let any = false;
     for (const c of changes) {
       if (!c) continue;
-      any = true;
       this.log.info({ member: c.entity.id, ip: c.entity.ip, roles: c.entity.roles }, `member ${c.kind}`);
+      if (this.isActive) this.dirty.add(c.entity.id);
     }
-    if (any && this.isActive) this.publishSnapshot("change");
+    if (this.dirty.size > 0 && !this.flushTimer) this.flushTimer = this.clock.setTimeout(() => this.flush(), this.deltaWindowMs);
   }
 
-  private publishSnapshot(reason: string): void {
-    const snap: MembershipSnapshot = {
-      epoch: this.election.term,
-      seq: ++this.seq,
-      manager: this.opts.id,
-      at: this.clock.wallNow(),
-      members: this.table.members(),
-    };
-    this.published = snap;
+  /** Publish the changes of the window as deltas (consecutive seqs, at most MAX_DELTA_OPS changes each). */
+  private flush(): void {
+    if (this.flushTimer) this.clock.clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const p = this.published;
+    if (!this.isActive || !p) {
+      this.dirty.clear();
+      return;
+    }
+    const ops: Array<{ entity: Entity; gone: boolean }> = [];
+    for (const id of this.dirty) {
+      const now = this.table.get(id);
+      const was = p.byId.get(id);
+      if (now && (!was || !sameEntity(was, now))) ops.push({ entity: now, gone: false });
+      else if (!now && was) ops.push({ entity: was, gone: true });
+    }
+    this.dirty.clear();
+    for (const batch of deltaBatches(ops)) {
+      for (const { entity, gone } of batch) {
+        const was = p.byId.get(entity.id);
+        if (was) p.digest.toggle(was);
+        if (gone) p.byId.delete(entity.id);
+        else {
+          p.digest.toggle(entity);
+          p.byId.set(entity.id, entity);
+        }
+      }
+      p.seq++;
+      p.at = this.clock.wallNow();
+      p.members = undefined;
+      p.parts = undefined;
+      this.counters.deltas++;
+      const upsert = batch.filter((o) => !o.gone).map((o) => toTuple(o.entity));
+      const remove = batch.filter((o) => o.gone).map((o) => o.entity.id);
+      this.log.debug({ epoch: p.epoch, seq: p.seq, upsert: upsert.length, remove: remove.length }, "delta published");
+      this.opts.bus.publish("Thor.Members", { kind: "delta", epoch: p.epoch, seq: p.seq, manager: this.opts.id, at: p.at, count: p.byId.size, digest: p.digest.value, upsert, remove });
+    }
+  }
+
+  private beacon(): void {
+    const p = this.published;
+    if (!p) return;
     this.lastPeriodic = this.clock.now();
-    this.log.debug({ epoch: snap.epoch, seq: snap.seq, members: snap.members.length, reason }, "snapshot published");
-    this.opts.bus.publish("Thor.Members", snap);
+    this.counters.beacons++;
+    this.opts.bus.publish("Thor.Members", { kind: "beacon", epoch: p.epoch, seq: p.seq, manager: this.opts.id, at: this.clock.wallNow(), count: p.byId.size, digest: p.digest.value });
+  }
+
+  /** A member asked for the table: answered with the others of the same window, to their certificates alone. */
+  private requested(meta: EventMeta): void {
+    if (!this.isActive) return;
+    const cn = meta.publisher.subject["CN"];
+    if (!cn) return;
+    if (this.requesters.size >= DEFAULT_MAX_TABLE_REQUESTERS && !this.requesters.has(cn)) {
+      this.counters.tableRequestsDropped++;
+      return;
+    }
+    this.requesters.add(cn);
+    if (!this.answerTimer) this.answerTimer = this.clock.setTimeout(() => this.answer(), this.deltaWindowMs);
+  }
+
+  private answer(): void {
+    this.answerTimer = undefined;
+    if (this.dirty.size > 0) this.flush(); // the table includes every change announced so far
+    const p = this.published;
+    const to = [...this.requesters];
+    this.requesters.clear();
+    if (!this.isActive || !p || to.length === 0) return;
+    p.parts ??= encodeTable({ epoch: p.epoch, seq: p.seq, manager: this.opts.id, at: p.at }, this.snapshot!.members);
+    for (let i = 0; i < to.length; i += MAX_ADDRESSEES) {
+      const batch = to.slice(i, i + MAX_ADDRESSEES);
+      for (const part of p.parts) this.opts.bus.publish("Thor.MembersTable", part, { to: batch });
+    }
+    this.counters.tables += to.length;
+    this.log.debug({ epoch: p.epoch, seq: p.seq, to: to.length, parts: p.parts.length }, "membership table sent");
   }
 }

@@ -55,6 +55,10 @@ export class MembershipTable {
     return added;
   }
 
+  get(id: string): Entity | undefined {
+    return this.rows.get(id)?.entity;
+  }
+
   /** Members sorted by id: the snapshot order is deterministic. */
   members(): Entity[] {
     return [...this.rows.values()].map((r) => r.entity).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

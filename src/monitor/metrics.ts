@@ -87,7 +87,7 @@ export class ThorMetrics {
     const refused = new Counter({ name: "thor_events_refused_connections_total", help: "Connections an event server refused or dropped", registers: r });
     this.on("thor:events:refused", () => refused.inc());
     // Overlay.
-    const snapshots = new Counter({ name: "thor_membership_snapshots_total", help: "Thor.Members snapshots by verdict of the membership feed", labelNames: ["verdict"], registers: r });
+    const snapshots = new Counter({ name: "thor_membership_snapshots_total", help: "Membership deltas and tables by verdict of the membership feed (applied, or why not)", labelNames: ["verdict"], registers: r });
     this.on<{ verdict: string }>("thor:overlay:membership", (m) => snapshots.inc({ verdict: m.verdict }));
     const lookupClosed = new Counter({ name: "thor_lookup_connections_closed_total", help: "Lookup connections closed or refused by the server", labelNames: ["reason"], registers: r });
     this.on<{ reason: string }>("thor:overlay:lookup-closed", (m) => lookupClosed.inc({ reason: m.reason }));

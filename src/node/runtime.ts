@@ -32,6 +32,8 @@ export interface NodeRuntimeOptions {
   presenceIntervalMs?: number;
   statisticsIntervalMs?: number;
   snapshotStaleMs?: number;
+  /** Points per member on each ring (fewer only for simulated members in benchmarks). @default DEFAULT_MULTIPLY */
+  ringMultiply?: number;
 }
 
 export class NodeRuntime {
@@ -51,7 +53,7 @@ export class NodeRuntime {
     this.startedAt = this.clock.wallNow();
     this.database = new DatabaseDirectory(this.clock, this.log);
     this.attrs = { ...(opts.attrs ?? {}) };
-    this.feed = new MembershipFeed({ clock: this.clock, logger: this.log, ...(opts.snapshotStaleMs !== undefined ? { staleMs: opts.snapshotStaleMs } : {}) });
+    this.feed = new MembershipFeed({ clock: this.clock, logger: this.log, ...(opts.snapshotStaleMs !== undefined ? { staleMs: opts.snapshotStaleMs } : {}), ...(opts.ringMultiply !== undefined ? { multiply: opts.ringMultiply } : {}) });
     // First listener: the roles hear of a change before anyone who listens through onMembership.
     this.feed.subscribe((update) => this.onUpdate(update));
   }
@@ -187,7 +189,14 @@ export class NodeRuntime {
     run();
   }
 
+  /**
+   * Announce this node, once it holds the membership: its join then reaches
+   * the others only when it can already place keys on the rings (a peer
+   * handing registrations over to it finds it ready). Until the first table
+   * arrives the announcements wait; the table's update announces at once.
+   */
   private announce(): void {
+    if (!this.feed.current) return;
     this.opts.bus.publish("Thor.Presence", this.self());
   }
 

@@ -1,4 +1,5 @@
 import { channel } from "../base/index.js";
+import type { MembershipRefusal } from "./membership-feed.js";
 
 /**
  * The lookup server closed or refused a connection: `line-too-long`,
@@ -7,7 +8,8 @@ import { channel } from "../base/index.js";
 export const lookupClosedChannel = channel<{ remote: string; reason: "line-too-long" | "idle" | "too-many-connections" }>("thor:overlay:lookup-closed");
 
 /**
- * The membership feed decided on a `Thor.Members` snapshot: `applied` (with
- * how many changes it carried), or ignored as `not-a-manager` or `not-newer`.
+ * The membership feed decided on a delta, beacon or table: `applied` (with
+ * how many changes it carried), or why not (a `MembershipRefusal`:
+ * `not-a-manager`, `not-newer`, `gap`, `new-term`, `digest-mismatch`, ...).
  */
-export const membershipChannel = channel<{ verdict: "applied" | "not-a-manager" | "not-newer"; members: number; changes: number }>("thor:overlay:membership");
+export const membershipChannel = channel<{ verdict: "applied" | MembershipRefusal; members: number; changes: number }>("thor:overlay:membership");

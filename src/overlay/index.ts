@@ -16,7 +16,33 @@ export {
   type MembershipFeedOptions,
   type MembershipListener,
   type SnapshotPublisher,
+  type MembershipFeedStats,
+  type MembershipVersionOf,
 } from "./membership-feed.js";
+export {
+  memberTupleSchema,
+  membershipMessageSchema,
+  membershipDeltaSchema,
+  membershipBeaconSchema,
+  membershipTableSchema,
+  membershipRequestSchema,
+  TABLE_REQUEST_REASONS,
+  MembershipDigest,
+  TableAssembler,
+  encodeTable,
+  decodeTable,
+  toTuple,
+  fromTuple,
+  type MemberTuple,
+  type MembershipMessage,
+  type MembershipDelta,
+  type MembershipBeacon,
+  type MembershipTablePart,
+  type MembershipRequest,
+  type TableRequestReason,
+  type TableHeader,
+  type TableResult,
+} from "./membership-codec.js";
 export { murmur3, murmur3Bytes } from "./murmur3.js";
 export { normalizeKey, MAX_KEY_LENGTH, type KeyResult } from "./key.js";
 export { HashRing, ringSpread, type RingSpread } from "./ring.js";
@@ -46,4 +72,11 @@ export {
   DEFAULT_LOOKUP_HIGH_WATER,
   DEFAULT_LOOKUP_TIMEOUT_MS,
   DEFAULT_SNAPSHOT_STALE_MS,
+  DEFAULT_TABLE_REQUEST_INTERVAL_MS,
+  DEFAULT_PENDING_DELTAS,
+  DEFAULT_TABLE_PART_BYTES,
+  MAX_MEMBERS,
+  MAX_DELTA_OPS,
+  MAX_TABLE_PARTS,
+  MAX_TABLE_BYTES,
 } from "./options.js";

@@ -19,3 +19,17 @@ export const DEFAULT_LOOKUP_HIGH_WATER = 64 * 1024;
 export const DEFAULT_LOOKUP_TIMEOUT_MS = 5000;
 /** A snapshot older than this may be replaced by one of a lower epoch (every manager restarted). @default 20 s */
 export const DEFAULT_SNAPSHOT_STALE_MS = 20_000;
+/** Largest membership a table or delta may describe. @default 100,000 */
+export const MAX_MEMBERS = 100_000;
+/** Most member changes in one delta; the manager splits larger batches into consecutive deltas. @default 500 */
+export const MAX_DELTA_OPS = 500;
+/** Characters of compressed table per `Thor.MembersTable` part (well below the event servers' frame limit). @default 256 KiB */
+export const DEFAULT_TABLE_PART_BYTES = 256 * 1024;
+/** Most parts of one full table. @default 256 */
+export const MAX_TABLE_PARTS = 256;
+/** Largest inflated full table accepted. @default 128 MiB */
+export const MAX_TABLE_BYTES = 128 * 1024 * 1024;
+/** While a member wants the full membership table, it asks again this often. @default 1 s */
+export const DEFAULT_TABLE_REQUEST_INTERVAL_MS = 1_000;
+/** Deltas a member keeps while it waits for a table (replayed on top of it). @default 256 */
+export const DEFAULT_PENDING_DELTAS = 256;

@@ -1,13 +1,15 @@
 import { z } from "zod";
 import { entitySchema } from "./entity.js";
+import { MAX_MEMBERS } from "./options.js";
 
 /**
- * The full membership as published by the active manager on `Thor.Members`.
+ * A whole membership at one version, as a member holds it (the
+ * `MembershipFeed` keeps it up to date from the active manager's deltas and
+ * tables; it is no longer sent as such, see membership-codec.ts).
  *
- * Ordering: snapshots are totally ordered by `(epoch, seq)`. `epoch` is the
- * manager term (bumped by every takeover), `seq` counts snapshots within a
- * term. Members apply a snapshot only if it is newer than the last applied
- * one ({@link isNewerSnapshot}), so stale or duplicate snapshots are ignored.
+ * Ordering: versions are totally ordered by `(epoch, seq)`. `epoch` is the
+ * manager term (bumped by every takeover), `seq` counts changes within a
+ * term ({@link isNewerSnapshot}).
  */
 export const membershipSnapshotSchema = z
   .object({
@@ -17,7 +19,7 @@ export const membershipSnapshotSchema = z
     manager: z.string().min(1).max(128),
     /** Wall-clock publication time in ms. */
     at: z.number().int().nonnegative(),
-    members: z.array(entitySchema).max(100_000),
+    members: z.array(entitySchema).max(MAX_MEMBERS),
   })
   .strict();
 

@@ -69,8 +69,10 @@ describe("overlay security and robustness end to end", () => {
       await rogue.start();
       await waitFor(() => rogue.upCount === 1, { message: "rogue connected" });
       const epoch = lab.view.snapshot!.epoch;
-      rogue.publish("Thor.Members", { epoch: epoch + 1000, seq: 1, manager: "node2", at: Date.now(), members: [] });
+      rogue.publish("Thor.Members", { kind: "delta", epoch: epoch + 1000, seq: 1, manager: "node2", at: Date.now(), count: 0, digest: "0000000000000000", upsert: [], remove: [] });
       await waitFor(() => es().logs.some((l) => l.msg === "publication refused by publish policy" && l["topic"] === "Thor.Members"), { message: "publish policy refusal" });
+      rogue.publish("Thor.MembersTable", { epoch: epoch + 1000, seq: 1, manager: "node2", at: Date.now(), count: 0, digest: "0000000000000000", part: 0, parts: 1, data: "" });
+      await waitFor(() => es().logs.some((l) => l.msg === "publication refused by publish policy" && l["topic"] === "Thor.MembersTable"), { message: "publish policy refusal of a table" });
       rogue.publish("Thor.Presence", { id: "node1", ip: "127.0.3.250", roles: ["sip_proxy"], version: "x", ports: {}, attrs: {}, startedAt: 1 });
       await lab.proc("mgr1").waitForLog((l) => l.msg === "presence refused", 10_000, "spoofed presence refused");
       assert.ok(lab.view.snapshot!.epoch < epoch + 1000);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import dnsPacket from "dns-packet";
 import { silentLogger } from "../../src/base/index.js";
-import { discoverEventServers, encodeFrame, EventClient, EventServer, FrameType, type Endpoint } from "../../src/events/index.js";
+import { discoverEventServers, encodeFrame, EventClient, EventServer, FrameDecoder, FrameTooLargeError, FrameType, type Endpoint } from "../../src/events/index.js";
 import { initCa, issueCertificate, revokeCertificate, TlsIdentity } from "../../src/pki/index.js";
 import { MemoryLogger } from "../support/memory-logger.js";
 import { waitFor } from "../support/wait-for.js";
@@ -139,10 +139,53 @@ describe("event servers and clients over mutual TLS", () => {
     const [a, b] = clients as [EventClient, EventClient];
     let snapshots = 0;
     b.subscribe("Thor.Members", () => snapshots++);
-    a.publish("Thor.Members", { epoch: 1, seq: 1, manager: "a", at: 1, members: [] });
+    a.publish("Thor.Members", { kind: "beacon", epoch: 1, seq: 1, manager: "a", at: 1, count: 0, digest: "0000000000000000" });
     await waitFor(() => logs.some((l) => l.has("publication refused by publish policy")), { message: "refusal logged" });
     assert.equal(snapshots, 0);
     assert.ok(a.upCount >= 1);
+  });
+
+  it("delivers an addressed publication only to the certificates it names", async () => {
+    const [a, b] = clients as [EventClient, EventClient];
+    const c = await client("c");
+    const seen = { b: [] as string[], c: [] as string[] };
+    const offs = [b.subscribe("Thor.Presence", (p) => seen.b.push(p.id)), c.subscribe("Thor.Presence", (p) => seen.c.push(p.id))];
+    await waitFor(() => {
+      a.publish("Thor.Presence", entity("warm"));
+      return seen.b.includes("warm") && seen.c.includes("warm");
+    }, { intervalMs: 50, message: "both subscribed" });
+    a.publish("Thor.Presence", entity("for-b"), { to: ["b"] });
+    a.publish("Thor.Presence", entity("for-all"));
+    await waitFor(() => seen.b.includes("for-all") && seen.c.includes("for-all"), { message: "broadcast after the addressed one" });
+    assert.ok(seen.b.includes("for-b"));
+    assert.ok(!seen.c.includes("for-b"), "not delivered to c");
+    offs.forEach((off) => off());
+  });
+
+  it("answers an oversized frame with a clear error and keeps the connection; a client refuses to send one", async () => {
+    const [a] = clients as [EventClient];
+    const id = await identity("c");
+    const raw = tls.connect({ ...id.clientOptions(), ...endpoints[0]! });
+    await new Promise<void>((r) => raw.once("secureConnect", () => r()));
+    const got: Buffer[] = [];
+    raw.on("data", (d: Buffer) => got.push(d));
+    const size = 2 * 1024 * 1024;
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(size, 0);
+    header.writeUInt8(FrameType.PUBLISH, 4);
+    raw.write(header);
+    for (let sent = 1; sent < size; sent += 64 * 1024) raw.write(Buffer.alloc(Math.min(64 * 1024, size - sent), 0x20));
+    raw.write(encodeFrame({ type: FrameType.PING, body: {} }));
+    const frames = () => new FrameDecoder().push(Buffer.concat(got)).flatMap((r) => (r.ok ? [r.frame] : []));
+    await waitFor(() => frames().some((f) => f.type === FrameType.PONG), { message: "PONG after the oversized frame: the connection lives" });
+    const error = frames().find((f) => f.type === FrameType.ERROR);
+    assert.ok(error?.type === FrameType.ERROR && error.body.code === "frame-too-large" && /exceeds the limit of 1048576 bytes/.test(error.body.message));
+    assert.ok(servers[0]!.stats.oversized >= 1);
+    raw.destroy();
+    const huge = Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`counter_${i}`, i]));
+    const up = a.upCount;
+    assert.throws(() => a.publish("Thor.Statistics", { id: "a", ip: "10.0.0.1", at: 1, roles: { pad: huge } }), FrameTooLargeError);
+    assert.equal(a.upCount, up);
   });
 
   it("finds the event servers through DNS SRV", async () => {

@@ -32,7 +32,7 @@ describe("event frame codec", () => {
     }
   });
 
-  it("refuses an oversized frame from its header alone, before buffering the body", () => {
+  it("reports an oversized frame from its header alone and skips it without buffering, then decodes on", () => {
     const d = new FrameDecoder(1024);
     const header = Buffer.alloc(5);
     header.writeUInt32BE(2048, 0);
@@ -40,8 +40,33 @@ describe("event frame codec", () => {
     const out = d.push(header);
     assert.equal(out.length, 1);
     assert.equal(out[0]?.ok, false);
-    assert.match(d.failed ?? "", /exceeds the limit of 1024 bytes/);
-    assert.deepEqual(d.push(encodeFrame(publish)), [], "nothing is decoded after an error");
+    assert.ok(out[0]?.ok === false && out[0].skipped === true);
+    assert.match(out[0]?.ok === false ? out[0].error : "", /exceeds the limit of 1024 bytes; skipped/);
+    assert.equal(d.failed, undefined, "the stream goes on");
+    // The body arrives in pieces and is discarded; the frame after it decodes.
+    assert.deepEqual(d.push(Buffer.alloc(1000, 0x41)), []);
+    const rest = Buffer.concat([Buffer.alloc(2047 - 1000, 0x42), encodeFrame(publish)]);
+    const after = d.push(rest);
+    assert.equal(after.length, 1);
+    assert.ok(after[0]?.ok && after[0].frame.type === FrameType.PUBLISH);
+    assert.equal(d.skipped, 1);
+    // Oversized and whole in one chunk, between two good frames.
+    const big = Buffer.alloc(4 + 3000);
+    big.writeUInt32BE(3000, 0);
+    big.writeUInt8(FrameType.EVENT, 4);
+    const all = new FrameDecoder(1024).push(Buffer.concat([encodeFrame(publish), big, encodeFrame(publish)]));
+    assert.deepEqual(all.map((r) => (r.ok ? "frame" : "skipped")), ["frame", "skipped", "frame"]);
+  });
+
+  it("treats an absurd length or an unknown type as garbage: a protocol error, not a frame to skip", () => {
+    for (const head of [Buffer.from("GET / HTTP/1.1\r\n"), Buffer.from([0x7f, 0xff, 0xff, 0xff, FrameType.PUBLISH])]) {
+      const d = new FrameDecoder(1024);
+      const out = d.push(head);
+      assert.equal(out.length, 1);
+      assert.ok(out[0]?.ok === false && !out[0].skipped);
+      assert.match(d.failed ?? "", /exceeds the limit of 1024 bytes/);
+      assert.deepEqual(d.push(encodeFrame(publish)), [], "nothing is decoded after an error");
+    }
   });
 
   it("reports unknown types, bad JSON and wrong shapes", () => {

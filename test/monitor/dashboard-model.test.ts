@@ -4,6 +4,7 @@ import { systemClock } from "../../src/base/index.js";
 import { LocalHub } from "../../src/events/index.js";
 import { dashboardState, memberFigures, NetworkView } from "../../src/monitor/index.js";
 import type { Entity } from "../../src/overlay/index.js";
+import { deltaOf, publishTable } from "../support/membership.js";
 
 /** LocalHub delivers on a microtask. */
 const delivered = () => new Promise<void>((r) => setImmediate(r));
@@ -23,7 +24,8 @@ describe("dashboard model", () => {
     view.attach(hub.attach({ OU: "monitor", CN: "m" }));
     const manager = hub.attach({ OU: "manager", CN: "mgr1" });
     const node = hub.attach({ OU: "node", CN: "b" });
-    manager.publish("Thor.Members", { epoch: 1, seq: 1, manager: "mgr1", at: 1, members: [entity("b", "10.0.0.2", ["sip_proxy"], { draining: true }), entity("a", "10.0.0.1", ["sip_proxy"])] });
+    const first = [entity("b", "10.0.0.2", ["sip_proxy"], { draining: true }), entity("a", "10.0.0.1", ["sip_proxy"])];
+    publishTable(manager, { epoch: 1, seq: 1, manager: "mgr1", at: 1, members: first });
     node.publish("Thor.Statistics", { id: "b", ip: "10.0.0.2", at: 2, roles: { sip_proxy: { bindings: 5 } } });
     node.publish("Thor.Statistics", { id: "dns1", ip: "10.0.0.53", at: 3, roles: { dns: { queries: 9 } } });
     await delivered();
@@ -31,7 +33,7 @@ describe("dashboard model", () => {
     assert.deepEqual(st.members.map((m) => [m.id, m.draining, m.figures?.bindings]), [["a", false, undefined], ["b", true, 5]]);
     assert.ok(Math.abs((st.members[0]!.shares["sip_proxy"] ?? 0) + (st.members[1]!.shares["sip_proxy"] ?? 0) - 1) < 1e-9);
     assert.deepEqual(st.others, [{ id: "dns1", ip: "10.0.0.53", figures: { at: 3, dnsQueries: 9 } }]);
-    manager.publish("Thor.Members", { epoch: 1, seq: 2, manager: "mgr1", at: 2, members: [entity("a", "10.0.0.1", ["sip_proxy"])] });
+    manager.publish("Thor.Members", deltaOf(first, [entity("a", "10.0.0.1", ["sip_proxy"])], { epoch: 1, seq: 2, at: 2 }));
     await delivered();
     const after = dashboardState(view, { now: 11, events: 2 });
     assert.deepEqual(after.members.map((m) => m.id), ["a"]);

@@ -11,6 +11,7 @@ import { DashboardServer, DashboardSettingsError, NetworkView, OperatorAuth, das
 import type { Entity } from "../../src/overlay/index.js";
 import { initCa, issueCertificate, TlsIdentity } from "../../src/pki/index.js";
 import { waitFor } from "../support/wait-for.js";
+import { publishTable } from "../support/membership.js";
 
 /**
  * The dashboard server in process, over real sockets on 127.0.161.0/24:
@@ -137,7 +138,7 @@ describe("dashboard server", () => {
     assert.equal(third.status, 503, "a third stream is refused");
     third.close();
     await waitFor(() => a.frames.some((f) => f.startsWith("event: state")), { message: "first state" });
-    manager.publish("Thor.Members", { epoch: 1, seq: 1, manager: "mgr1", at: Date.now(), members: [entity("n1", "10.0.0.1", ["sip_proxy"]), entity("n2", "10.0.0.2", ["sip_proxy", "media_relay"])] });
+    publishTable(manager, { epoch: 1, seq: 1, manager: "mgr1", at: Date.now(), members: [entity("n1", "10.0.0.1", ["sip_proxy"]), entity("n2", "10.0.0.2", ["sip_proxy", "media_relay"])] });
     const state = await waitFor(
       () => {
         const last = [...b.frames].reverse().find((f) => f.startsWith("event: state"));

@@ -179,4 +179,58 @@ describe("consistent-hash ring", () => {
     const owners = new Set(Array.from({ length: 5000 }, (_, i) => ring.lookup(`user${i}@example.com`)));
     assert.ok(owners.size > 900, `5000 keys spread over ${owners.size} of 1000 nodes`);
   });
+
+  it("an incrementally changed ring equals the ring rebuilt from its nodes, point for point", () => {
+    // Few points per node and short ids make equal hashes between nodes likely enough to test the tie order.
+    const pool = ips(60, "10.9");
+    let ring = new HashRing(pool.slice(0, 20), 50);
+    let current = new Set(pool.slice(0, 20));
+    let s = 12345;
+    const rand = (n: number) => {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      return (s >>> 0) % n;
+    };
+    for (let step = 0; step < 200; step++) {
+      const add: string[] = [];
+      const remove: string[] = [];
+      for (let k = rand(4); k >= 0; k--) {
+        const id = pool[rand(pool.length)]!;
+        if (current.has(id)) remove.push(id);
+        else add.push(id);
+      }
+      ring = ring.withChanges(add, remove);
+      current = new Set([...current, ...add].filter((id) => !remove.includes(id) || add.includes(id)));
+      const rebuilt = new HashRing(current, 50);
+      assert.deepEqual(ring.nodes, rebuilt.nodes, `step ${step}`);
+      assert.deepEqual(ring.entries(), rebuilt.entries(), `step ${step}`);
+    }
+    for (const k of keys(500)) assert.equal(ring.lookup(k), new HashRing(current, 50).lookup(k));
+    assert.deepEqual(ring.shares(), new HashRing(current, 50).shares());
+  });
+
+  it("removes a node whose own points collide (the same hash twice)", () => {
+    // Find a node id with two equal points among 2000: murmur3 collisions are rare, so search a few ids.
+    let id: string | undefined;
+    for (let i = 0; i < 20_000 && !id; i++) {
+      const seen = new Set<number>();
+      const cand = `n${i}`;
+      for (let p = 0; p < 2000; p++) {
+        const h = murmur3(`${cand}-${p}`);
+        if (seen.has(h)) id = cand;
+        seen.add(h);
+      }
+    }
+    assert.ok(id, "a node with a repeated point");
+    const ring = new HashRing(["a", "b", id], 2000).withChanges([], [id]);
+    assert.deepEqual(ring.entries(), new HashRing(["a", "b"], 2000).entries());
+  });
+
+  it("a change that adds and removes the same node, or nothing, is the same ring", () => {
+    const ring = new HashRing(ips(5), 10);
+    assert.equal(ring.withChanges([], []), ring);
+    assert.equal(ring.withChanges(["10.0.0.1"], []), ring);
+    assert.equal(ring.withChanges(["10.0.0.2"], ["10.0.0.2"]), ring);
+  });
 });

@@ -9,6 +9,7 @@ import { getDomain, openDatabase } from "../../src/db/index.js";
 import { ProvisioningServerRole } from "../../src/roles/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/databases.js";
 import { waitFor } from "../support/wait-for.js";
+import { publishTable } from "../support/membership.js";
 
 /**
  * The provisioning_server role on an in-process bus: it uses the announced
@@ -98,8 +99,8 @@ describe("provisioning_server role", () => {
   it("serves the live membership and aggregated statistics", async () => {
     await assert.rejects(api.networkStatus(), /no membership snapshot/);
     const members: Entity[] = [self, { ...self, id: "node9", ip: "127.0.30.39", roles: ["sip_proxy"] }];
-    manager.publish("Thor.Members", { epoch: 1, seq: 1, manager: "mgr1", at: Date.now(), members });
-    observer.publish("Thor.Members", { epoch: 9, seq: 9, manager: "fake", at: Date.now(), members: [] });
+    publishTable(manager, { epoch: 1, seq: 1, manager: "mgr1", at: Date.now(), members });
+    publishTable(observer, { epoch: 9, seq: 9, manager: "fake", at: Date.now(), members: [] });
     await waitFor(async () => ((await api.networkStatus().catch(() => undefined)) as { members?: unknown[] } | undefined)?.members?.length === 2, { message: "snapshot served" });
     observer.publish("Thor.Statistics", { id: "node9", ip: "127.0.30.39", at: Date.now(), roles: { sip_proxy: { subscribers: 5, registers: 3 } } });
     observer.publish("Thor.Statistics", { id: "node8", ip: "127.0.30.38", at: Date.now(), roles: { sip_proxy: { subscribers: 7 } } });

@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .option("--heartbeat-ms <ms>", "heartbeat interval (default 1000)")
     .option("--dead-ms <ms>", "a manager silent this long is dead (default 3000)")
     .option("--member-timeout-ms <ms>", "a member silent this long is removed (default 6000)")
-    .option("--snapshot-interval-ms <ms>", "periodic snapshot interval (default 5000)")
+    .option("--snapshot-interval-ms <ms>", "interval of the membership beacon: version and digest (default 5000)")
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "manager", flags);
       const log = memberLogger(cfg, "manager");

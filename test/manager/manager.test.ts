@@ -1,0 +1,122 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { ManualClock, silentLogger } from "../../src/base/index.js";
+import { LocalHub } from "../../src/events/index.js";
+import { Manager } from "../../src/manager/index.js";
+import { MAX_DELTA_OPS, MembershipDigest, MembershipFeed, TableAssembler, decodeTable, type Entity, type MembershipMessage, type MembershipTablePart } from "../../src/overlay/index.js";
+
+const flush = () => new Promise<void>((r) => setImmediate(r));
+
+async function run(clock: ManualClock, ms: number, step = 50): Promise<void> {
+  for (let t = 0; t < ms; t += step) {
+    clock.advance(step);
+    await flush();
+  }
+}
+
+const entity = (i: number): Entity => ({ id: `n${i}`, ip: `10.2.${i >> 8}.${i & 255}`, roles: ["sip_proxy"], version: "t", ports: { lookup: 9500 }, attrs: {}, startedAt: 1 });
+
+function world() {
+  const clock = new ManualClock();
+  const hub = new LocalHub();
+  const mgr = new Manager({ bus: hub.attach({ CN: "mgr1", OU: "manager" }), logger: silentLogger, clock, id: "mgr1", ip: "10.0.0.1", heartbeatMs: 1000, deadMs: 3000, memberTimeoutMs: 600_000, snapshotIntervalMs: 5000 });
+  const announce = (e: Entity) => hub.attach({ CN: e.id, OU: "node" }, ["*"], [e.ip]).publish("Thor.Presence", e);
+  return { clock, hub, mgr, announce };
+}
+
+describe("manager: deltas, beacons and tables on request", () => {
+  it("publishes the changes of one window as one numbered delta, and beacons with version and digest, never the table", async () => {
+    const { clock, hub, mgr, announce } = world();
+    const seen: MembershipMessage[] = [];
+    let tables = 0;
+    const watcher = hub.attach({ CN: "watcher", OU: "monitor" });
+    watcher.subscribe("Thor.Members", (m) => seen.push(m));
+    watcher.subscribe("Thor.MembersTable", () => tables++);
+    mgr.start();
+    await run(clock, 4000);
+    assert.equal(mgr.isActive, true);
+    const start = seen.length;
+    for (let i = 0; i < 3; i++) announce(entity(i));
+    await run(clock, 200);
+    const deltas = seen.slice(start).filter((m) => m.kind === "delta");
+    assert.equal(deltas.length, 1, "three joins in one window: one delta");
+    const d = deltas[0]!;
+    assert.ok(d.kind === "delta");
+    assert.equal(d.seq, 1);
+    assert.deepEqual(d.upsert.map((t) => t[0]).sort(), ["n0", "n1", "n2"]);
+    assert.equal(d.count, 3);
+    assert.equal(d.digest, MembershipDigest.of([0, 1, 2].map(entity)).value);
+    // A member announcing itself again changes nothing: no delta.
+    announce(entity(1));
+    await run(clock, 5000);
+    const later = seen.slice(start + 1);
+    assert.ok(later.every((m) => m.kind === "beacon"), "only beacons while nothing changes");
+    assert.ok(later.length >= 1);
+    const beacon = later.at(-1)!;
+    assert.deepEqual({ seq: beacon.seq, count: beacon.count, digest: beacon.digest }, { seq: 1, count: 3, digest: d.digest });
+    assert.ok(!("members" in beacon) && !("upsert" in beacon));
+    assert.equal(tables, 0, "no table unless asked");
+    mgr.stop();
+  });
+
+  it("sends the full table only to the member that asks, addressed to its certificate", async () => {
+    const { clock, hub, mgr, announce } = world();
+    mgr.start();
+    await run(clock, 4000);
+    for (let i = 0; i < 5; i++) announce(entity(i));
+    await run(clock, 200);
+    const asker = hub.attach({ CN: "dns1", OU: "dns" });
+    const bystander = hub.attach({ CN: "dns2", OU: "dns" });
+    const got: MembershipTablePart[] = [];
+    let other = 0;
+    asker.subscribe("Thor.MembersTable", (p) => got.push(p));
+    bystander.subscribe("Thor.MembersTable", () => other++);
+    asker.publish("Thor.MembersRequest", { reason: "start" });
+    asker.publish("Thor.MembersRequest", { reason: "start" }); // twice in one window: answered once
+    await run(clock, 200);
+    assert.equal(got.length, 1);
+    assert.equal(other, 0, "the bystander did not ask and gets nothing");
+    const assembled = new TableAssembler().add(got[0]!)!;
+    const table = decodeTable(assembled.header, assembled.data);
+    assert.ok(table.ok);
+    assert.deepEqual(table.members.map((m) => m.id), ["n0", "n1", "n2", "n3", "n4"]);
+    assert.equal(got[0]!.seq, mgr.snapshot!.seq);
+    mgr.stop();
+  });
+
+  it("splits a large window into consecutive deltas a follower applies to the same membership", async () => {
+    const { clock, hub, mgr, announce } = world();
+    mgr.start();
+    await run(clock, 4000);
+    const follower = new MembershipFeed({ clock, multiply: 1 });
+    follower.follow(hub.attach({ CN: "f1", OU: "node" }));
+    await run(clock, 200); // its start request: the (empty) table
+    assert.equal(follower.current?.members.length, 0);
+    const deltas: number[] = [];
+    hub.attach({ CN: "watcher", OU: "monitor" }).subscribe("Thor.Members", (m) => m.kind === "delta" && deltas.push(m.upsert.length + m.remove.length));
+    const n = 2 * MAX_DELTA_OPS + 100;
+    for (let i = 0; i < n; i++) announce(entity(i));
+    await run(clock, 200);
+    assert.deepEqual(deltas, [MAX_DELTA_OPS, MAX_DELTA_OPS, 100]);
+    assert.equal(follower.current?.members.length, n);
+    assert.equal(follower.current?.seq, mgr.snapshot?.seq);
+    assert.equal(follower.stats.tables, 1, "followed by deltas alone after its first table");
+    mgr.stop();
+  });
+
+  it("keeps each delta far below the frame limit however large the members' entries are", async () => {
+    const { clock, hub, mgr } = world();
+    mgr.start();
+    await run(clock, 4000);
+    const sizes: number[] = [];
+    hub.attach({ CN: "watcher", OU: "monitor" }).subscribe("Thor.Members", (m) => m.kind === "delta" && sizes.push(JSON.stringify(m).length));
+    const big = (i: number): Entity => ({ ...entity(i), attrs: Object.fromEntries(Array.from({ length: 30 }, (_, k) => [`a${k}`, "x".repeat(1000)])) });
+    for (let i = 0; i < 40; i++) hub.attach({ CN: `n${i}`, OU: "node" }, ["*"], [entity(i).ip]).publish("Thor.Presence", big(i));
+    await run(clock, 200);
+    assert.ok(sizes.length >= 4, `${sizes.length} deltas for 40 entries of 30 kB`);
+    assert.ok(sizes.every((b) => b < 300 * 1024), `delta sizes ${sizes.join(", ")}`);
+    assert.equal(mgr.snapshot?.members.length, 40);
+    mgr.stop();
+  });
+});
+
