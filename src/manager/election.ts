@@ -96,6 +96,16 @@ export class Election {
     return { ...this.heartbeat(), active: false, stopping: true };
   }
 
+  /**
+   * This manager could not hear anyone until `now` (every event server was
+   * out of reach): the managers it knew count as heard from now, so they
+   * get `deadMs` to be heard again before anyone takes over. Silence is
+   * not death.
+   */
+  resume(now: number): void {
+    for (const p of this.peers.values()) p.seen = Math.max(p.seen, now);
+  }
+
   receive(hb: ManagerHeartbeat, now: number): Transition | undefined {
     if (hb.id === this.cfg.id) return undefined;
     if (hb.stopping) this.peers.delete(hb.id);

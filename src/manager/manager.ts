@@ -40,6 +40,13 @@ export interface ManagerOptions {
   snapshotIntervalMs?: number;
   /** Changes within this window go out as one delta; table requests within it are answered together. @default DEFAULT_DELTA_WINDOW_MS */
   deltaWindowMs?: number;
+  /**
+   * Whether this manager can hear the network now (a link to at least one
+   * event server is up). While it cannot, it expires no member and takes no
+   * part in the election: it cannot tell silence from death (docs/manager.md,
+   * "When the event servers are out of reach"). @default always
+   */
+  hearing?: () => boolean;
 }
 
 /**
@@ -118,8 +125,10 @@ export class Manager {
   private unsubs: Array<() => void> = [];
   private readonly refusedOnce = new Set<string>();
   private readonly transitionListeners = new Set<(t: Transition) => void>();
+  /** Since when this manager has heard nothing (no event server link up). */
+  private deafSince: number | undefined;
   /** Presence announcements refused (see {@link checkPresence}); each distinct reason is logged once. Tables sent, deltas published. */
-  readonly counters = { presenceRefused: 0, deltas: 0, beacons: 0, tables: 0, tableRequestsDropped: 0 };
+  readonly counters = { presenceRefused: 0, deltas: 0, beacons: 0, tables: 0, tableRequestsDropped: 0, deafIntervals: 0 };
 
   constructor(private readonly opts: ManagerOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -203,11 +212,40 @@ export class Manager {
 
   private beat(): void {
     const now = this.clock.now();
+    if (!this.hears(now)) {
+      // Nothing can be heard nor published: keep the table and the role as they are.
+      this.timers = [this.clock.setTimeout(() => this.beat(), this.heartbeatMs)];
+      return;
+    }
     this.apply(this.election.tick(now));
     this.opts.bus.publish("Thor.Manager", this.election.heartbeat());
     this.changed(this.table.expire(now, this.memberTimeoutMs));
     if (this.isActive && now - this.lastPeriodic >= this.snapshotIntervalMs) this.beacon();
     this.timers = [this.clock.setTimeout(() => this.beat(), this.heartbeatMs)];
+  }
+
+  /**
+   * Whether the network can be heard now. When it comes back after an
+   * outage, every member and every other manager counts as heard from now:
+   * they get a full timeout to announce themselves again, so nobody is
+   * expired and no standby takes over for a silence it caused itself.
+   */
+  private hears(now: number): boolean {
+    if (!(this.opts.hearing?.() ?? true)) {
+      if (this.deafSince === undefined) {
+        this.deafSince = now;
+        this.counters.deafIntervals++;
+        this.log.warn({ role: this.role, members: this.table.members().length }, "no event server reachable: expiring no member and keeping the role until the network is heard again");
+      }
+      return false;
+    }
+    if (this.deafSince !== undefined) {
+      this.log.info({ deafMs: now - this.deafSince, role: this.role }, "event servers reachable again: members and managers get a full timeout to be heard");
+      this.deafSince = undefined;
+      this.table.touchAll(now);
+      this.election.resume(now);
+    }
+    return true;
   }
 
   private apply(t: Transition | undefined): void {

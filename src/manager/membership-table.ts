@@ -44,6 +44,11 @@ export class MembershipTable {
   }
 
   /** Add members from a snapshot that are not known yet (takeover), as seen `now`. */
+  /** Count every member as heard from at `now` (the manager could not hear anyone until then). */
+  touchAll(now: number): void {
+    for (const row of this.rows.values()) row.lastSeen = Math.max(row.lastSeen, now);
+  }
+
   seed(members: readonly Entity[], now: number): number {
     let added = 0;
     for (const m of members) {

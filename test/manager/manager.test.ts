@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ManualClock, silentLogger } from "../../src/base/index.js";
-import { LocalHub } from "../../src/events/index.js";
+import { LocalHub, type EventBus } from "../../src/events/index.js";
 import { Manager } from "../../src/manager/index.js";
 import { MAX_DELTA_OPS, MembershipDigest, MembershipFeed, TableAssembler, decodeTable, type Entity, type MembershipMessage, type MembershipTablePart } from "../../src/overlay/index.js";
 
@@ -120,3 +120,60 @@ describe("manager: deltas, beacons and tables on request", () => {
   });
 });
 
+
+describe("manager: every event server out of reach (issue 15 item 5)", () => {
+  /** A bus that can be cut: while `down`, nothing is published or delivered, as when every event server is unreachable. */
+  function gated(bus: EventBus, state: { down: boolean }): EventBus {
+    return {
+      publish: (topic, payload, options) => {
+        if (!state.down) bus.publish(topic, payload, options);
+      },
+      subscribe: (topic, handler) => bus.subscribe(topic, (p, m) => (state.down ? undefined : handler(p, m))),
+    };
+  }
+
+  it("expires nobody, keeps one active manager and its term, and publishes no change when the network comes back", async () => {
+    const clock = new ManualClock();
+    const hub = new LocalHub();
+    const outage = { down: false };
+    const opts = { logger: silentLogger, clock, heartbeatMs: 1000, deadMs: 3000, memberTimeoutMs: 3000, snapshotIntervalMs: 2000, hearing: () => !outage.down };
+    const mgr1 = new Manager({ ...opts, bus: gated(hub.attach({ CN: "mgr1", OU: "manager" }), outage), id: "mgr1", ip: "10.0.0.1", priority: 1 });
+    const mgr2 = new Manager({ ...opts, bus: gated(hub.attach({ CN: "mgr2", OU: "manager" }), outage), id: "mgr2", ip: "10.0.0.2", priority: 2 });
+    const nodes = [0, 1, 2, 3, 4].map((i) => ({ e: entity(i), bus: gated(hub.attach({ CN: `n${i}`, OU: "node" }, ["*"], [entity(i).ip]), outage) }));
+    const seen: MembershipMessage[] = [];
+    gated(hub.attach({ CN: "watcher", OU: "monitor" }), outage).subscribe("Thor.Members", (m) => seen.push(m));
+    mgr1.start();
+    mgr2.start();
+    const live = async (ms: number) => {
+      for (let t = 0; t < ms; t += 1000) {
+        for (const n of nodes) n.bus.publish("Thor.Presence", n.e);
+        await run(clock, 1000);
+      }
+    };
+    await live(8000);
+    assert.equal(mgr1.isActive, true);
+    assert.equal(mgr2.isActive, false);
+    const term = mgr1.snapshot!.epoch;
+    assert.equal(mgr1.snapshot!.members.length, 5);
+
+    outage.down = true;
+    await run(clock, 20_000);
+    assert.equal(mgr1.isActive, true, "the active manager keeps its role while it hears nothing");
+    assert.equal(mgr2.isActive, false, "the standby does not take over for a silence it cannot tell from death");
+    assert.equal(mgr1.snapshot!.members.length, 5, "nobody expired during the outage");
+
+    outage.down = false;
+    const from = seen.length;
+    await live(10_000);
+    assert.equal(mgr1.isActive, true);
+    assert.equal(mgr2.isActive, false);
+    assert.equal(mgr1.snapshot!.epoch, term, "same term: no takeover");
+    assert.equal(mgr1.snapshot!.members.length, 5);
+    const after = seen.slice(from);
+    assert.ok(after.length > 0, "beacons again");
+    assert.ok(after.every((m) => m.kind === "beacon" && m.epoch === term && m.count === 5), `only beacons of the same version: ${JSON.stringify(after.map((m) => [m.kind, m.epoch, m.count]))}`);
+    assert.equal(mgr1.counters.deafIntervals, 1);
+    mgr1.stop();
+    mgr2.stop();
+  });
+});

@@ -39,6 +39,7 @@ export function register(program: Command): void {
         deadMs: cfg.deadMs,
         memberTimeoutMs: cfg.memberTimeoutMs,
         snapshotIntervalMs: cfg.snapshotIntervalMs,
+        hearing: () => bus.upCount > 0,
       });
       manager.start();
       const ops = await startOps(cfg, log, "manager", (metrics, health) => {
