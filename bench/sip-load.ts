@@ -18,7 +18,8 @@
  * its core is marked, since it then measures SIPp rather than the server.
  *
  * Kamailio 5.6 (Debian package) runs with KAM_CHILDREN UDP workers (default
- * 2) on the same core, db_text credentials, in-memory usrloc and the same
+ * 2) on the same core, credentials in memory (an htable of HA1 values loaded
+ * at start, as thor holds them), in-memory usrloc and the same
  * 4 MiB receive buffer as thor. Also reported: server CPU microseconds per
  * registration and per call at the highest sustained step, memory (PSS) with
  * every subscriber registered, and heap per binding measured in process.
@@ -33,6 +34,7 @@
  * on (`--metrics-listen`, scraped every second) is compared the same way.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os, { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -206,7 +208,8 @@ function writeFixtures(dir: string): void {
   for (let i = 0; i < SUBSCRIBERS; i++) {
     lines.push(`${user(i)};[authentication username=${user(i)} password=${user(i)}-secret]`);
     toml.push(`[[users]]\nusername = "${user(i)}"\npassword = "${user(i)}-secret"\n`);
-    kam.push(`${i + 1}:${user(i)}:example.test:${user(i)}-secret:::`);
+    // htable rows: key_name, key_type 0 (plain), value_type 0 (string), the HA1, no expiry.
+    kam.push(`${i + 1}:${user(i)}:0:0:${createHash("md5").update(`${user(i)}:example.test:${user(i)}-secret`).digest("hex")}:0`);
   }
   writeFileSync(join(dir, "users.toml"), toml.join("\n"));
   writeFileSync(join(dir, "users.csv"), "SEQUENTIAL\n" + lines.join("\n") + "\n");
@@ -214,8 +217,8 @@ function writeFixtures(dir: string): void {
   // db_text reads every file of its directory as a table: keep it apart.
   const db = join(dir, "db");
   mkdirSync(db);
-  writeFileSync(join(db, "version"), "table_name(str) table_version(int)\nsubscriber:7\nlocation:9\n");
-  writeFileSync(join(db, "subscriber"), "id(int,auto) username(str) domain(str) password(str) ha1(str,null) ha1b(str,null)\n" + kam.join("\n") + "\n");
+  writeFileSync(join(db, "version"), "table_name(str) table_version(int)\ncredentials:2\n");
+  writeFileSync(join(db, "credentials"), "id(int,auto) key_name(str) key_type(int) value_type(int) key_value(str) expires(int)\n" + kam.join("\n") + "\n");
   const cfg = readFileSync(join(ROOT, "bench/kamailio/kamailio.cfg.tmpl"), "utf8").replaceAll("@LISTEN@", `${ip(2)}:5060`).replaceAll("@DB@", db).replaceAll("@CHILDREN@", String(KAM_CHILDREN));
   writeFileSync(join(dir, "kamailio.cfg"), cfg);
 }
