@@ -100,7 +100,7 @@ export class TransactionLayer {
       key ?? `rfc2543|${req.callId}|${req.cseq.seq}|${req.method}|${randomHex(4)}`,
       req,
       flow,
-      (bytes) => this.respondTo(bytes, { flow, request: req }),
+      (bytes, request) => this.respondTo(bytes, { flow, request }),
       this.clock,
       this.timers,
       (t) => this.servers.delete(t.key),
