@@ -19,7 +19,7 @@
  *   may answer without qop (RFC 2069); such a nonce is good for one answer,
  *   the next gets a `stale=true` challenge with a fresh nonce.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import crypto, { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { KeyRing } from "../../base/index.js";
 import { canonicalHost, fillRandom, parseUri, splitTopLevel, unquote } from "../message/index.js";
 
@@ -60,7 +60,11 @@ export type DigestVerdict =
   | { ok: true; username: string }
   | { ok: false; reason: "no-credentials" | "malformed" | "unknown-user" | "wrong-realm" | "bad-nonce" | "stale" | "replay" | "mismatch" | "unsupported" | "blocked" | "qop-required" | "wrong-uri"; username?: string };
 
-const hashHex = (alg: DigestAlgorithm, s: string) => createHash(alg === "MD5" ? "md5" : "sha256").update(s).digest("hex");
+/** Node's one-shot hash (20.12 and later): a third of the cost of a Hash object for a short string. */
+const oneShot = (crypto as { hash?: (alg: string, data: string, encoding: "hex") => string }).hash;
+const hashHex = oneShot
+  ? (alg: DigestAlgorithm, s: string) => oneShot(alg === "MD5" ? "md5" : "sha256", s, "hex")
+  : (alg: DigestAlgorithm, s: string) => createHash(alg === "MD5" ? "md5" : "sha256").update(s).digest("hex");
 
 export function computeHa1(alg: DigestAlgorithm, username: string, realm: string, password: string): string {
   return hashHex(alg, `${username}:${realm}:${password}`);

@@ -15,6 +15,7 @@
  * send to the caller.
  */
 import dgram from "node:dgram";
+import dns from "node:dns";
 import net from "node:net";
 import tls from "node:tls";
 import http from "node:http";
@@ -121,26 +122,44 @@ class SocketFlow implements Flow {
   }
 }
 
+const ignoreError = (): void => undefined;
+
+/**
+ * The lookup of UDP sockets: an IP literal (every address a SIP flow or a
+ * resolved target holds) is answered at once; dgram's default goes through
+ * dns.lookup and a nextTick for each datagram sent.
+ */
+function literalLookup(hostname: string, options: dns.LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = net.isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dns.lookup(hostname, typeof options === "number" ? { family: options } : options, callback);
+}
+
 class UdpFlow implements Flow {
   readonly transport = "udp" as const;
   readonly reliable = false;
   readonly closed = false;
-  readonly id: string;
+  private idText: string | undefined;
   constructor(
     private readonly socket: dgram.Socket,
     readonly local: Address,
     readonly remote: Address,
-  ) {
-    this.id = `udp:${local.address}:${local.port}/${remote.address}:${remote.port}`;
+  ) {}
+  /** Built on first use: most datagrams are answered without naming their flow. */
+  get id(): string {
+    return (this.idText ??= `udp:${this.local.address}:${this.local.port}/${this.remote.address}:${this.remote.port}`);
   }
   send(data: Buffer): boolean {
-    // Errors of the datagram itself (e.g. unreachable) arrive later on the callback; bad arguments throw now.
-    this.socket.send(data, this.remote.port, this.remote.address, (err) => {
-      if (err) this.onError(err);
-    });
+    // Errors of the datagram itself (e.g. unreachable) arrive on the callback; bad arguments throw now.
+    // A flow nobody listens to for errors sends without a callback: no completion call into JS per datagram.
+    if (this.onError === ignoreError) this.socket.send(data, this.remote.port, this.remote.address);
+    else
+      this.socket.send(data, this.remote.port, this.remote.address, (err) => {
+        if (err) this.onError(err);
+      });
     return true;
   }
-  onError: (err: Error) => void = () => undefined;
+  onError: (err: Error) => void = ignoreError;
 }
 
 /** @default 4 MiB (the kernel caps it at net.core.rmem_max / wmem_max) */
@@ -351,7 +370,7 @@ export class TransportLayer {
   private listenUdp(spec: ListenSpec): Promise<Listener> {
     return new Promise((resolve, reject) => {
       const buffer = this.opts.udpBufferBytes ?? DEFAULT_UDP_BUFFER;
-      const socket = dgram.createSocket({ type: net.isIPv6(spec.host) ? "udp6" : "udp4", reuseAddr: false, recvBufferSize: buffer, sendBufferSize: buffer });
+      const socket = dgram.createSocket({ type: net.isIPv6(spec.host) ? "udp6" : "udp4", reuseAddr: false, recvBufferSize: buffer, sendBufferSize: buffer, lookup: literalLookup });
       socket.once("error", reject);
       socket.bind(spec.port, spec.host, () => {
         socket.off("error", reject);
