@@ -174,10 +174,11 @@ async function registerCallees(server: Server, cwd: string): Promise<ChildProces
   return uases;
 }
 
-/** Registers every subscriber once (below the sustained rate) and reads the server's PSS. */
+/** Registers every subscriber once (below the sustained rate) and reads the server's PSS once the fill's transactions are gone. */
 async function fillAndMeasure(server: Server, rate: number, cwd: string): Promise<{ pss: number; ok: number }> {
   const stats = await runSippStats(["-sf", join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(server.ipBase), "-p", "5062", "-r", String(Math.max(100, Math.round(rate * 0.7))), "-rp", "1000", "-m", String(SUBSCRIBERS), "-timeout", "600s", server.target], cwd, { prefix: LOAD_CORE, limitMs: 620_000 });
-  await sleep(3000);
+  // Past Timer J (32 s on UDP): what is left is the registrations, not the transactions of the fill.
+  await sleep(35_000);
   return { pss: pssBytes(server.pids()), ok: stats.ok };
 }
 
@@ -248,6 +249,8 @@ function describe(r: { best?: Step; failed?: Step; steps: Step[] }): string {
 
 interface Variant {
   server: Server;
+  /** Also fill it with every subscriber and compare its PSS with this tree's. */
+  memory?: boolean;
   /** Runs beside the variant while it is measured (e.g. a metrics scraper); returns a stop function giving a note. */
   companion?: () => () => string;
 }
@@ -292,7 +295,7 @@ export async function run(): Promise<BenchResult[]> {
       if (!existsSync(bin)) throw new Error(`THOR_BENCH_BEFORE: no ${bin}`);
       const before = startThor("thor before", bin, 3, 30, dir);
       servers.push(before);
-      variants.push({ label: "the THOR_BENCH_BEFORE tree", v: { server: before } });
+      variants.push({ label: "the THOR_BENCH_BEFORE tree", v: { server: before, memory: true } });
     }
     // The cost of metrics (issue 13: at most 3 %): the same tree with --metrics-listen,
     // every diagnostics channel subscribed, scraped once a second while it is measured.
@@ -314,15 +317,15 @@ export async function run(): Promise<BenchResult[]> {
       },
     });
     for (const s of servers) await waitOptions(s.target, dir);
-    const limits = new Map<Server, { register: Awaited<ReturnType<typeof findLimit>>; calls: Awaited<ReturnType<typeof findLimit>>; pss: number }>();
+    const limits = new Map<Server, { register: Awaited<ReturnType<typeof findLimit>>; calls: Awaited<ReturnType<typeof findLimit>>; pss: number; filled: number }>();
     for (const s of kam ? [thor, kam] : [thor]) {
       const register = await findLimit(s, "register", dir, []);
-      const { pss } = await fillAndMeasure(s, register.best?.rate ?? 500, dir);
+      const { pss, ok: filled } = await fillAndMeasure(s, register.best?.rate ?? 500, dir);
       const uases = await registerCallees(s, dir);
       callees.push(...uases);
       const calls = await findLimit(s, "calls", dir, uases);
       for (const u of uases) u.kill("SIGKILL");
-      limits.set(s, { register, calls, pss });
+      limits.set(s, { register, calls, pss, filled });
     }
     kam?.proc.kill("SIGTERM");
     const ours = limits.get(thor)!;
@@ -336,7 +339,7 @@ export async function run(): Promise<BenchResult[]> {
       { name: "server CPU per registration at the sustained limit", value: usPer(ours.register.best), unit: "µs", ...baseline((t) => usPer(t.register.best)), note: "lower is better" },
       { name: `record-routed calls with INVITE digest (UDP, ${UASES} callee UASes): sustained limit, ${STEP_S} s steps, ${pin}`, value: perSecond(ours.calls.best), unit: "calls/s", ...baseline((t) => perSecond(t.calls.best)), note: `thor ${describe(ours.calls)}.${theirs ? ` Kamailio ${describe(theirs.calls)}` : ""}` },
       { name: "server CPU per call at the sustained limit", value: usPer(ours.calls.best), unit: "µs", ...baseline((t) => usPer(t.calls.best)), note: "lower is better" },
-      { name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered`, value: mb(ours.pss), unit: "MB", ...baseline((t) => mb(t.pss)), note: "lower is better; PSS summed over the server's processes" },
+      { name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered`, value: mb(ours.pss), unit: "MB", ...baseline((t) => mb(t.pss)), note: `lower is better; PSS summed over the server's processes, read 35 s after the fill (past Timer J); fill: thor ${ours.filled.toLocaleString("en-US")} registered${theirs ? `, Kamailio ${theirs.filled.toLocaleString("en-US")}` : ""}` },
       { name: "heap per registered binding at 100k bindings", value: bindingMemory(), unit: "bytes", note: "location store after 100k REGISTERs, measured in process after GC" },
     ];
     for (const { label, v } of variants) {
@@ -345,6 +348,10 @@ export async function run(): Promise<BenchResult[]> {
         if (rate === undefined) continue;
         const c = await compareAt(thor, v, w, rate, dir);
         results.push({ name: `server CPU per ${w === "register" ? "registration" : "call"} at ${rate}/s: this tree against ${label}`, value: meanUs(c.ours), unit: "µs", baseline: { name: v.server.name, value: meanUs(c.theirs) }, note: `lower is better; alternating steps, this tree ${verdicts(c.ours)}, ${v.server.name} ${verdicts(c.theirs)}${c.note ? `; ${c.note}` : ""}` });
+      }
+      if (v.memory) {
+        const { pss, ok } = await fillAndMeasure(v.server, ours.register.best?.rate ?? 500, dir);
+        results.push({ name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered: this tree against ${label}`, value: mb(ours.pss), unit: "MB", baseline: { name: v.server.name, value: mb(pss) }, note: `lower is better; ${ok.toLocaleString("en-US")} registrations in its fill` });
       }
     }
     return results;
