@@ -26,6 +26,7 @@
  *
  * Knobs (environment): THOR_BENCH_STEP_S, THOR_BENCH_SUBSCRIBERS,
  * THOR_BENCH_KAM_CHILDREN, THOR_BENCH_KAMAILIO=0 (no Kamailio baseline),
+ * THOR_BENCH_METRICS=0 (no metrics-on variant),
  * THOR_BENCH_NET (default 127.0.9),
  * THOR_BENCH_BEFORE=/path/to/an/older/checkout (its bin/thor.js, already
  * built, runs beside this tree's and both are measured at this tree's
@@ -56,12 +57,16 @@ const NET = process.env["THOR_BENCH_NET"] ?? "127.0.9";
 const BEFORE = process.env["THOR_BENCH_BEFORE"];
 /** THOR_BENCH_KAMAILIO=0 skips the Kamailio baseline (a quick before/after of thor alone). */
 const WITH_KAMAILIO = process.env["THOR_BENCH_KAMAILIO"] !== "0";
+/** THOR_BENCH_METRICS=0 skips the metrics-on variant (a shorter run). */
+const WITH_METRICS = process.env["THOR_BENCH_METRICS"] !== "0";
 /** Callees: SIPp UASes, each registered as its own user on its own port. */
 const UASES = 4;
 const GROW = 1.5;
-const MAX_STEPS = 12;
+const MAX_STEPS = 16;
 const BISECTIONS = 2;
 const PINNED = os.cpus().length >= 2;
+/** SIPp's own socket buffers as large as the servers' (its default, 64 KiB, drops answers in bursts at a few thousand per second). */
+const SIPP_BUFFERS = ["-buff_size", String(4 * 1024 * 1024)];
 const SERVER_CORE = PINNED ? ["taskset", "-c", "0"] : [];
 const LOAD_CORE = PINNED ? ["taskset", "-c", "1"] : [];
 
@@ -122,7 +127,7 @@ async function step(server: Server, w: Workload, rate: number, cwd: string, call
   const args = w === "register"
     ? ["-sf", join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(server.ipBase), "-p", "5061"]
     : ["-sf", join(ROOT, "bench/sipp/uac-load.xml"), "-inf", join(cwd, "callees.csv"), "-i", ip(server.ipBase + 2), "-p", "5080", "-au", "u0", "-ap", "u0-secret", "-key", "user", "u0", "-key", "domain", "example.test"];
-  const stats = await runSippStats([...args, "-r", String(rate), "-rp", "1000", "-m", String(count), "-timeout", `${STEP_S + 30}s`, server.target], cwd, {
+  const stats = await runSippStats([...args, ...SIPP_BUFFERS, "-r", String(rate), "-rp", "1000", "-m", String(count), "-timeout", `${STEP_S + 30}s`, server.target], cwd, {
     prefix: LOAD_CORE,
     limitMs: (STEP_S + 40) * 1000,
     onSpawn: (pid) => sampler.watch(pid),
@@ -135,16 +140,26 @@ async function step(server: Server, w: Workload, rate: number, cwd: string, call
   return { rate, stats, serverCpu, loadCpu, ...verdict };
 }
 
-/** Steps up by GROW until a step fails, then bisects; the highest sustained step and all steps. */
+function debugStep(server: Server, w: Workload, r: number, s: Step): void {
+  if (process.env["THOR_BENCH_DEBUG"]) process.stderr.write(`${server.name} ${w} ${r}/s: ${s.stats.ok} ok, ${s.stats.failed} failed, ${s.stats.retransmissions} retrans, server ${(100 * s.serverCpu / s.stats.seconds).toFixed(0)}% CPU, SIPp ${(100 * s.loadCpu / s.stats.seconds).toFixed(0)}%: ${s.sustained ? "sustained" : s.why}\n`);
+}
+
+/** Steps up by GROW until a rate fails (twice in a row), then bisects; the highest sustained step and all steps. */
 async function findLimit(server: Server, w: Workload, cwd: string, callees: readonly ChildProcess[]): Promise<{ best?: Step; failed?: Step; steps: Step[] }> {
   const steps: Step[] = [];
   let best: Step | undefined;
   let failed: Step | undefined;
   let rate = START[w];
-  const run = async (r: number) => {
+  const once = async (r: number) => {
     const s = await step(server, w, r, cwd, callees);
     steps.push(s);
-    if (process.env["THOR_BENCH_DEBUG"]) process.stderr.write(`${server.name} ${w} ${r}/s: ${s.stats.ok} ok, ${s.stats.failed} failed, ${s.stats.retransmissions} retrans, server ${(100 * s.serverCpu / s.stats.seconds).toFixed(0)}% CPU, SIPp ${(100 * s.loadCpu / s.stats.seconds).toFixed(0)}%: ${s.sustained ? "sustained" : s.why}\n`);
+    debugStep(server, w, r, s);
+    return s;
+  };
+  const run = async (r: number) => {
+    // On a shared machine one step can fail for a neighbour's burst: a rate fails when it fails twice.
+    let s = await once(r);
+    if (!s.sustained) s = await once(r);
     if (s.sustained) best = s;
     else failed = s;
     return s.sustained;
@@ -168,7 +183,7 @@ async function registerCallees(server: Server, cwd: string): Promise<ChildProces
     const port = 5070 + 2 * i;
     const reg = await runSippStats(["-sf", join(ROOT, "test/sip/scenarios/register.xml"), "-i", ip(server.ipBase + 1), "-p", String(port + 1), "-m", "1", "-au", `u${i}`, "-ap", `u${i}-secret`, "-key", "user", `u${i}`, "-key", "domain", "example.test", "-key", "contact", `sip:u${i}@${ip(server.ipBase + 1)}:${port}`, "-key", "expires", "3600", server.target], cwd);
     if (reg.ok !== 1) throw new Error(`${server.name}: registration of callee u${i} failed`);
-    uases.push(spawn(LOAD_CORE[0] ?? "sipp", [...LOAD_CORE.slice(1), ...(LOAD_CORE.length ? ["sipp"] : []), "-sf", join(ROOT, "test/sip/scenarios/uas.xml"), "-i", ip(server.ipBase + 1), "-p", String(port), "-nostdin", "-timeout", "3600s"], { cwd, stdio: "ignore" }));
+    uases.push(spawn(LOAD_CORE[0] ?? "sipp", [...LOAD_CORE.slice(1), ...(LOAD_CORE.length ? ["sipp"] : []), "-sf", join(ROOT, "test/sip/scenarios/uas.xml"), "-i", ip(server.ipBase + 1), "-p", String(port), ...SIPP_BUFFERS, "-nostdin", "-timeout", "3600s"], { cwd, stdio: "ignore" }));
   }
   await sleep(500);
   return uases;
@@ -176,7 +191,7 @@ async function registerCallees(server: Server, cwd: string): Promise<ChildProces
 
 /** Registers every subscriber once (below the sustained rate) and reads the server's PSS once the fill's transactions are gone. */
 async function fillAndMeasure(server: Server, rate: number, cwd: string): Promise<{ pss: number; ok: number }> {
-  const stats = await runSippStats(["-sf", join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(server.ipBase), "-p", "5062", "-r", String(Math.max(100, Math.round(rate * 0.7))), "-rp", "1000", "-m", String(SUBSCRIBERS), "-timeout", "600s", server.target], cwd, { prefix: LOAD_CORE, limitMs: 620_000 });
+  const stats = await runSippStats(["-sf", join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(server.ipBase), "-p", "5062", ...SIPP_BUFFERS, "-r", String(Math.max(100, Math.round(rate * 0.7))), "-rp", "1000", "-m", String(SUBSCRIBERS), "-timeout", "600s", server.target], cwd, { prefix: LOAD_CORE, limitMs: 620_000 });
   // Past Timer J (32 s on UDP): what is left is the registrations, not the transactions of the fill.
   await sleep(35_000);
   return { pss: pssBytes(server.pids()), ok: stats.ok };
@@ -299,23 +314,25 @@ export async function run(): Promise<BenchResult[]> {
     }
     // The cost of metrics (issue 13: at most 3 %): the same tree with --metrics-listen,
     // every diagnostics channel subscribed, scraped once a second while it is measured.
-    const metricsAt = `${ip(4)}:9100`;
-    const withMetrics = startThor("thor, metrics on", join(ROOT, "bin/thor.js"), 4, 40, dir, ["--metrics-listen", metricsAt]);
-    servers.push(withMetrics);
-    variants.push({
-      label: "metrics on (--metrics-listen, scraped every second)",
-      v: {
-        server: withMetrics,
-        companion: () => {
-          let scrapes = 0;
-          const timer = setInterval(() => void fetch(`http://${metricsAt}/metrics`).then((r) => r.text()).then(() => scrapes++, () => undefined), 1000);
-          return () => {
-            clearInterval(timer);
-            return `${scrapes} scrapes`;
-          };
+    if (WITH_METRICS) {
+      const metricsAt = `${ip(4)}:9100`;
+      const withMetrics = startThor("thor, metrics on", join(ROOT, "bin/thor.js"), 4, 40, dir, ["--metrics-listen", metricsAt]);
+      servers.push(withMetrics);
+      variants.push({
+        label: "metrics on (--metrics-listen, scraped every second)",
+        v: {
+          server: withMetrics,
+          companion: () => {
+            let scrapes = 0;
+            const timer = setInterval(() => void fetch(`http://${metricsAt}/metrics`).then((r) => r.text()).then(() => scrapes++, () => undefined), 1000);
+            return () => {
+              clearInterval(timer);
+              return `${scrapes} scrapes`;
+            };
+          },
         },
-      },
-    });
+      });
+    }
     for (const s of servers) await waitOptions(s.target, dir);
     const limits = new Map<Server, { register: Awaited<ReturnType<typeof findLimit>>; calls: Awaited<ReturnType<typeof findLimit>>; pss: number; filled: number }>();
     for (const s of kam ? [thor, kam] : [thor]) {
