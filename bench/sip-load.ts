@@ -8,8 +8,10 @@
  *     UASes.
  *
  * Each server's limit is found by stepping the offered rate (STEP_S seconds
- * per step, default 15): growing by half until a step fails, then bisecting
- * twice. A step is sustained when at least 99.9% of the offered scenarios
+ * per step, default 15): growing by half until a rate fails (two steps at it
+ * fail: one neighbour's burst on a shared machine does not end the search),
+ * then bisecting twice. SIPp gets 4 MiB socket buffers like the servers. A
+ * step is sustained when at least 99.9% of the offered scenarios
  * succeed, at most 1% of the messages SIPp sent were retransmissions, and the
  * achieved rate is at least 95% of the offered one: the same criterion for
  * both servers. Where the machine has two or more cores the server is pinned
@@ -22,7 +24,8 @@
  * at start, as thor holds them), in-memory usrloc and the same
  * 4 MiB receive buffer as thor. Also reported: server CPU microseconds per
  * registration and per call at the highest sustained step, memory (PSS) with
- * every subscriber registered, and heap per binding measured in process.
+ * every subscriber registered (read 35 s after the fill, past Timer J), and
+ * heap per binding measured in process.
  *
  * Knobs (environment): THOR_BENCH_STEP_S, THOR_BENCH_SUBSCRIBERS,
  * THOR_BENCH_KAM_CHILDREN, THOR_BENCH_KAMAILIO=0 (no Kamailio baseline),
