@@ -18,10 +18,16 @@ export interface Clock {
 
 let nextId = 1;
 
+/** A handle of the real clock: the Node timer itself (no table of live timers to keep). */
+class SystemTimer implements TimerHandle {
+  constructor(
+    readonly id: number,
+    readonly timeout: NodeJS.Timeout,
+  ) {}
+}
+
 /** The real clock: `performance.now()` and Node timers (unref'd). */
 export class SystemClock implements Clock {
-  private readonly timers = new Map<number, NodeJS.Timeout>();
-
   now(): number {
     return performance.now();
   }
@@ -31,23 +37,13 @@ export class SystemClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const id = nextId++;
-    const t = setTimeout(() => {
-      this.timers.delete(id);
-      fn();
-    }, Math.max(0, ms));
+    const t = setTimeout(fn, Math.max(0, ms));
     t.unref();
-    this.timers.set(id, t);
-    return { id };
+    return new SystemTimer(nextId++, t);
   }
 
   clearTimeout(handle: TimerHandle | undefined): void {
-    if (!handle) return;
-    const t = this.timers.get(handle.id);
-    if (t) {
-      clearTimeout(t);
-      this.timers.delete(handle.id);
-    }
+    if (handle instanceof SystemTimer) clearTimeout(handle.timeout);
   }
 }
 

@@ -9,7 +9,7 @@
  *
  * A tag is HMAC-SHA256 truncated to {@link TAG_BYTES} bytes, base64url.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 
 /** Tag length in bytes (128 bits: forging one costs 2^128 tries). */
 export const TAG_BYTES = 16;
@@ -23,7 +23,9 @@ export interface SigningKey {
 
 export class KeyRing {
   private keys: readonly SigningKey[] = [];
-  private byId = new Map<string, Buffer>();
+  /** Keys imported once as KeyObjects: an HMAC over a Buffer key imports the key on every call. */
+  private byId = new Map<string, KeyObject>();
+  private signing!: KeyObject;
 
   /** `keys` newest first (the first one signs); at least one. */
   constructor(keys: readonly SigningKey[]) {
@@ -40,7 +42,8 @@ export class KeyRing {
     if (keys.length === 0) throw new Error("a key ring needs at least one key");
     for (const k of keys) if (!KEY_ID.test(k.id) || k.key.length < 16) throw new Error(`invalid signing key "${k.id}"`);
     this.keys = [...keys];
-    this.byId = new Map(keys.map((k) => [k.id, k.key]));
+    this.byId = new Map(keys.map((k) => [k.id, createSecretKey(k.key)]));
+    this.signing = createSecretKey(keys[0]!.key);
   }
 
   /** The key ids, newest first. */
@@ -55,8 +58,7 @@ export class KeyRing {
 
   /** `{ kid, tag }`: the tag over `data` with the newest key. */
   sign(data: string): { kid: string; tag: string } {
-    const k = this.keys[0]!;
-    return { kid: k.id, tag: tagOf(k.key, data) };
+    return { kid: this.keys[0]!.id, tag: tagOf(this.signing, data) };
   }
 
   /** Whether `tag` is the tag over `data` with key `kid` (a key still present). */
@@ -69,6 +71,6 @@ export class KeyRing {
   }
 }
 
-function tagOf(key: Buffer, data: string): string {
+function tagOf(key: KeyObject, data: string): string {
   return createHmac("sha256", key).update(data).digest().subarray(0, TAG_BYTES).toString("base64url");
 }

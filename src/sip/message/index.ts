@@ -10,6 +10,6 @@ export { serializeMessage } from "./serializer.js";
 export { parseUri, formatUri, aorOf, canonicalHost, type Uri, type SipUri, type OtherUri, type UriResult } from "./uri.js";
 export { parseNameAddr, formatNameAddr, parseVia, formatVia, parseCSeq, parseUInt, splitList, isPort, isIpAddress, type NameAddr, type Via, type CSeq, type Result } from "./header-values.js";
 export { headerKey, canonicalName, isListHeader } from "./header-names.js";
-export { parseParams, formatParams, quote, unquote, splitTopLevel, isToken, type Params } from "./grammar.js";
+export { parseParams, formatParams, quote, unquote, splitTopLevel, isToken, ownCopy, type Params } from "./grammar.js";
 export { createResponse, reasonPhrase, newTag, type Answerable } from "./response.js";
 export { fillRandom, randomHex, randomBase64Url } from "./random.js";

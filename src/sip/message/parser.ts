@@ -24,6 +24,8 @@ export interface SipParseError {
 
 export type ParseResult = { ok: true; message: AnyMessage } | { ok: false; error: SipParseError };
 
+const EMPTY_BODY = Buffer.alloc(0);
+
 /** @default 65535 bytes */
 export const DEFAULT_MAX_MESSAGE = 65_535;
 
@@ -249,6 +251,8 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): ParseResult 
   } else if (opts.stream) {
     return startFailure(startLine, headers, "Content-Length is required on stream transports");
   }
+  // No body: a shared empty buffer, so that the message does not keep its datagram alive.
+  if (body.length === 0) body = EMPTY_BODY;
 
   if (startLine.startsWith("SIP/")) return parseResponse(startLine, headers, found, body);
   return parseRequest(startLine, headers, found, body);

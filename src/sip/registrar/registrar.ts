@@ -5,7 +5,7 @@
  * bindings. `+sip.instance` and `reg-id` are kept (RFC 5626); a client that
  * supports GRUU gets its public GRUU (RFC 5627).
  */
-import { aorOf, formatUri, parseNameAddr, parseUInt, type SipRequest } from "../message/index.js";
+import { aorOf, formatUri, ownCopy, parseNameAddr, parseUInt, type SipRequest } from "../message/index.js";
 import type { Flow } from "../transport/index.js";
 import type { Binding, RegisterData, RegisterOutcome } from "./location.js";
 import { LocationStore } from "./location-store.js";
@@ -31,12 +31,13 @@ export const DEFAULT_MAX_CONTACTS = 10;
 /** Extract the registrar's input from a REGISTER received on `flow`. */
 export function registerData(req: SipRequest, flow: Flow, edge?: string): RegisterData {
   return {
-    callId: req.callId,
+    // Stored for the binding's lifetime: own strings, not slices that keep the whole REGISTER alive.
+    callId: ownCopy(req.callId),
     cseq: req.cseq.seq,
-    contacts: req.getAll("contact"),
+    contacts: req.getAll("contact").map(ownCopy),
     expires: req.get("expires"),
     gruu: req.getAll("supported").some((s) => s.trim().toLowerCase() === "gruu"),
-    path: req.getAll("path"),
+    path: req.getAll("path").map(ownCopy),
     flow: { id: flow.id, transport: flow.transport, source: { address: flow.remote.address, port: flow.remote.port } },
     ...(edge !== undefined ? { edge } : {}),
   };

@@ -8,16 +8,19 @@ import type { SipRequest } from "../message/index.js";
 
 export abstract class TransactionBase<S extends string, T extends string> {
   protected readonly timers: TimerSet<T>;
+  /** The request's method (the request itself is kept by the subclasses only as long as they need it). */
+  readonly method: string;
 
   constructor(
     readonly key: string,
-    readonly request: SipRequest,
+    request: SipRequest,
     public state: S,
     private readonly table: TransitionTable<S>,
     private readonly machine: string,
     protected readonly env: TransactionEnv,
   ) {
     this.timers = new TimerSet(env.clock);
+    this.method = request.method;
   }
 
   /**
@@ -29,7 +32,7 @@ export abstract class TransactionBase<S extends string, T extends string> {
     if (this.state === next) return true;
     if (!allowed(this.table, this.state, next)) {
       // The input is described only here: a legal move builds no string.
-      this.env.onIllegal({ machine: this.machine, from: this.state, to: next, input: status === undefined ? input : `${input} ${status}`, method: this.request.method });
+      this.env.onIllegal({ machine: this.machine, from: this.state, to: next, input: status === undefined ? input : `${input} ${status}`, method: this.method });
       return false;
     }
     this.state = next;

@@ -16,7 +16,8 @@ export abstract class ClientTransaction<T extends string = string> extends Trans
 
   constructor(
     key: string,
-    request: SipRequest,
+    /** The request sent (a client transaction builds its ACK and CANCEL from it). */
+    readonly request: SipRequest,
     initial: ClientState,
     table: TransitionTable<ClientState>,
     machine: string,

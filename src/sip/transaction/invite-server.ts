@@ -24,7 +24,7 @@ export const INVITE_SERVER_TRANSITIONS: TransitionTable<ServerState> = Object.fr
 export class InviteServerTransaction extends ServerTransaction<"G" | "H" | "I" | "L"> {
   readonly isInvite = true;
 
-  constructor(key: string, request: SipRequest, flow: Flow, sendResponse: (bytes: Buffer) => boolean, env: TransactionEnv) {
+  constructor(key: string, request: SipRequest, flow: Flow, sendResponse: (bytes: Buffer, request: SipRequest) => boolean, env: TransactionEnv) {
     super(key, request, "proceeding", INVITE_SERVER_TRANSITIONS, "INVITE server", flow, sendResponse, env);
   }
 
@@ -56,6 +56,7 @@ export class InviteServerTransaction extends ServerTransaction<"G" | "H" | "I" |
     if (req.method === "ACK") {
       // 17.2.1: "If an ACK is received while the server transaction is in the Completed state, the server transaction MUST transition to the Confirmed state."
       if (this.state === "completed" && this.transition("confirmed", "ACK")) {
+        this.release();
         this.timers.cancel("G");
         this.timers.cancel("H");
         this.timers.arm("I", timerI(this.env.timers, this.flow.reliable), () => this.terminate());
@@ -63,7 +64,7 @@ export class InviteServerTransaction extends ServerTransaction<"G" | "H" | "I" |
       return;
     }
     // 17.2.1: a request retransmission gets the most recent provisional (Proceeding) or final (Completed, Accepted) response again.
-    if (this.state !== "confirmed" && this.state !== "terminated") this.resend();
+    if (this.state !== "confirmed" && this.state !== "terminated") this.resend(req);
   }
 
   /** Timer G: resend the final response, doubling up to T2, until the ACK. */

@@ -112,7 +112,9 @@ export class TransactionLayer {
       return;
     }
     const txKey = key ?? `rfc2543|${req.callId}|${req.cseq.seq}|${req.method}|${randomHex(4)}`;
-    const send = (bytes: Buffer) => this.respondTo(bytes, { flow, request: req });
+    // Responses go to the Via of the request they answer (the original or a retransmission): the
+    // transaction does not keep the parsed request once it only absorbs retransmissions.
+    const send = (bytes: Buffer, request: SipRequest) => this.respondTo(bytes, { flow, request });
     const tx: ServerTransaction = req.method === "INVITE" ? new InviteServerTransaction(txKey, req, flow, send, this.serverEnv) : new NonInviteServerTransaction(txKey, req, flow, send, this.serverEnv);
     this.servers.set(tx.key, tx);
     this.core.onRequest(req, flow, tx);

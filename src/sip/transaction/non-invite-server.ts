@@ -22,7 +22,7 @@ export const NON_INVITE_SERVER_TRANSITIONS: TransitionTable<ServerState> = Objec
 export class NonInviteServerTransaction extends ServerTransaction<"J"> {
   readonly isInvite = false;
 
-  constructor(key: string, request: SipRequest, flow: Flow, sendResponse: (bytes: Buffer) => boolean, env: TransactionEnv) {
+  constructor(key: string, request: SipRequest, flow: Flow, sendResponse: (bytes: Buffer, request: SipRequest) => boolean, env: TransactionEnv) {
     super(key, request, "trying", NON_INVITE_SERVER_TRANSITIONS, "non-INVITE server", flow, sendResponse, env);
   }
 
@@ -32,6 +32,7 @@ export class NonInviteServerTransaction extends ServerTransaction<"J"> {
     const next = s < 200 ? "proceeding" : "completed";
     if (!this.transition(next, "TU response", s)) return;
     if (!this.send(res) || s < 200) return;
+    this.release();
     // "When the server transaction enters the "Completed" state, it MUST set Timer J to fire in 64*T1 seconds for unreliable transports, and zero seconds for reliable transports."
     this.timers.arm("J", timerJ(this.env.timers, this.flow.reliable), () => this.terminate());
   }
@@ -39,6 +40,6 @@ export class NonInviteServerTransaction extends ServerTransaction<"J"> {
   receive(req: SipRequest): void {
     if (req.method === "ACK") return; // an ACK matches INVITE transactions only (17.2.3)
     // 17.2.2: a retransmitted request gets the last response again (none in Trying).
-    if (this.state === "proceeding" || this.state === "completed") this.resend();
+    if (this.state === "proceeding" || this.state === "completed") this.resend(req);
   }
 }

@@ -64,14 +64,19 @@ export class UdpFlow implements Flow {
     return (this.idText ??= `udp:${this.local.address}:${this.local.port}/${this.remote.address}:${this.remote.port}`);
   }
   send(data: Buffer): boolean {
-    // Errors of the datagram itself (e.g. unreachable) arrive later on the callback; bad arguments throw now.
-    this.socket.send(data, this.remote.port, this.remote.address, (err) => {
-      if (err) this.onError(err);
-    });
+    // Errors of the datagram itself (e.g. unreachable) arrive on the callback; bad arguments throw now.
+    // A flow nobody listens to for errors sends without a callback: no completion call into JS per datagram.
+    if (this.onError === ignoreError) this.socket.send(data, this.remote.port, this.remote.address);
+    else
+      this.socket.send(data, this.remote.port, this.remote.address, (err) => {
+        if (err) this.onError(err);
+      });
     return true;
   }
-  onError: (err: Error) => void = () => undefined;
+  onError: (err: Error) => void = ignoreError;
 }
+
+function ignoreError(): void {}
 
 /** Something to destroy when the transport stops (a socket, a WebSocket). */
 export interface Closable {

@@ -4,6 +4,7 @@
  * to an address uses a socket of its address family.
  */
 import dgram from "node:dgram";
+import dns from "node:dns";
 import net from "node:net";
 import { describeError } from "../../base/index.js";
 import { parseMessage } from "../message/index.js";
@@ -32,7 +33,7 @@ export class UdpTransport {
   listen(spec: ListenSpec): Promise<Listener> {
     const ctx = this.ctx;
     return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket({ type: net.isIPv6(spec.host) ? "udp6" : "udp4", reuseAddr: false, recvBufferSize: this.bufferBytes, sendBufferSize: this.bufferBytes });
+      const socket = dgram.createSocket({ type: net.isIPv6(spec.host) ? "udp6" : "udp4", reuseAddr: false, recvBufferSize: this.bufferBytes, sendBufferSize: this.bufferBytes, lookup: literalLookup });
       socket.once("error", reject);
       socket.bind(spec.port, spec.host, () => {
         socket.off("error", reject);
@@ -61,4 +62,15 @@ export class UdpTransport {
     flow.onError = (err) => onError(flow, err);
     return this.ctx.sendOn(flow, data) ? flow : undefined;
   }
+}
+
+/**
+ * The lookup of UDP sockets: an IP literal (every address a SIP flow or a
+ * resolved target holds) is answered at once; dgram's default goes through
+ * dns.lookup and a nextTick for each datagram sent.
+ */
+function literalLookup(hostname: string, options: dns.LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = net.isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dns.lookup(hostname, typeof options === "number" ? { family: options } : options, callback);
 }
