@@ -27,7 +27,7 @@ export type CertificateVerdict =
   /** Verified by the CA but not allowed here (not OU=operator, revoked). */
   | { readonly type: "refused"; readonly reason: string };
 
-export type AuthDecision = { readonly ok: true; readonly who: string; readonly via: "certificate" | "token" } | { readonly ok: false; readonly status: 401 | 403; readonly reason: string };
+export type AuthDecision = { readonly ok: true; readonly who: string; readonly via: "certificate" | "token" } | { readonly ok: false; readonly status: 401 | 403; readonly reason: string; readonly wrongToken?: true };
 
 export interface AuthRequest {
   authorization?: string | undefined;
@@ -67,7 +67,7 @@ export class OperatorAuth {
     if (req.certificate.type === "operator") return { ok: true, who: req.certificate.who, via: "certificate" };
     const token = bearer(req.authorization) ?? cookieValue(req.cookie, DASHBOARD_COOKIE);
     if (token !== undefined && this.verifyToken(token)) return { ok: true, who: "token", via: "token" };
-    if (token !== undefined) return { ok: false, status: 401, reason: "invalid operator token" };
+    if (token !== undefined) return { ok: false, status: 401, reason: "invalid operator token", wrongToken: true };
     if (req.certificate.type === "refused") return { ok: false, status: 403, reason: req.certificate.reason };
     return { ok: false, status: 401, reason: "operator token or operator certificate (OU=operator) required" };
   }

@@ -26,10 +26,11 @@ import type { TLSSocket } from "node:tls";
 import { fileURLToPath } from "node:url";
 import type { ServerResponse } from "node:http";
 import type { Logger } from "../base/index.js";
-import { createHttpApp, isLoopback, listenHttp, type HttpApp } from "../http/index.js";
+import { createHttpApp, FailureThrottle, isLoopback, listenHttp, type FailureThrottleOptions, type HttpApp } from "../http/index.js";
 import { DASHBOARD_COOKIE, type CertificateVerdict, type OperatorAuth } from "./dashboard-auth.js";
 import { dashboardState, DEFAULT_DASHBOARD_EVENTS, type DashboardState } from "./dashboard-model.js";
 import type { NetworkView } from "./network-view.js";
+import type { FastifyReply } from "fastify";
 
 /** Event streams served at once. @default 32 */
 export const DEFAULT_DASHBOARD_MAX_CLIENTS = 32;
@@ -67,6 +68,8 @@ export interface DashboardServerOptions {
   assetsDir?: string;
   /** @default DEFAULT_DASHBOARD_MAX_CLIENTS */
   maxClients?: number;
+  /** Wrong tokens per source address before it gets 429 for a while. @default DEFAULT_AUTH_FAILURES in DEFAULT_AUTH_FAILURE_WINDOW_MS */
+  throttle?: FailureThrottleOptions;
   /** @default DEFAULT_DASHBOARD_PUSH_INTERVAL_MS */
   pushIntervalMs?: number;
   /** @default DEFAULT_DASHBOARD_HEARTBEAT_MS */
@@ -120,9 +123,12 @@ export class DashboardServer {
   private pushTimer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private lastPush = 0;
-  private readonly counters = { pushes: 0, refused: 0, dropped: 0, unauthorized: 0 };
+  private readonly counters = { pushes: 0, refused: 0, dropped: 0, unauthorized: 0, throttled: 0 };
+  private readonly throttle: FailureThrottle;
 
-  constructor(private readonly opts: DashboardServerOptions) {}
+  constructor(private readonly opts: DashboardServerOptions) {
+    this.throttle = new FailureThrottle(opts.throttle);
+  }
 
   get address(): { host: string; port: number } | undefined {
     return this.bound;
@@ -174,11 +180,24 @@ export class DashboardServer {
       return this.opts.auth.decide({ authorization: h("authorization"), cookie: h("cookie"), certificate });
     };
 
+    // Token guessing: after DEFAULT_AUTH_FAILURES wrong tokens a source address gets 429 for a while (as the provisioning API does).
+    const throttled = (req: { ip: string }, reply: FastifyReply): FastifyReply | undefined => {
+      const wait = this.throttle.blockedFor(req.ip);
+      if (wait === 0) return undefined;
+      this.counters.throttled++;
+      return reply.code(429).headers({ ...SECURITY_HEADERS, "retry-after": String(wait) }).send({ error: `too many wrong tokens from ${req.ip}: try again in ${wait} s` });
+    };
     app.addHook("onRequest", async (req, reply) => {
       const path = req.url.split("?")[0] ?? "";
-      if (path === "/login" || path === "/dashboard.css") return;
+      if (path === "/dashboard.css" || (path === "/login" && req.method === "GET")) return;
+      if (throttled(req, reply)) return reply;
+      if (path === "/login") return;
       const decision = authorize(req);
-      if (decision.ok) return;
+      if (decision.ok) {
+        if (decision.via === "token") this.throttle.succeed(req.ip);
+        return;
+      }
+      if (decision.wrongToken) this.throttle.fail(req.ip);
       this.counters.unauthorized++;
       void reply.headers(SECURITY_HEADERS);
       if (decision.status === 401) void reply.header("www-authenticate", 'Bearer realm="thor dashboard"');
@@ -200,9 +219,11 @@ export class DashboardServer {
       const token = typeof body?.["token"] === "string" ? body["token"] : "";
       void reply.headers(SECURITY_HEADERS);
       if (!this.opts.auth.verifyToken(token)) {
+        this.throttle.fail(req.ip);
         this.counters.unauthorized++;
         return reply.code(401).type("text/html; charset=utf-8").send(refusalPage(401, "invalid operator token"));
       }
+      this.throttle.succeed(req.ip);
       const cookie = `${DASHBOARD_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${secure ? "; Secure" : ""}`;
       return reply.code(303).header("set-cookie", cookie).header("location", "/").send();
     });

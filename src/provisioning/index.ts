@@ -13,7 +13,8 @@ export { buildOpenApi } from "./openapi.js";
 export { buildRoutes, type Route, type RouteContext, type RouteResult } from "./routes.js";
 export { SubscriberCache, type SubscriberCacheOptions, type SubscriberSource, type SubscriberState, type CachedCredentials, type CacheEvent } from "./subscriber-cache.js";
 export { StatisticsAggregator, type AggregatedStatistics, type NetworkStatusSource, type StatisticsReportInput } from "./status.js";
-export { TokenRing, FailureThrottle, parseToken, generateSecret, type ApiToken, type TokenScope, type FailureThrottleOptions } from "./tokens.js";
+export { TokenRing, parseToken, generateSecret, type ApiToken, type TokenScope } from "./tokens.js";
+export { FailureThrottle, DEFAULT_AUTH_FAILURES, DEFAULT_AUTH_FAILURE_WINDOW_MS, DEFAULT_AUTH_FAILURE_SOURCES, type FailureThrottleOptions } from "../http/index.js";
 export {
   parseAor,
   validCidr,
@@ -54,9 +55,6 @@ export { requestChannel, changeChannel, cacheChannel } from "./diagnostics.js";
 export {
   DEFAULT_API_PORT,
   DEFAULT_MAX_BODY,
-  DEFAULT_AUTH_FAILURES,
-  DEFAULT_AUTH_FAILURE_WINDOW_MS,
-  DEFAULT_AUTH_FAILURE_SOURCES,
   DEFAULT_MAX_IMPORT_BODY,
   DEFAULT_PAGE_LIMIT,
   MAX_PAGE_LIMIT,

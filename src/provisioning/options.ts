@@ -1,11 +1,5 @@
 /** API port of a provisioning server. @default 9280 */
 export const DEFAULT_API_PORT = 9280;
-/** Failed token checks (401) from one source address within {@link DEFAULT_AUTH_FAILURE_WINDOW_MS} before it is throttled. @default 10 */
-export const DEFAULT_AUTH_FAILURES = 10;
-/** Window of the failure count, and how long a throttled source gets 429. @default 60000 */
-export const DEFAULT_AUTH_FAILURE_WINDOW_MS = 60_000;
-/** Source addresses whose failures are remembered at most (oldest forgotten first). @default 10000 */
-export const DEFAULT_AUTH_FAILURE_SOURCES = 10_000;
 /** Largest request body (bytes), except bulk import. @default 1 MiB */
 export const DEFAULT_MAX_BODY = 1024 * 1024;
 /** Largest bulk import body (bytes). @default 32 MiB */

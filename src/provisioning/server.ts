@@ -13,7 +13,6 @@
 import http from "node:http";
 import https from "node:https";
 import type { Socket } from "node:net";
-import { isLoopback } from "../http/index.js";
 import { describeError, type Logger } from "../base/index.js";
 import { requestChannel } from "./diagnostics.js";
 import {
@@ -35,7 +34,8 @@ import { buildRoutes, type Route } from "./routes.js";
 import { describeIssues } from "./schemas.js";
 import type { ChangeReceipt, ProvisioningService } from "./service.js";
 import type { NetworkStatusSource } from "./status.js";
-import { FailureThrottle, TokenRing, type ApiToken, type FailureThrottleOptions } from "./tokens.js";
+import { TokenRing, type ApiToken } from "./tokens.js";
+import { FailureThrottle, isLoopback, type FailureThrottleOptions } from "../http/index.js";
 
 export interface ProvisioningServerOptions {
   service: ProvisioningService;

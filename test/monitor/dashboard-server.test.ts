@@ -70,7 +70,7 @@ describe("dashboard server", () => {
     ca = readFileSync(join(dir, "ca.crt"));
     identity = await TlsIdentity.load({ ca: join(dir, "ca.crt"), ...{ cert: join(dir, "certs", "dashboard.crt"), key: join(dir, "certs", "dashboard.key") } });
     view.attach(hub.attach({ OU: "monitor", CN: "dashboard" }));
-    server = new DashboardServer({ host: HOST, port: 0, logger: silentLogger, view, auth: new OperatorAuth([TOKEN]), tls: { ...cert("dashboard"), ca }, checkCertificate: operatorCertificateCheck(identity), maxClients: 2, pushIntervalMs: 50 });
+    server = new DashboardServer({ host: HOST, port: 0, logger: silentLogger, view, auth: new OperatorAuth([TOKEN]), tls: { ...cert("dashboard"), ca }, checkCertificate: operatorCertificateCheck(identity), maxClients: 2, pushIntervalMs: 50, throttle: { failures: 5, windowMs: 60_000 } });
     await server.start();
   });
 
@@ -159,5 +159,19 @@ describe("dashboard server", () => {
     const plain = new DashboardServer({ host: "0.0.0.0", port: 0, logger: silentLogger, view, auth: new OperatorAuth([TOKEN]) });
     await assert.rejects(plain.start(), DashboardSettingsError);
     assert.throws(() => new OperatorAuth(["short"]), RangeError);
+  });
+
+  // Last: it throttles this test's source address.
+  it("throttles token guessing per source address: 429 with Retry-After after 5 wrong tokens, then even for the right one", async () => {
+    let status = 0;
+    let tries = 0;
+    for (; tries < 10 && status !== 429; tries++) status = (await get("/api/state", { headers: { authorization: `Bearer guess-${tries}-0123456789abcdef` } })).status;
+    assert.equal(status, 429);
+    assert.equal(tries, 6, "five wrong tokens (the login test's right token cleared its wrong one), then 429");
+    const blocked = await get("/api/state", { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(blocked.status, 429);
+    assert.match(String(blocked.headers["retry-after"]), /^\d+$/);
+    const login = await get("/login", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `token=${encodeURIComponent(TOKEN)}` });
+    assert.equal(login.status, 429, "the login form is throttled too");
   });
 });
