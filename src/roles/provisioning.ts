@@ -74,7 +74,9 @@ export class ProvisioningServerRole implements Role {
         let sent = true;
         for (let i = 0; i < chunks; i++) {
           const aors = change.aors.slice(i * DEFAULT_CHANGE_CHUNK, (i + 1) * DEFAULT_CHANGE_CHUNK);
-          sent = ctx.bus.publish("Thor.Provisioning", { aors, ...(i === 0 && change.domains?.length ? { domains: change.domains } : {}), ...(i === 0 && change.trustedPeers ? { trustedPeers: true } : {}), at, seq: change.seq }) && sent;
+          // The change's number only on a notice that carries all of it: a node that gets one chunk of
+          // several must not take the whole change as applied (it re-reads it from the change log).
+          sent = ctx.bus.publish("Thor.Provisioning", { aors, ...(i === 0 && change.domains?.length ? { domains: change.domains } : {}), ...(i === 0 && change.trustedPeers ? { trustedPeers: true } : {}), at, ...(chunks === 1 ? { seq: change.seq } : {}) }) && sent;
         }
         return sent;
       },

@@ -90,11 +90,10 @@ export class SubscriberBinding {
         const cache = this.cacheObj;
         if (!cache || !this.cluster?.configured) return;
         const seq = change.seq;
-        void cache
-          .refresh(change.aors)
+        // Counted as applied (the change log skips it) only when every part of it was refreshed.
+        void Promise.all([cache.refresh(change.aors), change.domains?.length ? cache.refreshDomains(change.domains) : undefined])
           .then(() => seq !== undefined && this.follower?.notified(seq))
-          .catch((err: unknown) => this.log?.warn({ err: describeError(err) }, "refresh failed"));
-        if (change.domains?.length) void cache.refreshDomains(change.domains).catch((err: unknown) => this.log?.warn({ err: describeError(err) }, "domain refresh failed"));
+          .catch((err: unknown) => this.log?.warn({ err: describeError(err) }, "refresh failed (the change log applies it again)"));
       }),
     );
     this.onDatabases(ctx.databases.all());
