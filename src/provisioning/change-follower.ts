@@ -32,6 +32,8 @@ export interface ChangeFollowerOptions {
 export const DEFAULT_CHANGE_POLL_MS = 2000;
 /** Changes read per poll. */
 const BATCH = 500;
+/** Changes told on the bus remembered at most (past it, the log applies them again: harmless). */
+const MAX_REMEMBERED = 10_000;
 
 export class ChangeFollower {
   private low = -1;
@@ -55,7 +57,8 @@ export class ChangeFollower {
 
   /** A change the node was told of on the bus (and applied). */
   notified(seq: number): void {
-    if (seq > this.low) this.applied.set(seq, this.opts.clock.now());
+    // Before the first load nothing is followed (the load includes it): nothing to remember.
+    if (this.low >= 0 && seq > this.low && this.applied.size < MAX_REMEMBERED) this.applied.set(seq, this.opts.clock.now());
   }
 
   stop(): void {
