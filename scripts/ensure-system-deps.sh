@@ -10,11 +10,12 @@
 #   prometheus          the real Prometheus that scrapes the demo's /metrics in the operations test
 #   curl                a plain HTTP client with digest, for the XCAP tests
 #   chromium            a real headless browser (driven by playwright-core) for the web dashboard test
+#   g++, make, python3  node-gyp builds the media relay's native forwarder (scripts/build-native.sh)
 #   rtpengine-daemon    the rtpengine media relay (userspace mode): the second media engine's test and the media benchmark's baseline
 # Benchmarks also want: kamailio (the baseline SIP proxy).
 #   dnsperf             the DNS load generator
 set -euo pipefail
-want=(sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl rtpengine-daemon chromium)
+want=(g++ make python3 sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl rtpengine-daemon chromium)
 if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
 missing=()
 for pkg in "${want[@]}"; do

@@ -40,4 +40,10 @@ export interface MediaRelayOptions {
   maxStreams?: number;
   /** @default DEFAULT_MEDIA_FLOOD_PPS */
   floodPps?: number;
+  /**
+   * Which data path moves the packets: "native" (the forwarding thread of
+   * native/media-forwarder; an error when it is not built) or "js" (Node
+   * sockets). Unset: native when built, else js with a warning.
+   */
+  dataPath?: "native" | "js";
 }

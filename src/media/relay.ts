@@ -23,8 +23,9 @@ import {
   type MediaRelayOptions,
 } from "./options.js";
 import { PortPool } from "./port-pool.js";
-import { Leg, Session, type LegEnvironment, type RelayCounters, type RelayedStream, type SessionSummary, type StreamTarget } from "./session.js";
-import { bindUdpPair } from "./transport/udp-pair.js";
+import { NativeLegs } from "./native-legs.js";
+import { Session, type LegFactory, type RelayCounters, type RelayedStream, type RelayLeg, type SessionSummary, type StreamTarget } from "./session.js";
+import { SocketLegs } from "./socket-legs.js";
 import type { MediaEngine } from "./engine.js";
 
 /** One party's description of the call's streams. */
@@ -50,12 +51,13 @@ const BIND_ATTEMPTS = 16;
 
 export class MediaRelay implements MediaEngine {
   readonly kind = "builtin";
-  readonly counters: RelayCounters = { packetsRelayed: 0, bytesRelayed: 0, invalid: 0, unknownSource: 0, flood: 0, noDestination: 0 };
+  /** Which data path moves the packets: the native forwarding thread, or Node sockets. */
+  readonly dataPath: "native" | "js";
+  private readonly legs: LegFactory;
   private readonly sessions = new Map<string, Session>();
   private readonly pool: PortPool;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly env: LegEnvironment;
   private readonly v4: MediaInterface | undefined;
   private readonly v6: MediaInterface | undefined;
   private sweepTimer: TimerHandle | undefined;
@@ -72,7 +74,23 @@ export class MediaRelay implements MediaEngine {
     if (!this.v4 && !this.v6) throw new MediaRequestError("the media relay needs an IPv4 or IPv6 listen address");
     this.pool = new PortPool(opts.portMin ?? DEFAULT_MEDIA_PORT_MIN, opts.portMax ?? DEFAULT_MEDIA_PORT_MAX);
     const clock = this.clock;
-    this.env = { counters: this.counters, floodPps: opts.floodPps ?? DEFAULT_MEDIA_FLOOD_PPS, now: () => clock.now() };
+    const floodPps = opts.floodPps ?? DEFAULT_MEDIA_FLOOD_PPS;
+    const native = opts.dataPath === "js" ? "the JavaScript data path was asked for" : NativeLegs.create(floodPps, clock);
+    if (typeof native === "string") {
+      if (opts.dataPath === "native") throw new MediaRequestError(native);
+      if (opts.dataPath === undefined) this.log.warn({ reason: native }, "media relay uses the JavaScript data path (about a third of the native one's capacity)");
+      const counters: RelayCounters = { packetsRelayed: 0, bytesRelayed: 0, invalid: 0, unknownSource: 0, flood: 0, noDestination: 0 };
+      this.legs = new SocketLegs({ counters, floodPps, now: () => clock.now() });
+      this.dataPath = "js";
+    } else {
+      this.legs = native;
+      this.dataPath = "native";
+    }
+  }
+
+  /** Engine-wide packet counters of the data path. */
+  get counters(): RelayCounters {
+    return this.legs.counters();
   }
 
   start(): void {
@@ -89,6 +107,7 @@ export class MediaRelay implements MediaEngine {
     this.stopped = true;
     this.clock.clearTimeout(this.sweepTimer);
     for (const callId of [...this.sessions.keys()]) this.remove(callId, "stopped");
+    this.legs.stop();
   }
 
   setDraining(draining: boolean): void {
@@ -193,8 +212,7 @@ export class MediaRelay implements MediaEngine {
         this.pool.release(a.port);
         throw err;
       });
-      a.peer = b;
-      b.peer = a;
+      this.legs.link(a, b);
       session.streams.push({ legs: [a, b] });
     }
     return d.streams.map((t, i) => {
@@ -211,12 +229,12 @@ export class MediaRelay implements MediaEngine {
     return iface!;
   }
 
-  private async leg(iface: MediaInterface): Promise<Leg> {
+  private async leg(iface: MediaInterface): Promise<RelayLeg> {
     for (let i = 0; i < BIND_ATTEMPTS; i++) {
       const port = this.pool.take();
       if (port === undefined) break;
-      const pair = await bindUdpPair(iface.listen, port);
-      if (pair) return new Leg(pair[0], pair[1], port, iface.advertise ?? iface.listen, this.env);
+      const leg = await this.legs.open(iface.listen, port, iface.advertise ?? iface.listen);
+      if (leg) return leg;
       // Taken by someone else: keep it out of the pool for now, try the next.
       this.log.debug({ port }, "media port pair busy, skipped");
     }

@@ -77,6 +77,7 @@ export interface RelayCounters {
   noDestination: number;
 }
 
+/** What the JavaScript legs share with their engine. */
 export interface LegEnvironment {
   readonly counters: RelayCounters;
   readonly floodPps: number;
@@ -87,7 +88,36 @@ function endpoint(address: string, port: number): string {
   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-export class Leg {
+/**
+ * One leg as the relay's control plane sees it, whichever data path moves
+ * its packets: `Leg` here (Node sockets) or `NativeLeg`
+ * (native/media-forwarder, the forwarding thread).
+ */
+export interface RelayLeg {
+  readonly port: number;
+  /** The party described where it receives: a changed address or port unlatches the leg. */
+  describe(t: StreamTarget): void;
+  /** Where the other party must send to reach this leg's party. */
+  relayed(): RelayedStream;
+  /** When this leg last admitted a packet, on the relay's clock (0: never). */
+  lastPacketAt(): number;
+  summary(party: string | undefined): LegSummary;
+  close(): void;
+}
+
+/** Opens and pairs legs: one per data path. */
+export interface LegFactory {
+  /** A leg on `listen:port` (RTP) and `port + 1` (RTCP), or undefined when either port is taken. */
+  open(listen: string, port: number, advertise: string): Promise<RelayLeg | undefined>;
+  /** Make `a` and `b` each other's peer: what one receives goes to the other's party. */
+  link(a: RelayLeg, b: RelayLeg): void;
+  /** Engine-wide counters of this data path. */
+  counters(): RelayCounters;
+  stop(): void;
+}
+
+/** The data path in Node: one dgram socket per port, packets handled in JavaScript. */
+export class Leg implements RelayLeg {
   peer!: Leg;
   readonly stats = new ReceiverStats();
   readonly dropped: DropCounters = { invalid: 0, unknownSource: 0, flood: 0, noDestination: 0 };
@@ -101,7 +131,7 @@ export class Leg {
   private latchedRtcpPort = 0;
   private windowStart = 0;
   private windowCount = 0;
-  lastPacketAt = 0;
+  private lastAt = 0;
 
   constructor(
     readonly rtp: UdpSocket,
@@ -133,6 +163,10 @@ export class Leg {
 
   get latched(): boolean {
     return this.latchedAddress !== undefined;
+  }
+
+  lastPacketAt(): number {
+    return this.lastAt;
   }
 
   relayed(): RelayedStream {
@@ -173,7 +207,7 @@ export class Leg {
       this.env.counters.flood++;
       return false;
     }
-    this.lastPacketAt = now;
+    this.lastAt = now;
     return true;
   }
 
@@ -198,7 +232,7 @@ export class Leg {
       return this.peer.sendRtcp(msg);
     }
     if (!this.admit(from, false)) return;
-    this.stats.onRtp(msg, this.lastPacketAt);
+    this.stats.onRtp(msg, this.lastAt);
     this.peer.sendRtp(msg);
   }
 
@@ -242,7 +276,7 @@ export class Leg {
 
 /** One m= line: leg 0 faces the caller (party A), leg 1 the callee (party B). */
 export interface Stream {
-  legs: [Leg, Leg];
+  legs: [RelayLeg, RelayLeg];
 }
 
 export class Session {
@@ -267,7 +301,7 @@ export class Session {
 
   lastPacketAt(): number {
     let t = 0;
-    for (const s of this.streams) for (const l of s.legs) if (l.lastPacketAt > t) t = l.lastPacketAt;
+    for (const s of this.streams) for (const l of s.legs) t = Math.max(t, l.lastPacketAt());
     return t;
   }
 

@@ -32,7 +32,9 @@ class Phone {
   }
 }
 
-describe("media relay engine on loopback", () => {
+for (const dataPath of ["js", "native"] as const) {
+const base = dataPath === "js" ? 41000 : 44000;
+describe(`media relay engine on loopback (${dataPath} data path)`, () => {
   const relays: MediaRelay[] = [];
   const phones: Phone[] = [];
   after(() => {
@@ -40,7 +42,7 @@ describe("media relay engine on loopback", () => {
     for (const p of phones) p.close();
   });
   const relay = (extra: Partial<ConstructorParameters<typeof MediaRelay>[0]> = {}) => {
-    const r = new MediaRelay({ interfaces: [{ listen: RELAY }], logger: new MemoryLogger(), portMin: 41000 + relays.length * 100, portMax: 41099 + relays.length * 100, ...extra });
+    const r = new MediaRelay({ interfaces: [{ listen: RELAY }], logger: new MemoryLogger(), dataPath, portMin: base + relays.length * 100, portMax: base + 99 + relays.length * 100, ...extra });
     relays.push(r);
     r.start();
     return r;
@@ -171,7 +173,7 @@ describe("media relay engine on loopback", () => {
   });
 
   it("relays over IPv6", async () => {
-    const r = new MediaRelay({ interfaces: [{ listen: RELAY }, { listen: "::1" }], logger: new MemoryLogger(), portMin: 41800, portMax: 41899 });
+    const r = new MediaRelay({ interfaces: [{ listen: RELAY }, { listen: "::1" }], logger: new MemoryLogger(), dataPath, portMin: base + 800, portMax: base + 899 });
     relays.push(r);
     const alice = await phone("::1", "udp6");
     const bob = await phone("::1", "udp6");
@@ -193,7 +195,7 @@ describe("media relay engine on loopback", () => {
 
   it("expires a session after the inactivity time", async () => {
     const clock = new ManualClock();
-    const r = new MediaRelay({ interfaces: [{ listen: RELAY }], logger: new MemoryLogger(), clock, inactivityMs: 1000, portMin: 41900, portMax: 41999 });
+    const r = new MediaRelay({ interfaces: [{ listen: RELAY }], logger: new MemoryLogger(), clock, inactivityMs: 1000, dataPath, portMin: base + 900, portMax: base + 999 });
     relays.push(r);
     r.start();
     await r.offer({ callId: "c8", tag: "a", streams: [{ address: "127.0.130.31", port: 5000 }] });
@@ -215,3 +217,4 @@ describe("media relay engine on loopback", () => {
     r.delete("c9");
   });
 });
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the media relay's native forwarder (native/media-forwarder) with the
+# node-gyp that npm bundles. Run by `npm run build`; needs a C compiler, make
+# and python3 (scripts/ensure-system-deps.sh installs them). Incremental:
+# configured once, then make rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/../native/media-forwarder"
+gyp=(node-gyp)
+command -v node-gyp >/dev/null 2>&1 || gyp=(node "${npm_config_node_gyp:-$(dirname "$(command -v npm)")/../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js}")
+log=build.log
+if [ ! -f build/Makefile ] || [ binding.gyp -nt build/Makefile ]; then
+  "${gyp[@]}" configure >"$log" 2>&1 || { cat "$log" >&2; echo "native media forwarder: node-gyp configure failed (see above)" >&2; exit 1; }
+fi
+"${gyp[@]}" build >"$log" 2>&1 || { cat "$log" >&2; echo "native media forwarder: build failed (see above)" >&2; exit 1; }
+rm -f "$log"
