@@ -7,8 +7,8 @@ import { createInterface } from "node:readline";
 import { silentLogger } from "../src/base/index.js";
 import { MediaRelay, type MediaDescription } from "../src/media/index.js";
 
-const [listen = "127.0.130.220", min = "44000", max = "47999"] = process.argv.slice(2);
-const relay = new MediaRelay({ interfaces: [{ listen }], logger: silentLogger, portMin: Number(min), portMax: Number(max), maxSessions: 10_000 });
+const [listen = "127.0.130.220", min = "44000", max = "47999", dataPath = "native"] = process.argv.slice(2);
+const relay = new MediaRelay({ interfaces: [{ listen }], logger: silentLogger, portMin: Number(min), portMax: Number(max), maxSessions: 10_000, dataPath: dataPath === "js" ? "js" : "native" });
 relay.start();
 const rl = createInterface({ input: process.stdin });
 rl.on("line", (line) => {

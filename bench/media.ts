@@ -4,13 +4,20 @@
  * one thread) in the same run and under the same load generator; and the
  * call set-up cost through the dispatcher.
  *
- * A call is two streams, 50 packets/s each way, 172-byte RTP packets
- * (12-byte header, 160 bytes of G.711). The relay runs pinned to CPU 1
- * (`taskset -c 1`), the generator in this process on CPU 0. For each load
- * (number of calls) the generator sends for `SECONDS`, each packet carrying
- * its send time; a load passes with 0 loss and a p99 added latency (send →
- * receive through the relay, loopback both ways) ≤ 5 ms. The figure is the
- * highest passing load; the relay's and the generator's CPU are reported.
+ * A call is 50 packets/s each way, 172-byte RTP packets (12-byte header,
+ * 160 bytes of G.711). The relay runs pinned to CPU 1 (`taskset -c 1`), the
+ * generator in this process pinned to CPU 0. So that the generator (Node
+ * dgram, a few ten thousand packets/s) is not the limit, calls are chained
+ * `CHAIN` deep: what a generated call sends crosses `CHAIN` relayed calls
+ * (call j's callee is call j+1's caller, all on the relay under test) before
+ * it comes back to the generator, so the relay handles `CHAIN` times the
+ * generator's packets. For each load (number of relayed calls) the
+ * generator sends for `SECONDS`, each packet carrying its send time; a load
+ * passes with 0 loss and a p99 latency through the whole chain ≤ 5 ms. The
+ * figure is the highest passing load; the relay's and the generator's CPU
+ * are reported. Engines: the built-in relay with its native data path, the
+ * same relay on its JavaScript data path, and rtpengine userspace, load by
+ * load in turn.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import dgram from "node:dgram";
@@ -26,7 +33,8 @@ import type { BenchResult } from "./types.js";
 
 const GEN = "127.0.130.230";
 const SECONDS = 4;
-const LOADS = [100, 200, 400, 600, 800, 1000, 1200, 1400];
+const CHAIN = 8;
+const LOADS = [200, 400, 800, 1200, 1600, 2000, 2400, 3200];
 const PACKET = 172;
 const SOCKETS = 32;
 
@@ -42,9 +50,9 @@ function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 
-async function builtin(): Promise<Engine> {
+async function builtin(dataPath: "native" | "js"): Promise<Engine> {
   const worker = fileURLToPath(new URL("./media-relay-worker.js", import.meta.url));
-  const child = spawn("taskset", ["-c", "1", process.execPath, worker, "127.0.130.220", "40000", "59999"], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn("taskset", ["-c", "1", process.execPath, worker, "127.0.130.220", "40000", "59999", dataPath], { stdio: ["pipe", "pipe", "inherit"] });
   const waiting = new Map<number, (r: { streams?: RelayedStream[]; error?: string }) => void>();
   let ready: () => void = () => undefined;
   const up = new Promise<void>((r) => (ready = r));
@@ -56,7 +64,7 @@ async function builtin(): Promise<Engine> {
   await up;
   let id = 0;
   return {
-    name: "sipthor relay",
+    name: dataPath === "native" ? "sipthor relay" : "sipthor relay (JavaScript data path)",
     pid: child.pid!,
     describe: (op, d) =>
       new Promise((resolve, reject) => {
@@ -104,27 +112,54 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 interface LoadOutcome {
+  /** Relayed calls (generated calls × CHAIN). */
   calls: number;
+  /** Packets the generator sent. */
   sent: number;
+  /** Packets the relay forwarded (sent × CHAIN when nothing is lost). */
+  relayed: number;
   lost: number;
   p99Ms: number;
   relayCpu: number;
+  /** Relay CPU per forwarded packet, µs. */
+  usPerPacket: number;
   genCpu: number;
 }
 
-/** Set up `calls` calls on the engine, send for SECONDS, measure. */
+/**
+ * Set up `calls` relayed calls on the engine as chains of CHAIN, send for
+ * SECONDS, measure. Offers go down a chain (call j's caller is call j-1's
+ * callee leg), answers come back up it (call j's callee is call j+1's caller
+ * leg), so every address is known when it is described.
+ */
 async function load(engine: Engine, calls: number, round: number): Promise<LoadOutcome> {
-  // SOCKETS sockets per side (call i uses socket i % SOCKETS): the kernel's per-socket receive buffer is small.
+  const generated = Math.ceil(calls / CHAIN);
+  // SOCKETS sockets per side (generated call i uses socket i % SOCKETS): the kernel's per-socket receive buffer is small.
   const side = () => Array.from({ length: SOCKETS }, () => dgram.createSocket("udp4"));
   const as = side();
   const bs = side();
   await Promise.all([...as, ...bs].map((s) => new Promise<void>((r) => s.bind(0, GEN, () => r()))));
-  const toB: RelayedStream[] = [];
+  for (const s of [...as, ...bs]) {
+    s.setRecvBufferSize(4 << 20);
+    s.setSendBufferSize(4 << 20);
+  }
+  /** Where generated call i's A side sends (the chain's first caller leg) and its B side sends (the last callee leg). */
   const toA: RelayedStream[] = [];
-  for (let i = 0; i < calls; i++) {
-    const callId = `r${round}-c${i}`;
-    toB.push((await engine.describe("offer", { callId, tag: "a", streams: [{ address: GEN, port: as[i % SOCKETS]!.address().port }] }))[0]!);
-    toA.push((await engine.describe("update", { callId, tag: "b", streams: [{ address: GEN, port: bs[i % SOCKETS]!.address().port }] }))[0]!);
+  const toB: RelayedStream[] = [];
+  for (let i = 0; i < generated; i++) {
+    const ids = Array.from({ length: CHAIN }, (_, j) => `r${round}-c${i}-${j}`);
+    let caller = { address: GEN, port: as[i % SOCKETS]!.address().port };
+    for (const callId of ids) {
+      const towardsCallee = (await engine.describe("offer", { callId, tag: "a", streams: [caller] }))[0]!;
+      caller = { address: towardsCallee.address, port: towardsCallee.port };
+      if (callId === ids[CHAIN - 1]) toB.push(towardsCallee);
+    }
+    let callee = { address: GEN, port: bs[i % SOCKETS]!.address().port };
+    for (const callId of [...ids].reverse()) {
+      const towardsCaller = (await engine.describe("update", { callId, tag: "b", streams: [callee] }))[0]!;
+      callee = { address: towardsCaller.address, port: towardsCaller.port };
+    }
+    toA.push({ address: callee.address, port: callee.port, rtcpPort: callee.port + 1 });
   }
   const latencies: number[] = [];
   let received = 0;
@@ -136,7 +171,7 @@ async function load(engine: Engine, calls: number, round: number): Promise<LoadO
   const pkt = Buffer.alloc(PACKET);
   pkt[0] = 0x80;
   // Latch both sides first (one packet each way), then measure.
-  for (let i = 0; i < calls; i++) {
+  for (let i = 0; i < generated; i++) {
     as[i % SOCKETS]!.send(pkt, toA[i]!.port, toA[i]!.address);
     bs[i % SOCKETS]!.send(pkt, toB[i]!.port, toB[i]!.address);
   }
@@ -144,6 +179,7 @@ async function load(engine: Engine, calls: number, round: number): Promise<LoadO
   received = 0;
   latencies.length = 0;
   let sent = 0;
+  let relayed = 0;
   let seq = 0;
   const relay0 = cpuTicks(engine.pid);
   const gen0 = process.cpuUsage();
@@ -151,7 +187,7 @@ async function load(engine: Engine, calls: number, round: number): Promise<LoadO
   await new Promise<void>((resolve) => {
     const tick = () => {
       seq++;
-      for (let i = 0; i < calls; i++) {
+      for (let i = 0; i < generated; i++) {
         const p = Buffer.allocUnsafe(PACKET);
         p[0] = 0x80;
         p[1] = 0;
@@ -164,6 +200,7 @@ async function load(engine: Engine, calls: number, round: number): Promise<LoadO
         q.writeDoubleLE(performance.now(), 12);
         bs[i % SOCKETS]!.send(q, toB[i]!.port, toB[i]!.address);
         sent += 2;
+        relayed += 2 * CHAIN;
       }
       // 50 packets/s per direction on average: the next tick at its own deadline (catching up when late).
       if (seq < SECONDS * 50) setTimeout(tick, Math.max(0, t0 + seq * 20 - performance.now()));
@@ -177,35 +214,53 @@ async function load(engine: Engine, calls: number, round: number): Promise<LoadO
   const g = process.cpuUsage(gen0);
   latencies.sort((x, y) => x - y);
   for (const s of [...as, ...bs]) s.close();
-  return { calls, sent, lost: Math.max(0, sent - received), p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? Infinity, relayCpu, genCpu: (g.user + g.system) / 1e6 / wall };
+  return { calls, sent, relayed, lost: Math.max(0, sent - received), p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? Infinity, relayCpu, usPerPacket: (relayCpu * wall * 1e6) / Math.max(1, relayed), genCpu: (g.user + g.system) / 1e6 / wall };
 }
 
-async function capacity(make: () => Promise<Engine>): Promise<{ name: string; best: LoadOutcome | undefined; lossless: LoadOutcome | undefined; tried: LoadOutcome[] }> {
-  const tried: LoadOutcome[] = [];
-  let best: LoadOutcome | undefined;
-  let lossless: LoadOutcome | undefined;
-  let name = "";
+interface Capacity {
+  name: string;
+  /** Highest load of an unbroken run of passing loads (0 loss, p99 ≤ 5 ms) from the first. */
+  best: LoadOutcome | undefined;
+  /** Highest load with 0 loss. */
+  lossless: LoadOutcome | undefined;
+  tried: LoadOutcome[];
+  done: boolean;
+}
+
+/** Every engine through the loads in turn (load by load, so that all see the same machine), each until it loses packets. */
+async function capacities(makers: ReadonlyArray<() => Promise<Engine>>): Promise<Capacity[]> {
+  const out: Capacity[] = makers.map(() => ({ name: "", best: undefined, lossless: undefined, tried: [], done: false }));
   for (const [round, calls] of LOADS.entries()) {
-    // A fresh relay per load: no leftovers from the previous one.
-    const engine = await make();
-    name = engine.name;
-    try {
-      const o = await load(engine, calls, round).catch((err: unknown) => {
-        process.stdout.write(`  ${engine.name}: ${calls} calls: set-up failed (${err instanceof Error ? err.message : String(err)})\n`);
-        return undefined;
-      });
-      if (!o) break;
-      tried.push(o);
-      process.stdout.write(`  ${engine.name}: ${calls} calls: lost ${o.lost}/${o.sent}, p99 ${o.p99Ms.toFixed(2)} ms, relay ${(o.relayCpu * 100).toFixed(0)}% of a core, generator ${(o.genCpu * 100).toFixed(0)}%\n`);
-      // Loads go on while nothing is lost, so that a machine too busy for the latency bound still shows the 0-loss capacity.
-      if (o.lost > 0) break;
-      lossless = o;
-      if (o.p99Ms <= 5 && best?.calls === tried[tried.length - 2]?.calls) best = o;
-    } finally {
-      await engine.close();
+    for (const [k, make] of makers.entries()) {
+      const c = out[k]!;
+      if (c.done) continue;
+      // A fresh relay per load: no leftovers from the previous one.
+      const engine = await make();
+      c.name = engine.name;
+      try {
+        const o = await load(engine, calls, round).catch((err: unknown) => {
+          process.stdout.write(`  ${engine.name}: ${calls} calls: set-up failed (${err instanceof Error ? err.message : String(err)})\n`);
+          return undefined;
+        });
+        if (!o) {
+          c.done = true;
+          continue;
+        }
+        c.tried.push(o);
+        process.stdout.write(`  ${engine.name}: ${calls} calls: lost ${o.lost}/${o.sent}, p99 ${o.p99Ms.toFixed(2)} ms, relay ${(o.relayCpu * 100).toFixed(0)}% of a core (${o.usPerPacket.toFixed(2)} µs per relayed packet), generator ${(o.genCpu * 100).toFixed(0)}%\n`);
+        // Loads go on while nothing is lost, so that a machine too busy for the latency bound still shows the 0-loss capacity.
+        if (o.lost > 0) {
+          c.done = true;
+          continue;
+        }
+        c.lossless = o;
+        if (o.p99Ms <= 5 && c.best?.calls === c.tried[c.tried.length - 2]?.calls) c.best = o;
+      } finally {
+        await engine.close();
+      }
     }
   }
-  return { name, best, lossless, tried };
+  return out;
 }
 
 function sipRequest(text: string): SipRequest {
@@ -251,9 +306,10 @@ function describeTried(tried: readonly LoadOutcome[]): string {
 }
 
 export async function run(): Promise<BenchResult[]> {
-  const ours = await capacity(builtin);
-  const theirs = await capacity(rtpengine);
-  const note = (o: LoadOutcome | undefined) => (o ? `relay ${(o.relayCpu * 100).toFixed(0)}% of a core, generator ${(o.genCpu * 100).toFixed(0)}%, p99 ${o.p99Ms.toFixed(2)} ms` : "no load passed");
+  // The generator on CPU 0, the relays on CPU 1.
+  await new Promise<void>((resolve) => spawn("taskset", ["-pc", "0", String(process.pid)], { stdio: "ignore" }).once("exit", () => resolve()));
+  const [ours, js, theirs] = (await capacities([() => builtin("native"), () => builtin("js"), rtpengine])) as [Capacity, Capacity, Capacity];
+  const note = (o: LoadOutcome | undefined) => (o ? `relay ${(o.relayCpu * 100).toFixed(0)}% of a core (${o.usPerPacket.toFixed(2)} µs per packet), generator ${(o.genCpu * 100).toFixed(0)}%, p99 ${o.p99Ms.toFixed(2)} ms` : "no load passed");
   const setup = await setupRate();
   return [
     {
@@ -262,14 +318,14 @@ export async function run(): Promise<BenchResult[]> {
       unit: "calls",
       // No ratio against a baseline that passed no load at all.
       ...(theirs.best ? { baseline: { name: theirs.name, value: theirs.best.calls } } : {}),
-      note: `${note(ours.best)}; rtpengine userspace: ${theirs.best ? note(theirs.best) : `no load passed (${describeTried(theirs.tried)})`}${ours.best ? "" : `; sipthor: ${describeTried(ours.tried)}`}`,
+      note: `${note(ours.best)}; rtpengine userspace: ${theirs.best ? note(theirs.best) : `no load passed (${describeTried(theirs.tried)})`}; JavaScript data path: ${js.best ? `${js.best.calls} calls, ${note(js.best)}` : `no load passed (${describeTried(js.tried)})`}${ours.best ? "" : `; sipthor: ${describeTried(ours.tried)}`}`,
     },
     {
       name: "relayed G.711 calls on one core at 0 loss (latency not bounded)",
       value: ours.lossless?.calls ?? 0,
       unit: "calls",
       ...(theirs.lossless ? { baseline: { name: theirs.name, value: theirs.lossless.calls } } : {}),
-      note: `${note(ours.lossless)}; rtpengine userspace: ${note(theirs.lossless)}`,
+      note: `${note(ours.lossless)}; rtpengine userspace: ${note(theirs.lossless)}; JavaScript data path: ${js.lossless ? `${js.lossless.calls} calls, ${note(js.lossless)}` : "no load passed"}`,
     },
     { name: "offers+answers through the dispatcher (SDP rewrite both ways, in-process relay)", value: setup, unit: "calls/s", note: "1 offer + 1 answer per call, relay ports bound per call" },
   ];

@@ -37,7 +37,7 @@
 
 #define BATCH 32
 #define MAX_EVENTS 256
-#define PACKET_MAX 2048
+#define PACKET_MAX 65536
 #define MAX_DROPOUT 3000
 #define MAX_MISORDER 100
 #define SEQ_MOD 0x10000

@@ -152,6 +152,42 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
     assert.equal(r.counters.flood, 0);
   });
 
+  it("survives hostile datagrams of every size and legs closed while packets flow", async () => {
+    const r = relay();
+    const alice = await phone("127.0.130.25");
+    const bob = await phone("127.0.130.26");
+    const { toAlice, toBob } = await connect(r, "c4c", alice, bob);
+    // Random bytes, truncated headers, RTCP with lying lengths, and datagrams up to 60 KB, on both ports of both legs.
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / 0x1000000;
+    for (let i = 0; i < 400; i++) {
+      const size = i % 50 === 0 ? 60_000 : Math.floor(rand() * 300);
+      const p = Buffer.alloc(size);
+      for (let k = 0; k < size; k++) p[k] = Math.floor(rand() * 256);
+      if (size > 1 && i % 3 === 0) p[0] = 0x80 | (p[0]! & 0x3f);
+      const to = i % 2 === 0 ? toAlice[0]! : toBob[0]!;
+      (i % 4 < 2 ? alice : bob).socket.send(p, i % 5 === 0 ? to.rtcpPort : to.port, to.address);
+    }
+    await alice.send(rtpPacket(1, 160), toAlice[0]!);
+    await waitFor(() => bob.received.length > 0 && r.counters.invalid > 100, { timeoutMs: 3000, message: `hostile input counted ${JSON.stringify(r.counters)}` });
+    // Close the session while alice keeps sending: late packets hit closed ports, nothing breaks.
+    const sending = setInterval(() => alice.socket.send(rtpPacket(2, 320), toAlice[0]!.port, toAlice[0]!.address), 1);
+    try {
+      await new Promise((res) => setTimeout(res, 20));
+      assert.ok(r.delete("c4c"));
+      await new Promise((res) => setTimeout(res, 20));
+    } finally {
+      clearInterval(sending);
+    }
+    // The relay still serves a new call.
+    const carol = await phone("127.0.130.27");
+    const dave = await phone("127.0.130.28");
+    const next = await connect(r, "c4d", carol, dave);
+    await carol.send(rtpPacket(1, 160), next.toAlice[0]!);
+    await waitFor(() => dave.received.length === 1, { timeoutMs: 3000, message: "a new call is relayed" });
+    r.delete("c4d");
+  });
+
   it("a new address or port in a re-INVITE unlatches the leg", async () => {
     const r = relay();
     const alice = await phone("127.0.130.19");

@@ -76,6 +76,8 @@ const schema = memberSchema.extend({
   mediaInactivityS: num().int().min(1).max(86_400).default(DEFAULT_MEDIA_INACTIVITY_MS / 1000),
   /** media_relay: the engine: the built-in relay, or rtpengine over its ng protocol (rtpengine_ng). */
   mediaEngine: z.enum(["builtin", "rtpengine"]).default("builtin"),
+  /** media_relay with the built-in engine: the data path (native forwarding thread, or Node sockets); unset: native when built. */
+  mediaDataPath: z.enum(["native", "js"]).optional(),
   /** media_relay with media_engine=rtpengine: rtpengine's ng control address host:port. */
   rtpengineNg: z.string().default("127.0.0.1:2223"),
   /** sip_proxy: which calls get a media relay: always, nat (a side looks NATed) or off. */
@@ -136,6 +138,7 @@ function mediaRelayRole(cfg: NodeConfig, log: Logger): MediaRelayRole {
       portMax: cfg.mediaPortMax,
       inactivityMs: cfg.mediaInactivityS * 1000,
       logger: log.child({ part: "media" }),
+      ...(cfg.mediaDataPath ? { dataPath: cfg.mediaDataPath } : {}),
     }),
   );
 }
@@ -296,6 +299,7 @@ export function register(program: Command): void {
     .option("--media-port-max <port>", `media_relay: last port of the RTP range (default ${DEFAULT_MEDIA_PORT_MAX})`)
     .option("--media-inactivity-s <s>", `media_relay: seconds without RTP before a session is removed (default ${DEFAULT_MEDIA_INACTIVITY_MS / 1000})`)
     .option("--media-engine <name>", "media_relay: builtin or rtpengine (default builtin)")
+    .option("--media-data-path <path>", "media_relay with the built-in engine: native (the forwarding thread of native/media-forwarder) or js (Node sockets) (default native when built, else js with a warning)")
     .option("--rtpengine-ng <host:port>", "media_relay with --media-engine rtpengine: rtpengine's ng control address (default 127.0.0.1:2223)")
     .option("--media-policy <policy>", `sip_proxy: calls relayed: always, nat (a side looks NATed) or off (default ${DEFAULT_NAT_POLICY})`)
     .option("--media-timeout-ms <ms>", `sip_proxy: a relay's time to answer before the next is tried (default ${DEFAULT_RELAY_TIMEOUT_MS})`)
