@@ -5,6 +5,13 @@
 # configured once, then make rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")/../native/media-forwarder"
+# Without a compiler the relay still works on its JavaScript data path (it logs why at start).
+for tool in cc make python3; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "warning: $tool not found: the media relay's native forwarder is not built (scripts/ensure-system-deps.sh installs the tools)" >&2
+    exit 0
+  fi
+done
 gyp=(node-gyp)
 command -v node-gyp >/dev/null 2>&1 || gyp=(node "${npm_config_node_gyp:-$(dirname "$(command -v npm)")/../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js}")
 log=build.log
