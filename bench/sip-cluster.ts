@@ -11,6 +11,10 @@
  * The baseline of each figure is the 1-node figure of the same run: the
  * ratio is the scale-out (3 nodes on a 2-core machine cannot reach 3×: the
  * nodes, SIPp and the event servers share the cores).
+ * Each figure also has its CPU cost: user + system CPU time summed over
+ * every thor process (nodes, event server, manager, database announcer),
+ * per registration and per call; the 2- and 3-node costs against the
+ * 1-node cost are the cluster's overhead (issue 11, item 5: ≤ 1.5×).
  * Then failover: SIGKILL of the node responsible for about a third of the
  * users, and an immediate round of calls to every one of them through
  * another node: how long until all were reached, and how many were lost.
@@ -23,6 +27,7 @@ import { sleep } from "../src/base/index.js";
 import { issueLabCertificates, planLab } from "../src/cli/lab.js";
 import { RoleMap } from "../src/overlay/index.js";
 import { startBenchLab, until, type BenchLab } from "./lab-run.js";
+import { cpuSeconds } from "./proc-stats.js";
 import { runSippStats, type SippStats } from "./sipp-run.js";
 import type { BenchResult } from "./types.js";
 
@@ -95,21 +100,43 @@ async function callAll(c: Cluster, dir: string, callees: string[][], via: (i: nu
   return result;
 }
 
+/** CPU seconds used so far by every thor process of the cluster. */
+const thorCpu = (c: Cluster) => cpuSeconds([...c.procs.values()].map((p) => p.pid));
+
+/**
+ * `work`, and the thor CPU it cost (µs per successful operation): the CPU
+ * the processes used meanwhile, less what they use idle (timers, beacons,
+ * statistics) over the same time, measured for 3 s just before.
+ */
+async function costed(c: Cluster, work: () => Promise<SippStats>): Promise<SippStats & { cpuUs: number }> {
+  const idle0 = thorCpu(c);
+  const t0 = performance.now();
+  await sleep(3000);
+  const idlePerS = (thorCpu(c) - idle0) / ((performance.now() - t0) / 1000);
+  const before = thorCpu(c);
+  const t1 = performance.now();
+  const stats = await work();
+  const busy = thorCpu(c) - before - idlePerS * ((performance.now() - t1) / 1000);
+  return { ...stats, cpuUs: (Math.max(0, busy) * 1e6) / Math.max(1, stats.ok) };
+}
+
 function sum(stats: SippStats[]): SippStats {
   return { ok: stats.reduce((a, s) => a + s.ok, 0), failed: stats.reduce((a, s) => a + s.failed, 0), seconds: Math.max(...stats.map((s) => s.seconds)), retransmissions: stats.reduce((a, s) => a + s.retransmissions, 0) };
 }
 
 export async function run(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  const figures = new Map<number, { reg: SippStats; calls: SippStats }>();
-  for (const n of [1, 2, 3]) {
+  const figures = new Map<number, { reg: SippStats & { cpuUs: number }; calls: SippStats & { cpuUs: number } }>();
+  // THOR_BENCH_CLUSTER_SIZES=2 (say) runs only those sizes, e.g. to profile one (NODE_OPTIONS=--cpu-prof).
+  const sizes = (process.env["THOR_BENCH_CLUSTER_SIZES"] ?? "1,2,3").split(",").map(Number);
+  for (const n of sizes) {
     const dir = mkdtempSync(join(tmpdir(), "thor-bench-cluster-"));
     const c = await cluster(n, dir);
     try {
-      const reg = await registerAll(c, dir);
+      const reg = await costed(c, () => registerAll(c, dir));
       // Caller i calls users registered through node (i+1) % n, entering at node i.
       const callees = nodesOf(c).map((_, i) => share(n, (i + 1) % n).slice(0, Math.ceil(CALLS / n)));
-      const calls = await callAll(c, dir, callees, (i) => `${nodesOf(c)[i]!.ip}:5060`, Math.ceil(150 / n));
+      const calls = await costed(c, () => callAll(c, dir, callees, (i) => `${nodesOf(c)[i]!.ip}:5060`, Math.ceil(150 / n)));
       figures.set(n, { reg, calls });
       if (n === 3) results.push(...(await failover(c, dir)));
     } finally {
@@ -117,7 +144,7 @@ export async function run(): Promise<BenchResult[]> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  const one = figures.get(1)!;
+  const one = figures.get(1) ?? figures.values().next().value!;
   for (const [n, f] of figures) {
     results.push({
       name: `REGISTER with digest, ${n} node${n > 1 ? "s" : ""} (UDP, one SIPp per node)`,
@@ -125,6 +152,22 @@ export async function run(): Promise<BenchResult[]> {
       unit: "registrations/s",
       ...(n > 1 ? { baseline: { name: "1 node", value: one.reg.ok / one.reg.seconds } } : {}),
       note: `${f.reg.ok} ok, ${f.reg.failed} failed in ${f.reg.seconds.toFixed(1)} s; replicas 2`,
+    });
+  }
+  for (const [n, f] of figures) {
+    results.push({
+      name: `thor CPU per REGISTER with digest, ${n} node${n > 1 ? "s" : ""} (all processes summed)`,
+      value: f.reg.cpuUs,
+      unit: "µs",
+      ...(n > 1 ? { baseline: { name: "1 node", value: one.reg.cpuUs } } : {}),
+      note: n > 1 ? "most REGISTERs reach a holder through another node, every change is replicated" : "the same work on one node",
+    });
+    results.push({
+      name: `thor CPU per call with auth, ${n} node${n > 1 ? "s" : ""} (all processes summed)`,
+      value: f.calls.cpuUs,
+      unit: "µs",
+      ...(n > 1 ? { baseline: { name: "1 node", value: one.calls.cpuUs } } : {}),
+      note: n > 1 ? "each call crosses the caller's and the callee's node, with a location lookup" : "the same work on one node",
     });
   }
   for (const [n, f] of figures) {

@@ -143,6 +143,9 @@ export class DistributedLocation implements LocationService {
   private changedAt = 0;
   /** member id → AORs whose state must still reach it (failed pushes, retried). */
   private readonly owed = new Map<string, Set<string>>();
+  /** AORs changed in this turn of the event loop, per holder to push them to. */
+  private readonly outgoing = new Map<string, Set<string>>();
+  private flushing = false;
   private retryTimer: ReturnType<Clock["setTimeout"]> | undefined;
   private handing: Promise<void> = Promise.resolve();
   /** Holders that failed a call recently (member id → until, wall-clock ms): tried last, logged once. */
@@ -317,12 +320,32 @@ export class DistributedLocation implements LocationService {
     return true;
   }
 
-  /** Push an AOR's state to the other holders (in the background). */
+  /**
+   * Push an AOR's state to the other holders (in the background). Changes
+   * made in one turn of the event loop go to each holder as one
+   * `sip.replicate` call (flushed by setImmediate): under load a batch of
+   * REGISTERs costs one control call per holder, not one each.
+   */
   private replicate(aor: string): void {
     for (const id of this.holders(aor)) {
       if (id === this.opts.self) continue;
       this.stats.replicatedOut++;
-      this.push(id, [aor]);
+      let set = this.outgoing.get(id);
+      if (!set) this.outgoing.set(id, (set = new Set()));
+      set.add(aor);
+    }
+    if (this.outgoing.size > 0 && !this.flushing) {
+      this.flushing = true;
+      setImmediate(() => {
+        this.flushing = false;
+        const out = [...this.outgoing];
+        this.outgoing.clear();
+        if (this.stopped) return;
+        for (const [id, aors] of out) {
+          const list = [...aors];
+          for (let i = 0; i < list.length; i += HANDOFF_BATCH) this.push(id, list.slice(i, i + HANDOFF_BATCH));
+        }
+      });
     }
   }
 

@@ -60,6 +60,7 @@ interface Pending {
 class Connection {
   readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private corked = false;
   private readonly decoder: ControlDecoder;
   closed = false;
 
@@ -97,7 +98,7 @@ class Connection {
         reject(new ControlTimeoutError(`${method} to ${this.peer.subject["CN"]}: no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      if (!this.closed) this.socket.write(bytes);
+      this.send(bytes);
     });
   }
 
@@ -109,8 +110,28 @@ class Connection {
   write(frame: ControlFrame): string | undefined {
     const bytes = this.encode(frame);
     if (typeof bytes === "string") return bytes;
-    if (!this.closed) this.socket.write(bytes);
+    this.send(bytes);
     return undefined;
+  }
+
+  /**
+   * Frames written in one turn of the event loop leave together: the socket
+   * is corked at the first and uncorked once the loop has handled its ready
+   * I/O (setImmediate), so a burst of requests (one per SIP message of a
+   * batch of datagrams) costs one TLS record and one system call, not one
+   * each.
+   */
+  private send(bytes: Buffer): void {
+    if (this.closed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(bytes);
   }
 
   /** The frame's bytes, or why not: not JSON-serializable, or over the frame limit (ours, taken as the peer's). */
