@@ -87,7 +87,10 @@ async function callAll(c: Cluster, dir: string, callees: string[][], via: (i: nu
   const uasCount = new Map<number, number>();
   // The callees of caller i were registered through node (i+1) % n: their contact is clientIp((i+1) % n).
   callees.forEach((list, i) => uasCount.set((i + 1) % nodes.length, (uasCount.get((i + 1) % nodes.length) ?? 0) + list.length));
-  const uas = [...uasCount].map(([k, count]) => runSippStats(["-sf", join(SCENARIOS, "uas.xml"), "-i", clientIp(k), "-p", "6000", "-m", String(count), "-timeout", "120s"], dir));
+  // The UASes run until the callers are done (not `-m count`: SIPp counts a late retransmission as a call of its
+  // own, stops early, and the last calls time out).
+  const uasPids: number[] = [];
+  const uas = [...uasCount].map(([k]) => runSippStats(["-sf", join(SCENARIOS, "uas.xml"), "-i", clientIp(k), "-p", "6000", "-timeout", "120s"], dir, { onSpawn: (pid) => uasPids.push(pid) }));
   await sleep(500);
   const scenario = uacScenario(dir);
   const uac = callees.map((list, i) =>
@@ -96,6 +99,7 @@ async function callAll(c: Cluster, dir: string, callees: string[][], via: (i: nu
       : runSippStats(["-sf", scenario, "-inf", csv(dir, `call${i}.csv`, list), "-au", "alice", "-ap", "alice-secret", "-key", "user", "alice", "-key", "domain", DOMAIN, "-i", clientIp(10 + i), "-p", "5080", "-m", String(list.length), "-r", "100000", "-l", String(limit), "-timeout", "120s", via(i)], dir),
   );
   const result = sum(await Promise.all(uac));
+  for (const pid of uasPids) process.kill(pid, "SIGTERM");
   await Promise.all(uas);
   return result;
 }
