@@ -159,20 +159,18 @@ export async function run(): Promise<BenchResult[]> {
     });
   }
   for (const [n, f] of figures) {
-    results.push({
-      name: `thor CPU per REGISTER with digest, ${n} node${n > 1 ? "s" : ""} (all processes summed)`,
-      value: f.reg.cpuUs,
-      unit: "µs",
-      ...(n > 1 ? { baseline: { name: "1 node", value: one.reg.cpuUs } } : {}),
-      note: n > 1 ? "most REGISTERs reach a holder through another node, every change is replicated" : "the same work on one node",
-    });
-    results.push({
-      name: `thor CPU per call with auth, ${n} node${n > 1 ? "s" : ""} (all processes summed)`,
-      value: f.calls.cpuUs,
-      unit: "µs",
-      ...(n > 1 ? { baseline: { name: "1 node", value: one.calls.cpuUs } } : {}),
-      note: n > 1 ? "each call crosses the caller's and the callee's node, with a location lookup" : "the same work on one node",
-    });
+    for (const [what, cost, baseline, note] of [
+      ["REGISTER with digest", f.reg.cpuUs, one.reg.cpuUs, "most REGISTERs reach a holder through another node, every change is replicated"],
+      ["call with auth", f.calls.cpuUs, one.calls.cpuUs, "each call crosses the caller's and the callee's node, with a location lookup"],
+    ] as const) {
+      results.push({
+        name: `thor CPU per ${what}, ${n} node${n > 1 ? "s" : ""} (all processes summed)`,
+        value: cost,
+        unit: "µs",
+        ...(n > 1 ? { baseline: { name: "1 node", value: baseline } } : {}),
+        note: n > 1 ? note : "the same work on one node",
+      });
+    }
   }
   for (const [n, f] of figures) {
     results.push({

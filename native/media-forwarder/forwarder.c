@@ -382,6 +382,16 @@ static engine_t *engine_of(napi_env env, napi_value v) {
   return e;
 }
 
+/* The call's arguments (at most `n`, missing ones undefined) and its engine, the first of them. */
+static engine_t *call_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
+    napi_throw_type_error(env, NULL, "native media forwarder: missing arguments");
+    return NULL;
+  }
+  return engine_of(env, argv[0]);
+}
+
 static void stop_engine(engine_t *e) {
   pthread_mutex_lock(&e->mu);
   int was = e->running;
@@ -443,10 +453,8 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
 }
 
 static napi_value stop(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = engine_of(env, argv[0]);
+  engine_t *e = call_args(env, info, 1, argv);
   if (e) stop_engine(e);
   return NULL;
 }
@@ -494,10 +502,8 @@ static int get_string(napi_env env, napi_value v, char *buf, size_t cap) {
 
 /* openPair(engine, address, port) -> leg index, or -errno when a port cannot be bound */
 static napi_value open_pair(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = engine_of(env, argv[0]);
+  engine_t *e = call_args(env, info, 3, argv);
   if (!e) return NULL;
   char addr[64];
   if (!get_string(env, argv[1], addr, sizeof addr)) { napi_throw_type_error(env, NULL, "bad address"); return NULL; }
@@ -572,10 +578,8 @@ static leg_t *leg_arg(napi_env env, engine_t *e, napi_value v, int32_t *out_idx)
 
 /* link(engine, a, b): each leg sends what it receives to the other's party */
 static napi_value link_legs(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = engine_of(env, argv[0]);
+  engine_t *e = call_args(env, info, 3, argv);
   if (!e) return NULL;
   pthread_mutex_lock(&e->mu);
   int32_t ia, ib;
@@ -591,10 +595,8 @@ static napi_value link_legs(napi_env env, napi_callback_info info) {
 
 /* describe(engine, leg, address|null, port, rtcpPort, rtcpMux, clockRate) */
 static napi_value describe(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = engine_of(env, argv[0]);
+  engine_t *e = call_args(env, info, 7, argv);
   if (!e) return NULL;
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
@@ -630,10 +632,8 @@ static napi_value describe(napi_env env, napi_callback_info info) {
 }
 
 static napi_value close_leg(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = engine_of(env, argv[0]);
+  engine_t *e = call_args(env, info, 2, argv);
   if (!e) return NULL;
   pthread_mutex_lock(&e->mu);
   int32_t idx;
@@ -679,10 +679,8 @@ static void set_endpoint(napi_env env, napi_value obj, const char *k, const stru
 
 /* legInfo(engine, leg) -> { packets, bytes, lost, jitterMs, reportedLoss?, reportedJitterMs?, latched, remote, idleMs, dropped* } */
 static napi_value leg_info(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = engine_of(env, argv[0]);
+  engine_t *e = call_args(env, info, 2, argv);
   if (!e) return NULL;
   napi_value obj;
   CHECK(napi_create_object(env, &obj));
@@ -714,10 +712,8 @@ static napi_value leg_info(napi_env env, napi_callback_info info) {
 
 /* idleMs(engine, leg) -> ms since the leg last admitted a packet, -1 when it never did */
 static napi_value idle_ms(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = engine_of(env, argv[0]);
+  engine_t *e = call_args(env, info, 2, argv);
   if (!e) return NULL;
   pthread_mutex_lock(&e->mu);
   leg_t *l = leg_arg(env, e, argv[1], NULL);
@@ -731,10 +727,8 @@ static napi_value idle_ms(napi_env env, napi_callback_info info) {
 
 /* counters(engine) -> engine-wide counters */
 static napi_value counters(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = engine_of(env, argv[0]);
+  engine_t *e = call_args(env, info, 1, argv);
   if (!e) return NULL;
   napi_value obj;
   CHECK(napi_create_object(env, &obj));

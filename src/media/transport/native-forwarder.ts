@@ -5,27 +5,18 @@
  * path and says why.
  */
 import { createRequire } from "node:module";
-import type { RelayCounters } from "../session.js";
+import type { DropCounters, RelayCounters } from "../session.js";
+import type { StreamCounters } from "../stream-stats.js";
 
 /** An engine handle: one forwarding thread and its legs. */
 export type NativeEngineHandle = { readonly __nativeMediaEngine: unique symbol };
 
-/** What the forwarding thread knows about one leg. */
-export interface NativeLegInfo {
-  packets: number;
-  bytes: number;
-  lost: number;
-  jitterMs: number;
-  reportedLoss?: number;
-  reportedJitterMs?: number;
+/** What the forwarding thread knows about one leg: its receiver statistics (jitter unrounded), drops, and latching. */
+export interface NativeLegInfo extends StreamCounters, DropCounters {
   latched: boolean;
   remote: string | null;
   /** ms since the leg last admitted a packet; -1 when it never did. */
   idleMs: number;
-  invalid: number;
-  unknownSource: number;
-  flood: number;
-  noDestination: number;
 }
 
 export interface NativeForwarder {
