@@ -25,7 +25,7 @@
  * Pure apart from the clock: a consumer wires it to the bus with
  * {@link MembershipFeed.follow}.
  */
-import { systemClock, type Clock, type Logger, type TimerHandle } from "../base/index.js";
+import { describeError, systemClock, type Clock, type Logger, type TimerHandle } from "../base/index.js";
 import { sameEntity, type Entity } from "./entity.js";
 import { RoleMap } from "./role-map.js";
 import type { MembershipSnapshot } from "./snapshot.js";
@@ -179,7 +179,14 @@ export class MembershipFeed {
 
   /** Take the membership topics of `source` and ask it for tables; returns an unsubscribe function. */
   follow(source: MembershipSource): () => void {
-    this.requester = (req) => source.publish("Thor.MembersRequest", req);
+    this.requester = (req) => {
+      // From a timer: a source that cannot publish (its client stopped before the feed was unfollowed) is not fatal.
+      try {
+        source.publish("Thor.MembersRequest", req);
+      } catch (err) {
+        this.opts.logger?.debug({ err: describeError(err) }, "membership table request not sent");
+      }
+    };
     const offs = [source.subscribe("Thor.Members", (m, meta) => this.offer(m, meta.publisher)), source.subscribe("Thor.MembersTable", (p, meta) => this.offerTable(p, meta.publisher))];
     if (!this.snapshot) this.want("start");
     return () => {
