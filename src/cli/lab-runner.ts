@@ -55,8 +55,25 @@ export class LabRunner<P extends LabProcess> {
     const m = this.member(name);
     const p = this.spawnMember(m, [...m.args, ...extraArgs]);
     this.procs.set(name, p);
+    if (!this.reaping) {
+      // Whatever ends this process (an uncaught error included), its members do not outlive it.
+      this.reaping = true;
+      process.once("exit", this.reap);
+    }
     return p;
   }
+
+  private reaping = false;
+  private readonly reap = () => {
+    for (const p of this.procs.values()) {
+      if (!p.alive) continue;
+      try {
+        process.kill(p.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  };
 
   proc(name: string): P {
     const p = this.procs.get(name);
