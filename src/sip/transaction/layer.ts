@@ -86,9 +86,11 @@ export class TransactionLayer {
     return this.servers.get(key.replace(/\|CANCEL$/, "|INVITE"));
   }
 
-  /** Send a request through a new client transaction; its top Via must carry a fresh branch. */
-  request(req: SipRequest, sender: Sender, tu: ClientTransactionUser): ClientTransaction {
-    const branch = req.via?.params.get("branch") ?? "";
+  /**
+   * Send a request through a new client transaction; its top Via must carry
+   * a fresh branch (`branch`, when the caller knows it: the Via is then not parsed).
+   */
+  request(req: SipRequest, sender: Sender, tu: ClientTransactionUser, branch = req.via?.params.get("branch") ?? ""): ClientTransaction {
     const key = clientKey(branch, req.method);
     const tx: ClientTransaction = req.method === "INVITE" ? new InviteClientTransaction(key, req, sender, tu, this.clientEnv) : new NonInviteClientTransaction(key, req, sender, tu, this.clientEnv);
     this.clients.set(key, tx);
