@@ -68,16 +68,16 @@ const GROW = 1.5;
 const MAX_STEPS = 16;
 const BISECTIONS = 2;
 const PINNED = os.cpus().length >= 2;
-/** SIPp's own socket buffers as large as the servers' (its default, 64 KiB, drops answers in bursts at a few thousand per second). */
-const SIPP_BUFFERS = ["-buff_size", String(4 * 1024 * 1024)];
 /**
- * THOR_BENCH_NICE=-10 runs both servers (thor and Kamailio alike) at that
+ * THOR_BENCH_NICE=-10 runs both servers (thor and Kamailio alike) and SIPp at that
  * niceness, so that neighbours on a shared machine take less of their core
  * (as root only; 0, the default, changes nothing).
  */
 const NICE = process.env["THOR_BENCH_NICE"] ?? "0";
+/** SIPp's own socket buffers as large as the servers' (its default, 64 KiB, drops answers in bursts at a few thousand per second). */
+const SIPP_BUFFERS = ["-buff_size", String(4 * 1024 * 1024)];
 const SERVER_CORE = [...(NICE !== "0" ? ["nice", "-n", NICE] : []), ...(PINNED ? ["taskset", "-c", "0"] : [])];
-const LOAD_CORE = PINNED ? ["taskset", "-c", "1"] : [];
+const LOAD_CORE = [...(NICE !== "0" ? ["nice", "-n", NICE] : []), ...(PINNED ? ["taskset", "-c", "1"] : [])];
 
 type Workload = "register" | "calls";
 /** Messages the SIPp UAC sends per scenario, for the retransmission ratio. */
