@@ -70,8 +70,9 @@ const BISECTIONS = 2;
 const PINNED = os.cpus().length >= 2;
 /**
  * THOR_BENCH_NICE=-10 runs both servers (thor and Kamailio alike) and SIPp at that
- * niceness, so that neighbours on a shared machine take less of their core
- * (as root only; 0, the default, changes nothing).
+ * niceness (and the benchmark's scheduler autogroup, which holds them all),
+ * so that neighbours on a shared machine take less of their cores (as root
+ * only; 0, the default, changes nothing).
  */
 const NICE = process.env["THOR_BENCH_NICE"] ?? "0";
 /** SIPp's own socket buffers as large as the servers' (its default, 64 KiB, drops answers in bursts at a few thousand per second). */
@@ -327,6 +328,16 @@ const verdicts = (steps: readonly Step[]) => steps.map((s) => (s.sustained ? "âœ
 
 export async function run(): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "thor-bench-sip-"));
+  if (NICE !== "0") {
+    // With autogroups (Linux's default for sessions) a task's niceness only counts inside its
+    // session's group; the group's own niceness is what neighbours' sessions are weighed against.
+    // Servers and SIPp are in this process's group.
+    try {
+      writeFileSync("/proc/self/autogroup", NICE);
+    } catch {
+      // no autogroups, or not allowed: the per-process niceness alone
+    }
+  }
   const servers: Server[] = [];
   const variants: Array<{ label: string; v: Variant }> = [];
   const callees: ChildProcess[] = [];
