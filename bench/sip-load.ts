@@ -328,11 +328,13 @@ const verdicts = (steps: readonly Step[]) => steps.map((s) => (s.sustained ? "âœ
 
 export async function run(): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "thor-bench-sip-"));
+  let groupNice: string | undefined;
   if (NICE !== "0") {
     // With autogroups (Linux's default for sessions) a task's niceness only counts inside its
     // session's group; the group's own niceness is what neighbours' sessions are weighed against.
     // Servers and SIPp are in this process's group.
     try {
+      groupNice = /nice (-?\d+)/.exec(readFileSync("/proc/self/autogroup", "utf8"))?.[1];
       writeFileSync("/proc/self/autogroup", NICE);
     } catch {
       // no autogroups, or not allowed: the per-process niceness alone
@@ -416,6 +418,8 @@ export async function run(): Promise<BenchResult[]> {
   } finally {
     for (const c of callees) c.kill("SIGKILL");
     for (const s of servers) s.proc.kill("SIGKILL");
+    // The group is the whole session's (the shell that started the benchmark too): give it back its niceness.
+    if (groupNice !== undefined) writeFileSync("/proc/self/autogroup", groupNice);
     if (process.env["THOR_BENCH_DEBUG"]) process.stderr.write(`kept ${dir}\n`);
     else rmSync(dir, { recursive: true, force: true });
   }
