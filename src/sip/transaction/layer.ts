@@ -5,7 +5,7 @@
  * nothing goes to the core: new requests, ACKs for 2xx, stray responses.
  */
 import { systemClock, type Clock, type Logger } from "../../base/index.js";
-import { randomBase64Url, randomHex, SipRequest, type SipResponse } from "../message/index.js";
+import { ownCopy, randomBase64Url, randomHex, SipRequest, type SipResponse } from "../message/index.js";
 import type { Flow, Inbound } from "../transport/index.js";
 import type { ClientTransaction } from "./client.js";
 import type { ServerTransaction } from "./server.js";
@@ -113,7 +113,9 @@ export class TransactionLayer {
       this.core.onRequest(req, flow, undefined);
       return;
     }
-    const txKey = key ?? `rfc2543|${req.callId}|${req.cseq.seq}|${req.method}|${randomHex(4)}`;
+    // The key lives as long as the transaction (32 s after its final response): its own flat string, not
+    // pieces that keep the received message's text alive.
+    const txKey = ownCopy(key ?? `rfc2543|${req.callId}|${req.cseq.seq}|${req.method}|${randomHex(4)}`);
     // Responses go to the Via of the request they answer (the original or a retransmission): the
     // transaction does not keep the parsed request once it only absorbs retransmissions.
     const send = (bytes: Buffer, request: SipRequest) => this.respondTo(bytes, { flow, request });
