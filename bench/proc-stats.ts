@@ -47,6 +47,32 @@ export function cpuSeconds(pids: readonly number[]): number {
   return sum;
 }
 
+/**
+ * Seconds the main thread of each of `pids` has spent runnable but waiting
+ * for a CPU (the scheduler's run-queue wait, /proc/<pid>/task/<pid>/schedstat),
+ * by pid. A server pinned to a core that neighbours also use waits there:
+ * it stalls without using CPU.
+ */
+export function runQueueWait(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").trim().split(" ");
+      out.set(pid, Number(fields[1]) / 1e9);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** The longest run-queue wait of any one of `pids` between two {@link runQueueWait} readings, seconds. */
+export function longestWait(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
+  let max = 0;
+  for (const [pid, t] of after) max = Math.max(max, t - (before.get(pid) ?? t));
+  return max;
+}
+
 /** Proportional set size of `pids` in bytes (shared pages split between their users). */
 export function pssBytes(pids: readonly number[]): number {
   let kb = 0;

@@ -21,8 +21,19 @@ export interface SigningKey {
   readonly key: Buffer;
 }
 
+/** How many tags a ring remembers having made or checked (see {@link KeyRing.verify}). */
+export const RECENT_TAGS = 8192;
+
 export class KeyRing {
   private keys: readonly SigningKey[] = [];
+  /**
+   * `kid|tag|data` of the tags made or checked lately, oldest first: a tag
+   * checked a moment after it was made (a nonce coming back with the
+   * credentials, a dialog's Record-Route in its ACK and BYE) costs a lookup
+   * instead of an HMAC. The answer is the same (an HMAC is a function of the
+   * key and the data); emptied when the keys change.
+   */
+  private readonly recent = new Set<string>();
   /** Keys imported once as KeyObjects: an HMAC over a Buffer key imports the key on every call. */
   private byId = new Map<string, KeyObject>();
   private signing!: KeyObject;
@@ -44,6 +55,7 @@ export class KeyRing {
     this.keys = [...keys];
     this.byId = new Map(keys.map((k) => [k.id, createSecretKey(k.key)]));
     this.signing = createSecretKey(keys[0]!.key);
+    this.recent.clear();
   }
 
   /** The key ids, newest first. */
@@ -58,16 +70,29 @@ export class KeyRing {
 
   /** `{ kid, tag }`: the tag over `data` with the newest key. */
   sign(data: string): { kid: string; tag: string } {
-    return { kid: this.keys[0]!.id, tag: tagOf(this.signing, data) };
+    const kid = this.keys[0]!.id;
+    const tag = tagOf(this.signing, data);
+    this.remember(`${kid}|${tag}|${data}`);
+    return { kid, tag };
   }
 
   /** Whether `tag` is the tag over `data` with key `kid` (a key still present). */
   verify(kid: string, data: string, tag: string): boolean {
     const key = this.byId.get(kid);
     if (!key || tag.length !== 22) return false;
+    const seen = `${kid}|${tag}|${data}`;
+    if (this.recent.has(seen)) return true;
     const given = Buffer.from(tag, "base64url");
     if (given.length !== TAG_BYTES) return false;
-    return timingSafeEqual(given, createHmac("sha256", key).update(data).digest().subarray(0, TAG_BYTES));
+    const ok = timingSafeEqual(given, createHmac("sha256", key).update(data).digest().subarray(0, TAG_BYTES));
+    if (ok) this.remember(seen);
+    return ok;
+  }
+
+  private remember(seen: string): void {
+    if (this.recent.size >= RECENT_TAGS) this.recent.delete(this.recent.values().next().value!);
+    // Its own flat copy: the parts may be slices of a received message, which must not stay alive with it.
+    this.recent.add(` ${seen}`.slice(1));
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { parseMessage, parseUri, serializeMessage, StreamFramer, SipRequest, SipResponse, type FrameEvent } from "../../src/sip/message/index.js";
+import { formatVia, parseMessage, parseUri, serializeMessage, StreamFramer, SipRequest, SipResponse, type FrameEvent } from "../../src/sip/message/index.js";
 import { INVALID, msg, VALID } from "./torture.js";
 
 describe("SIP parser on the RFC 4475 torture messages", () => {
@@ -140,5 +140,42 @@ CSeq: 1 OPTIONS
     assert.ok(m instanceof SipResponse);
     assert.equal(m.status, 100);
     assert.equal(m.reason, "");
+  });
+});
+
+describe("request copies and the top Via (what a proxy does to a message)", () => {
+  const text = ["MESSAGE sip:bob@example.test SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKc1;rport", "Route: <sip:a.example.test;lr>", "From: <sip:alice@example.test>;tag=f1", "To: <sip:bob@example.test>", "Call-ID: copy1", "CSeq: 7 MESSAGE", "Max-Forwards: 70", "Content-Length: 2", "", "hi"].join("\r\n");
+  const parsed = () => {
+    const r = parseMessage(Buffer.from(text));
+    assert.ok(r.ok && r.message instanceof SipRequest);
+    return r.message;
+  };
+
+  it("a branch copy shares nothing its mutators could change in the original", () => {
+    const req = parsed();
+    const before = serializeMessage(req).toString("latin1");
+    const copy = req.copyFor("sip:bob@192.0.2.9:5070");
+    copy.prepend("via", "SIP/2.0/UDP 192.0.2.2:5060;branch=z9hG4bK-mine");
+    copy.prepend("record-route", "<sip:192.0.2.2;lr>");
+    copy.set("max-forwards", "69");
+    copy.shift("route");
+    copy.remove("call-id");
+    assert.equal(serializeMessage(req).toString("latin1"), before);
+    assert.equal(copy.uri, "sip:bob@192.0.2.9:5070");
+    assert.equal(copy.via?.params.get("branch"), "z9hG4bK-mine");
+    assert.equal(copy.get("max-forwards"), "69");
+    assert.equal(copy.from?.params.get("tag"), "f1");
+    assert.equal(copy.cseq.seq, 7);
+    assert.equal(copy.body.toString(), "hi");
+  });
+
+  it("replaceTopVia keeps the changed Via parsed and serialises it", () => {
+    const req = parsed();
+    const via = req.via!;
+    via.params.set("received", "198.51.100.7");
+    req.replaceTopVia(via, formatVia(via));
+    assert.equal(req.via, via);
+    assert.match(serializeMessage(req).toString("latin1"), /Via: SIP\/2.0\/UDP 192.0.2.1:5060;branch=z9hG4bKc1;rport;received=198.51.100.7\r\n/);
+    assert.equal(req.vias.length, 1);
   });
 });

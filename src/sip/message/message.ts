@@ -150,6 +150,28 @@ export abstract class SipMessage {
     this.pCSeq = cseq;
   }
 
+  /**
+   * Replace the top Via by `text`, the serialization of `via` (the parsed
+   * top Via, changed): the parsed value stays, no parse again.
+   */
+  replaceTopVia(via: Via, text: string): void {
+    this.shift("via");
+    this.prepend("via", text);
+    this.pVia = via;
+  }
+
+  /**
+   * A copy of this request for another target (RFC 3261 16.6 step 1): the
+   * header lines are shared, not copied (the mutators replace a line, they
+   * never edit one), and so are the parsed From, To and CSeq (the copy's
+   * lines hold the same text).
+   */
+  protected copyParsedTo(other: SipMessage): void {
+    other.pFrom = this.pFrom;
+    other.pTo = this.pTo;
+    other.pCSeq = this.pCSeq;
+  }
+
   private invalidate(key: string): void {
     if (key === "via") this.pVia = undefined;
     else if (key === "from") this.pFrom = undefined;
@@ -173,6 +195,13 @@ export class SipRequest extends SipMessage {
     body: Buffer,
   ) {
     super(headers, body);
+  }
+
+  /** This request with another Request-URI (a branch of a proxy, RFC 3261 16.6 step 1–2), sharing what it can. */
+  copyFor(uri: string): SipRequest {
+    const copy = new SipRequest(this.method, uri, this.headers.slice(), this.body);
+    this.copyParsedTo(copy);
+    return copy;
   }
 }
 

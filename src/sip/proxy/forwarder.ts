@@ -83,7 +83,7 @@ export class Forwarder {
     // A call: an initial INVITE this member took from a client and forwards (counted once, by the member that received it).
     if (req.method === "INVITE" && isDialogCreating && inFlow.peer === undefined) this.opts.counters.calls++;
     for (const target of ctx.routed) {
-      const copy = new SipRequest(req.method, target.uri, req.headers.map((h) => ({ ...h })), req.body);
+      const copy = req.copyFor(target.uri);
       if (target.binding && target.binding.path.length > 0) for (const p of [...target.binding.path].reverse()) copy.prepend("route", p);
       const { dest, flow } = await nextHop.choose(copy, target.binding, target.hints, inFlow);
       if (ctx.confine && !nextHop.withinDialog(ctx.confine, dest, flow)) {
@@ -112,7 +112,8 @@ export class Forwarder {
         // Prepended last = on top: the entry facing the next hop (RFC 5658 4.2).
         for (const rr of own.recordRoute(inbound, { transport: outTransport, internal: outInternal }, refs, copy.callId).reverse()) copy.prepend("record-route", rr);
       }
-      const via = own.via(outTransport, own.branchId(copy), outInternal);
+      const branchId = own.branchId(copy);
+      const via = own.via(outTransport, branchId, outInternal);
       if (!via) {
         branch.status = 503;
         continue;
@@ -125,7 +126,7 @@ export class Forwarder {
         onResponse: (res) => this.onBranchResponse(rc, branch, res),
         onTimeout: () => this.onBranchFailure(rc, branch, 408, "Request Timeout"),
         onTransportError: () => this.onBranchFailure(rc, branch, 503, "Service Unavailable (transport error)"),
-      });
+      }, branchId);
       if (req.method === "INVITE") branch.timerC = clock.setTimeout(() => this.cancelBranch(branch, true), this.timerCMs);
     }
     this.maybeFinish(rc);
@@ -150,6 +151,19 @@ export class Forwarder {
     if (rc.completed) return;
     rc.completed = true;
     rc.handler.onComplete?.(status);
+    this.release(rc);
+  }
+
+  /**
+   * A context whose request is done with and whose every branch has its
+   * final response has nothing left to do: it lets go of the server
+   * transaction (which lingers 32 s for retransmissions) so that the
+   * requests it holds are not kept that long.
+   */
+  private release(rc: ResponseContext): void {
+    if (!rc.completed || rc.branches.some((b) => b.status < 200 && b.tx !== undefined)) return;
+    if (this.contexts.get(rc.server) === rc) this.contexts.delete(rc.server);
+    rc.server.events.onTerminated = undefined;
   }
 
   private sender(branch: Branch): { send(data: Buffer): boolean; readonly reliable: boolean } {
@@ -190,6 +204,7 @@ export class Forwarder {
       branch.status = s;
       if (branch.timerC) clock.clearTimeout(branch.timerC);
       settled(branch);
+      this.release(rc);
     } else if (branch.status === 0) {
       branch.status = s;
       if (branch.cancelWanted) this.cancelBranch(branch, false);
@@ -230,6 +245,7 @@ export class Forwarder {
     branch.status = status;
     if (branch.timerC) this.opts.clock.clearTimeout(branch.timerC);
     settled(branch);
+    this.release(rc);
     const res = createResponse(rc.request, status, reason);
     if (!rc.best || rank(status) < rank(rc.best.status)) rc.best = res;
     this.maybeFinish(rc);

@@ -9,9 +9,12 @@ import { TransactionBase } from "./base.js";
 import type { TransactionEnv, TransitionTable } from "./state-machine.js";
 import type { ClientState, ClientTransactionUser, Sender } from "./types.js";
 
+const EMPTY = Buffer.alloc(0);
+
 export abstract class ClientTransaction<T extends string = string> extends TransactionBase<ClientState, T> {
   abstract readonly isInvite: boolean;
-  protected readonly bytes: Buffer;
+  /** The request as sent, for retransmissions; let go of once none can follow (a final response came). */
+  protected bytes: Buffer;
   protected interval: number;
 
   constructor(
@@ -60,6 +63,11 @@ export abstract class ClientTransaction<T extends string = string> extends Trans
   }
 
   protected abstract armStart(): void;
+
+  /** A final response came: no retransmission of the request follows, its bytes need not linger (Timers D, K, M). */
+  protected sent(): void {
+    this.bytes = EMPTY;
+  }
 
   /** Timer B or F: no final response in time (ignored once one came). */
   protected timeout(): void {

@@ -46,12 +46,14 @@ export class InviteClientTransaction extends ClientTransaction<"A" | "B" | "D" |
           // RFC 6026 7.2: a 2xx moves to Accepted; the TU sends the ACK for 2xx end to end.
           this.timers.cancel("B");
           if (!this.transition("accepted", "response", s)) return;
+          this.sent();
           this.timers.arm("M", timerM(this.env.timers), () => this.terminate());
           this.tu.onResponse(res);
         } else {
           // 17.1.1.2: "When in either the Calling or Proceeding states, reception of a response with status code from 300-699 MUST cause the client transaction to transition to Completed."
           this.timers.cancel("B");
           if (!this.transition("completed", "response", s)) return;
+          this.sent();
           this.sender.send(serializeMessage(this.ackFor(res)));
           this.timers.arm("D", timerD(this.env.timers, this.sender.reliable), () => this.terminate());
           this.tu.onResponse(res);

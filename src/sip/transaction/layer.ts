@@ -5,7 +5,7 @@
  * nothing goes to the core: new requests, ACKs for 2xx, stray responses.
  */
 import { systemClock, type Clock, type Logger } from "../../base/index.js";
-import { randomBase64Url, randomHex, SipRequest, type SipResponse } from "../message/index.js";
+import { ownCopy, randomBase64Url, randomHex, SipRequest, type SipResponse } from "../message/index.js";
 import type { Flow, Inbound } from "../transport/index.js";
 import type { ClientTransaction } from "./client.js";
 import type { ServerTransaction } from "./server.js";
@@ -86,9 +86,11 @@ export class TransactionLayer {
     return this.servers.get(key.replace(/\|CANCEL$/, "|INVITE"));
   }
 
-  /** Send a request through a new client transaction; its top Via must carry a fresh branch. */
-  request(req: SipRequest, sender: Sender, tu: ClientTransactionUser): ClientTransaction {
-    const branch = req.via?.params.get("branch") ?? "";
+  /**
+   * Send a request through a new client transaction; its top Via must carry
+   * a fresh branch (`branch`, when the caller knows it: the Via is then not parsed).
+   */
+  request(req: SipRequest, sender: Sender, tu: ClientTransactionUser, branch = req.via?.params.get("branch") ?? ""): ClientTransaction {
     const key = clientKey(branch, req.method);
     const tx: ClientTransaction = req.method === "INVITE" ? new InviteClientTransaction(key, req, sender, tu, this.clientEnv) : new NonInviteClientTransaction(key, req, sender, tu, this.clientEnv);
     this.clients.set(key, tx);
@@ -111,7 +113,9 @@ export class TransactionLayer {
       this.core.onRequest(req, flow, undefined);
       return;
     }
-    const txKey = key ?? `rfc2543|${req.callId}|${req.cseq.seq}|${req.method}|${randomHex(4)}`;
+    // The key lives as long as the transaction (32 s after its final response): its own flat string, not
+    // pieces that keep the received message's text alive.
+    const txKey = ownCopy(key ?? `rfc2543|${req.callId}|${req.cseq.seq}|${req.method}|${randomHex(4)}`);
     // Responses go to the Via of the request they answer (the original or a retransmission): the
     // transaction does not keep the parsed request once it only absorbs retransmissions.
     const send = (bytes: Buffer, request: SipRequest) => this.respondTo(bytes, { flow, request });

@@ -43,6 +43,7 @@ export class NonInviteClientTransaction extends ClientTransaction<"E" | "F" | "K
     this.timers.cancel("E");
     this.timers.cancel("F");
     if (!this.transition("completed", "response", s)) return;
+    this.sent();
     this.tu.onResponse(res);
     this.timers.arm("K", timerK(this.env.timers, this.sender.reliable), () => this.terminate());
   }

@@ -2,7 +2,9 @@ import type { Clock, TimerHandle } from "../../base/index.js";
 
 /** The named RFC timers of one transaction; a timer of 0 ms fires on the next microtask. */
 export class TimerSet<N extends string> {
-  private readonly timers = new Map<N, TimerHandle>();
+  // A plain record, not a Map: a transaction has two or three named timers and lingers
+  // 5–32 s after its final response, and a Map with its table costs ~250 bytes each.
+  private readonly timers: Partial<Record<N, TimerHandle>> = {};
 
   constructor(private readonly clock: Clock) {}
 
@@ -12,17 +14,17 @@ export class TimerSet<N extends string> {
       queueMicrotask(fn);
       return;
     }
-    this.timers.set(name, this.clock.setTimeout(fn, ms));
+    this.timers[name] = this.clock.setTimeout(fn, ms);
   }
 
   cancel(name: N): void {
-    const t = this.timers.get(name);
-    if (t) this.clock.clearTimeout(t);
-    this.timers.delete(name);
+    const t = this.timers[name];
+    if (t === undefined) return;
+    this.clock.clearTimeout(t);
+    this.timers[name] = undefined;
   }
 
   clear(): void {
-    for (const t of this.timers.values()) this.clock.clearTimeout(t);
-    this.timers.clear();
+    for (const name in this.timers) this.cancel(name);
   }
 }

@@ -27,10 +27,7 @@ export function stampReceived(req: SipRequest, flow: Flow): Address | undefined 
     if (!changed) via.params.set("received", flow.remote.address);
     changed = true;
   }
-  if (changed) {
-    req.shift("via");
-    req.prepend("via", formatVia(via));
-  }
+  if (changed) req.replaceTopVia(via, formatVia(via));
   // RFC 5923 5: alias only on TLS whose peer was authenticated with a certificate (our members); from
   // anyone else it would let them capture what we later send to the address they name.
   return flow.transport === "tls" && flow.peer !== undefined && flow.peer !== "?" && via.params.has("alias") ? { address: host, port: via.port ?? 5061 } : undefined;
