@@ -3,10 +3,19 @@
  * points, point `i` of node `id` at `murmur3("<id>-<i>")`; a key belongs to
  * the node owning the first point at or after `murmur3(key)`, wrapping
  * around. Equal points are ordered by node id, so every process that knows
- * the same nodes computes the same owner for every key. Immutable: a
- * membership change makes a new ring, either built from scratch (about
- * 0.2 s for 1000 nodes × 1000) or derived from the previous one with
- * {@link HashRing.withChanges} (a few milliseconds for one join or leave).
+ * the same nodes computes the same owner for every key.
+ *
+ * Immutable and persistent: a membership change makes a new ring with
+ * {@link HashRing.withChanges} that shares the big sorted arrays (the
+ * *base*) with the ring it came from. The new ring holds only what changed
+ * since the base was built: the points of the nodes added since (the
+ * *extra* layer, small and sorted) and which base nodes are gone (their
+ * points are skipped). So one join or leave at 1000 nodes × 1000 points
+ * writes the joiner's points and the extra layer, not a million points, and
+ * every older ring a consumer still holds stays valid at the cost of its own
+ * extra layer. Once the extra points and gone base points pass a
+ * threshold, {@link HashRing.compacted} merges them into a new base (one
+ * pass; the role map does it for at most one ring per change).
  */
 import { Buffer } from "node:buffer";
 import { murmur3 } from "./murmur3.js";
@@ -17,6 +26,10 @@ import { RingConfigError } from "./errors.js";
 const TWO32 = 2 ** 32;
 /** Points are sorted as `hash * SLOT_SPAN + slot` in one Float64Array: by hash, then by slot. */
 const SLOT_SPAN = 1048576;
+/** Extra and gone points a ring carries before it wants compaction: at least this many… */
+const COMPACT_MIN_POINTS = 16_384;
+/** …or this fraction of its base. */
+const COMPACT_BASE_SHARE = 1 / 16;
 
 function checkSize(nodes: number, multiply: number): void {
   if (nodes >= SLOT_SPAN) throw new RingConfigError(`too many nodes for one ring (${nodes}, limit ${SLOT_SPAN - 1})`);
@@ -39,6 +52,18 @@ function uninitialized(length: number): Uint32Array {
   return new Uint32Array(Buffer.allocUnsafeSlow(length * 4).buffer, 0, length);
 }
 
+/** Index of the first element of `pts` at or after `hash` (pts.length when none). */
+function lowerBound(pts: Uint32Array, hash: number): number {
+  let lo = 0;
+  let hi = pts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (pts[mid]! < hash) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** `sorted` without `remove`, with `add` (sorted, disjoint) merged in. */
 function mergeSorted(sorted: readonly string[], remove: ReadonlySet<string>, add: readonly string[]): string[] {
   const out: string[] = [];
@@ -52,15 +77,43 @@ function mergeSorted(sorted: readonly string[], remove: ReadonlySet<string>, add
   return out;
 }
 
+/** Sorted points with the slot owning each (parallel arrays). */
+interface Layer {
+  readonly points: Uint32Array;
+  readonly owners: Uint32Array;
+}
+
+const EMPTY: Layer = { points: new Uint32Array(0), owners: new Uint32Array(0) };
+
+/** What a ring is made of, for tests and diagnostics. */
+export interface RingLayout {
+  /** Points in the shared base, gone ones included. */
+  readonly basePoints: number;
+  /** Base points of nodes that are gone (skipped). */
+  readonly gonePoints: number;
+  /** Points of nodes added since the base was built. */
+  readonly extraPoints: number;
+  /** Points written into new arrays by the change (or build) that made this ring. */
+  readonly written: number;
+}
+
 export class HashRing {
   /** Node ids, deduplicated and sorted by UTF-16 code units (`Array.prototype.sort`); frozen. */
   readonly nodes: readonly string[];
   readonly multiply: number;
-  private readonly points: Uint32Array;
-  /** Slot of the node owning each point (an index into `slots`). */
-  private readonly owners: Uint32Array;
-  /** Node id per slot; a slot freed by a removal is `undefined` until a later change reuses it. */
+  /** Sorted points shared with the rings this one was derived from or into. */
+  private readonly base: Layer;
+  /** Points of nodes added since the base was built, sorted by hash then node id. */
+  private readonly extra: Layer;
+  /** Node id per slot; `undefined` for a node that is gone (its base points are skipped). */
   private readonly slots: ReadonlyArray<string | undefined>;
+  /** Slots below this own base points; the others own extra points. */
+  private readonly baseSlots: number;
+  /** Base points owned by gone slots. */
+  private readonly gone: number;
+  /** Slots of the gone base nodes. */
+  private readonly goneSlots: readonly number[];
+  private readonly written: number;
 
   constructor(nodeIds: Iterable<string>, multiply = DEFAULT_MULTIPLY) {
     if (!Number.isInteger(multiply) || multiply < 1) throw new RingConfigError(`multiply must be a positive integer, got ${multiply}`);
@@ -69,25 +122,32 @@ export class HashRing {
     this.nodes = Object.freeze(nodes);
     this.multiply = multiply;
     this.slots = nodes;
+    this.baseSlots = nodes.length;
+    this.gone = 0;
+    this.goneSlots = [];
+    this.extra = EMPTY;
     const n = nodes.length * multiply;
     const packed = pointsOf(nodes, multiply, (i) => i);
-    this.points = new Uint32Array(n);
-    this.owners = new Uint32Array(n);
+    const points = new Uint32Array(n);
+    const owners = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const v = packed[i]!;
       const slot = v % SLOT_SPAN;
-      this.owners[i] = slot;
-      this.points[i] = (v - slot) / SLOT_SPAN;
+      owners[i] = slot;
+      points[i] = (v - slot) / SLOT_SPAN;
     }
+    this.base = { points, owners };
+    this.written = n;
   }
 
   /**
    * The ring with `add` joined and `remove` gone, equal point for point to
-   * `new HashRing(resulting nodes)`, without rebuilding: the points of the
-   * removed nodes are found by their hashes and cut out, the new nodes'
-   * points are sorted and merged in, and the unchanged runs between them are
-   * copied as blocks. Cost: O(changed points × log points) plus one copy of
-   * the arrays, instead of hashing and sorting every point again.
+   * `new HashRing(resulting nodes)`, sharing this ring's base: removed base
+   * nodes are marked gone, removed extra nodes' points are left out of the
+   * new extra layer, and the added nodes' points are sorted and merged into
+   * it. Cost: O(added points × log + extra points + nodes); no copy of the
+   * base. Compacts on its own only far past the threshold
+   * ({@link HashRing.compacted}).
    */
   withChanges(add: Iterable<string>, remove: Iterable<string>): HashRing {
     const present = new Map<string, number>();
@@ -104,123 +164,242 @@ export class HashRing {
     if (removing.size === 0 && adding.size === 0) return this;
     const nodes = mergeSorted(this.nodes, removing, [...adding].sort());
     checkSize(nodes.length, this.multiply);
-    // Slots: removed ones become holes; new nodes take holes that existed before this change, then new slots.
     const slots = [...this.slots];
-    const freeBefore: number[] = [];
-    slots.forEach((id, slot) => {
-      if (id === undefined) freeBefore.push(slot);
-    });
-    for (const id of removing) slots[present.get(id)!] = undefined;
-    const added = [...adding].sort();
-    const addSlots = added.map((id) => {
-      const slot = freeBefore.pop() ?? slots.length;
-      slots[slot] = id;
-      return slot;
-    });
-    const holes = slots.length - nodes.length;
-    if (holes > 64 && holes > nodes.length) return new HashRing(nodes, this.multiply); // mostly holes: renumber once
-    // Indices of the removed points, ascending.
-    const cut = new Int32Array(removing.size * this.multiply);
-    let c = 0;
+    let gone = this.gone;
+    const goneSlots = [...this.goneSlots];
+    let extraGone = false;
     for (const id of removing) {
       const slot = present.get(id)!;
-      const prefix = `${id}-`;
-      const hashes = new Uint32Array(this.multiply);
-      for (let i = 0; i < this.multiply; i++) hashes[i] = murmur3(prefix + i);
-      hashes.sort();
-      let prevHash = -1;
-      let prevAt = -1;
-      for (const h of hashes) {
-        // The point exists, among the points of equal hash; a node's own repeated hash is the next one.
-        let k = h === prevHash ? prevAt + 1 : this.lowerBound(h);
-        while (this.owners[k] !== slot) k++;
-        cut[c++] = k;
-        prevHash = h;
-        prevAt = k;
-      }
+      slots[slot] = undefined;
+      if (slot < this.baseSlots) {
+        gone += this.multiply;
+        goneSlots.push(slot);
+      } else extraGone = true;
     }
-    cut.sort();
-    // The new points, ordered by hash then node id (rank among the added nodes, which are sorted).
+    // New nodes take new slots: a gone slot may still own base points.
+    const added = [...adding].sort();
+    const addSlots = added.map((id) => {
+      slots.push(id);
+      return slots.length - 1;
+    });
+    // The new extra layer: the old one without the removed nodes' points, the added nodes' points merged in (by hash, then id).
+    const old = this.extra;
     const fresh = pointsOf(added, this.multiply, (i) => i);
-    const n = this.points.length - cut.length + fresh.length;
-    // Every element is written below: skip the zero-fill of fresh typed arrays (megabytes at 1000 nodes).
-    const points = uninitialized(n);
-    const owners = uninitialized(n);
+    let kept = old.points.length;
+    if (extraGone) {
+      kept = 0;
+      for (let i = 0; i < old.owners.length; i++) if (slots[old.owners[i]!] !== undefined) kept++;
+    }
+    const n = kept + fresh.length;
+    const points = new Uint32Array(n);
+    const owners = new Uint32Array(n);
     let out = 0;
-    let from = 0; // next old point not yet copied
-    let nextCut = 0;
-    const copyUpTo = (end: number) => {
-      while (from < end) {
-        const stop = nextCut < cut.length && cut[nextCut]! < end ? cut[nextCut]! : end;
-        points.set(this.points.subarray(from, stop), out);
-        owners.set(this.owners.subarray(from, stop), out);
-        out += stop - from;
-        from = stop;
-        if (from < end && from === cut[nextCut]) {
-          from++;
-          nextCut++;
-        }
-      }
-    };
+    let i = 0;
     for (let j = 0; j < fresh.length; j++) {
       const v = fresh[j]!;
       const rank = v % SLOT_SPAN;
       const h = (v - rank) / SLOT_SPAN;
       const id = added[rank]!;
-      // Insert before the first old point with a greater hash, or an equal hash of a greater node id.
-      let k = Math.max(this.lowerBound(h), from);
-      while (k < this.points.length && this.points[k] === h && (this.slots[this.owners[k]!] ?? "") < id) k++;
-      copyUpTo(k);
+      for (; i < old.points.length; i++) {
+        const p = old.points[i]!;
+        const owner = old.owners[i]!;
+        const oid = slots[owner];
+        if (oid === undefined) continue;
+        if (p > h || (p === h && oid > id)) break;
+        points[out] = p;
+        owners[out++] = owner;
+      }
       points[out] = h;
-      owners[out] = addSlots[rank]!;
-      out++;
+      owners[out++] = addSlots[rank]!;
     }
-    copyUpTo(this.points.length);
-    return HashRing.assemble(nodes, this.multiply, points, owners, slots);
+    for (; i < old.points.length; i++) {
+      const owner = old.owners[i]!;
+      if (slots[owner] === undefined) continue;
+      points[out] = old.points[i]!;
+      owners[out++] = owner;
+    }
+    const ring = HashRing.assemble({ nodes, multiply: this.multiply, base: this.base, extra: { points, owners }, slots, baseSlots: this.baseSlots, gone, goneSlots, written: n });
+    return ring.compactionDue() > 2 ? ring.compacted() : ring;
   }
 
-  private static assemble(nodes: string[], multiply: number, points: Uint32Array, owners: Uint32Array, slots: Array<string | undefined>): HashRing {
+  /**
+   * How far this ring is past the point where it wants compaction: extra and
+   * gone points, or unused slots, against their thresholds (over 1: due).
+   */
+  compactionDue(): number {
+    const limit = Math.max(COMPACT_MIN_POINTS, this.base.points.length * COMPACT_BASE_SHARE);
+    const unused = this.slots.length - this.nodes.length;
+    return Math.max((this.extra.points.length + this.gone) / limit, unused / Math.max(64, this.nodes.length));
+  }
+
+  /**
+   * The same ring with its extra layer merged into a new base and the gone
+   * points left out, in one sequential pass over every point. Slot numbers
+   * stay (a gone slot is never given to another node, so nothing can confuse
+   * them) unless most slots are unused, then they are renumbered.
+   */
+  compacted(): HashRing {
+    const renumbering = this.slots.length - this.nodes.length >= Math.max(64, this.nodes.length);
+    if (this.extra.points.length === 0 && this.gone === 0 && !renumbering) return this;
+    return this.merged();
+  }
+
+  /** The base without the gone points, with the extra layer merged in: a new compacted ring (one sequential pass). */
+  private merged(): HashRing {
+    const bp = this.base.points;
+    const bo = this.base.owners;
+    const ep = this.extra.points;
+    const eo = this.extra.owners;
+    const dead = new Uint8Array(this.baseSlots);
+    for (const slot of this.goneSlots) dead[slot] = 1;
+    const n = bp.length - this.gone + ep.length;
+    // Every element is written below: skip the zero-fill of fresh typed arrays (megabytes at 1000 nodes).
+    const points = uninitialized(n);
+    const owners = uninitialized(n);
+    let out = 0;
+    let b = 0; // next base point not yet copied
+    for (let j = 0; j <= ep.length; j++) {
+      // Base points before this extra point: those with a smaller hash, or an equal hash and a smaller node id (a gone one is left out anyway).
+      let end = bp.length;
+      let h = 0;
+      if (j < ep.length) {
+        h = ep[j]!;
+        const id = this.slots[eo[j]!]!;
+        end = b;
+        while (end < bp.length && bp[end]! < h) end++;
+        while (end < bp.length && bp[end] === h && (this.slots[bo[end]!] ?? "") < id) end++;
+      }
+      // Runs are short (tens of points between two extra points): an element loop beats a block copy per run.
+      for (; b < end; b++) {
+        const owner = bo[b]!;
+        if (dead[owner] === 1) continue;
+        points[out] = bp[b]!;
+        owners[out++] = owner;
+      }
+      if (j < ep.length) {
+        points[out] = h;
+        owners[out++] = eo[j]!;
+      }
+    }
+    let slots = [...this.slots];
+    if (this.slots.length - this.nodes.length >= Math.max(64, this.nodes.length)) {
+      // Mostly unused slots: renumber to the rank of each node id.
+      const rank = new Map(this.nodes.map((id, i) => [id, i]));
+      const renumber = new Uint32Array(slots.length);
+      slots.forEach((id, slot) => {
+        if (id !== undefined) renumber[slot] = rank.get(id)!;
+      });
+      for (let i = 0; i < n; i++) owners[i] = renumber[owners[i]!]!;
+      slots = [...this.nodes];
+    }
+    return HashRing.assemble({ nodes: [...this.nodes], multiply: this.multiply, base: { points, owners }, extra: EMPTY, slots, baseSlots: slots.length, gone: 0, goneSlots: [], written: n });
+  }
+
+  private static assemble(parts: {
+    nodes: string[];
+    multiply: number;
+    base: Layer;
+    extra: Layer;
+    slots: Array<string | undefined>;
+    baseSlots: number;
+    gone: number;
+    goneSlots: number[];
+    written: number;
+  }): HashRing {
     const ring = Object.create(HashRing.prototype) as { -readonly [K in keyof HashRing]: HashRing[K] } & Record<string, unknown>;
-    ring.nodes = Object.freeze(nodes);
-    ring.multiply = multiply;
-    ring["points"] = points;
-    ring["owners"] = owners;
-    ring["slots"] = slots;
+    ring.nodes = Object.freeze(parts.nodes);
+    ring.multiply = parts.multiply;
+    ring["base"] = parts.base;
+    ring["extra"] = parts.extra;
+    ring["slots"] = parts.slots;
+    ring["baseSlots"] = parts.baseSlots;
+    ring["gone"] = parts.gone;
+    ring["goneSlots"] = parts.goneSlots;
+    ring["written"] = parts.written;
     return ring as unknown as HashRing;
+  }
+
+  /** What this ring is made of (for tests and diagnostics). */
+  layout(): RingLayout {
+    return { basePoints: this.base.points.length, gonePoints: this.gone, extraPoints: this.extra.points.length, written: this.written };
   }
 
   /** Every point as `[hash, node id]` in ring order (for tests and diagnostics; allocates). */
   entries(): Array<[number, string]> {
-    return Array.from(this.points, (p, i) => [p, this.slots[this.owners[i]!]!]);
+    const out: Array<[number, string]> = [];
+    this.walk(0, (h, slot) => {
+      out.push([h, this.slots[slot]!]);
+      return true;
+    });
+    return out;
   }
 
-  /** Index of the first point at or after `hash` (points.length when none). */
-  private lowerBound(hash: number): number {
-    const pts = this.points;
-    let lo = 0;
-    let hi = pts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (pts[mid]! < hash) lo = mid + 1;
-      else hi = mid;
+  /** The first base index at or after `i` whose node is not gone (base length when none). */
+  private liveBase(i: number): number {
+    const { owners } = this.base;
+    if (this.gone === 0) return i;
+    while (i < owners.length && this.slots[owners[i]!] === undefined) i++;
+    return i;
+  }
+
+  /** Live points in the ring. */
+  private get livePoints(): number {
+    return this.base.points.length - this.gone + this.extra.points.length;
+  }
+
+  /**
+   * Visit the live points clockwise from the first at or after `hash`
+   * (wrapping around), each once, until `visit` returns false.
+   */
+  private walk(hash: number, visit: (hash: number, slot: number) => boolean): void {
+    const base = this.base;
+    const extra = this.extra;
+    const bl = base.points.length;
+    const el = extra.points.length;
+    let b = this.liveBase(lowerBound(base.points, hash));
+    let e = lowerBound(extra.points, hash);
+    for (let k = this.livePoints; k > 0; k--) {
+      if (b === bl && e === el) {
+        b = this.liveBase(0);
+        e = 0;
+      }
+      let takeBase = e === el;
+      if (!takeBase && b < bl) {
+        const bh = base.points[b]!;
+        const eh = extra.points[e]!;
+        takeBase = bh < eh || (bh === eh && this.slots[base.owners[b]!]! < this.slots[extra.owners[e]!]!);
+      }
+      if (takeBase) {
+        const go = visit(base.points[b]!, base.owners[b]!);
+        b = this.liveBase(b + 1);
+        if (!go) return;
+      } else {
+        const go = visit(extra.points[e]!, extra.owners[e]!);
+        e++;
+        if (!go) return;
+      }
     }
-    return lo;
   }
 
   get size(): number {
     return this.nodes.length;
   }
 
-  /** Index of the first point at or after `hash` (wrapping to 0). */
-  private indexOf(hash: number): number {
-    const i = this.lowerBound(hash);
-    return i === this.points.length ? 0 : i;
-  }
-
   /** Owner of the point at or after `hash` (a murmur3 value), or undefined on an empty ring. */
   ownerOfHash(hash: number): string | undefined {
-    if (this.points.length === 0) return undefined;
-    return this.slots[this.owners[this.indexOf(hash)]!];
+    const pts = this.base.points;
+    if (this.extra.points.length === 0 && this.gone === 0) {
+      // A compacted ring: one binary search.
+      if (pts.length === 0) return undefined;
+      const i = lowerBound(pts, hash);
+      return this.slots[this.base.owners[i === pts.length ? 0 : i]!];
+    }
+    let owner: number | undefined;
+    this.walk(hash, (_, slot) => {
+      owner = slot;
+      return false;
+    });
+    return owner === undefined ? undefined : this.slots[owner];
   }
 
   /**
@@ -235,38 +414,42 @@ export class HashRing {
 
   /** The first `count` distinct nodes clockwise from the key: owner, then replicas. */
   successors(key: string, count: number): string[] {
-    if (this.points.length === 0 || count <= 0) return [];
+    if (this.livePoints === 0 || count <= 0) return [];
     const norm = normalizeKey(key);
-    const start = this.indexOf(murmur3(norm.ok ? norm.key : key));
     const out: string[] = [];
     const seen = new Set<number>();
     const want = Math.min(count, this.nodes.length);
-    for (let k = 0; k < this.points.length && out.length < want; k++) {
-      const owner = this.owners[(start + k) % this.points.length]!;
-      if (!seen.has(owner)) {
-        seen.add(owner);
-        out.push(this.slots[owner]!);
+    this.walk(murmur3(norm.ok ? norm.key : key), (_, slot) => {
+      if (!seen.has(slot)) {
+        seen.add(slot);
+        out.push(this.slots[slot]!);
       }
-    }
+      return out.length < want;
+    });
     return out;
   }
 
   /** Fraction of the circle each node owns (sums to 1). */
   shares(): Map<string, number> {
     const acc = new Float64Array(this.slots.length);
-    const pts = this.points;
-    const n = pts.length;
-    for (let i = 0; i < n; i++) {
-      const prev = i === 0 ? pts[n - 1]! - TWO32 : pts[i - 1]!;
-      acc[this.owners[i]!]! += pts[i]! - prev;
-    }
-    const out = new Map<string, number>();
-    const slotOf = new Map<string, number>();
-    this.slots.forEach((id, slot) => {
-      if (id !== undefined) slotOf.set(id, slot);
+    const n = this.livePoints;
+    let first = -1;
+    let firstSlot = 0;
+    let prev = 0;
+    this.walk(0, (h, slot) => {
+      if (first < 0) {
+        first = h;
+        firstSlot = slot;
+      } else acc[slot]! += h - prev;
+      prev = h;
+      return true;
     });
-    for (const id of this.nodes) out.set(id, n === 0 ? 0 : acc[slotOf.get(id)!]! / TWO32);
-    return out;
+    if (first >= 0) acc[firstSlot]! += first + TWO32 - prev;
+    const out = new Map<string, number>();
+    this.slots.forEach((id, slot) => {
+      if (id !== undefined) out.set(id, n === 0 ? 0 : acc[slot]! / TWO32);
+    });
+    return new Map(this.nodes.map((id) => [id, out.get(id)!]));
   }
 }
 

@@ -205,9 +205,41 @@ describe("consistent-hash ring", () => {
       const rebuilt = new HashRing(current, 50);
       assert.deepEqual(ring.nodes, rebuilt.nodes, `step ${step}`);
       assert.deepEqual(ring.entries(), rebuilt.entries(), `step ${step}`);
+      // Lookups and replicas walk the shared base, the gone points and the extra layer together.
+      for (const k of keys(20)) assert.deepEqual(ring.successors(k, 3), rebuilt.successors(k, 3), `step ${step} ${k}`);
+      if (step % 25 === 0) assert.deepEqual(ring.compacted().entries(), rebuilt.entries(), `step ${step}, compacted`);
     }
+    assert.ok(ring.layout().extraPoints + ring.layout().gonePoints > 0, "the walk covered a ring with extra and gone points");
     for (const k of keys(500)) assert.equal(ring.lookup(k), new HashRing(current, 50).lookup(k));
     assert.deepEqual(ring.shares(), new HashRing(current, 50).shares());
+  });
+
+  it("issue-16: a join or leave writes the changed points, not the ring, and older rings stay valid", () => {
+    // 200 nodes × 1000 points; 40 changes (a new node joins, an old one leaves), every ring kept as a consumer may keep it.
+    const nodes = ips(200);
+    const first = new HashRing(nodes, 1000);
+    const total = nodes.length * 1000;
+    const kept = [first];
+    const arrayBytes0 = process.memoryUsage().arrayBuffers;
+    let ring = first;
+    let written = 0;
+    for (let i = 0; i < 40; i++) {
+      ring = i % 2 === 0 ? ring.withChanges([`10.7.0.${i + 1}`], []) : ring.withChanges([], [nodes[i * 3]!]);
+      const l = ring.layout();
+      written += l.written;
+      // Without compaction a change writes only the new extra layer: the points of the nodes added since the base, nothing else.
+      if (l.basePoints === first.layout().basePoints && l.gonePoints + l.extraPoints > 0) assert.equal(l.written, l.extraPoints, `change ${i}`);
+      kept.push(ring);
+    }
+    // Rebuilding or copying the ring each time would write 40 × 200,000 points and hold 40 copies (64 MB).
+    assert.ok(written < 4 * total, `${written} points written for 40 changes of a ${total}-point ring`);
+    const held = process.memoryUsage().arrayBuffers - arrayBytes0;
+    assert.ok(held < 24 * 2 ** 20, `${(held / 2 ** 20).toFixed(1)} MB of array buffers held by 41 rings`);
+    // Every kept ring still answers as the ring rebuilt from its own nodes.
+    for (const r of [kept[1]!, kept[17]!, kept[40]!]) {
+      const rebuilt = new HashRing(r.nodes, 1000);
+      for (const k of keys(300)) assert.equal(r.lookup(k), rebuilt.lookup(k));
+    }
   });
 
   it("removes a node whose own points collide (the same hash twice)", () => {
