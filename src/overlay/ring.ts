@@ -5,31 +5,26 @@
  * around. Equal points are ordered by node id, so every process that knows
  * the same nodes computes the same owner for every key.
  *
- * Immutable and persistent: a membership change makes a new ring with
- * {@link HashRing.withChanges} that shares the big sorted arrays (the
- * *base*) with the ring it came from. The new ring holds only what changed
- * since the base was built: the points of the nodes added since (the
- * *extra* layer, small and sorted) and which base nodes are gone (their
- * points are skipped). So one join or leave at 1000 nodes × 1000 points
- * writes the joiner's points and the extra layer, not a million points, and
- * every older ring a consumer still holds stays valid at the cost of its own
- * extra layer. Once the extra points and gone base points pass a
- * threshold, {@link HashRing.compacted} merges them into a new base (one
- * pass; the role map does it for at most one ring per change).
+ * Immutable and persistent (docs/ring.md, "Changes"): a ring is a *base* of
+ * sorted points cut by hash range into chunks, plus a small sorted *extra*
+ * layer with the points of nodes added since, and the base points of nodes
+ * that left are skipped until their chunk is rewritten. A change
+ * ({@link HashRing.withChanges}) writes the new extra layer and rewrites one
+ * chunk (the next in a sweep around the circle, taking in the extra points
+ * of its range and leaving out the gone ones); every other chunk is shared
+ * with the ring it came from. So a join at 1000 nodes × 1000 points writes
+ * tens of thousands of points, not a million, and an older ring a consumer
+ * still holds stays valid at the cost of what changed since.
  */
-import { Buffer } from "node:buffer";
 import { murmur3 } from "./murmur3.js";
 import { normalizeKey } from "./key.js";
 import { DEFAULT_MULTIPLY } from "./options.js";
 import { RingConfigError } from "./errors.js";
+import { chunkTarget, cutChunks, EMPTY_LAYER, lowerBound, mergeExtra, rewriteChunk, type Base, type Layer } from "./ring-layers.js";
 
 const TWO32 = 2 ** 32;
 /** Points are sorted as `hash * SLOT_SPAN + slot` in one Float64Array: by hash, then by slot. */
 const SLOT_SPAN = 1048576;
-/** Extra and gone points a ring carries before it wants compaction: at least this many… */
-const COMPACT_MIN_POINTS = 16_384;
-/** …or this fraction of its base. */
-const COMPACT_BASE_SHARE = 1 / 16;
 
 function checkSize(nodes: number, multiply: number): void {
   if (nodes >= SLOT_SPAN) throw new RingConfigError(`too many nodes for one ring (${nodes}, limit ${SLOT_SPAN - 1})`);
@@ -48,20 +43,18 @@ function pointsOf(ids: readonly string[], multiply: number, slotOf: (index: numb
   return packed.sort();
 }
 
-function uninitialized(length: number): Uint32Array {
-  return new Uint32Array(Buffer.allocUnsafeSlow(length * 4).buffer, 0, length);
-}
-
-/** Index of the first element of `pts` at or after `hash` (pts.length when none). */
-function lowerBound(pts: Uint32Array, hash: number): number {
-  let lo = 0;
-  let hi = pts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (pts[mid]! < hash) lo = mid + 1;
-    else hi = mid;
+/** Packed points split into parallel hash and owner arrays, owners mapped by `slotOf`. */
+function unpack(packed: Float64Array, slotOf: (rank: number) => number): Layer {
+  const n = packed.length;
+  const points = new Uint32Array(n);
+  const owners = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = packed[i]!;
+    const rank = v % SLOT_SPAN;
+    owners[i] = slotOf(rank);
+    points[i] = (v - rank) / SLOT_SPAN;
   }
-  return lo;
+  return { points, owners };
 }
 
 /** `sorted` without `remove`, with `add` (sorted, disjoint) merged in. */
@@ -77,43 +70,62 @@ function mergeSorted(sorted: readonly string[], remove: ReadonlySet<string>, add
   return out;
 }
 
-/** Sorted points with the slot owning each (parallel arrays). */
-interface Layer {
-  readonly points: Uint32Array;
-  readonly owners: Uint32Array;
-}
-
-const EMPTY: Layer = { points: new Uint32Array(0), owners: new Uint32Array(0) };
-
 /** What a ring is made of, for tests and diagnostics. */
 export interface RingLayout {
-  /** Points in the shared base, gone ones included. */
+  /** Chunks of the base. */
+  readonly chunks: number;
+  /** Points in the base, gone ones included. */
   readonly basePoints: number;
-  /** Base points of nodes that are gone (skipped). */
+  /** Base points of nodes that left (skipped until their chunk is rewritten). */
   readonly gonePoints: number;
-  /** Points of nodes added since the base was built. */
+  /** Points of nodes added since their range of the base was last rewritten. */
   readonly extraPoints: number;
   /** Points written into new arrays by the change (or build) that made this ring. */
   readonly written: number;
+}
+
+/** A slot whose node left, and the sweep during which it did. */
+interface GoneSlot {
+  readonly slot: number;
+  readonly sweep: number;
+}
+
+interface RingParts {
+  nodes: string[];
+  multiply: number;
+  base: Base;
+  extra: Layer;
+  slots: Array<string | undefined>;
+  gone: number;
+  goneSlots: GoneSlot[];
+  free: number[];
+  cursor: number;
+  sweeps: number;
+  written: number;
 }
 
 export class HashRing {
   /** Node ids, deduplicated and sorted by UTF-16 code units (`Array.prototype.sort`); frozen. */
   readonly nodes: readonly string[];
   readonly multiply: number;
-  /** Sorted points shared with the rings this one was derived from or into. */
-  private readonly base: Layer;
-  /** Points of nodes added since the base was built, sorted by hash then node id. */
+  /** Sorted points in chunks by hash range, shared (chunk by chunk) with the rings this one was derived from or into. */
+  private readonly base: Base;
+  /** Points of nodes added since their range of the base was last rewritten, sorted by hash then node id. */
   private readonly extra: Layer;
-  /** Node id per slot; `undefined` for a node that is gone (its base points are skipped). */
+  /** Node id per slot; `undefined` for a node that left (its base points are skipped) or a free slot. */
   private readonly slots: ReadonlyArray<string | undefined>;
-  /** Slots below this own base points; the others own extra points. */
-  private readonly baseSlots: number;
-  /** Base points owned by gone slots. */
+  /** Base points owned by slots whose node left. */
   private readonly gone: number;
-  /** Slots of the gone base nodes. */
-  private readonly goneSlots: readonly number[];
+  /** Slots whose node left and whose points may still be in the base. */
+  private readonly goneSlots: readonly GoneSlot[];
+  /** Slots no point refers to any more (a whole sweep passed since their node left): given to new nodes first. */
+  private readonly free: readonly number[];
+  /** The chunk the next change rewrites. */
+  private readonly cursor: number;
+  /** Completed sweeps around the circle. */
+  private readonly sweeps: number;
   private readonly written: number;
+  private sharesMemo: Map<string, number> | undefined;
 
   constructor(nodeIds: Iterable<string>, multiply = DEFAULT_MULTIPLY) {
     if (!Number.isInteger(multiply) || multiply < 1) throw new RingConfigError(`multiply must be a positive integer, got ${multiply}`);
@@ -122,32 +134,25 @@ export class HashRing {
     this.nodes = Object.freeze(nodes);
     this.multiply = multiply;
     this.slots = nodes;
-    this.baseSlots = nodes.length;
+    const all = unpack(pointsOf(nodes, multiply, (i) => i), (rank) => rank);
+    this.base = cutChunks(all, chunkTarget(all.points.length, multiply));
+    this.extra = EMPTY_LAYER;
     this.gone = 0;
     this.goneSlots = [];
-    this.extra = EMPTY;
-    const n = nodes.length * multiply;
-    const packed = pointsOf(nodes, multiply, (i) => i);
-    const points = new Uint32Array(n);
-    const owners = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = packed[i]!;
-      const slot = v % SLOT_SPAN;
-      owners[i] = slot;
-      points[i] = (v - slot) / SLOT_SPAN;
-    }
-    this.base = { points, owners };
-    this.written = n;
+    this.free = [];
+    this.cursor = 0;
+    this.sweeps = 0;
+    this.written = all.points.length;
   }
 
   /**
    * The ring with `add` joined and `remove` gone, equal point for point to
-   * `new HashRing(resulting nodes)`, sharing this ring's base: removed base
-   * nodes are marked gone, removed extra nodes' points are left out of the
-   * new extra layer, and the added nodes' points are sorted and merged into
-   * it. Cost: O(added points × log + extra points + nodes); no copy of the
-   * base. Compacts on its own only far past the threshold
-   * ({@link HashRing.compacted}).
+   * `new HashRing(resulting nodes)`. The removed nodes' base points are
+   * skipped from now on and their extra points left out; the added nodes'
+   * points are sorted and merged into the extra layer; then the next chunk
+   * of the sweep is rewritten with the extra points of its range and
+   * without its gone points. Cost: O(added points × log + extra points +
+   * one chunk + nodes), about √(points × multiply) each.
    */
   withChanges(add: Iterable<string>, remove: Iterable<string>): HashRing {
     const present = new Map<string, number>();
@@ -162,166 +167,94 @@ export class HashRing {
       if (!present.has(id)) adding.add(id);
     }
     if (removing.size === 0 && adding.size === 0) return this;
-    const nodes = mergeSorted(this.nodes, removing, [...adding].sort());
+    const added = [...adding].sort();
+    const nodes = mergeSorted(this.nodes, removing, added);
     checkSize(nodes.length, this.multiply);
     const slots = [...this.slots];
-    let gone = this.gone;
-    const goneSlots = [...this.goneSlots];
-    let extraGone = false;
+    // Slots whose node left before the last sweep began are in no chunk any more: free again.
+    const free = [...this.free];
+    const goneSlots: GoneSlot[] = [];
+    for (const g of this.goneSlots) {
+      if (this.sweeps >= g.sweep + 2) free.push(g.slot);
+      else goneSlots.push(g);
+    }
     for (const id of removing) {
       const slot = present.get(id)!;
       slots[slot] = undefined;
-      if (slot < this.baseSlots) {
-        gone += this.multiply;
-        goneSlots.push(slot);
-      } else extraGone = true;
+      goneSlots.push({ slot, sweep: this.sweeps });
     }
-    // New nodes take new slots: a gone slot may still own base points.
-    const added = [...adding].sort();
     const addSlots = added.map((id) => {
-      slots.push(id);
-      return slots.length - 1;
+      const slot = free.pop() ?? slots.length;
+      slots[slot] = id;
+      return slot;
     });
-    // The new extra layer: the old one without the removed nodes' points, the added nodes' points merged in (by hash, then id).
-    const old = this.extra;
-    const fresh = pointsOf(added, this.multiply, (i) => i);
-    let kept = old.points.length;
-    if (extraGone) {
-      kept = 0;
-      for (let i = 0; i < old.owners.length; i++) if (slots[old.owners[i]!] !== undefined) kept++;
+    const fresh = unpack(pointsOf(added, this.multiply, (i) => i), (rank) => addSlots[rank]!);
+    const merged = mergeExtra(this.extra, fresh, slots);
+    // Points of the removed nodes that were not in the extra layer are in the base: gone until their chunk is rewritten.
+    let gone = this.gone + removing.size * this.multiply - merged.dropped;
+    let cursor = this.cursor;
+    let sweeps = this.sweeps;
+    if (cursor >= this.base.chunks.length) {
+      cursor = 0;
+      sweeps++;
     }
-    const n = kept + fresh.length;
-    const points = new Uint32Array(n);
-    const owners = new Uint32Array(n);
-    let out = 0;
-    let i = 0;
-    for (let j = 0; j < fresh.length; j++) {
-      const v = fresh[j]!;
-      const rank = v % SLOT_SPAN;
-      const h = (v - rank) / SLOT_SPAN;
-      const id = added[rank]!;
-      for (; i < old.points.length; i++) {
-        const p = old.points[i]!;
-        const owner = old.owners[i]!;
-        const oid = slots[owner];
-        if (oid === undefined) continue;
-        if (p > h || (p === h && oid > id)) break;
-        points[out] = p;
-        owners[out++] = owner;
-      }
-      points[out] = h;
-      owners[out++] = addSlots[rank]!;
-    }
-    for (; i < old.points.length; i++) {
-      const owner = old.owners[i]!;
-      if (slots[owner] === undefined) continue;
-      points[out] = old.points[i]!;
-      owners[out++] = owner;
-    }
-    const ring = HashRing.assemble({ nodes, multiply: this.multiply, base: this.base, extra: { points, owners }, slots, baseSlots: this.baseSlots, gone, goneSlots, written: n });
-    return ring.compactionDue() > 2 ? ring.compacted() : ring;
+    const step = rewriteChunk(this.base, cursor, merged.layer, slots, chunkTarget(this.base.size - gone + merged.layer.points.length, this.multiply));
+    gone -= step.dropped;
+    return HashRing.assemble({
+      nodes,
+      multiply: this.multiply,
+      base: step.base,
+      extra: step.extra,
+      slots,
+      gone,
+      goneSlots,
+      free,
+      cursor: cursor + step.chunks,
+      sweeps,
+      written: merged.layer.points.length + step.written,
+    });
   }
 
-  /**
-   * How far this ring is past the point where it wants compaction: extra and
-   * gone points, or unused slots, against their thresholds (over 1: due).
-   */
-  compactionDue(): number {
-    const limit = Math.max(COMPACT_MIN_POINTS, this.base.points.length * COMPACT_BASE_SHARE);
-    const unused = this.slots.length - this.nodes.length;
-    return Math.max((this.extra.points.length + this.gone) / limit, unused / Math.max(64, this.nodes.length));
-  }
-
-  /**
-   * The same ring with its extra layer merged into a new base and the gone
-   * points left out, in one sequential pass over every point. Slot numbers
-   * stay (a gone slot is never given to another node, so nothing can confuse
-   * them) unless most slots are unused, then they are renumbered.
-   */
+  /** The same ring with every chunk rewritten: no extra layer, no gone points (one pass over every point). */
   compacted(): HashRing {
-    const renumbering = this.slots.length - this.nodes.length >= Math.max(64, this.nodes.length);
-    if (this.extra.points.length === 0 && this.gone === 0 && !renumbering) return this;
-    return this.merged();
+    if (this.extra.points.length === 0 && this.gone === 0) return this;
+    let base = this.base;
+    let extra = this.extra;
+    let written = 0;
+    const target = chunkTarget(this.base.size - this.gone + extra.points.length, this.multiply);
+    for (let c = 0; c < base.chunks.length; ) {
+      const step = rewriteChunk(base, c, extra, this.slots, target);
+      base = step.base;
+      extra = step.extra;
+      written += step.written;
+      c += step.chunks;
+    }
+    return HashRing.assemble({
+      nodes: [...this.nodes],
+      multiply: this.multiply,
+      base,
+      extra,
+      slots: [...this.slots],
+      gone: 0,
+      goneSlots: [],
+      free: [...this.free, ...this.goneSlots.map((g) => g.slot)],
+      cursor: 0,
+      sweeps: this.sweeps + 1,
+      written,
+    });
   }
 
-  /** The base without the gone points, with the extra layer merged in: a new compacted ring (one sequential pass). */
-  private merged(): HashRing {
-    const bp = this.base.points;
-    const bo = this.base.owners;
-    const ep = this.extra.points;
-    const eo = this.extra.owners;
-    const dead = new Uint8Array(this.baseSlots);
-    for (const slot of this.goneSlots) dead[slot] = 1;
-    const n = bp.length - this.gone + ep.length;
-    // Every element is written below: skip the zero-fill of fresh typed arrays (megabytes at 1000 nodes).
-    const points = uninitialized(n);
-    const owners = uninitialized(n);
-    let out = 0;
-    let b = 0; // next base point not yet copied
-    for (let j = 0; j <= ep.length; j++) {
-      // Base points before this extra point: those with a smaller hash, or an equal hash and a smaller node id (a gone one is left out anyway).
-      let end = bp.length;
-      let h = 0;
-      if (j < ep.length) {
-        h = ep[j]!;
-        const id = this.slots[eo[j]!]!;
-        end = b;
-        while (end < bp.length && bp[end]! < h) end++;
-        while (end < bp.length && bp[end] === h && (this.slots[bo[end]!] ?? "") < id) end++;
-      }
-      // Runs are short (tens of points between two extra points): an element loop beats a block copy per run.
-      for (; b < end; b++) {
-        const owner = bo[b]!;
-        if (dead[owner] === 1) continue;
-        points[out] = bp[b]!;
-        owners[out++] = owner;
-      }
-      if (j < ep.length) {
-        points[out] = h;
-        owners[out++] = eo[j]!;
-      }
-    }
-    let slots = [...this.slots];
-    if (this.slots.length - this.nodes.length >= Math.max(64, this.nodes.length)) {
-      // Mostly unused slots: renumber to the rank of each node id.
-      const rank = new Map(this.nodes.map((id, i) => [id, i]));
-      const renumber = new Uint32Array(slots.length);
-      slots.forEach((id, slot) => {
-        if (id !== undefined) renumber[slot] = rank.get(id)!;
-      });
-      for (let i = 0; i < n; i++) owners[i] = renumber[owners[i]!]!;
-      slots = [...this.nodes];
-    }
-    return HashRing.assemble({ nodes: [...this.nodes], multiply: this.multiply, base: { points, owners }, extra: EMPTY, slots, baseSlots: slots.length, gone: 0, goneSlots: [], written: n });
-  }
-
-  private static assemble(parts: {
-    nodes: string[];
-    multiply: number;
-    base: Layer;
-    extra: Layer;
-    slots: Array<string | undefined>;
-    baseSlots: number;
-    gone: number;
-    goneSlots: number[];
-    written: number;
-  }): HashRing {
+  private static assemble(parts: RingParts): HashRing {
     const ring = Object.create(HashRing.prototype) as { -readonly [K in keyof HashRing]: HashRing[K] } & Record<string, unknown>;
     ring.nodes = Object.freeze(parts.nodes);
     ring.multiply = parts.multiply;
-    ring["base"] = parts.base;
-    ring["extra"] = parts.extra;
-    ring["slots"] = parts.slots;
-    ring["baseSlots"] = parts.baseSlots;
-    ring["gone"] = parts.gone;
-    ring["goneSlots"] = parts.goneSlots;
-    ring["written"] = parts.written;
+    for (const key of ["base", "extra", "slots", "gone", "goneSlots", "free", "cursor", "sweeps", "written"] as const) ring[key] = parts[key];
     return ring as unknown as HashRing;
   }
 
   /** What this ring is made of (for tests and diagnostics). */
   layout(): RingLayout {
-    return { basePoints: this.base.points.length, gonePoints: this.gone, extraPoints: this.extra.points.length, written: this.written };
+    return { chunks: this.base.chunks.length, basePoints: this.base.size, gonePoints: this.gone, extraPoints: this.extra.points.length, written: this.written };
   }
 
   /** Every point as `[hash, node id]` in ring order (for tests and diagnostics; allocates). */
@@ -334,17 +267,9 @@ export class HashRing {
     return out;
   }
 
-  /** The first base index at or after `i` whose node is not gone (base length when none). */
-  private liveBase(i: number): number {
-    const { owners } = this.base;
-    if (this.gone === 0) return i;
-    while (i < owners.length && this.slots[owners[i]!] === undefined) i++;
-    return i;
-  }
-
   /** Live points in the ring. */
   private get livePoints(): number {
-    return this.base.points.length - this.gone + this.extra.points.length;
+    return this.base.size - this.gone + this.extra.points.length;
   }
 
   /**
@@ -352,29 +277,46 @@ export class HashRing {
    * (wrapping around), each once, until `visit` returns false.
    */
   private walk(hash: number, visit: (hash: number, slot: number) => boolean): void {
-    const base = this.base;
-    const extra = this.extra;
-    const bl = base.points.length;
-    const el = extra.points.length;
-    let b = this.liveBase(lowerBound(base.points, hash));
-    let e = lowerBound(extra.points, hash);
+    const { chunks } = this.base;
+    const slots = this.slots;
+    const skipGone = this.gone > 0;
+    const ep = this.extra.points;
+    const eo = this.extra.owners;
+    let c = this.base.chunkOf(hash);
+    let i = lowerBound(chunks[c]!.points, hash);
+    let e = lowerBound(ep, hash);
     for (let k = this.livePoints; k > 0; k--) {
-      if (b === bl && e === el) {
-        b = this.liveBase(0);
+      // The next live base point at or after (c, i), if any.
+      for (;;) {
+        if (c === chunks.length) break;
+        const ch = chunks[c]!;
+        if (skipGone) while (i < ch.points.length && slots[ch.owners[i]!] === undefined) i++;
+        if (i < ch.points.length) break;
+        c++;
+        i = 0;
+      }
+      if (c === chunks.length && e === ep.length) {
+        // Past the last point: wrap around (the loop above finds the first live base point).
+        c = 0;
+        i = 0;
         e = 0;
+        k++;
+        continue;
       }
-      let takeBase = e === el;
-      if (!takeBase && b < bl) {
-        const bh = base.points[b]!;
-        const eh = extra.points[e]!;
-        takeBase = bh < eh || (bh === eh && this.slots[base.owners[b]!]! < this.slots[extra.owners[e]!]!);
+      let fromBase = e === ep.length;
+      if (!fromBase && c < chunks.length) {
+        const ch = chunks[c]!;
+        const bh = ch.points[i]!;
+        const eh = ep[e]!;
+        fromBase = bh < eh || (bh === eh && slots[ch.owners[i]!]! < slots[eo[e]!]!);
       }
-      if (takeBase) {
-        const go = visit(base.points[b]!, base.owners[b]!);
-        b = this.liveBase(b + 1);
+      if (fromBase) {
+        const ch = chunks[c]!;
+        const go = visit(ch.points[i]!, ch.owners[i]!);
+        i++;
         if (!go) return;
       } else {
-        const go = visit(extra.points[e]!, extra.owners[e]!);
+        const go = visit(ep[e]!, eo[e]!);
         e++;
         if (!go) return;
       }
@@ -387,19 +329,33 @@ export class HashRing {
 
   /** Owner of the point at or after `hash` (a murmur3 value), or undefined on an empty ring. */
   ownerOfHash(hash: number): string | undefined {
-    const pts = this.base.points;
-    if (this.extra.points.length === 0 && this.gone === 0) {
-      // A compacted ring: one binary search.
-      if (pts.length === 0) return undefined;
-      const i = lowerBound(pts, hash);
-      return this.slots[this.base.owners[i === pts.length ? 0 : i]!];
+    // The walk's first step, without a callback (this is the hot path of every lookup).
+    const { chunks } = this.base;
+    const slots = this.slots;
+    const ep = this.extra.points;
+    let c = this.base.chunkOf(hash);
+    let i = lowerBound(chunks[c]!.points, hash);
+    let e = lowerBound(ep, hash);
+    for (let wrapped = false; ; wrapped = true) {
+      for (; c < chunks.length; c++, i = 0) {
+        const ch = chunks[c]!;
+        if (this.gone > 0) while (i < ch.points.length && slots[ch.owners[i]!] === undefined) i++;
+        if (i < ch.points.length) break;
+      }
+      if (c < chunks.length || e < ep.length) break;
+      if (wrapped) return undefined; // no live point at all
+      c = 0;
+      i = 0;
+      e = 0;
     }
-    let owner: number | undefined;
-    this.walk(hash, (_, slot) => {
-      owner = slot;
-      return false;
-    });
-    return owner === undefined ? undefined : this.slots[owner];
+    if (e === ep.length) return slots[chunks[c]!.owners[i]!];
+    if (c === chunks.length) return slots[this.extra.owners[e]!];
+    const ch = chunks[c]!;
+    const bh = ch.points[i]!;
+    const eh = ep[e]!;
+    const bo = slots[ch.owners[i]!]!;
+    const eo = slots[this.extra.owners[e]!]!;
+    return bh < eh || (bh === eh && bo < eo) ? bo : eo;
   }
 
   /**
@@ -429,27 +385,29 @@ export class HashRing {
     return out;
   }
 
-  /** Fraction of the circle each node owns (sums to 1). */
+  /** Fraction of the circle each node owns (sums to 1); computed once per ring. */
   shares(): Map<string, number> {
-    const acc = new Float64Array(this.slots.length);
-    const n = this.livePoints;
-    let first = -1;
-    let firstSlot = 0;
-    let prev = 0;
-    this.walk(0, (h, slot) => {
-      if (first < 0) {
-        first = h;
-        firstSlot = slot;
-      } else acc[slot]! += h - prev;
-      prev = h;
-      return true;
-    });
-    if (first >= 0) acc[firstSlot]! += first + TWO32 - prev;
-    const out = new Map<string, number>();
-    this.slots.forEach((id, slot) => {
-      if (id !== undefined) out.set(id, n === 0 ? 0 : acc[slot]! / TWO32);
-    });
-    return new Map(this.nodes.map((id) => [id, out.get(id)!]));
+    if (!this.sharesMemo) {
+      const acc = new Float64Array(this.slots.length);
+      let first = -1;
+      let firstSlot = 0;
+      let prev = 0;
+      this.walk(0, (h, slot) => {
+        if (first < 0) {
+          first = h;
+          firstSlot = slot;
+        } else acc[slot]! += h - prev;
+        prev = h;
+        return true;
+      });
+      if (first >= 0) acc[firstSlot]! += first + TWO32 - prev;
+      const bySlot = new Map<string, number>();
+      this.slots.forEach((id, slot) => {
+        if (id !== undefined) bySlot.set(id, acc[slot]! / TWO32);
+      });
+      this.sharesMemo = new Map(this.nodes.map((id) => [id, bySlot.get(id)!]));
+    }
+    return new Map(this.sharesMemo);
   }
 }
 

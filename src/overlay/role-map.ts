@@ -73,10 +73,6 @@ export class RoleMap {
       if (next.size === 0) rings.delete(role);
       else rings.set(role, next);
     }
-    // At most one ring is compacted per change (the one furthest past its threshold), so one change never pays for several.
-    let due: [string, HashRing] | undefined;
-    for (const entry of rings) if (entry[1].compactionDue() >= 1 && (!due || entry[1].compactionDue() > due[1].compactionDue())) due = entry;
-    if (due) rings.set(due[0], due[1].compacted());
     return new RoleMap(members, rings, byIp, this.opts);
   }
 
