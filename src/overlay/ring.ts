@@ -385,6 +385,63 @@ export class HashRing {
     return out;
   }
 
+  /**
+   * Fraction of the circle one node owns, equal to `shares().get(id)`
+   * (0 for a node not on the ring), from that node's own points: for each,
+   * the arc back to the previous point. O(multiply × log points), not a
+   * walk around the whole circle.
+   */
+  shareOf(id: string): number {
+    if (!this.slots.includes(id) || this.livePoints === 0) return 0;
+    const hashes = new Uint32Array(this.multiply);
+    const prefix = `${id}-`;
+    for (let i = 0; i < this.multiply; i++) hashes[i] = murmur3(prefix + i);
+    hashes.sort();
+    let sum = 0;
+    let prev = -1;
+    for (const h of hashes) {
+      // A repeated point of its own, or an equal point of a node ordered before it, owns no arc.
+      if (h === prev) continue;
+      prev = h;
+      if (this.tiedBefore(h, id)) continue;
+      sum += h - this.hashBefore(h);
+    }
+    return sum / TWO32;
+  }
+
+  /** Whether a live point at `hash` belongs to a node ordered before `id`. */
+  private tiedBefore(hash: number, id: string): boolean {
+    const { chunks } = this.base;
+    const slots = this.slots;
+    const ch = chunks[this.base.chunkOf(hash)]!;
+    for (let i = lowerBound(ch.points, hash); i < ch.points.length && ch.points[i] === hash; i++) {
+      const owner = slots[ch.owners[i]!];
+      if (owner !== undefined && owner < id) return true;
+    }
+    const ep = this.extra.points;
+    for (let e = lowerBound(ep, hash); e < ep.length && ep[e] === hash; e++) if (slots[this.extra.owners[e]!]! < id) return true;
+    return false;
+  }
+
+  /** The greatest live point below `hash`, or, when there is none, the greatest of all minus 2³² (the arc wraps). */
+  private hashBefore(hash: number): number {
+    const { chunks } = this.base;
+    const slots = this.slots;
+    const lastLiveBase = (c: number, i: number): number => {
+      for (; c >= 0; c--, i = c >= 0 ? chunks[c]!.points.length - 1 : 0) {
+        const ch = chunks[c]!;
+        for (; i >= 0; i--) if (this.gone === 0 || slots[ch.owners[i]!] !== undefined) return ch.points[i]!;
+      }
+      return -1;
+    };
+    const c = this.base.chunkOf(hash);
+    const ep = this.extra.points;
+    const best = Math.max(lastLiveBase(c, lowerBound(chunks[c]!.points, hash) - 1), lowerBound(ep, hash) > 0 ? ep[lowerBound(ep, hash) - 1]! : -1);
+    if (best >= 0) return best;
+    const lastChunk = chunks.length - 1;
+    return Math.max(lastLiveBase(lastChunk, chunks[lastChunk]!.points.length - 1), ep.length > 0 ? ep[ep.length - 1]! : -1) - TWO32;
+  }
+
   /** Fraction of the circle each node owns (sums to 1); computed once per ring. */
   shares(): Map<string, number> {
     if (!this.sharesMemo) {

@@ -212,7 +212,12 @@ describe("consistent-hash ring", () => {
         assert.deepEqual(ring.successors(k, 3), rebuilt.successors(k, 3), `step ${step} ${k}`);
         assert.equal(ring.lookup(k), rebuilt.lookup(k), `step ${step} ${k}`);
       }
-      if (step % 25 === 0) assert.deepEqual(ring.compacted().entries(), rebuilt.entries(), `step ${step}, compacted`);
+      if (step % 25 === 0) {
+        assert.deepEqual(ring.compacted().entries(), rebuilt.entries(), `step ${step}, compacted`);
+        const shares = rebuilt.shares();
+        for (const id of ring.nodes) assert.equal(ring.shareOf(id), shares.get(id), `step ${step}, share of ${id}`);
+        assert.equal(ring.shareOf("10.99.0.1"), 0);
+      }
     }
     assert.ok(layered >= 50, `${layered} of 200 rings had chunks, extra and gone points at once`);
     for (const k of keys(500)) assert.equal(ring.lookup(k), new HashRing(current, 400).lookup(k));
@@ -260,7 +265,9 @@ describe("consistent-hash ring", () => {
       }
     }
     assert.ok(id, "a node with a repeated point");
-    const ring = new HashRing(["a", "b", id], 2000).withChanges([], [id]);
+    const whole = new HashRing(["a", "b", id], 2000);
+    for (const [node, share] of whole.shares()) assert.equal(whole.shareOf(node), share, `share of ${node}`);
+    const ring = whole.withChanges([], [id]);
     assert.deepEqual(ring.entries(), new HashRing(["a", "b"], 2000).entries());
   });
 
