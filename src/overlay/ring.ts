@@ -285,6 +285,7 @@ export class HashRing {
     let c = this.base.chunkOf(hash);
     let i = lowerBound(chunks[c]!.points, hash);
     let e = lowerBound(ep, hash);
+    let wrapped = false;
     for (let k = this.livePoints; k > 0; k--) {
       // The next live base point at or after (c, i), if any.
       for (;;) {
@@ -296,7 +297,9 @@ export class HashRing {
         i = 0;
       }
       if (c === chunks.length && e === ep.length) {
-        // Past the last point: wrap around (the loop above finds the first live base point).
+        // Past the last point: wrap around (the loop above finds the first live base point), once.
+        if (wrapped) return;
+        wrapped = true;
         c = 0;
         i = 0;
         e = 0;
