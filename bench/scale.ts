@@ -419,7 +419,7 @@ async function loopback(memberCount: number, procCount: number): Promise<BenchRe
       const r = fullSim.next("stats");
       fullSim.send({ cmd: "stats" });
       const s = await r;
-      return s.ev === "stats" ? s : { cpuUs: 0, elMaxMs: 0, rssMb: 0, applyUs: [] };
+      return s.ev === "stats" ? s : { cpuUs: 0, elMaxMs: 0, rssMb: 0, applyUs: [], applyWallMs: [], gcMaxMs: 0 };
     };
     // Steady state: let the start-up settle, then count every relayed byte.
     await sleep(8000);
@@ -442,6 +442,8 @@ async function loopback(memberCount: number, procCount: number): Promise<BenchRe
     const changeBytes: number[] = [];
     const changeCpu: number[] = [];
     const applyCpu: number[] = [];
+    const applyWall: number[] = [];
+    const gcMax: number[] = [];
     const blocks: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const sim = crowd[r % crowd.length]!;
@@ -460,6 +462,8 @@ async function loopback(memberCount: number, procCount: number): Promise<BenchRe
         changeBytes.push(relayed - bb - steadyRate * span);
         changeCpu.push((st1.cpuUs - st0.cpuUs - steadyCpuRate * span) / 1000);
         applyCpu.push(...st1.applyUs.map((us) => us / 1000));
+        applyWall.push(...st1.applyWallMs);
+        gcMax.push(st1.gcMaxMs);
         blocks.push(st1.elMaxMs);
       }
     }
@@ -470,8 +474,8 @@ async function loopback(memberCount: number, procCount: number): Promise<BenchRe
       { name: `loopback ${n}: one join or leave, extra egress per event server`, value: mean(changeBytes) / esIps.length / 1000, unit: "kB", note: `per member ${(mean(changeBytes) / esIps.length / n).toFixed(0)} B per event server, ${(mean(changeBytes) / n).toFixed(0)} B over all ${esIps.length}; mean of ${changeBytes.length}` },
       { name: `loopback ${n}: leave → out of every member's membership`, value: mean(leaves), unit: "ms", note: `max ${Math.max(...leaves)} ms` },
       { name: `loopback ${n}: join → in every member's membership`, value: mean(joins), unit: "ms", note: `max ${Math.max(...joins)} ms; start-up of all members ${startupS.toFixed(0)} s` },
-      { name: `loopback ${n}: full member CPU applying one delta (feed, 2 rings × 1000 points)`, value: median(applyCpu), unit: "ms", note: `median of ${applyCpu.length}, max ${Math.max(...applyCpu).toFixed(1)} ms; measured around the feed's handler` },
-      { name: `loopback ${n}: full member process CPU per change`, value: mean(changeCpu), unit: "ms", note: `all of it (TLS, 3 copies, decode, apply) above its steady ${(steadyCpuRate / 1000).toFixed(1)} ms/s, so noisy; longest event-loop block ${Math.max(...blocks).toFixed(0)} ms; RSS ${s1.rssMb.toFixed(0)} MB` },
+      { name: `loopback ${n}: full member CPU applying one delta (feed, 2 rings × 1000 points)`, value: median(applyCpu), unit: "ms", note: `median of ${applyCpu.length}, max ${Math.max(...applyCpu).toFixed(1)} ms; measured around the feed's handler; its wall time (the block it causes, preemption included) median ${median(applyWall).toFixed(1)}, max ${Math.max(...applyWall).toFixed(1)} ms; longest GC pause during the changes ${Math.max(...gcMax).toFixed(1)} ms` },
+      { name: `loopback ${n}: full member process CPU per change`, value: mean(changeCpu), unit: "ms", note: `all of it (TLS, 3 copies, decode, apply) above its steady ${(steadyCpuRate / 1000).toFixed(1)} ms/s, so noisy; longest event-loop delay ${Math.max(...blocks).toFixed(0)} ms (monitorEventLoopDelay: TLS, decoding, GC and waiting for a core on a loaded machine included); RSS ${s1.rssMb.toFixed(0)} MB` },
     ];
   } finally {
     for (const s of sims) s.child.kill("SIGKILL");
