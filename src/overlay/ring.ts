@@ -57,19 +57,6 @@ function unpack(packed: Float64Array, slotOf: (rank: number) => number): Layer {
   return { points, owners };
 }
 
-/** `sorted` without `remove`, with `add` (sorted, disjoint) merged in. */
-function mergeSorted(sorted: readonly string[], remove: ReadonlySet<string>, add: readonly string[]): string[] {
-  const out: string[] = [];
-  let j = 0;
-  for (const id of sorted) {
-    if (remove.has(id)) continue;
-    while (j < add.length && add[j]! < id) out.push(add[j++]!);
-    out.push(id);
-  }
-  while (j < add.length) out.push(add[j++]!);
-  return out;
-}
-
 /** What a ring is made of, for tests and diagnostics. */
 export interface RingLayout {
   /** Chunks of the base. */
@@ -92,6 +79,7 @@ interface GoneSlot {
 
 interface RingParts {
   nodes: string[];
+  nodeSlots: Uint32Array;
   multiply: number;
   base: Base;
   extra: Layer;
@@ -108,6 +96,8 @@ export class HashRing {
   /** Node ids, deduplicated and sorted by UTF-16 code units (`Array.prototype.sort`); frozen. */
   readonly nodes: readonly string[];
   readonly multiply: number;
+  /** Slot of each node in `nodes` (parallel). */
+  private readonly nodeSlots: Uint32Array;
   /** Sorted points in chunks by hash range, shared (chunk by chunk) with the rings this one was derived from or into. */
   private readonly base: Base;
   /** Points of nodes added since their range of the base was last rewritten, sorted by hash then node id. */
@@ -134,6 +124,7 @@ export class HashRing {
     this.nodes = Object.freeze(nodes);
     this.multiply = multiply;
     this.slots = nodes;
+    this.nodeSlots = Uint32Array.from(nodes, (_, i) => i);
     const all = unpack(pointsOf(nodes, multiply, (i) => i), (rank) => rank);
     this.base = cutChunks(all, chunkTarget(all.points.length, multiply));
     this.extra = EMPTY_LAYER;
@@ -155,21 +146,16 @@ export class HashRing {
    * one chunk + nodes), about √(points × multiply) each.
    */
   withChanges(add: Iterable<string>, remove: Iterable<string>): HashRing {
-    const present = new Map<string, number>();
-    this.slots.forEach((id, slot) => {
-      if (id !== undefined) present.set(id, slot);
-    });
     const removing = new Set<string>();
-    for (const id of remove) if (present.has(id)) removing.add(id);
+    for (const id of remove) if (this.slotOf(id) !== undefined) removing.add(id);
     const adding = new Set<string>();
     for (const id of add) {
       if (removing.delete(id)) continue; // removed and added again: unchanged
-      if (!present.has(id)) adding.add(id);
+      if (this.slotOf(id) === undefined) adding.add(id);
     }
     if (removing.size === 0 && adding.size === 0) return this;
     const added = [...adding].sort();
-    const nodes = mergeSorted(this.nodes, removing, added);
-    checkSize(nodes.length, this.multiply);
+    checkSize(this.nodes.length - removing.size + added.length, this.multiply);
     const slots = [...this.slots];
     // Slots whose node left before the last sweep began are in no chunk any more: free again.
     const free = [...this.free];
@@ -179,7 +165,7 @@ export class HashRing {
       else goneSlots.push(g);
     }
     for (const id of removing) {
-      const slot = present.get(id)!;
+      const slot = this.slotOf(id)!;
       slots[slot] = undefined;
       goneSlots.push({ slot, sweep: this.sweeps });
     }
@@ -188,6 +174,23 @@ export class HashRing {
       slots[slot] = id;
       return slot;
     });
+    // The node list and each node's slot, merged in id order.
+    const nodes: string[] = [];
+    const nodeSlots = new Uint32Array(this.nodes.length - removing.size + added.length);
+    let j = 0;
+    this.nodes.forEach((id, i) => {
+      if (removing.has(id)) return;
+      while (j < added.length && added[j]! < id) {
+        nodeSlots[nodes.length] = addSlots[j]!;
+        nodes.push(added[j++]!);
+      }
+      nodeSlots[nodes.length] = this.nodeSlots[i]!;
+      nodes.push(id);
+    });
+    for (; j < added.length; j++) {
+      nodeSlots[nodes.length] = addSlots[j]!;
+      nodes.push(added[j]!);
+    }
     const fresh = unpack(pointsOf(added, this.multiply, (i) => i), (rank) => addSlots[rank]!);
     const merged = mergeExtra(this.extra, fresh, slots);
     // Points of the removed nodes that were not in the extra layer are in the base: gone until their chunk is rewritten.
@@ -202,6 +205,7 @@ export class HashRing {
     gone -= step.dropped;
     return HashRing.assemble({
       nodes,
+      nodeSlots,
       multiply: this.multiply,
       base: step.base,
       extra: step.extra,
@@ -231,6 +235,7 @@ export class HashRing {
     }
     return HashRing.assemble({
       nodes: [...this.nodes],
+      nodeSlots: this.nodeSlots,
       multiply: this.multiply,
       base,
       extra,
@@ -248,8 +253,21 @@ export class HashRing {
     const ring = Object.create(HashRing.prototype) as { -readonly [K in keyof HashRing]: HashRing[K] } & Record<string, unknown>;
     ring.nodes = Object.freeze(parts.nodes);
     ring.multiply = parts.multiply;
-    for (const key of ["base", "extra", "slots", "gone", "goneSlots", "free", "cursor", "sweeps", "written"] as const) ring[key] = parts[key];
+    for (const key of ["nodeSlots", "base", "extra", "slots", "gone", "goneSlots", "free", "cursor", "sweeps", "written"] as const) ring[key] = parts[key];
     return ring as unknown as HashRing;
+  }
+
+  /** The slot of node `id` (a binary search in `nodes`), or undefined when it is not on the ring. */
+  private slotOf(id: string): number | undefined {
+    const nodes = this.nodes;
+    let lo = 0;
+    let hi = nodes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (nodes[mid]! < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return nodes[lo] === id ? this.nodeSlots[lo] : undefined;
   }
 
   /** What this ring is made of (for tests and diagnostics). */
@@ -395,7 +413,7 @@ export class HashRing {
    * walk around the whole circle.
    */
   shareOf(id: string): number {
-    if (!this.slots.includes(id) || this.livePoints === 0) return 0;
+    if (this.slotOf(id) === undefined || this.livePoints === 0) return 0;
     const hashes = new Uint32Array(this.multiply);
     const prefix = `${id}-`;
     for (let i = 0; i < this.multiply; i++) hashes[i] = murmur3(prefix + i);
