@@ -12,7 +12,7 @@
  * running member's membership has (or lacks) an id, report CPU and the
  * longest event-loop block.
  */
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { join } from "node:path";
 import { silentLogger } from "../src/base/index.js";
 import { EventClient, parseEndpoint } from "../src/events/index.js";
@@ -38,7 +38,7 @@ export type SimReport =
   | { ev: "started"; count: number }
   | { ev: "stopped"; count: number }
   | { ev: "seen"; id: string; present: boolean; at: number }
-  | { ev: "stats"; cpuUs: number; elMaxMs: number; rssMb: number; applyUs: number[] };
+  | { ev: "stats"; cpuUs: number; elMaxMs: number; rssMb: number; applyUs: number[]; applyWallMs: number[]; gcMaxMs: number };
 
 const shell = (name: string): Role => ({ name, start: async () => {}, stop: async () => {} });
 
@@ -54,6 +54,13 @@ const identities = new Map<string, TlsIdentity>();
 const watches = new Map<string, { present: boolean; done: Set<string> }>();
 /** CPU µs spent applying each delta (feed, rings, listeners), since the last stats report. */
 let applyUs: number[] = [];
+/** Wall time of the same (the synchronous block it causes, preemption by other processes included). */
+let applyWallMs: number[] = [];
+/** Longest garbage-collection pause since the last stats report. */
+let gcMaxMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcMaxMs = Math.max(gcMaxMs, e.duration);
+}).observe({ entryTypes: ["gc"] });
 const cpuUs = () => {
   const c = process.cpuUsage();
   return c.user + c.system;
@@ -94,13 +101,20 @@ async function start(name: string): Promise<void> {
   runtime.onMembership(() => checkWatches(name));
   // CPU of applying membership: a handler before the feed's and one after it (handlers run in subscription order).
   let c0 = 0;
-  bus.subscribe("Thor.Members", () => (c0 = cpuUs()));
+  let t0 = 0;
+  bus.subscribe("Thor.Members", () => {
+    c0 = cpuUs();
+    t0 = performance.now();
+  });
   await bus.start();
   // Start announcing once a link is up, so a join measures the membership path, not a presence dropped before any link was up.
   for (const t0 = Date.now(); bus.upCount === 0 && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 20));
   await runtime.start();
   bus.subscribe("Thor.Members", (m) => {
-    if (m.kind === "delta") applyUs.push(cpuUs() - c0);
+    if (m.kind === "delta") {
+      applyUs.push(cpuUs() - c0);
+      applyWallMs.push(performance.now() - t0);
+    }
   });
 }
 
@@ -130,8 +144,10 @@ process.on("message", (msg: SimCommand) => {
         checkWatches(undefined);
         return;
       case "stats":
-        send({ ev: "stats", cpuUs: cpuUs(), elMaxMs: eld.max / 1e6, rssMb: process.memoryUsage().rss / 2 ** 20, applyUs });
+        send({ ev: "stats", cpuUs: cpuUs(), elMaxMs: eld.max / 1e6, rssMb: process.memoryUsage().rss / 2 ** 20, applyUs, applyWallMs, gcMaxMs });
         applyUs = [];
+        applyWallMs = [];
+        gcMaxMs = 0;
         eld.reset();
         return;
       case "exit":

@@ -5,9 +5,9 @@
  *    for 100, 1,000 and 10,000 members (`THOR_BENCH_SCALE_MODEL=100,1000`
  *    to change): the full table on the wire, what one change costs each
  *    member on the wire, the steady-state egress per event server this
- *    implies, and what a member spends applying one join (ring update, two
- *    roles, 1000 points per member): CPU time and the longest synchronous
- *    block.
+ *    implies, and what a member spends applying a series of joins and
+ *    leaves (ring updates, two roles, 1000 points per member): CPU time,
+ *    synchronous block, ring points written and GC pauses per change.
  * 2. A loopback run (127.0.180.0/24 for the servers, 127.0.181–189.x for the
  *    members' addresses): three real event servers and two managers (in this
  *    process, real TLS sockets) and `THOR_BENCH_SCALE_MEMBERS` (default
@@ -26,6 +26,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PerformanceObserver } from "node:perf_hooks";
 import { silentLogger, sleep, subscribe, type LogFn, type Logger } from "../src/base/index.js";
 import { EventClient, EventServer, encodeRaw, FrameType, LocalHub, publishChannel, type TopicName } from "../src/events/index.js";
 import { Manager } from "../src/manager/index.js";
@@ -92,8 +93,36 @@ interface ModelProtocol {
   table(members: Entity[]): number;
   change(members: Entity[], joined: Entity): number;
   periodic(members: Entity[]): number;
-  /** A feed holding `members`, then the cost of applying the join of `joined`. */
-  apply(members: Entity[], joined: Entity): { cpuMs: number; blockMs: number };
+  /**
+   * A member holding `members`, then `changes` changes one after another
+   * (a new member joins, an old one leaves, alternately), each on its own
+   * turn of the event loop: the cost of applying each.
+   */
+  apply(members: Entity[], changes: number): Promise<{ applied: Applied[]; gc: GcPauses }>;
+}
+
+/** Garbage-collection pauses during a series of changes. */
+interface GcPauses {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+/** One applied change: CPU time, the synchronous block (wall time), and ring points written (deltas only). */
+interface Applied {
+  cpuMs: number;
+  blockMs: number;
+  written?: number;
+}
+
+/** The `k`-th change of a series over `members`: even ones a new member joins, odd ones an old one leaves. */
+function seriesChange(live: Entity[], n: number, k: number): { joined?: Entity; left?: Entity } {
+  if (k % 2 === 0) {
+    const joined = modelEntity(n + k);
+    live.push(joined);
+    return { joined };
+  }
+  return { left: live.splice((k * 7919) % live.length, 1)[0]! };
 }
 
 const snapshot = (epoch: number, seq: number, members: Entity[]): MembershipSnapshot => ({ epoch, seq, manager: "mgr1", at: 1_800_000_000_000 + seq, members });
@@ -108,14 +137,22 @@ const fullTables: ModelProtocol = {
   table: (members) => eventBytes("Thor.Members", snapshot(1, 1, members)),
   change: (members, joined) => eventBytes("Thor.Members", snapshot(1, 2, [...members, joined])),
   periodic: (members) => eventBytes("Thor.Members", snapshot(1, 1, members)),
-  apply(members, joined) {
-    const before = snapshot(1, 1, members);
-    const next = JSON.parse(JSON.stringify(snapshot(1, 2, [...members, joined]))) as MembershipSnapshot;
-    const c0 = cpuUs();
-    const t0 = performance.now();
-    diffMembership(before, next);
-    RoleMap.fromMembers(next.members);
-    return { cpuMs: (cpuUs() - c0) / 1000, blockMs: performance.now() - t0 };
+  async apply(members, changes) {
+    const live = [...members];
+    const out: Applied[] = [];
+    const gc = gcPauses();
+    for (let k = 0; k < changes; k++) {
+      const before = snapshot(1, 1 + k, [...live]);
+      seriesChange(live, members.length, k);
+      const next = JSON.parse(JSON.stringify(snapshot(1, 2 + k, live))) as MembershipSnapshot;
+      const c0 = cpuUs();
+      const t0 = performance.now();
+      diffMembership(before, next);
+      RoleMap.fromMembers(next.members);
+      out.push({ cpuMs: (cpuUs() - c0) / 1000, blockMs: performance.now() - t0 });
+      await new Promise((r) => setImmediate(r));
+    }
+    return { applied: out, gc: await gc.stop() };
   },
 };
 
@@ -125,14 +162,29 @@ const deltas: ModelProtocol = {
   table: (members) => tableParts(members).reduce((sum, p) => sum + eventBytes("Thor.MembersTable", p), 0),
   change: (members, joined) => eventBytes("Thor.Members", deltaFor(members, joined)),
   periodic: (members) => eventBytes("Thor.Members", { kind: "beacon", epoch: 1, seq: 1, manager: "mgr1", at: 1_800_000_000_000, count: members.length, digest: MembershipDigest.of(members).value }),
-  apply(members, joined) {
+  async apply(members, changes) {
     const feed = new MembershipFeed();
     for (const p of tableParts(members)) feed.offerTable(p, MANAGER);
-    const delta = JSON.parse(JSON.stringify(deltaFor(members, joined))) as MembershipDelta;
-    const c0 = cpuUs();
-    const t0 = performance.now();
-    feed.offer(delta, MANAGER);
-    return { cpuMs: (cpuUs() - c0) / 1000, blockMs: performance.now() - t0 };
+    const live = [...members];
+    const digest = MembershipDigest.of(members);
+    const out: Applied[] = [];
+    const gc = gcPauses();
+    for (let k = 0; k < changes; k++) {
+      const { joined, left } = seriesChange(live, members.length, k);
+      digest.toggle((joined ?? left)!);
+      const delta: MembershipDelta = { kind: "delta", epoch: 1, seq: 2 + k, manager: "mgr1", at: 1_800_000_000_001 + k, count: live.length, digest: digest.value, upsert: joined ? [toTuple(joined)] : [], remove: left ? [left.id] : [] };
+      const wire = JSON.parse(JSON.stringify(delta)) as MembershipDelta;
+      const c0 = cpuUs();
+      const t0 = performance.now();
+      const verdict = feed.offer(wire, MANAGER);
+      const cpuMs = (cpuUs() - c0) / 1000;
+      const blockMs = performance.now() - t0;
+      if (verdict.type !== "applied") throw new Error(`model delta ${k} not applied: ${JSON.stringify(verdict)}`);
+      const map = verdict.update.map;
+      out.push({ cpuMs, blockMs, written: map.roles().reduce((sum, role) => sum + (map.ring(role)?.layout().written ?? 0), 0) });
+      await new Promise((r) => setImmediate(r));
+    }
+    return { applied: out, gc: await gc.stop() };
   },
 };
 
@@ -188,6 +240,26 @@ async function joinToEveryone(n: number, followers: number): Promise<{ ms: numbe
 
 export const PROTOCOL: ModelProtocol = deltas;
 
+const median = (xs: number[]) => quantile(xs, 0.5);
+function quantile(xs: number[], q: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+/** Garbage-collection pauses from now until `stop` (perf_hooks "gc" entries). */
+function gcPauses(): { stop(): Promise<GcPauses> } {
+  const pauses: number[] = [];
+  const obs = new PerformanceObserver((list) => pauses.push(...list.getEntries().map((e) => e.duration)));
+  obs.observe({ entryTypes: ["gc"] });
+  return {
+    async stop() {
+      await new Promise((r) => setImmediate(r));
+      obs.disconnect();
+      return { count: pauses.length, totalMs: pauses.reduce((a, b) => a + b, 0), maxMs: Math.max(0, ...pauses) };
+    },
+  };
+}
+
 const SNAPSHOT_INTERVAL_S = 5;
 const PRESENCE_INTERVAL_S = 2;
 const MANAGERS = 2;
@@ -210,19 +282,18 @@ async function model(sizes: number[]): Promise<BenchResult[]> {
       baseline: { name: BASE.name, value: egress(BASE) / 1e6 },
       note: `membership ${((egress(PROTOCOL) - presenceEgress) / 1e6).toFixed(3)} MB/s (${PROTOCOL.periodic(members)} B per member every ${SNAPSHOT_INTERVAL_S} s) + presence to ${MANAGERS} managers ${(presenceEgress / 1e6).toFixed(3)} MB/s`,
     });
-    const runs = n >= 10_000 ? 3 : 5;
-    const best = (p: ModelProtocol, r: number) => {
-      const applied = Array.from({ length: r }, () => p.apply(members, joined));
-      return { cpuMs: Math.min(...applied.map((a) => a.cpuMs)), blockMs: Math.min(...applied.map((a) => a.blockMs)), worst: Math.max(...applied.map((a) => a.blockMs)) };
-    };
-    const now = best(PROTOCOL, runs);
-    const before = best(BASE, 1);
+    // A series of changes on one member (the rings evolve as in a network), and the same changes the old way.
+    const changes = Number(process.env["THOR_BENCH_SCALE_CHANGES"] ?? (n >= 10_000 ? 20 : 60));
+    const { applied: now, gc: pauses } = await PROTOCOL.apply(members, changes);
+    const { applied: before } = await BASE.apply(members, n >= 10_000 ? 1 : 3);
+    const cpu = now.map((a) => a.cpuMs);
+    const block = now.map((a) => a.blockMs);
     out.push({
-      name: `model ${n}: member applies one join (2 rings × 1000 points)`,
-      value: now.cpuMs,
+      name: `model ${n}: member applies one join or leave (2 rings × 1000 points)`,
+      value: median(cpu),
       unit: "ms CPU",
-      baseline: { name: `${BASE.name} (diff + ring rebuild)`, value: before.cpuMs },
-      note: `synchronous block best ${now.blockMs.toFixed(1)} ms, worst ${now.worst.toFixed(1)} ms of ${runs} (${BASE.name}: ${before.blockMs.toFixed(0)} ms)`,
+      baseline: { name: `${BASE.name} (diff + ring rebuild)`, value: median(before.map((a) => a.cpuMs)) },
+      note: `median of ${changes} changes in a row; CPU p95 ${quantile(cpu, 0.95).toFixed(1)}, max ${Math.max(...cpu).toFixed(1)} ms; synchronous block median ${median(block).toFixed(1)}, max ${Math.max(...block).toFixed(1)} ms; ring points written per change median ${median(now.map((a) => a.written ?? 0)).toLocaleString("en")} of ${(2 * (n + 1) * 1000).toLocaleString("en")}; GC meanwhile ${pauses.count} pauses, ${pauses.totalMs.toFixed(0)} ms, longest ${pauses.maxMs.toFixed(1)} ms`,
     });
     const followers = Math.min(n, Number(process.env["THOR_BENCH_SCALE_FOLLOWERS"] ?? 500));
     const j = await joinToEveryone(n, followers);
@@ -348,7 +419,7 @@ async function loopback(memberCount: number, procCount: number): Promise<BenchRe
       const r = fullSim.next("stats");
       fullSim.send({ cmd: "stats" });
       const s = await r;
-      return s.ev === "stats" ? s : { cpuUs: 0, elMaxMs: 0, rssMb: 0, applyUs: [] };
+      return s.ev === "stats" ? s : { cpuUs: 0, elMaxMs: 0, rssMb: 0, applyUs: [], applyWallMs: [], gcMaxMs: 0 };
     };
     // Steady state: let the start-up settle, then count every relayed byte.
     await sleep(8000);
@@ -371,6 +442,8 @@ async function loopback(memberCount: number, procCount: number): Promise<BenchRe
     const changeBytes: number[] = [];
     const changeCpu: number[] = [];
     const applyCpu: number[] = [];
+    const applyWall: number[] = [];
+    const gcMax: number[] = [];
     const blocks: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const sim = crowd[r % crowd.length]!;
@@ -389,19 +462,20 @@ async function loopback(memberCount: number, procCount: number): Promise<BenchRe
         changeBytes.push(relayed - bb - steadyRate * span);
         changeCpu.push((st1.cpuUs - st0.cpuUs - steadyCpuRate * span) / 1000);
         applyCpu.push(...st1.applyUs.map((us) => us / 1000));
+        applyWall.push(...st1.applyWallMs);
+        gcMax.push(st1.gcMaxMs);
         blocks.push(st1.elMaxMs);
       }
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
     const n = memberCount + 1;
     return [
       { name: `loopback ${n}: steady-state egress per event server`, value: steadyRate / esIps.length / 1e6, unit: "MB/s", note: `over ${steadyS} s; MB/s by topic: ${byTopic}; the managers meanwhile: ${churn || "nothing logged"}` },
       { name: `loopback ${n}: one join or leave, extra egress per event server`, value: mean(changeBytes) / esIps.length / 1000, unit: "kB", note: `per member ${(mean(changeBytes) / esIps.length / n).toFixed(0)} B per event server, ${(mean(changeBytes) / n).toFixed(0)} B over all ${esIps.length}; mean of ${changeBytes.length}` },
       { name: `loopback ${n}: leave → out of every member's membership`, value: mean(leaves), unit: "ms", note: `max ${Math.max(...leaves)} ms` },
       { name: `loopback ${n}: join → in every member's membership`, value: mean(joins), unit: "ms", note: `max ${Math.max(...joins)} ms; start-up of all members ${startupS.toFixed(0)} s` },
-      { name: `loopback ${n}: full member CPU applying one delta (feed, 2 rings × 1000 points)`, value: median(applyCpu), unit: "ms", note: `median of ${applyCpu.length}, max ${Math.max(...applyCpu).toFixed(1)} ms; measured around the feed's handler` },
-      { name: `loopback ${n}: full member process CPU per change`, value: mean(changeCpu), unit: "ms", note: `all of it (TLS, 3 copies, decode, apply) above its steady ${(steadyCpuRate / 1000).toFixed(1)} ms/s, so noisy; longest event-loop block ${Math.max(...blocks).toFixed(0)} ms; RSS ${s1.rssMb.toFixed(0)} MB` },
+      { name: `loopback ${n}: full member CPU applying one delta (feed, 2 rings × 1000 points)`, value: median(applyCpu), unit: "ms", note: `median of ${applyCpu.length}, max ${Math.max(...applyCpu).toFixed(1)} ms; measured around the feed's handler; its wall time (the block it causes, preemption included) median ${median(applyWall).toFixed(1)}, max ${Math.max(...applyWall).toFixed(1)} ms; longest GC pause during the changes ${Math.max(...gcMax).toFixed(1)} ms` },
+      { name: `loopback ${n}: full member process CPU per change`, value: mean(changeCpu), unit: "ms", note: `all of it (TLS, 3 copies, decode, apply) above its steady ${(steadyCpuRate / 1000).toFixed(1)} ms/s, so noisy; longest event-loop delay ${Math.max(...blocks).toFixed(0)} ms (monitorEventLoopDelay: TLS, decoding, GC and waiting for a core on a loaded machine included); RSS ${s1.rssMb.toFixed(0)} MB` },
     ];
   } finally {
     for (const s of sims) s.child.kill("SIGKILL");

@@ -19,7 +19,8 @@ export class NetworkView {
   /** The one membership feed (manager certificate, `(epoch, seq)` order, staleness). */
   readonly feed: MembershipFeed;
   private static readonly EMPTY = RoleMap.fromMembers([]);
-  private roleShares = new Map<string, Map<string, number>>();
+  /** Ring shares per role, computed when first asked after a change (a walk around every ring), not on the membership path. */
+  private roleShares: Map<string, Map<string, number>> | undefined;
   readonly managers = new Map<string, { hb: ManagerHeartbeat; seenAt: number }>();
   readonly databases = new Map<string, { ann: DatabaseAnnouncement; seenAt: number }>();
   readonly statistics = new Map<string, StatisticsReport>();
@@ -71,7 +72,7 @@ export class NetworkView {
     return best;
   }
 
-  private onUpdate({ previous, map, changes }: MembershipUpdate): void {
+  private onUpdate({ previous, changes }: MembershipUpdate): void {
     for (const c of changes) {
       if (c.type === "joined") this.log("joined", `${c.member.id} (${c.member.ip}) joined with roles ${c.member.roles.join(",") || "-"}`);
       else if (c.type === "left") {
@@ -82,9 +83,7 @@ export class NetworkView {
       else if (c.type === "changed" && c.previous.startedAt !== c.member.startedAt) this.log("changed", `${c.member.id} restarted`);
       else if (c.type === "changed" && c.previous.attrs["draining"] !== c.member.attrs["draining"]) this.log("changed", `${c.member.id} ${c.member.attrs["draining"] ? "is draining" : "stopped draining"}`);
     }
-    if (changes.some((c) => c.type !== "term") || this.roleShares.size === 0) {
-      this.roleShares = new Map(map.roles().map((role) => [role, map.ring(role)?.shares() ?? new Map<string, number>()]));
-    }
+    if (changes.some((c) => c.type !== "term")) this.roleShares = undefined;
     this.changed();
   }
 
@@ -119,6 +118,8 @@ export class NetworkView {
   /** Ring share (0..1) of `member` for each of its roles. */
   shares(member: Entity): Record<string, number> {
     const out: Record<string, number> = {};
+    const map = this.feed.roleMap;
+    this.roleShares ??= new Map((map?.roles() ?? []).map((role) => [role, map?.ring(role)?.shares() ?? new Map<string, number>()]));
     for (const role of member.roles) out[role] = this.roleShares.get(role)?.get(member.ip) ?? 0;
     return out;
   }

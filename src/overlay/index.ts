@@ -45,7 +45,7 @@ export {
 } from "./membership-codec.js";
 export { murmur3, murmur3Bytes } from "./murmur3.js";
 export { normalizeKey, MAX_KEY_LENGTH, type KeyResult } from "./key.js";
-export { HashRing, ringSpread, type RingSpread } from "./ring.js";
+export { HashRing, ringSpread, type RingLayout, type RingSpread } from "./ring.js";
 export { RoleMap, type RoleMapOptions } from "./role-map.js";
 export {
   parseRequest,

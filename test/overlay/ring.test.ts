@@ -181,10 +181,11 @@ describe("consistent-hash ring", () => {
   });
 
   it("an incrementally changed ring equals the ring rebuilt from its nodes, point for point", () => {
-    // Few points per node and short ids make equal hashes between nodes likely enough to test the tie order.
+    // 400 points per node: 8,000–24,000 points, so the base has several chunks, an extra layer and gone points.
     const pool = ips(60, "10.9");
-    let ring = new HashRing(pool.slice(0, 20), 50);
+    let ring = new HashRing(pool.slice(0, 20), 400);
     let current = new Set(pool.slice(0, 20));
+    let layered = 0;
     let s = 12345;
     const rand = (n: number) => {
       s ^= s << 13;
@@ -201,13 +202,54 @@ describe("consistent-hash ring", () => {
         else add.push(id);
       }
       ring = ring.withChanges(add, remove);
+      if (ring.layout().chunks > 1 && ring.layout().extraPoints > 0 && ring.layout().gonePoints > 0) layered++;
       current = new Set([...current, ...add].filter((id) => !remove.includes(id) || add.includes(id)));
-      const rebuilt = new HashRing(current, 50);
+      const rebuilt = new HashRing(current, 400);
       assert.deepEqual(ring.nodes, rebuilt.nodes, `step ${step}`);
       assert.deepEqual(ring.entries(), rebuilt.entries(), `step ${step}`);
+      // Lookups and replicas walk the shared base, the gone points and the extra layer together.
+      for (const k of keys(20)) {
+        assert.deepEqual(ring.successors(k, 3), rebuilt.successors(k, 3), `step ${step} ${k}`);
+        assert.equal(ring.lookup(k), rebuilt.lookup(k), `step ${step} ${k}`);
+      }
+      if (step % 25 === 0) {
+        assert.deepEqual(ring.compacted().entries(), rebuilt.entries(), `step ${step}, compacted`);
+        const shares = rebuilt.shares();
+        for (const id of ring.nodes) assert.equal(ring.shareOf(id), shares.get(id), `step ${step}, share of ${id}`);
+        assert.equal(ring.shareOf("10.99.0.1"), 0);
+      }
     }
-    for (const k of keys(500)) assert.equal(ring.lookup(k), new HashRing(current, 50).lookup(k));
-    assert.deepEqual(ring.shares(), new HashRing(current, 50).shares());
+    assert.ok(layered >= 50, `${layered} of 200 rings had chunks, extra and gone points at once`);
+    for (const k of keys(500)) assert.equal(ring.lookup(k), new HashRing(current, 400).lookup(k));
+    assert.deepEqual(ring.shares(), new HashRing(current, 400).shares());
+  });
+
+  it("issue-16: a join or leave writes the changed points, not the ring, and older rings stay valid", () => {
+    // 200 nodes × 1000 points; 40 changes (a new node joins, an old one leaves), every ring kept as a consumer may keep it.
+    const nodes = ips(200);
+    const first = new HashRing(nodes, 1000);
+    const total = nodes.length * 1000;
+    const kept = [first];
+    const arrayBytes0 = process.memoryUsage().arrayBuffers;
+    let ring = first;
+    let written = 0;
+    for (let i = 0; i < 40; i++) {
+      ring = i % 2 === 0 ? ring.withChanges([`10.7.0.${i + 1}`], []) : ring.withChanges([], [nodes[i * 3]!]);
+      // A change writes the new extra layer and one chunk of the base (about √(points × multiply) each), not the ring.
+      assert.ok(ring.layout().written < total / 4, `change ${i}: ${ring.layout().written} points written`);
+      written += ring.layout().written;
+      kept.push(ring);
+    }
+    assert.ok(first.layout().chunks >= 8, `${first.layout().chunks} chunks`);
+    // Rebuilding or copying the ring each time would write 40 × 200,000 points and hold 40 copies (64 MB).
+    assert.ok(written < (40 * total) / 5, `${written} points written for 40 changes of a ${total}-point ring`);
+    const held = process.memoryUsage().arrayBuffers - arrayBytes0;
+    assert.ok(held < 16 * 2 ** 20, `${(held / 2 ** 20).toFixed(1)} MB of array buffers held by 41 rings`);
+    // Every kept ring still answers as the ring rebuilt from its own nodes.
+    for (const r of [kept[1]!, kept[17]!, kept[40]!]) {
+      const rebuilt = new HashRing(r.nodes, 1000);
+      for (const k of keys(300)) assert.equal(r.lookup(k), rebuilt.lookup(k));
+    }
   });
 
   it("removes a node whose own points collide (the same hash twice)", () => {
@@ -223,7 +265,9 @@ describe("consistent-hash ring", () => {
       }
     }
     assert.ok(id, "a node with a repeated point");
-    const ring = new HashRing(["a", "b", id], 2000).withChanges([], [id]);
+    const whole = new HashRing(["a", "b", id], 2000);
+    for (const [node, share] of whole.shares()) assert.equal(whole.shareOf(node), share, `share of ${node}`);
+    const ring = whole.withChanges([], [id]);
     assert.deepEqual(ring.entries(), new HashRing(["a", "b"], 2000).entries());
   });
 

@@ -233,7 +233,7 @@ function nodeMetrics(metrics: ThorMetrics, node: NodeRuntime, control: ControlLi
   metrics.gauge("thor_ring_share", "This node's share (0..1) of each of its roles' rings", ["role"], () => {
     const map = node.roleMap();
     const self = node.self();
-    return map ? self.roles.map((role) => [{ role }, map.ring(role)?.shares().get(self.ip) ?? 0] as const) : [];
+    return map ? self.roles.map((role) => [{ role }, map.ring(role)?.shareOf(self.ip) ?? 0] as const) : [];
   });
   metrics.gauge("thor_membership_members", "Members in the applied snapshot", [], () => node.currentSnapshot()?.members.length ?? 0);
   metrics.gauge("thor_membership_epoch", "Manager term of the applied snapshot", [], () => node.currentSnapshot()?.epoch ?? 0);
