@@ -44,6 +44,9 @@ import { DistributedLocation, DEFAULT_REPLICAS, parseAnswer } from "./sip-locati
 import type { SubscriberBinding } from "./subscribers.js";
 import { XcapChangeReceiver } from "./xcap-changes.js";
 import { MediaDispatcher, type NatPolicy } from "./media-dispatcher.js";
+import { PresenceAgent } from "./presence-agent.js";
+import { PresenceInterceptor } from "./presence-interceptor.js";
+import { DEFAULT_MAX_PUBLICATION_BYTES, type Handling, type PresenceLimits } from "../presence/index.js";
 
 /** @default 5070 */
 export const DEFAULT_SIP_INTERNAL_PORT = 5070;
@@ -78,6 +81,8 @@ export interface SipProxyRoleOptions {
   subscribers?: SubscriberBinding;
   /** Media relaying of the calls this node handles (needs the control link); absent = no relay in the media path. */
   media?: { policy: NatPolicy; timeoutMs?: number };
+  /** The presence agent (SUBSCRIBE / PUBLISH, RFC 6665 / 3903 / 3856); `false` turns it off. @default on, with DEFAULT_PRESENCE_LIMITS */
+  presence?: false | { limits?: Partial<PresenceLimits>; withoutRules?: Handling };
 }
 
 const credentialsCall = z.object({ username: z.string().min(1).max(128), realm: z.string().min(1).max(256) }).strict();
@@ -102,6 +107,7 @@ export class SipProxyRole implements Role {
   private stopped = false;
   private memberLink: MemberLink | undefined;
   private media: MediaDispatcher | undefined;
+  private presence: { agent: PresenceAgent; edge: PresenceInterceptor } | undefined;
 
   constructor(private readonly opts: SipProxyRoleOptions) {}
 
@@ -131,6 +137,7 @@ export class SipProxyRole implements Role {
       this.media = new MediaDispatcher({ logger: ctx.logger.child({ part: "media" }), clock: ctx.clock, map: () => ctx.roleMap(), call: (m, method, p, t) => control.call(m, method, p, t), ...this.opts.media });
       this.media.start();
     }
+    if (this.opts.presence !== false) this.presence = this.presenceFeature(ctx, distributed ? { self, control: distributed.control } : undefined);
     this.server = new SipServer({
       logger: ctx.logger,
       clock: ctx.clock,
@@ -149,16 +156,17 @@ export class SipProxyRole implements Role {
       ...(this.opts.messageLimits ? { messageLimits: this.opts.messageLimits } : {}),
       ...(this.opts.algorithms ? { algorithms: this.opts.algorithms } : {}),
       guard: { rate, burst: rate * 2 },
-      // Media relaying hooks the forward phase of the request pipeline (SDP rewriting).
-      ...(this.media ? { interceptors: [pluginInterceptor("media", this.media, ctx.logger.child({ part: "media" }))] } : {}),
+      // Presence answers SUBSCRIBE / PUBLISH in the request phase; media relaying hooks the forward phase (SDP rewriting).
+      interceptors: [...(this.presence ? [this.presence.edge] : []), ...(this.media ? [pluginInterceptor("media", this.media, ctx.logger.child({ part: "media" }))] : [])],
       ...(this.opts.userAgent ? { userAgent: this.opts.userAgent } : {}),
     });
     await this.server.start();
     const sweep = () => {
       this.location?.sweep();
+      this.presence?.agent.tick();
       if (!this.stopped) this.sweepTimer = ctx.clock.setTimeout(sweep, 1000);
     };
-    if (this.location) sweep();
+    if (this.location || this.presence) sweep();
     this.log.info({ listen: this.listeners(), domains: this.opts.domains, distributed: distributed !== undefined }, "SIP service listening");
   }
 
@@ -179,7 +187,31 @@ export class SipProxyRole implements Role {
 
   onMembership({ map }: MembershipUpdate): void {
     this.location?.onMembership(map);
+    this.presence?.agent.onMembership(map);
     this.opts.subscribers?.onMembership(map);
+  }
+
+  /** The presence agent (holder side) and its interceptor (edge side); NOTIFYs leave through the proxy's originator. */
+  private presenceFeature(ctx: RoleContext, cluster: { self: string; control: NonNullable<RoleContext["control"]> } | undefined): { agent: PresenceAgent; edge: PresenceInterceptor } {
+    const opts = this.opts.presence || {};
+    const log = ctx.logger.child({ part: "presence" });
+    const agent = new PresenceAgent({
+      clock: ctx.clock,
+      logger: log,
+      uac: { send: (req, target, tu) => (this.server ? this.server.proxy.originator.send(req, target, tu) : Promise.resolve(false)) },
+      ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.withoutRules ? { withoutRules: opts.withoutRules } : {}),
+      ...(cluster && this.location ? { cluster: { ...cluster, location: this.location, map: () => ctx.roleMap() } } : {}),
+    });
+    const edge = new PresenceInterceptor({
+      router: agent,
+      domains: this.opts.domains,
+      ...(cluster ? { self: cluster.self } : {}),
+      contactAddress: (t) => this.server?.proxy.originator.contactAddress(t),
+      maxBody: opts.limits?.maxPublicationBytes ?? DEFAULT_MAX_PUBLICATION_BYTES,
+      logger: log,
+    });
+    return { agent, edge };
   }
 
   /** The member link of the internal SIP listener: nodes only, bound to the addresses of their certificates. */
@@ -209,7 +241,7 @@ export class SipProxyRole implements Role {
     if (!this.server) return {};
     const store = this.server.proxy.location.store;
     const tx = this.server.proxy.transactions.counts;
-    return { ...this.server.proxy.counters, transactions: tx.server + tx.client, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}), ...(this.xcapChanges ? { xcapChanges: this.xcapChanges.stats.received } : {}), ...(this.media?.stats ?? {}) };
+    return { ...this.server.proxy.counters, transactions: tx.server + tx.client, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}), ...(this.xcapChanges ? { xcapChanges: this.xcapChanges.stats.received } : {}), ...(this.media?.stats ?? {}), ...(this.presence ? presenceStatistics(this.presence.agent) : {}) };
   }
 
   /** The local store first; a subscriber we do not know is asked of its holders, like its registrations. */
@@ -241,6 +273,11 @@ export class SipProxyRole implements Role {
   private listeners(): string[] {
     return (this.server?.transport.bound() ?? []).map((b) => `${b.internal ? "internal-" : ""}${b.transport}:${b.host}:${b.boundPort}`);
   }
+}
+
+function presenceStatistics(agent: PresenceAgent): Record<string, number> {
+  const s = agent.stats;
+  return { presenceSubscriptions: agent.notifier.subscriptionCount, presenceSubscribes: s.subscribes, presencePublishes: s.publishes, presenceNotifies: s.notifies, presenceNotifyFailures: s.notifyFailures };
 }
 
 /** How the proxy reaches other members: their internal listeners, from the membership. */
