@@ -170,9 +170,19 @@ export class PresenceAgent {
     return { status: answer.status, reason: answer.reason };
   }
 
-  /** The owner's pres-rules changed (xcap.changed): reload them and re-judge the watchers; tell the other holders. */
-  async rulesChanged(aor: string): Promise<void> {
+  /**
+   * The owner's pres-rules changed (xcap.changed): every holder forgets the
+   * compiled rules; the responsible node reloads them, re-judges the
+   * watchers (pending ones allowed now become active, RFC 5025), notifies,
+   * replicates, and passes the notice to the other holders.
+   */
+  async rulesChanged(aor: string, forward?: (to: string) => Promise<unknown>): Promise<void> {
     this.rules.delete(aor);
+    if (!this.responsible(aor)) return;
+    const c = this.opts.cluster;
+    if (c && forward)
+      for (const id of c.location.holders(aor))
+        if (id !== c.self) forward(id).catch((err: unknown) => this.log.debug({ to: id, aor, err: describeError(err) }, "xcap.changed not passed to a replica"));
     await this.ensureRules(aor);
     const notifications = this.notifier.rulesChanged(aor, this.opts.clock.wallNow());
     if (notifications.length === 0) return;

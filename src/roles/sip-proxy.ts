@@ -42,7 +42,7 @@ import {
 import { LocationRequestError } from "./errors.js";
 import { DistributedLocation, DEFAULT_REPLICAS, parseAnswer } from "./sip-location.js";
 import type { SubscriberBinding } from "./subscribers.js";
-import { XcapChangeReceiver } from "./xcap-changes.js";
+import { XCAP_CHANGED_METHOD, XcapChangeReceiver } from "./xcap-changes.js";
 import { MediaDispatcher, type NatPolicy } from "./media-dispatcher.js";
 import { PresenceAgent } from "./presence-agent.js";
 import { PresenceInterceptor } from "./presence-interceptor.js";
@@ -129,8 +129,6 @@ export class SipProxyRole implements Role {
       cluster = clusterHooks(self, () => ctx.roleMap(), () => (ctx.self().attrs["draining"] === true ? "draining" : starting() ? "starting" : undefined));
       credentials = this.remoteCredentials(distributed.control, this.location);
       listen.push({ transport: "tls", host: distributed.internal.host, port: distributed.internal.port, internal: true });
-      // Presence rules changed through XCAP (counted and logged until the presence agent is wired).
-      this.xcapChanges = new XcapChangeReceiver(distributed.control, ctx.logger.child({ part: "xcap" }));
     }
     if (this.opts.media && ctx.control) {
       const control = ctx.control;
@@ -138,6 +136,15 @@ export class SipProxyRole implements Role {
       this.media.start();
     }
     if (this.opts.presence !== false) this.presence = this.presenceFeature(ctx, distributed ? { self, control: distributed.control } : undefined);
+    if (distributed) {
+      // Presence rules changed through XCAP: the presence agent re-judges the owner's watchers (and tells the replica).
+      const control = distributed.control;
+      const agent = this.presence?.agent;
+      this.xcapChanges = new XcapChangeReceiver(control, ctx.logger.child({ part: "xcap" }), (change) => {
+        if (change.auid !== "pres-rules" || !agent) return;
+        agent.rulesChanged(change.aor, (to) => control.call(to, XCAP_CHANGED_METHOD, change, 2000)).catch((err: unknown) => this.log?.warn({ aor: change.aor, err: describeError(err) }, "pres-rules change not applied"));
+      });
+    }
     this.server = new SipServer({
       logger: ctx.logger,
       clock: ctx.clock,
@@ -201,6 +208,7 @@ export class SipProxyRole implements Role {
       uac: { send: (req, target, tu) => (this.server ? this.server.proxy.originator.send(req, target, tu) : Promise.resolve(false)) },
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.withoutRules ? { withoutRules: opts.withoutRules } : {}),
+      ...(this.opts.subscribers ? { loadRules: (aor: string) => this.opts.subscribers!.readXcapDocument({ auid: "pres-rules", xui: `sip:${aor}`, name: "index" }) } : {}),
       ...(cluster && this.location ? { cluster: { ...cluster, location: this.location, map: () => ctx.roleMap() } } : {}),
     });
     const edge = new PresenceInterceptor({

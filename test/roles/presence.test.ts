@@ -155,3 +155,70 @@ describe("presence on the SIP pipeline (one node)", () => {
     }
   });
 });
+
+/** Authorisation from the presentity's pres-rules (RFC 5025), as XCAP stores them; rule changes re-judge the watchers. */
+describe("presence authorisation from pres-rules", () => {
+  const HOST = "127.0.150.11";
+  const D = "example.test";
+  const CP = "urn:ietf:params:xml:ns:common-policy";
+  const ruleset = (rules: Array<[string, string]>) =>
+    `<ruleset xmlns="${CP}" xmlns:pr="urn:ietf:params:xml:ns:pres-rules">${rules.map(([who, h], i) => `<rule id="r${i}"><conditions><identity><one id="${who}"/></identity></conditions><actions><pr:sub-handling>${h}</pr:sub-handling></actions></rule>`).join("")}</ruleset>`;
+  const documents = new Map<string, string>();
+  let server: SipServer;
+  let agent: PresenceAgent;
+  const uas: PresenceUa[] = [];
+  const ua = async (ip: string, user: string) => {
+    const u = new PresenceUa(ip, user, D, `${user}-pw`, { host: HOST, port: server.transport.bound()[0]!.boundPort });
+    await u.start();
+    uas.push(u);
+    return u;
+  };
+
+  before(async () => {
+    const creds = new MemoryCredentialStore(D);
+    for (const u of ["alice", "bob", "carol", "dave", "erin"]) creds.set(u, { password: `${u}-pw` });
+    agent = new PresenceAgent({ clock: systemClock, logger: silentLogger, uac: { send: (req, target, tu) => server.proxy.originator.send(req, target, tu) }, loadRules: async (aor) => documents.get(aor) });
+    const edge = new PresenceInterceptor({ router: agent, domains: [D], contactAddress: (t) => server.proxy.originator.contactAddress(t), maxBody: 16384, logger: silentLogger });
+    server = new SipServer({ logger: silentLogger, listen: [{ transport: "udp", host: HOST, port: 0 }], domains: [D], credentials: creds, algorithms: ["MD5"], guard: { rate: 1000, burst: 1000 }, interceptors: [edge] });
+    await server.start();
+  });
+  after(async () => {
+    for (const u of uas) u.close();
+    await server.stop();
+  });
+
+  it("without rules a watcher is pending (confirm) and sees the offline document; allow makes it active with the real state", async () => {
+    const alice = await ua("127.0.150.12", "alice");
+    const bob = await ua("127.0.150.13", "bob");
+    assert.equal((await alice.publish(pidf(`sip:alice@${D}`, "open", "secret plans"))).status, 200);
+    assert.equal((await bob.subscribe(`alice@${D}`)).status, 200);
+    const first = await bob.waitNotify(() => true, "the first NOTIFY");
+    assert.match(first.state, /^pending/);
+    assert.doesNotMatch(first.body, /secret plans/);
+    documents.set(`alice@${D}`, ruleset([[`sip:bob@${D}`, "allow"]]));
+    await agent.rulesChanged(`alice@${D}`);
+    const active = await bob.waitNotify((n) => n.state.startsWith("active"), "the NOTIFY of the activation");
+    assert.match(active.body, /secret plans/);
+  });
+
+  it("block refuses (403), polite-block looks offline, a rule changed to block terminates with reason rejected", async () => {
+    documents.set(`dave@${D}`, ruleset([[`sip:carol@${D}`, "block"], [`sip:erin@${D}`, "polite-block"], [`sip:alice@${D}`, "allow"]]));
+    const dave = await ua("127.0.150.14", "dave");
+    const carol = await ua("127.0.150.15", "carol");
+    const erin = await ua("127.0.150.16", "erin");
+    const alice = await ua("127.0.150.17", "alice");
+    assert.equal((await dave.publish(pidf(`sip:dave@${D}`, "open", "in the lab"))).status, 200);
+    const blocked = await carol.subscribe(`dave@${D}`);
+    assert.equal(blocked.status, 403);
+    assert.equal((await erin.subscribe(`dave@${D}`)).status, 200);
+    const polite = await erin.waitNotify(() => true, "the polite NOTIFY");
+    assert.match(polite.state, /^active/);
+    assert.doesNotMatch(polite.body, /in the lab/);
+    assert.match(polite.body, /<basic>closed<\/basic>/);
+    assert.equal((await alice.subscribe(`dave@${D}`)).status, 200);
+    await alice.waitNotify((n) => n.body.includes("in the lab"), "the allowed watcher's NOTIFY");
+    documents.set(`dave@${D}`, ruleset([[`sip:alice@${D}`, "block"]]));
+    await agent.rulesChanged(`dave@${D}`);
+    await alice.waitNotify((n) => n.state === "terminated;reason=rejected", "the rejection");
+  });
+});
