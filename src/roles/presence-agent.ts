@@ -171,21 +171,15 @@ export class PresenceAgent {
   }
 
   /**
-   * The owner's pres-rules changed (xcap.changed): every holder forgets the
-   * compiled rules; the responsible node reloads them, re-judges the
-   * watchers (pending ones allowed now become active, RFC 5025), notifies,
-   * replicates, and passes the notice to the other holders.
+   * The owner's pres-rules changed (xcap.changed, told to the responsible
+   * node): reload them and re-judge the watchers (pending ones allowed now
+   * become active, RFC 5025), notify, and replicate; a replica forgets its
+   * compiled rules whenever it adopts a newer state of the presentity.
    */
-  async rulesChanged(aor: string, forward?: (to: string) => Promise<unknown>): Promise<void> {
+  async rulesChanged(aor: string): Promise<void> {
     this.rules.delete(aor);
-    if (!this.responsible(aor)) return;
-    const c = this.opts.cluster;
-    if (c && forward)
-      for (const id of c.location.holders(aor))
-        if (id !== c.self) forward(id).catch((err: unknown) => this.log.debug({ to: id, aor, err: describeError(err) }, "xcap.changed not passed to a replica"));
     await this.ensureRules(aor);
     const notifications = this.notifier.rulesChanged(aor, this.opts.clock.wallNow());
-    if (notifications.length === 0) return;
     this.changed(aor);
     this.dispatch(notifications);
   }
@@ -243,6 +237,8 @@ export class PresenceAgent {
   accept(e: ReplicatedPresentity): boolean {
     if (e.version <= (this.versions.get(e.aor) ?? -1)) return false;
     this.versions.set(e.aor, e.version);
+    // The responsible node replicates after every rules change: ours may be stale.
+    this.rules.delete(e.aor);
     const entry: PresentityEntry = { aor: e.aor, version: this.notifier.version(e.aor) + 1, publications: e.publications, subscriptions: e.subscriptions };
     this.notifier.replace(entry);
     this.stats.replicatedIn++;

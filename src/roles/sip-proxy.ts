@@ -42,7 +42,7 @@ import {
 import { LocationRequestError } from "./errors.js";
 import { DistributedLocation, DEFAULT_REPLICAS, parseAnswer } from "./sip-location.js";
 import type { SubscriberBinding } from "./subscribers.js";
-import { XCAP_CHANGED_METHOD, XcapChangeReceiver } from "./xcap-changes.js";
+import { XcapChangeReceiver } from "./xcap-changes.js";
 import { MediaDispatcher, type NatPolicy } from "./media-dispatcher.js";
 import { PresenceAgent } from "./presence-agent.js";
 import { PresenceInterceptor } from "./presence-interceptor.js";
@@ -137,12 +137,11 @@ export class SipProxyRole implements Role {
     }
     if (this.opts.presence !== false) this.presence = this.presenceFeature(ctx, distributed ? { self, control: distributed.control } : undefined);
     if (distributed) {
-      // Presence rules changed through XCAP: the presence agent re-judges the owner's watchers (and tells the replica).
-      const control = distributed.control;
+      // Presence rules changed through XCAP: the presence agent re-judges the owner's watchers (and replicates).
       const agent = this.presence?.agent;
-      this.xcapChanges = new XcapChangeReceiver(control, ctx.logger.child({ part: "xcap" }), (change) => {
+      this.xcapChanges = new XcapChangeReceiver(distributed.control, ctx.logger.child({ part: "xcap" }), (change) => {
         if (change.auid !== "pres-rules" || !agent) return;
-        agent.rulesChanged(change.aor, (to) => control.call(to, XCAP_CHANGED_METHOD, change, 2000)).catch((err: unknown) => this.log?.warn({ aor: change.aor, err: describeError(err) }, "pres-rules change not applied"));
+        agent.rulesChanged(change.aor).catch((err: unknown) => this.log?.warn({ aor: change.aor, err: describeError(err) }, "pres-rules change not applied"));
       });
     }
     this.server = new SipServer({

@@ -8,7 +8,7 @@
  *   the holders in ring order until one takes it.
  * - {@link XcapChangeReceiver} (on sip_proxy nodes) validates it and hands
  *   it to the presence agent (pres-rules changes re-judge the owner's
- *   watchers; the responsible node passes the notice on to the replica).
+ *   watchers there and replicates the result).
  */
 import { z } from "zod";
 import { describeError, type Logger } from "../base/index.js";
