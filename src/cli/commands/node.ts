@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { AdvertisedRole, ControlLink, serveDrain, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_WATCHER, DEFAULT_MAX_WATCHERS } from "../../presence/index.js";
 import { DEFAULT_NAT_POLICY, DEFAULT_RELAY_TIMEOUT_MS, DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, MediaRelayRole, ProvisioningServerRole, SipProxyRole, SubscriberBinding, XcapServerRole } from "../../roles/index.js";
 import { DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_DOCUMENTS_PER_USER, DEFAULT_XCAP_PORT } from "../../xcap/index.js";
 import { DEFAULT_MEDIA_INACTIVITY_MS, DEFAULT_MEDIA_PORT_MAX, DEFAULT_MEDIA_PORT_MIN, MediaRelay, RtpengineEngine, parseNgAddress } from "../../media/index.js";
@@ -45,6 +46,13 @@ const schema = memberSchema.extend({
   /** sip_proxy: domains whose phones may answer digest challenges without qop (one answer per nonce). */
   digestWithoutQop: list(z.string().min(1)).default([]),
   sipRate: num().int().min(1).default(200),
+  /** sip_proxy: the presence agent (SUBSCRIBE/PUBLISH); off answers them as any other request. */
+  presence: bool().default(true),
+  /** sip_proxy: handling of watchers of a presentity without a pres-rules document (RFC 5025 sub-handling). */
+  presenceWithoutRules: z.enum(["block", "confirm", "polite-block", "allow"]).default("confirm"),
+  /** sip_proxy: watchers per presentity and subscriptions per watcher. */
+  presenceMaxWatchers: num().int().min(1).max(100_000).default(DEFAULT_MAX_WATCHERS),
+  presenceMaxSubscriptions: num().int().min(1).max(100_000).default(DEFAULT_MAX_SUBSCRIPTIONS_PER_WATCHER),
   /** sip_proxy: connection caps, timeouts, header caps, contacts per AOR. */
   ...sipLimitsShape,
   /** provisioning_server: API port (default 9280) and address (default <ip>). */
@@ -188,6 +196,7 @@ function sipProxyRole(cfg: NodeConfig, keys: KeyRing): SipProxyRole {
     rate: cfg.sipRate,
     userAgent: `sipthor/${VERSION}`,
     ...(cfg.mediaPolicy !== "off" ? { media: { policy: cfg.mediaPolicy, timeoutMs: cfg.mediaTimeoutMs } } : {}),
+    presence: cfg.presence ? { withoutRules: cfg.presenceWithoutRules, limits: { maxWatchers: cfg.presenceMaxWatchers, maxSubscriptionsPerWatcher: cfg.presenceMaxSubscriptions } } : false,
   });
 }
 
@@ -276,6 +285,10 @@ export function register(program: Command): void {
     .option("--algorithms <list>", "digest algorithms offered, preferred first (default SHA-256,MD5)")
     .option("--digest-without-qop <list>", "sip_proxy: domains whose phones may answer digest challenges without qop (legacy; one answer per nonce)")
     .option("--sip-rate <n>", "SIP requests per second per source before dropping (default 200)")
+    .option("--presence [bool]", "sip_proxy: answer SUBSCRIBE/PUBLISH for presence (default true)")
+    .option("--presence-without-rules <handling>", "sip_proxy: watchers of a presentity without pres-rules: block, confirm, polite-block or allow (default confirm)")
+    .option("--presence-max-watchers <n>", `sip_proxy: watchers per presentity (default ${DEFAULT_MAX_WATCHERS})`)
+    .option("--presence-max-subscriptions <n>", `sip_proxy: subscriptions one watcher may hold (default ${DEFAULT_MAX_SUBSCRIPTIONS_PER_WATCHER})`)
     .option("--control-port <port>", "control link port, mutual TLS between members (default 9600)")
     .option("--sip-internal-port <port>", "sip_proxy internal SIP listener between members, TLS (default 5070)")
     .option("--replicas <n>", "sip_proxy: nodes holding each registration, responsible one included (default 2)")
