@@ -44,9 +44,8 @@ import { DistributedLocation, DEFAULT_REPLICAS, parseAnswer } from "./sip-locati
 import type { SubscriberBinding } from "./subscribers.js";
 import { XcapChangeReceiver } from "./xcap-changes.js";
 import { MediaDispatcher, type NatPolicy } from "./media-dispatcher.js";
-import { PresenceAgent } from "./presence-agent.js";
-import { PresenceInterceptor } from "./presence-interceptor.js";
-import { DEFAULT_MAX_PUBLICATION_BYTES, type Handling, type PresenceLimits } from "../presence/index.js";
+import { presenceFeature, presenceStatistics, type PresenceFeature } from "./presence-feature.js";
+import type { Handling, PresenceLimits } from "../presence/index.js";
 
 /** @default 5070 */
 export const DEFAULT_SIP_INTERNAL_PORT = 5070;
@@ -107,7 +106,7 @@ export class SipProxyRole implements Role {
   private stopped = false;
   private memberLink: MemberLink | undefined;
   private media: MediaDispatcher | undefined;
-  private presence: { agent: PresenceAgent; edge: PresenceInterceptor } | undefined;
+  private presence: PresenceFeature | undefined;
 
   constructor(private readonly opts: SipProxyRoleOptions) {}
 
@@ -197,28 +196,19 @@ export class SipProxyRole implements Role {
     this.opts.subscribers?.onMembership(map);
   }
 
-  /** The presence agent (holder side) and its interceptor (edge side); NOTIFYs leave through the proxy's originator. */
-  private presenceFeature(ctx: RoleContext, cluster: { self: string; control: NonNullable<RoleContext["control"]> } | undefined): { agent: PresenceAgent; edge: PresenceInterceptor } {
+  /** The presence agent (holder side) and its interceptor (edge side). */
+  private presenceFeature(ctx: RoleContext, cluster: { self: string; control: NonNullable<RoleContext["control"]> } | undefined): PresenceFeature {
     const opts = this.opts.presence || {};
-    const log = ctx.logger.child({ part: "presence" });
-    const agent = new PresenceAgent({
+    const subscribers = this.opts.subscribers;
+    return presenceFeature({
       clock: ctx.clock,
-      logger: log,
-      uac: { send: (req, target, tu) => (this.server ? this.server.proxy.originator.send(req, target, tu) : Promise.resolve(false)) },
-      ...(opts.limits ? { limits: opts.limits } : {}),
-      ...(opts.withoutRules ? { withoutRules: opts.withoutRules } : {}),
-      ...(this.opts.subscribers ? { loadRules: (aor: string) => this.opts.subscribers!.readXcapDocument({ auid: "pres-rules", xui: `sip:${aor}`, name: "index" }) } : {}),
+      logger: ctx.logger.child({ part: "presence" }),
+      domains: this.opts.domains,
+      server: () => this.server,
+      ...opts,
+      ...(subscribers ? { loadRules: (aor: string) => subscribers.readXcapDocument({ auid: "pres-rules", xui: `sip:${aor}`, name: "index" }) } : {}),
       ...(cluster && this.location ? { cluster: { ...cluster, location: this.location, map: () => ctx.roleMap() } } : {}),
     });
-    const edge = new PresenceInterceptor({
-      router: agent,
-      domains: this.opts.domains,
-      ...(cluster ? { self: cluster.self } : {}),
-      contactAddress: (t) => this.server?.proxy.originator.contactAddress(t),
-      maxBody: opts.limits?.maxPublicationBytes ?? DEFAULT_MAX_PUBLICATION_BYTES,
-      logger: log,
-    });
-    return { agent, edge };
   }
 
   /** The member link of the internal SIP listener: nodes only, bound to the addresses of their certificates. */
@@ -280,11 +270,6 @@ export class SipProxyRole implements Role {
   private listeners(): string[] {
     return (this.server?.transport.bound() ?? []).map((b) => `${b.internal ? "internal-" : ""}${b.transport}:${b.host}:${b.boundPort}`);
   }
-}
-
-function presenceStatistics(agent: PresenceAgent): Record<string, number> {
-  const s = agent.stats;
-  return { presenceSubscriptions: agent.notifier.subscriptionCount, presenceSubscribes: s.subscribes, presencePublishes: s.publishes, presenceNotifies: s.notifies, presenceNotifyFailures: s.notifyFailures };
 }
 
 /** How the proxy reaches other members: their internal listeners, from the membership. */

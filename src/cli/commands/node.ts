@@ -3,7 +3,6 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { AdvertisedRole, ControlLink, serveDrain, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
-import { DEFAULT_MAX_SUBSCRIPTIONS_PER_WATCHER, DEFAULT_MAX_WATCHERS } from "../../presence/index.js";
 import { DEFAULT_NAT_POLICY, DEFAULT_RELAY_TIMEOUT_MS, DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, MediaRelayRole, ProvisioningServerRole, SipProxyRole, SubscriberBinding, XcapServerRole } from "../../roles/index.js";
 import { DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_DOCUMENTS_PER_USER, DEFAULT_XCAP_PORT } from "../../xcap/index.js";
 import { DEFAULT_MEDIA_INACTIVITY_MS, DEFAULT_MEDIA_PORT_MAX, DEFAULT_MEDIA_PORT_MIN, MediaRelay, RtpengineEngine, parseNgAddress } from "../../media/index.js";
@@ -11,7 +10,7 @@ import { DEFAULT_API_PORT, isLoopback, parseToken } from "../../provisioning/ind
 import { MemoryCredentialStore } from "../../sip/index.js";
 import { bool, ConfigError, list, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, tlsPaths, untilSignal } from "../member.js";
-import { loadUsers, parseListeners, sipLimitFlags, sipLimits, sipLimitsShape } from "../sip-config.js";
+import { loadUsers, parseListeners, presenceFlags, presenceSettings, presenceShape, sipLimitFlags, sipLimits, sipLimitsShape } from "../sip-config.js";
 import { VERSION } from "../version.js";
 import { busMetrics, startOps } from "../ops.js";
 import type { ThorMetrics } from "../../monitor/index.js";
@@ -46,13 +45,8 @@ const schema = memberSchema.extend({
   /** sip_proxy: domains whose phones may answer digest challenges without qop (one answer per nonce). */
   digestWithoutQop: list(z.string().min(1)).default([]),
   sipRate: num().int().min(1).default(200),
-  /** sip_proxy: the presence agent (SUBSCRIBE/PUBLISH); off answers them as any other request. */
-  presence: bool().default(true),
-  /** sip_proxy: handling of watchers of a presentity without a pres-rules document (RFC 5025 sub-handling). */
-  presenceWithoutRules: z.enum(["block", "confirm", "polite-block", "allow"]).default("confirm"),
-  /** sip_proxy: watchers per presentity and subscriptions per watcher. */
-  presenceMaxWatchers: num().int().min(1).max(100_000).default(DEFAULT_MAX_WATCHERS),
-  presenceMaxSubscriptions: num().int().min(1).max(100_000).default(DEFAULT_MAX_SUBSCRIPTIONS_PER_WATCHER),
+  /** sip_proxy: the presence agent. */
+  ...presenceShape,
   /** sip_proxy: connection caps, timeouts, header caps, contacts per AOR. */
   ...sipLimitsShape,
   /** provisioning_server: API port (default 9280) and address (default <ip>). */
@@ -196,7 +190,7 @@ function sipProxyRole(cfg: NodeConfig, keys: KeyRing): SipProxyRole {
     rate: cfg.sipRate,
     userAgent: `sipthor/${VERSION}`,
     ...(cfg.mediaPolicy !== "off" ? { media: { policy: cfg.mediaPolicy, timeoutMs: cfg.mediaTimeoutMs } } : {}),
-    presence: cfg.presence ? { withoutRules: cfg.presenceWithoutRules, limits: { maxWatchers: cfg.presenceMaxWatchers, maxSubscriptionsPerWatcher: cfg.presenceMaxSubscriptions } } : false,
+    presence: presenceSettings(cfg),
   });
 }
 
@@ -268,7 +262,7 @@ function clusterSecrets(cfg: NodeConfig, log: Logger): { keys: KeyRing; stop: ()
 }
 
 export function register(program: Command): void {
-  sipLimitFlags(memberFlags(program.command("node").description("run a node: join the overlay and serve roles")))
+  presenceFlags(sipLimitFlags(memberFlags(program.command("node").description("run a node: join the overlay and serve roles"))))
     .option("--ip <addr>", "our address (also the lookup listen address)")
     .option("--roles <list>", "comma-separated roles, e.g. sip_proxy,media_relay")
     .option("--lookup-port <port>", "public lookup interface port (default 9500, 0 = off)")
@@ -285,10 +279,6 @@ export function register(program: Command): void {
     .option("--algorithms <list>", "digest algorithms offered, preferred first (default SHA-256,MD5)")
     .option("--digest-without-qop <list>", "sip_proxy: domains whose phones may answer digest challenges without qop (legacy; one answer per nonce)")
     .option("--sip-rate <n>", "SIP requests per second per source before dropping (default 200)")
-    .option("--presence [bool]", "sip_proxy: answer SUBSCRIBE/PUBLISH for presence (default true)")
-    .option("--presence-without-rules <handling>", "sip_proxy: watchers of a presentity without pres-rules: block, confirm, polite-block or allow (default confirm)")
-    .option("--presence-max-watchers <n>", `sip_proxy: watchers per presentity (default ${DEFAULT_MAX_WATCHERS})`)
-    .option("--presence-max-subscriptions <n>", `sip_proxy: subscriptions one watcher may hold (default ${DEFAULT_MAX_SUBSCRIPTIONS_PER_WATCHER})`)
     .option("--control-port <port>", "control link port, mutual TLS between members (default 9600)")
     .option("--sip-internal-port <port>", "sip_proxy internal SIP listener between members, TLS (default 5070)")
     .option("--replicas <n>", "sip_proxy: nodes holding each registration, responsible one included (default 2)")

@@ -51,7 +51,9 @@ export class Originator {
     if (!outTransport) return false;
     const via = own.via(outTransport, own.branchId(req), flow ? flow.peer !== undefined : dest?.internal === true);
     if (!via) return false;
-    req.prepend("via", via);
+    // Our Via on top (RFC 3261 8.1.1.7): the first header line when the request has none yet.
+    if (req.has("via")) req.prepend("via", via);
+    else req.headers.unshift({ name: "Via", key: "via", value: via });
     let used: Flow | undefined = flow;
     this.opts.transactions.request(
       req,
