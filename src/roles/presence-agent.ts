@@ -23,7 +23,7 @@
 import { describeError, type Clock, type Logger } from "../base/index.js";
 import type { ControlLink } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
-import { PresenceNotifier, PresRules, PRESENCE_PACKAGES, subscriptionStateHeader, type Handling, type Notification, type PresenceLimits, type PresentityEntry } from "../presence/index.js";
+import { PresenceNotifier, PresRules, PRESENCE_PACKAGES, subscriptionStateHeader, type Handling, type NotifyDialog, type Notification, type PresenceLimits, type PresentityEntry } from "../presence/index.js";
 import { SipRequest, type Originator, type UacTarget } from "../sip/index.js";
 import { parseAnswer, type DistributedLocation } from "./sip-location.js";
 import { HANDOFF_BATCH } from "./sip-location.js";
@@ -38,6 +38,7 @@ import {
   subscribeReply,
   type PublishCall,
   type PublishReply,
+  type FirstNotify,
   type ReplicatedPresentity,
   type SubscribeCall,
   type SubscribeReply,
@@ -97,7 +98,7 @@ export class PresenceAgent {
       c.location.requireSipProxy(peer, PRESENCE_SUBSCRIBE);
       const call = parse(subscribeCall, p);
       c.location.requireHolder(call.presentity, PRESENCE_SUBSCRIBE);
-      return this.subscribe(call);
+      return this.subscribe(call, true);
     });
     c.control.handle(PRESENCE_PUBLISH, (p, peer) => {
       c.location.requireSipProxy(peer, PRESENCE_PUBLISH);
@@ -141,8 +142,13 @@ export class PresenceAgent {
     return (await c.location.viaHolders(call.presentity, () => this.publish(call), PRESENCE_PUBLISH, call, () => undefined, (v) => parseAnswer(publishReply, v, PRESENCE_PUBLISH))) as PublishReply;
   }
 
-  /** A SUBSCRIBE (initial or refresh), on a holder of its presentity. */
-  async subscribe(call: SubscribeCall): Promise<SubscribeReply> {
+  /**
+   * A SUBSCRIBE (initial or refresh), on a holder of its presentity. For
+   * another node (`forEdge`), the immediate NOTIFY travels back with the
+   * answer and that edge sends it after its 200: sent from here, it could
+   * overtake the 200 on the way (clients such as libre's then refuse it).
+   */
+  async subscribe(call: SubscribeCall, forEdge = false): Promise<SubscribeReply> {
     this.stats.subscribes++;
     await this.ensureRules(call.presentity);
     const now = this.opts.clock.wallNow();
@@ -151,9 +157,11 @@ export class PresenceAgent {
     if (known && (known.watcher !== call.watcher || known.presentity !== call.presentity)) return { status: 403, reason: "the subscription belongs to another watcher" };
     const { answer, notifications } = known ? this.notifier.refresh(call.id, call.expires, now, { reach: call.dialog.reach, remoteTarget: call.dialog.remoteTarget }) : this.notifier.subscribe({ id: call.id, event: call.event, presentity: call.presentity, watcher: call.watcher, ...(call.expires !== undefined ? { expires: call.expires } : {}), dialog: call.dialog }, now);
     this.changed(call.presentity);
+    const own = forEdge ? notifications.find((n) => n.subscription.id === call.id) : undefined;
+    const rest = own ? notifications.filter((n) => n !== own) : notifications;
     // The answer goes first; the NOTIFYs right after it (RFC 6665 4.2.1.2: "immediately").
-    if (notifications.length > 0) setImmediate(() => this.dispatch(notifications));
-    if ("expires" in answer) return { status: 200, expires: answer.expires };
+    if (rest.length > 0) setImmediate(() => this.dispatch(rest));
+    if ("expires" in answer) return { status: 200, expires: answer.expires, ...(own ? { notify: { cseq: own.subscription.notifies, state: subscriptionStateHeader(own.action), ...(own.body ? { contentType: own.body.contentType, body: own.body.text } : {}) } } : {}) };
     if ("minExpires" in answer) return { status: 423, reason: "Interval Too Brief", minExpires: answer.minExpires };
     return { status: answer.status, reason: answer.reason };
   }
@@ -354,36 +362,13 @@ export class PresenceAgent {
       if (next && this.notifier.subscription(sub.id)) return this.sendNotify(next, box);
       this.outboxes.delete(sub.id);
     };
-    const req = new SipRequest("NOTIFY", d.remoteTarget, [], Buffer.alloc(0));
-    for (const r of d.routeSet) req.append("route", r);
-    req.append("max-forwards", "70");
-    req.append("from", `${d.localUri};tag=${d.localTag}`);
-    req.append("to", `${d.remoteUri};tag=${d.remoteTag}`);
-    req.append("call-id", d.callId);
-    req.append("cseq", `${sub.notifies} NOTIFY`);
-    req.append("contact", d.contact);
-    req.append("event", `${sub.package}${d.eventId !== undefined ? `;id=${d.eventId}` : ""}`);
-    req.append("subscription-state", subscriptionStateHeader(n.action));
-    if (n.body) {
-      req.append("content-type", n.body.contentType);
-      req.body = Buffer.from(n.body.text);
-    }
-    const target: UacTarget = {
-      uri: d.remoteTarget,
-      contact: d.remoteTarget,
-      flowId: d.reach.flowId,
-      transport: d.reach.transport,
-      source: d.reach.source,
-      regId: undefined,
-      edge: d.reach.edge,
-      expires: sub.expiresAt + 60_000,
-      path: [],
-    };
+    const req = notifyRequest(d, sub.package, { cseq: sub.notifies, state: subscriptionStateHeader(n.action), ...(n.body ? { contentType: n.body.contentType, body: n.body.text } : {}) });
     this.stats.notifies++;
     this.opts.uac
-      .send(req, target, {
+      .send(req, notifyTarget(d, sub.expiresAt), {
         onResponse: (res) => {
           if (res.status < 200) return;
+          this.log.debug({ id: sub.id, cseq: sub.notifies, state: n.action.state, status: res.status }, "NOTIFY answered");
           // 2xx: delivered. Other failures end the subscription (RFC 6665 4.2.2), except a 408/5xx-style "try later" we do not retry either.
           done(res.status >= 300, res.status);
         },
@@ -399,6 +384,50 @@ export class PresenceAgent {
         },
       );
   }
+
+  /** Send the immediate NOTIFY a holder answered for this edge (after the 200 went); a failure is only logged. */
+  sendFirstNotify(dialog: NotifyDialog, pkg: string, n: FirstNotify, expiresAt: number): void {
+    this.stats.notifies++;
+    const fail = (why: string) => {
+      this.stats.notifyFailures++;
+      this.log.info({ callId: dialog.callId, why }, "immediate NOTIFY not delivered");
+    };
+    this.opts.uac
+      .send(notifyRequest(dialog, pkg, n), notifyTarget(dialog, expiresAt), {
+        onResponse: (res) => {
+          if (res.status >= 300) fail(`answered ${res.status}`);
+        },
+        onFailure: (reason) => fail(reason),
+      })
+      .then(
+        (sent) => (sent ? undefined : fail("no next hop")),
+        (err: unknown) => fail(String(describeError(err))),
+      );
+  }
+}
+
+/** A NOTIFY in the subscription's dialog (RFC 6665 4.2.2, RFC 3261 12.2.1.1). */
+function notifyRequest(d: NotifyDialog, pkg: string, n: FirstNotify): SipRequest {
+  const req = new SipRequest("NOTIFY", d.remoteTarget, [], Buffer.alloc(0));
+  for (const r of d.routeSet) req.append("route", r);
+  req.append("max-forwards", "70");
+  req.append("from", `${d.localUri};tag=${d.localTag}`);
+  req.append("to", `${d.remoteUri};tag=${d.remoteTag}`);
+  req.append("call-id", d.callId);
+  req.append("cseq", `${n.cseq} NOTIFY`);
+  req.append("contact", d.contact);
+  req.append("event", `${pkg}${d.eventId !== undefined ? `;id=${d.eventId}` : ""}`);
+  req.append("subscription-state", n.state);
+  if (n.body !== undefined && n.contentType !== undefined) {
+    req.append("content-type", n.contentType);
+    req.body = Buffer.from(n.body);
+  }
+  return req;
+}
+
+/** Where a NOTIFY goes: the watcher's flow, through the member that holds it. */
+function notifyTarget(d: NotifyDialog, expiresAt: number): UacTarget {
+  return { uri: d.remoteTarget, contact: d.remoteTarget, flowId: d.reach.flowId, transport: d.reach.transport, source: d.reach.source, regId: undefined, edge: d.reach.edge, expires: expiresAt + 60_000, path: [] };
 }
 
 function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } } }, payload: unknown): T {

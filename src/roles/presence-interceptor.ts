@@ -19,13 +19,16 @@
  */
 import { describeError, type Logger } from "../base/index.js";
 import { aorOf, canonicalHost, LocationUnavailableError, LOCATION_RETRY_AFTER_S, parseNameAddr, parseUri, newTag, type Forward, type ForwardHandler, type Interceptor, type ProxyRequest, type TransportName } from "../sip/index.js";
-import type { PublishCall, PublishReply, SubscribeCall, SubscribeReply } from "./presence-wire.js";
+import type { FirstNotify, PublishCall, PublishReply, SubscribeCall, SubscribeReply } from "./presence-wire.js";
+import type { NotifyDialog } from "../presence/index.js";
 
 /** What the interceptor needs of the presence agent. */
 export interface PresenceRouter {
   readonly packages: readonly string[];
   routeSubscribe(call: SubscribeCall): Promise<SubscribeReply>;
   routePublish(call: PublishCall): Promise<PublishReply>;
+  /** Send the immediate NOTIFY another holder answered for this edge. */
+  sendFirstNotify(dialog: NotifyDialog, pkg: string, n: FirstNotify, expiresAt: number): void;
 }
 
 export interface PresenceInterceptorOptions {
@@ -146,10 +149,14 @@ export class PresenceInterceptor implements Interceptor {
       },
     };
     const answer = await this.opts.router.routeSubscribe(call);
+    this.opts.logger.debug({ presentity, watcher, event: event.pkg, initial: call.initial, status: answer.status }, "SUBSCRIBE answered");
     if (answer.status === 200) {
       // Our To tag (RFC 6665 4.1.2.1: the dialog's), then the answer built from the request.
       if (existingTag === undefined) r.set("to", `${r.get("to") ?? ""};tag=${toTag}`);
-      return this.reply(req, handler, 200, "OK", [["Expires", String(answer.expires ?? 0)], ["Contact", ours], events]);
+      this.reply(req, handler, 200, "OK", [["Expires", String(answer.expires ?? 0)], ["Contact", ours], events]);
+      // Handled by another holder: its immediate NOTIFY leaves from here, after the 200.
+      if (answer.notify) this.opts.router.sendFirstNotify(call.dialog, call.event, answer.notify, Date.now() + (answer.expires ?? 0) * 1000);
+      return;
     }
     if (answer.status === 423) return this.reply(req, handler, 423, "Interval Too Brief", [["Min-Expires", String(answer.minExpires ?? 0)]]);
     if (answer.status === 489) return this.reply(req, handler, 489, "Bad Event", [events]);
@@ -178,6 +185,7 @@ export class PresenceInterceptor implements Interceptor {
       ...(contentType !== undefined ? { contentType } : {}),
     };
     const answer = await this.opts.router.routePublish(call);
+    this.opts.logger.debug({ presentity, status: answer.status, etag: ifMatch !== undefined }, "PUBLISH answered");
     if (answer.status === 200) return this.reply(req, handler, 200, "OK", [["SIP-ETag", answer.etag ?? ""], ["Expires", String(answer.expires ?? 0)], events]);
     if (answer.status === 423) return this.reply(req, handler, 423, "Interval Too Brief", [["Min-Expires", String(answer.minExpires ?? 0)]]);
     const reasons: Record<number, string> = { 400: "Bad Request", 403: "Forbidden", 412: "Conditional Request Failed", 413: "Request Entity Too Large", 415: "Unsupported Media Type" };

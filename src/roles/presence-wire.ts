@@ -54,8 +54,14 @@ export const subscribeCall = z
   .strict();
 export type SubscribeCall = z.infer<typeof subscribeCall>;
 
+/** The immediate NOTIFY of a subscription handled for another node: that edge sends it after its 200 (RFC 6665 4.2.1.2). */
+export const firstNotify = z
+  .object({ cseq: z.number().int().nonnegative(), state: z.string().max(128), contentType: z.string().max(128).optional(), body: z.string().max(1 << 20).optional() })
+  .strict();
+export type FirstNotify = z.infer<typeof firstNotify>;
+
 export const subscribeReply = z
-  .object({ status: z.number().int().min(200).max(699), reason: z.string().max(256).optional(), expires: z.number().int().nonnegative().optional(), minExpires: z.number().int().nonnegative().optional() })
+  .object({ status: z.number().int().min(200).max(699), reason: z.string().max(256).optional(), expires: z.number().int().nonnegative().optional(), minExpires: z.number().int().nonnegative().optional(), notify: firstNotify.optional() })
   .strict();
 export type SubscribeReply = z.infer<typeof subscribeReply>;
 

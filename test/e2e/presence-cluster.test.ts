@@ -56,17 +56,21 @@ describe("presence on the sip_proxy ring", () => {
     uas.push(watcher, publisher);
     await Promise.all([watcher.start(), publisher.start()]);
 
+    const base = Date.now();
+    await waitFor(() => ids.every((id) => stat(id, "presenceSubscriptions", base) !== undefined), { timeoutMs: 5000, message: "statistics of every node" });
+    const before = Object.fromEntries(ids.map((id) => [id, stat(id, "presenceSubscriptions", base)!]));
     const sub = await watcher.subscribe(`${user}@${DOMAIN}`, { expires: 600 });
     assert.equal(sub.status, 200, sub.reason);
     await watcher.waitNotify((n) => n.state.startsWith("active"), "the first NOTIFY");
     const t0 = Date.now();
     // Held by node1 and replicated to node2; node3 (the edge) holds nothing.
-    await waitFor(() => stat("node1", "presenceSubscriptions", t0) === 1 && stat("node2", "presenceSubscriptions", t0) === 1 && stat("node3", "presenceSubscriptions", t0) === 0, { timeoutMs: 10_000, message: "the subscription on node1 and node2 only" });
+    const added = (id: string, since: number) => (stat(id, "presenceSubscriptions", since) ?? NaN) - before[id]!;
+    await waitFor(() => added("node1", t0) === 1 && added("node2", t0) === 1 && added("node3", t0) === 0, { timeoutMs: 10_000, message: "the subscription on node1 and node2 only" });
 
     const p1 = await publisher.publish(pidf(`sip:${user}@${DOMAIN}`, "open", "before the crash"));
     assert.equal(p1.status, 200, p1.reason);
     const n1 = await watcher.waitNotify((n) => n.body.includes("before the crash"), "the NOTIFY of the first PUBLISH");
-    await waitFor(() => stat("node2", "presenceSubscriptions", Date.now() - 400) === 1, { timeoutMs: 5000, message: "the replica up to date" });
+    await waitFor(() => added("node2", Date.now() - 400) === 1, { timeoutMs: 5000, message: "the replica up to date" });
 
     await lab.proc("node1").stop("SIGKILL", 1000);
     // The next PUBLISH (modifying the same publication) reaches the watcher from the replica, in the same dialog.
@@ -82,7 +86,10 @@ describe("presence on the sip_proxy ring", () => {
     // node1 leaves the membership: the state moves with the ring (node3 becomes the second holder).
     await waitFor(() => lab.memberIds().join() === "node2,node3", { timeoutMs: 30_000, message: "node1 gone" });
     const t1 = Date.now();
-    await waitFor(() => stat("node2", "presenceSubscriptions", t1) === 1 && stat("node3", "presenceSubscriptions", t1) === 1, { timeoutMs: 15_000, message: "the subscription on node2 and node3" });
+    // Every subscription (each was on two holders before, the watcher's is one more) is now on both nodes left.
+    const total = (since: number) => ["node2", "node3"].reduce((n, id) => n + (stat(id, "presenceSubscriptions", since) ?? NaN), 0);
+    const want = Object.values(before).reduce((a, b) => a + b, 0) + 2;
+    await waitFor(() => total(t1) === want, { timeoutMs: 15_000, message: `${want} subscriptions on node2 and node3` });
     const p3 = await publisher.publish(pidf(`sip:${user}@${DOMAIN}`, "closed", "ring changed"), { ifMatch: p2.get("sip-etag")! });
     assert.equal(p3.status, 200, p3.reason);
     await watcher.waitNotify((n) => n.body.includes("ring changed"), "the NOTIFY after the ring change");
