@@ -111,26 +111,26 @@ export class PresenceUa {
     throw new Error("unreachable");
   }
 
-  private async exchange(data: Buffer, branch: string, retransmit: boolean): Promise<SipResponse> {
-    let got: SipResponse | undefined;
-    this.waiting.set(branch, (r) => (got = r));
-    const send = () => this.sock.send(data, this.server.port, this.server.host);
-    send();
-    let last = Date.now();
-    try {
-      return await waitFor(
-        () => {
-          if (!got && retransmit && Date.now() - last > 500) {
-            send();
-            last = Date.now();
-          }
-          return got;
-        },
-        { timeoutMs: 8000, message: "a final response" },
-      );
-    } finally {
-      this.waiting.delete(branch);
-    }
+  /** Send and wait for the final response (retransmitted every 500 ms over UDP), at most 8 s. */
+  private exchange(data: Buffer, branch: string, retransmit: boolean): Promise<SipResponse> {
+    return new Promise((resolve, reject) => {
+      const send = () => this.sock.send(data, this.server.port, this.server.host);
+      const again = retransmit ? setInterval(send, 500) : undefined;
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error("timed out after 8000 ms waiting for a final response"));
+      }, 8000);
+      const done = () => {
+        clearInterval(again);
+        clearTimeout(timer);
+        this.waiting.delete(branch);
+      };
+      this.waiting.set(branch, (r) => {
+        done();
+        resolve(r);
+      });
+      send();
+    });
   }
 
   /** An initial SUBSCRIBE; on 200 the dialog is kept. */
