@@ -25,8 +25,7 @@ import type { ControlLink } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
 import { PresenceNotifier, PresRules, PRESENCE_PACKAGES, subscriptionStateHeader, type Handling, type NotifyDialog, type Notification, type PresenceLimits, type PresentityEntry } from "../presence/index.js";
 import { SipRequest, type Originator, type UacTarget } from "../sip/index.js";
-import { parseAnswer, type DistributedLocation } from "./sip-location.js";
-import { HANDOFF_BATCH } from "./sip-location.js";
+import { HANDOFF_BATCH, parseAnswer, planHandOver, pushBatches, type DistributedLocation } from "./sip-location.js";
 import {
   PRESENCE_PUBLISH,
   PRESENCE_REPLICATE,
@@ -288,36 +287,19 @@ export class PresenceAgent {
   private async handOver(previous: RoleMap | undefined, map: RoleMap): Promise<void> {
     const c = this.opts.cluster;
     if (!c) return;
-    const batches = new Map<string, string[]>();
-    const leaving: string[] = [];
-    for (const aor of this.notifier.presentities()) {
-      const next = c.location.holders(aor, map);
-      const before = previous ? c.location.holders(aor, previous) : [];
-      for (const id of next) {
-        if (id === c.self || before.includes(id)) continue;
-        let b = batches.get(id);
-        if (!b) batches.set(id, (b = []));
-        b.push(aor);
-      }
-      if (next.length > 0 && !next.includes(c.self)) leaving.push(aor);
-    }
-    const failed = new Set<string>();
-    await Promise.all(
-      [...batches].map(async ([id, aors]) => {
-        for (let i = 0; i < aors.length; i += HANDOFF_BATCH) {
-          const slice = aors.slice(i, i + HANDOFF_BATCH);
-          try {
-            await c.control.call(id, PRESENCE_REPLICATE, { entries: slice.map((a) => this.entry(a)) }, 10_000);
-            this.stats.handedOver += slice.length;
-          } catch (err) {
-            this.log.warn({ to: id, presentities: slice.length, err: describeError(err) }, "presence hand-over failed, will retry");
-            for (const a of slice) failed.add(a);
-            let set = this.owed.get(id);
-            if (!set) this.owed.set(id, (set = new Set()));
-            for (const a of slice) set.add(a);
-          }
-        }
-      }),
+    const { batches, leaving } = planHandOver(this.notifier.presentities(), c.self, (aor) => c.location.holders(aor, map), (aor) => (previous ? c.location.holders(aor, previous) : []));
+    const failed = await pushBatches(
+      batches,
+      async (id, slice) => {
+        await c.control.call(id, PRESENCE_REPLICATE, { entries: slice.map((a) => this.entry(a)) }, 10_000);
+        this.stats.handedOver += slice.length;
+      },
+      (id, slice, err) => {
+        this.log.warn({ to: id, presentities: slice.length, err: describeError(err) }, "presence hand-over failed, will retry");
+        let set = this.owed.get(id);
+        if (!set) this.owed.set(id, (set = new Set()));
+        for (const a of slice) set.add(a);
+      },
     );
     for (const aor of leaving) {
       if (failed.has(aor) || c.location.holders(aor).includes(c.self)) continue;
