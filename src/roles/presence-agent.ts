@@ -23,9 +23,9 @@
 import { describeError, type Clock, type Logger } from "../base/index.js";
 import type { ControlLink } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
-import { PresenceNotifier, PresRules, PRESENCE_PACKAGES, subscriptionStateHeader, type Handling, type NotifyDialog, type Notification, type PresenceLimits, type PresentityEntry } from "../presence/index.js";
+import { DEFAULT_PRESENCE_LIMITS, PresenceNotifier, PresRules, PRESENCE_PACKAGES, subscriptionStateHeader, type Handling, type NotifyDialog, type Notification, type PresenceLimits, type PresentityEntry } from "../presence/index.js";
 import { SipRequest, type Originator, type UacTarget } from "../sip/index.js";
-import { HANDOFF_BATCH, parseAnswer, planHandOver, pushBatches, type DistributedLocation } from "./sip-location.js";
+import { HANDOFF_BATCH, MAX_CLOCK_SKEW_MS, parseAnswer, planHandOver, pushBatches, type DistributedLocation } from "./sip-location.js";
 import {
   PRESENCE_PUBLISH,
   PRESENCE_REPLICATE,
@@ -80,6 +80,7 @@ export class PresenceAgent {
   readonly notifier: PresenceNotifier;
   readonly stats: PresenceStats = { subscribes: 0, publishes: 0, notifies: 0, notifyFailures: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0 };
   private readonly log: Logger;
+  private readonly limits: PresenceLimits;
   private readonly rules = new Map<string, PresRules | null>();
   private readonly versions = new Map<string, number>();
   private readonly outboxes = new Map<string, Outbox>();
@@ -90,6 +91,7 @@ export class PresenceAgent {
 
   constructor(private readonly opts: PresenceAgentOptions) {
     this.log = opts.logger;
+    this.limits = { ...DEFAULT_PRESENCE_LIMITS, ...opts.limits };
     this.notifier = new PresenceNotifier({ rules: (aor) => this.rules.get(aor) ?? undefined, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.withoutRules ? { withoutRules: opts.withoutRules } : {}) });
     const c = opts.cluster;
     if (!c) return;
@@ -115,7 +117,7 @@ export class PresenceAgent {
           refused++;
           continue;
         }
-        this.accept(e);
+        this.accept(clampEntry(e, opts.clock.wallNow(), this.limits));
       }
       if (refused > 0) this.log.warn({ from, refused }, "presence.replicate: entries of presentities the sender or this node does not hold were ignored");
       return { ok: true };
@@ -368,7 +370,8 @@ export class PresenceAgent {
   }
 
   /** Send the immediate NOTIFY a holder answered for this edge (after the 200 went); a failure is only logged. */
-  sendFirstNotify(dialog: NotifyDialog, pkg: string, n: FirstNotify, expiresAt: number): void {
+  sendFirstNotify(dialog: NotifyDialog, pkg: string, n: FirstNotify, expiresSec: number): void {
+    const expiresAt = this.opts.clock.wallNow() + expiresSec * 1000;
     this.stats.notifies++;
     const fail = (why: string) => {
       this.stats.notifyFailures++;
@@ -386,6 +389,22 @@ export class PresenceAgent {
         (err: unknown) => fail(String(describeError(err))),
       );
   }
+}
+
+/**
+ * Another holder's entry, bounded: its version at most {@link MAX_CLOCK_SKEW_MS}
+ * ahead of our clock, expiries no later than the longest grant plus that
+ * skew (a far-future value would pin the state and stop replication).
+ */
+function clampEntry(e: ReplicatedPresentity, now: number, l: PresenceLimits): ReplicatedPresentity {
+  const subs = now + l.maxSubscribeExpires * 1000 + MAX_CLOCK_SKEW_MS;
+  const pubs = now + l.maxPublishExpires * 1000 + MAX_CLOCK_SKEW_MS;
+  return {
+    ...e,
+    version: Math.min(e.version, now + MAX_CLOCK_SKEW_MS),
+    publications: e.publications.map((p) => ({ ...p, expiresAt: Math.min(p.expiresAt, pubs) })),
+    subscriptions: e.subscriptions.map((r) => ({ ...r, expiresAt: Math.min(r.expiresAt, subs) })),
+  };
 }
 
 /** A NOTIFY in the subscription's dialog (RFC 6665 4.2.2, RFC 3261 12.2.1.1). */

@@ -28,7 +28,7 @@ export interface PresenceRouter {
   routeSubscribe(call: SubscribeCall): Promise<SubscribeReply>;
   routePublish(call: PublishCall): Promise<PublishReply>;
   /** Send the immediate NOTIFY another holder answered for this edge. */
-  sendFirstNotify(dialog: NotifyDialog, pkg: string, n: FirstNotify, expiresAt: number): void;
+  sendFirstNotify(dialog: NotifyDialog, pkg: string, n: FirstNotify, expiresSec: number): void;
 }
 
 export interface PresenceInterceptorOptions {
@@ -155,7 +155,7 @@ export class PresenceInterceptor implements Interceptor {
       if (existingTag === undefined) r.set("to", `${r.get("to") ?? ""};tag=${toTag}`);
       this.reply(req, handler, 200, "OK", [["Expires", String(answer.expires ?? 0)], ["Contact", ours], events]);
       // Handled by another holder: its immediate NOTIFY leaves from here, after the 200.
-      if (answer.notify) this.opts.router.sendFirstNotify(call.dialog, call.event, answer.notify, Date.now() + (answer.expires ?? 0) * 1000);
+      if (answer.notify) this.opts.router.sendFirstNotify(call.dialog, call.event, answer.notify, answer.expires ?? 0);
       return;
     }
     if (answer.status === 423) return this.reply(req, handler, 423, "Interval Too Brief", [["Min-Expires", String(answer.minExpires ?? 0)]]);
