@@ -380,6 +380,7 @@ export class PresenceAgent {
     this.opts.uac
       .send(notifyRequest(dialog, pkg, n), notifyTarget(dialog, expiresAt), {
         onResponse: (res) => {
+          if (res.status >= 200) this.log.debug({ callId: dialog.callId, cseq: n.cseq, status: res.status }, "immediate NOTIFY answered");
           if (res.status >= 300) fail(`answered ${res.status}`);
         },
         onFailure: (reason) => fail(reason),
