@@ -24,6 +24,7 @@ const MODULES: ReadonlyArray<{ name: string; path: string; onRequest?: boolean }
   { name: "dns", path: "./dns.js" },
   { name: "provisioning", path: "./provisioning.js" },
   { name: "media", path: "./media.js" },
+  { name: "presence", path: "./presence.js" },
   { name: "scale", path: "./scale.js", onRequest: true },
 ];
 

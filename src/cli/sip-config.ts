@@ -7,7 +7,8 @@ import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import type { Command } from "commander";
 import { canonicalHost, DEFAULT_CONNECTION_LIMITS, DEFAULT_MAX_CONTACTS, DEFAULT_MESSAGE_LIMITS, MemoryCredentialStore, parseListenSpec, type ConnectionLimits, type ListenSpec, type MessageLimits } from "../sip/index.js";
-import { ConfigError, num } from "./config.js";
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_WATCHER, DEFAULT_MAX_WATCHERS, type Handling, type PresenceLimits } from "../presence/index.js";
+import { bool, ConfigError, num } from "./config.js";
 
 const usersSchema = z.object({
   users: z.array(
@@ -84,4 +85,31 @@ export function sipLimits(cfg: SipLimitsConfig): { connectionLimits: ConnectionL
     messageLimits: { maxHeaders: cfg.maxHeaders, maxVia: cfg.maxVia, maxRoute: cfg.maxRoute, maxRecordRoute: cfg.maxRoute, maxPath: cfg.maxRoute },
     maxContacts: cfg.maxContacts,
   };
+}
+
+/** The presence agent's settings (`thor node` sip_proxy, `thor sip`). */
+export const presenceShape = {
+  /** Answer SUBSCRIBE/PUBLISH for presence; off leaves them to the proxy like any request. */
+  presence: bool().default(true),
+  /** Handling of watchers of a presentity without a pres-rules document (RFC 5025 sub-handling). */
+  presenceWithoutRules: z.enum(["block", "confirm", "polite-block", "allow"]).default("confirm"),
+  /** Watchers per presentity, subscriptions per watcher. */
+  presenceMaxWatchers: num().int().min(1).max(100_000).default(DEFAULT_MAX_WATCHERS),
+  presenceMaxSubscriptions: num().int().min(1).max(100_000).default(DEFAULT_MAX_SUBSCRIPTIONS_PER_WATCHER),
+};
+
+type PresenceConfig = { presence: boolean; presenceWithoutRules: Handling; presenceMaxWatchers: number; presenceMaxSubscriptions: number };
+
+/** Add the presence flags to a command. */
+export function presenceFlags(cmd: Command): Command {
+  return cmd
+    .option("--presence [bool]", "answer SUBSCRIBE/PUBLISH for presence (default true)")
+    .option("--presence-without-rules <handling>", "watchers of a presentity without pres-rules: block, confirm, polite-block or allow (default confirm)")
+    .option("--presence-max-watchers <n>", `watchers per presentity (default ${DEFAULT_MAX_WATCHERS})`)
+    .option("--presence-max-subscriptions <n>", `subscriptions one watcher may hold (default ${DEFAULT_MAX_SUBSCRIPTIONS_PER_WATCHER})`);
+}
+
+/** The presence settings as the SIP proxy role takes them (false: off). */
+export function presenceSettings(cfg: PresenceConfig): false | { withoutRules: Handling; limits: Partial<PresenceLimits> } {
+  return cfg.presence ? { withoutRules: cfg.presenceWithoutRules, limits: { maxWatchers: cfg.presenceMaxWatchers, maxSubscriptionsPerWatcher: cfg.presenceMaxSubscriptions } } : false;
 }

@@ -7,7 +7,7 @@
  * Imports only base/.
  */
 export { PresenceNotifier, type PresenceNotifierOptions, type Notification, type PresentityEntry, type SubscribeRequest, type SubscribeAnswer } from "./notifier.js";
-export { Subscription, subscriptionStateHeader, grantExpires, type SubscriptionRecord, type SubscriptionState, type TerminationReason, type Handling, type NotifyAction, type SubscribeOutcome } from "./subscription.js";
+export { Subscription, subscriptionStateHeader, grantExpires, type SubscriptionRecord, type NotifyDialog, type SubscriptionState, type TerminationReason, type Handling, type NotifyAction, type SubscribeOutcome } from "./subscription.js";
 export { PublicationStore, type Publication, type PublicationEntry, type PublishRequest, type PublishOutcome } from "./publication.js";
 export { composePidf, offlinePidf, checkPidf, PIDF_NS } from "./pidf.js";
 export { PresRules, identityOf, CP_NS, PR_NS, type WatcherContext } from "./pres-rules.js";

@@ -19,7 +19,7 @@ import { DEFAULT_PRESENCE_LIMITS, PRESENCE_PACKAGES, type PresenceLimits, type P
 import type { PresRules, WatcherContext } from "./pres-rules.js";
 import { identityOf } from "./pres-rules.js";
 import { PublicationStore, type Publication, type PublishOutcome, type PublishRequest } from "./publication.js";
-import { grantExpires, Subscription, type Handling, type NotifyAction, type SubscribeOutcome, type SubscriptionRecord } from "./subscription.js";
+import { grantExpires, Subscription, type Handling, type NotifyAction, type NotifyDialog, type SubscribeOutcome, type SubscriptionRecord } from "./subscription.js";
 import { watcherInfoDocument } from "./winfo.js";
 
 /** One NOTIFY to send. */
@@ -47,6 +47,8 @@ export interface SubscribeRequest {
   /** The watcher's authenticated identity, `sip:user@domain`. */
   watcher: string;
   expires?: number;
+  /** The subscription's dialog (SIP), kept and replicated with it. */
+  dialog?: NotifyDialog;
 }
 
 export interface PresenceNotifierOptions {
@@ -90,7 +92,7 @@ export class PresenceNotifier {
   subscribe(req: SubscribeRequest, now: number): { answer: SubscribeAnswer; notifications: Notification[] } {
     if (!(PRESENCE_PACKAGES as readonly string[]).includes(req.event)) return { answer: { status: 489, reason: `event package "${req.event}" is not served (Allow-Events: ${PRESENCE_PACKAGES.join(", ")})` }, notifications: [] };
     const existing = this.subs.get(req.id);
-    if (existing) return this.refresh(req.id, req.expires, now);
+    if (existing) return this.refresh(req.id, req.expires, now, req.dialog);
     const granted = grantExpires(req.expires, this.limits);
     if (typeof granted === "object") return { answer: { status: 423, minExpires: granted.tooBrief }, notifications: [] };
     const pkg = req.event as PresencePackage;
@@ -100,7 +102,7 @@ export class PresenceNotifier {
     if (mine >= this.limits.maxSubscriptionsPerWatcher) return { answer: { status: 403, reason: `a watcher holds at most ${this.limits.maxSubscriptionsPerWatcher} subscriptions` }, notifications: [] };
     // RFC 3857 5.1.1: the watchers of a presentity are its owner's business.
     const handling: Handling = pkg === "presence.winfo" ? (identityOf(req.watcher) === req.presentity ? "allow" : "block") : this.authorize(req.presentity, req.watcher, now);
-    const { sub, outcome } = Subscription.open({ id: req.id, package: pkg, presentity: req.presentity, watcher: req.watcher, expires: granted, handling, now });
+    const { sub, outcome } = Subscription.open({ id: req.id, package: pkg, presentity: req.presentity, watcher: req.watcher, expires: granted, handling, now, ...(req.dialog ? { dialog: req.dialog } : {}) });
     if (outcome.status !== 200 && outcome.status !== 202) return { answer: outcome, notifications: [] };
     this.keep(sub);
     const notifications = [this.notification(sub, outcome.notify, now)];
@@ -111,12 +113,12 @@ export class PresenceNotifier {
   }
 
   /** A refreshing SUBSCRIBE, or one with Expires: 0 (unsubscribe). */
-  refresh(id: string, expires: number | undefined, now: number): { answer: SubscribeAnswer; notifications: Notification[] } {
+  refresh(id: string, expires: number | undefined, now: number, dialog?: Pick<NotifyDialog, "reach" | "remoteTarget">): { answer: SubscribeAnswer; notifications: Notification[] } {
     const sub = this.subs.get(id);
     if (!sub) return { answer: { status: 481, reason: "no such subscription" }, notifications: [] };
     const granted = grantExpires(expires, this.limits);
     if (typeof granted === "object") return { answer: { status: 423, minExpires: granted.tooBrief }, notifications: [] };
-    const answer = sub.refresh(granted, now);
+    const answer = sub.refresh(granted, now, dialog?.reach, dialog?.remoteTarget);
     this.bump(sub.record.presentity);
     if (answer.status !== 200 && answer.status !== 202) return { answer, notifications: [] };
     const notifications = [this.notification(sub, answer.notify, now)];
@@ -178,11 +180,45 @@ export class PresenceNotifier {
   /** Adopt a replicated state when newer (a replica taking over continues the NOTIFY sequence). */
   apply(e: PresentityEntry): boolean {
     if (e.version <= this.version(e.aor)) return false;
+    this.replace(e);
+    return true;
+  }
+
+  /** Adopt a presentity's state whatever its version (the caller orders the versions, e.g. by wall clock). */
+  replace(e: PresentityEntry): void {
     for (const s of [...this.watchersOf(e.aor)]) this.forget(s);
     this.publications.apply({ aor: e.aor, version: e.version, publications: e.publications });
     for (const r of e.subscriptions) this.keep(Subscription.restore(r));
     this.versions.set(e.aor, e.version - this.publications.version(e.aor));
-    return true;
+  }
+
+  /** Forget a presentity (handed over to other holders). */
+  drop(aor: string): void {
+    for (const s of [...this.watchersOf(aor)]) this.forget(s);
+    this.byPresentity.delete(aor);
+    this.publications.drop(aor);
+    this.versions.delete(aor);
+    this.composed.delete(aor);
+  }
+
+  /** The presentities with state here (subscriptions or publications). */
+  presentities(): string[] {
+    return [...new Set([...[...this.byPresentity].filter(([, ids]) => ids.size > 0).map(([a]) => a), ...this.publications.aors()])];
+  }
+
+  /** A subscription by id. */
+  subscription(id: string): Readonly<SubscriptionRecord> | undefined {
+    return this.subs.get(id)?.record;
+  }
+
+  /** End a subscription from the notifier's side (its NOTIFY got 481, the watcher is gone): no NOTIFY. */
+  end(id: string, now: number): Notification[] {
+    const sub = this.subs.get(id);
+    if (!sub) return [];
+    sub.terminate("deactivated", now);
+    this.forget(sub);
+    this.bump(sub.record.presentity);
+    return sub.record.package === "presence" ? this.winfoChanged(sub.record.presentity, now) : [];
   }
 
   get subscriptionCount(): number {

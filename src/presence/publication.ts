@@ -108,6 +108,16 @@ export class PublicationStore {
     return changed;
   }
 
+  /** Forget a presentity's publications (handed over). */
+  drop(aor: string): void {
+    this.byAor.delete(aor);
+  }
+
+  /** The presentities with publications. */
+  aors(): string[] {
+    return [...this.byAor].filter(([, s]) => s.pubs.size > 0).map(([a]) => a);
+  }
+
   /** A presentity's state for replication. */
   entry(aor: string): PublicationEntry {
     const slot = this.byAor.get(aor);

@@ -34,6 +34,33 @@ export interface NotifyAction {
   neutral: boolean;
 }
 
+/**
+ * The notifier's side of the subscription's dialog (RFC 6665 4.1.2.1,
+ * RFC 3261 12.1.1): what its NOTIFYs carry and where they go. Plain data,
+ * replicated with the subscription so a replica continues the dialog.
+ */
+export interface NotifyDialog {
+  callId: string;
+  /** Our tag: the To tag of our answer, the From tag of our NOTIFYs. */
+  localTag: string;
+  /** The watcher's tag (From tag of its SUBSCRIBE). */
+  remoteTag: string;
+  /** From of our NOTIFYs: the SUBSCRIBE's To, without tag. */
+  localUri: string;
+  /** To of our NOTIFYs: the SUBSCRIBE's From, without tag. */
+  remoteUri: string;
+  /** The watcher's Contact URI: the Request-URI of our NOTIFYs. */
+  remoteTarget: string;
+  /** The SUBSCRIBE's Record-Route entries, in order (our Route set). */
+  routeSet: string[];
+  /** The Event header's `id` parameter. */
+  eventId?: string;
+  /** Our Contact (where the watcher's in-dialog requests come back). */
+  contact: string;
+  /** How the watcher is reached: the flow its SUBSCRIBE came on, and the member holding that flow. */
+  reach: { flowId: string; transport: string; source: { address: string; port: number }; edge?: string };
+}
+
 /** The serializable state of a subscription, for replication. */
 export interface SubscriptionRecord {
   id: string;
@@ -49,6 +76,8 @@ export interface SubscriptionRecord {
   reason?: TerminationReason;
   /** NOTIFY CSeq-like counter: a replica continues the sequence. */
   notifies: number;
+  /** The dialog, when the subscription came over SIP. */
+  dialog?: NotifyDialog;
 }
 
 export type SubscribeOutcome =
@@ -82,8 +111,8 @@ export class Subscription {
    * RFC 6665 4.2.1.2: the notifier sends a NOTIFY at once, even for a
    * fetch (Expires: 0), which ends the subscription ("timeout").
    */
-  static open(init: { id: string; package: PresencePackage; presentity: string; watcher: string; expires: number; handling: Handling; now: number }): { sub: Subscription; outcome: SubscribeOutcome } {
-    const sub = new Subscription({ id: init.id, package: init.package, presentity: init.presentity, watcher: init.watcher, state: "pending", handling: init.handling, expiresAt: init.now + init.expires * 1000, notifies: 0 });
+  static open(init: { id: string; package: PresencePackage; presentity: string; watcher: string; expires: number; handling: Handling; now: number; dialog?: NotifyDialog }): { sub: Subscription; outcome: SubscribeOutcome } {
+    const sub = new Subscription({ id: init.id, package: init.package, presentity: init.presentity, watcher: init.watcher, state: "pending", handling: init.handling, expiresAt: init.now + init.expires * 1000, notifies: 0, ...(init.dialog ? { dialog: init.dialog } : {}) });
     // RFC 5025 3.2.1: block rejects the subscription (403); the others accept it.
     if (init.handling === "block") {
       sub.rec.state = "terminated";
@@ -113,8 +142,10 @@ export class Subscription {
    * ends it (with a final NOTIFY, reason timeout). A terminated
    * subscription cannot be refreshed: 481 is the dialog layer's answer.
    */
-  refresh(expires: number, now: number): SubscribeOutcome | { status: 481; reason: string } {
+  refresh(expires: number, now: number, reach?: NotifyDialog["reach"], remoteTarget?: string): SubscribeOutcome | { status: 481; reason: string } {
     if (this.rec.state === "terminated") return { status: 481, reason: "the subscription has ended" };
+    // RFC 6665 4.1.2.1 / RFC 3261 12.2.2: a refresh may change the remote target (and the watcher's flow).
+    if (this.rec.dialog && (reach || remoteTarget)) this.rec.dialog = { ...this.rec.dialog, ...(reach ? { reach } : {}), ...(remoteTarget ? { remoteTarget } : {}) };
     if (expires === 0) return { status: 200, expires: 0, notify: this.terminate("timeout", now) };
     this.rec.expiresAt = now + expires * 1000;
     return { status: 200, expires, notify: this.notifyAction(now) };

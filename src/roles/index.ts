@@ -14,3 +14,6 @@ export { XcapNoticeError } from "./errors.js";
 export { MediaRelayRole } from "./media-relay.js";
 export { MediaDispatcher, DEFAULT_NAT_POLICY, DEFAULT_RELAY_TIMEOUT_MS, DEFAULT_RELAY_PENALTY_MS, DEFAULT_MAX_CALLS, type NatPolicy, type MediaDispatcherOptions, type DispatcherStats } from "./media-dispatcher.js";
 export { readSdp, rewriteSdp, isPrivateAddress, MAX_SDP_BYTES, MAX_SDP_STREAMS, type SdpRead } from "./media-sdp.js";
+export { presenceFeature, presenceStatistics, type PresenceFeature, type PresenceFeatureOptions } from "./presence-feature.js";
+export { PresenceAgent, MAX_CACHED_RULES, type PresenceAgentOptions, type PresenceStats } from "./presence-agent.js";
+export { PresenceInterceptor, type PresenceInterceptorOptions, type PresenceRouter } from "./presence-interceptor.js";

@@ -396,35 +396,18 @@ export class DistributedLocation implements LocationService {
 
   private async handOver(previous: RoleMap | undefined, map: RoleMap): Promise<void> {
     const now = this.opts.clock.wallNow();
-    const batches = new Map<string, string[]>();
-    const leaving: string[] = [];
-    for (const [aor] of this.store.entries(now)) {
-      const next = this.holders(aor, map);
-      const before = previous ? this.holders(aor, previous) : [];
-      for (const id of next) {
-        if (id === this.opts.self || before.includes(id)) continue;
-        let b = batches.get(id);
-        if (!b) batches.set(id, (b = []));
-        b.push(aor);
-      }
-      if (next.length > 0 && !next.includes(this.opts.self)) leaving.push(aor);
-    }
+    const { batches, leaving } = planHandOver([...this.store.entries(now)].map(([aor]) => aor), this.opts.self, (aor) => this.holders(aor, map), (aor) => (previous ? this.holders(aor, previous) : []));
     if (batches.size === 0 && leaving.length === 0) return;
-    const failed = new Set<string>();
-    await Promise.all(
-      [...batches].map(async ([id, aors]) => {
-        for (let i = 0; i < aors.length; i += HANDOFF_BATCH) {
-          const slice = aors.slice(i, i + HANDOFF_BATCH);
-          try {
-            await this.opts.control.call(id, "sip.replicate", { entries: slice.map((a) => this.entry(a)) }, 10_000);
-            this.stats.handedOver += slice.length;
-          } catch (err) {
-            this.log.warn({ to: id, aors: slice.length, err: describeError(err) }, "hand-over to a new holder failed, will retry");
-            for (const a of slice) failed.add(a);
-            this.owe(id, slice);
-          }
-        }
-      }),
+    const failed = await pushBatches(
+      batches,
+      async (id, slice) => {
+        await this.opts.control.call(id, "sip.replicate", { entries: slice.map((a) => this.entry(a)) }, 10_000);
+        this.stats.handedOver += slice.length;
+      },
+      (id, slice, err) => {
+        this.log.warn({ to: id, aors: slice.length, err: describeError(err) }, "hand-over to a new holder failed, will retry");
+        this.owe(id, slice);
+      },
     );
     let dropped = 0;
     for (const aor of leaving) {
@@ -445,6 +428,46 @@ export class DistributedLocation implements LocationService {
     this.stopped = true;
     if (this.retryTimer) this.opts.clock.clearTimeout(this.retryTimer);
   }
+}
+
+/**
+ * After a membership change: which keys (AORs) each member that newly
+ * holds them must receive from us, and which keys we no longer hold.
+ */
+export function planHandOver(keys: Iterable<string>, self: string, next: (key: string) => string[], before: (key: string) => string[]): { batches: Map<string, string[]>; leaving: string[] } {
+  const batches = new Map<string, string[]>();
+  const leaving: string[] = [];
+  for (const key of keys) {
+    const now = next(key);
+    const then = before(key);
+    for (const id of now) {
+      if (id === self || then.includes(id)) continue;
+      let b = batches.get(id);
+      if (!b) batches.set(id, (b = []));
+      b.push(key);
+    }
+    if (now.length > 0 && !now.includes(self)) leaving.push(key);
+  }
+  return { batches, leaving };
+}
+
+/** Push each member's keys in slices of {@link HANDOFF_BATCH}, members in parallel; answers the keys whose push failed. */
+export async function pushBatches(batches: ReadonlyMap<string, string[]>, push: (id: string, slice: string[]) => Promise<void>, onFailure: (id: string, slice: string[], err: unknown) => void): Promise<Set<string>> {
+  const failed = new Set<string>();
+  await Promise.all(
+    [...batches].map(async ([id, keys]) => {
+      for (let i = 0; i < keys.length; i += HANDOFF_BATCH) {
+        const slice = keys.slice(i, i + HANDOFF_BATCH);
+        try {
+          await push(id, slice);
+        } catch (err) {
+          for (const k of slice) failed.add(k);
+          onFailure(id, slice, err);
+        }
+      }
+    }),
+  );
+  return failed;
 }
 
 /** Methods that change state are for nodes only, not for operator tools on the same link. */

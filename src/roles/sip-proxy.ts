@@ -44,6 +44,8 @@ import { DistributedLocation, DEFAULT_REPLICAS, parseAnswer } from "./sip-locati
 import type { SubscriberBinding } from "./subscribers.js";
 import { XcapChangeReceiver } from "./xcap-changes.js";
 import { MediaDispatcher, type NatPolicy } from "./media-dispatcher.js";
+import { presenceFeature, presenceStatistics, type PresenceFeature } from "./presence-feature.js";
+import type { Handling, PresenceLimits } from "../presence/index.js";
 
 /** @default 5070 */
 export const DEFAULT_SIP_INTERNAL_PORT = 5070;
@@ -78,6 +80,8 @@ export interface SipProxyRoleOptions {
   subscribers?: SubscriberBinding;
   /** Media relaying of the calls this node handles (needs the control link); absent = no relay in the media path. */
   media?: { policy: NatPolicy; timeoutMs?: number };
+  /** The presence agent (SUBSCRIBE / PUBLISH, RFC 6665 / 3903 / 3856); `false` turns it off. @default on, with DEFAULT_PRESENCE_LIMITS */
+  presence?: false | { limits?: Partial<PresenceLimits>; withoutRules?: Handling };
 }
 
 const credentialsCall = z.object({ username: z.string().min(1).max(128), realm: z.string().min(1).max(256) }).strict();
@@ -102,6 +106,7 @@ export class SipProxyRole implements Role {
   private stopped = false;
   private memberLink: MemberLink | undefined;
   private media: MediaDispatcher | undefined;
+  private presence: PresenceFeature | undefined;
 
   constructor(private readonly opts: SipProxyRoleOptions) {}
 
@@ -123,13 +128,20 @@ export class SipProxyRole implements Role {
       cluster = clusterHooks(self, () => ctx.roleMap(), () => (ctx.self().attrs["draining"] === true ? "draining" : starting() ? "starting" : undefined));
       credentials = this.remoteCredentials(distributed.control, this.location);
       listen.push({ transport: "tls", host: distributed.internal.host, port: distributed.internal.port, internal: true });
-      // Presence rules changed through XCAP (counted and logged until the presence agent is wired).
-      this.xcapChanges = new XcapChangeReceiver(distributed.control, ctx.logger.child({ part: "xcap" }));
     }
     if (this.opts.media && ctx.control) {
       const control = ctx.control;
       this.media = new MediaDispatcher({ logger: ctx.logger.child({ part: "media" }), clock: ctx.clock, map: () => ctx.roleMap(), call: (m, method, p, t) => control.call(m, method, p, t), ...this.opts.media });
       this.media.start();
+    }
+    if (this.opts.presence !== false) this.presence = this.presenceFeature(ctx, distributed ? { self, control: distributed.control } : undefined);
+    if (distributed) {
+      // Presence rules changed through XCAP: the presence agent re-judges the owner's watchers (and replicates).
+      const agent = this.presence?.agent;
+      this.xcapChanges = new XcapChangeReceiver(distributed.control, ctx.logger.child({ part: "xcap" }), (change) => {
+        if (change.auid !== "pres-rules" || !agent) return;
+        agent.rulesChanged(change.aor).catch((err: unknown) => this.log?.warn({ aor: change.aor, err: describeError(err) }, "pres-rules change not applied"));
+      });
     }
     this.server = new SipServer({
       logger: ctx.logger,
@@ -149,16 +161,17 @@ export class SipProxyRole implements Role {
       ...(this.opts.messageLimits ? { messageLimits: this.opts.messageLimits } : {}),
       ...(this.opts.algorithms ? { algorithms: this.opts.algorithms } : {}),
       guard: { rate, burst: rate * 2 },
-      // Media relaying hooks the forward phase of the request pipeline (SDP rewriting).
-      ...(this.media ? { interceptors: [pluginInterceptor("media", this.media, ctx.logger.child({ part: "media" }))] } : {}),
+      // Presence answers SUBSCRIBE / PUBLISH in the request phase; media relaying hooks the forward phase (SDP rewriting).
+      interceptors: [...(this.presence ? [this.presence.edge] : []), ...(this.media ? [pluginInterceptor("media", this.media, ctx.logger.child({ part: "media" }))] : [])],
       ...(this.opts.userAgent ? { userAgent: this.opts.userAgent } : {}),
     });
     await this.server.start();
     const sweep = () => {
       this.location?.sweep();
+      this.presence?.agent.tick();
       if (!this.stopped) this.sweepTimer = ctx.clock.setTimeout(sweep, 1000);
     };
-    if (this.location) sweep();
+    if (this.location || this.presence) sweep();
     this.log.info({ listen: this.listeners(), domains: this.opts.domains, distributed: distributed !== undefined }, "SIP service listening");
   }
 
@@ -179,7 +192,23 @@ export class SipProxyRole implements Role {
 
   onMembership({ map }: MembershipUpdate): void {
     this.location?.onMembership(map);
+    this.presence?.agent.onMembership(map);
     this.opts.subscribers?.onMembership(map);
+  }
+
+  /** The presence agent (holder side) and its interceptor (edge side). */
+  private presenceFeature(ctx: RoleContext, cluster: { self: string; control: NonNullable<RoleContext["control"]> } | undefined): PresenceFeature {
+    const opts = this.opts.presence || {};
+    const subscribers = this.opts.subscribers;
+    return presenceFeature({
+      clock: ctx.clock,
+      logger: ctx.logger.child({ part: "presence" }),
+      domains: this.opts.domains,
+      server: () => this.server,
+      ...opts,
+      ...(subscribers ? { loadRules: (aor: string) => subscribers.readXcapDocument({ auid: "pres-rules", xui: `sip:${aor}`, name: "index" }) } : {}),
+      ...(cluster && this.location ? { cluster: { ...cluster, location: this.location, map: () => ctx.roleMap() } } : {}),
+    });
   }
 
   /** The member link of the internal SIP listener: nodes only, bound to the addresses of their certificates. */
@@ -209,7 +238,7 @@ export class SipProxyRole implements Role {
     if (!this.server) return {};
     const store = this.server.proxy.location.store;
     const tx = this.server.proxy.transactions.counts;
-    return { ...this.server.proxy.counters, transactions: tx.server + tx.client, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}), ...(this.xcapChanges ? { xcapChanges: this.xcapChanges.stats.received } : {}), ...(this.media?.stats ?? {}) };
+    return { ...this.server.proxy.counters, transactions: tx.server + tx.client, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}), ...(this.xcapChanges ? { xcapChanges: this.xcapChanges.stats.received } : {}), ...(this.media?.stats ?? {}), ...(this.presence ? presenceStatistics(this.presence.agent) : {}) };
   }
 
   /** The local store first; a subscriber we do not know is asked of its holders, like its registrations. */

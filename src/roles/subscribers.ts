@@ -9,7 +9,7 @@
  * Its `lookup` is the SIP stack's credential store.
  */
 import { describeError, type Clock, type Logger, type TimerHandle } from "../base/index.js";
-import { DatabaseCluster, latestChange, readChanges, type DatabaseCandidate } from "../db/index.js";
+import { DatabaseCluster, getXcapDocument, latestChange, readChanges, type DatabaseCandidate, type XcapDocumentKey } from "../db/index.js";
 import type { RoleContext } from "../node/index.js";
 import type { DatabaseAnnouncement } from "../events/index.js";
 import type { RoleMap } from "../overlay/index.js";
@@ -118,6 +118,12 @@ export class SubscriberBinding {
     this.follower?.stop();
     await this.loading?.catch(() => undefined);
     await this.cluster?.close();
+  }
+
+  /** An XCAP document from the central database (the owner's pres-rules), or undefined when there is none. */
+  async readXcapDocument(key: XcapDocumentKey): Promise<string | undefined> {
+    if (!this.cluster?.configured) return undefined;
+    return (await this.cluster.read((db) => getXcapDocument(db, key)))?.doc;
   }
 
   /** Ready once a database is announced and its primary is not marked down (reads may still fall back to a secondary). */

@@ -7,7 +7,8 @@
  * - {@link XcapChangeNotifier} (on xcap_server nodes) sends the notice to
  *   the holders in ring order until one takes it.
  * - {@link XcapChangeReceiver} (on sip_proxy nodes) validates it and hands
- *   it on; until the presence agent is wired it only counts and logs.
+ *   it to the presence agent (pres-rules changes re-judge the owner's
+ *   watchers there and replicates the result).
  */
 import { z } from "zod";
 import { describeError, type Logger } from "../base/index.js";
@@ -65,7 +66,7 @@ export class XcapChangeNotifier {
 export class XcapChangeReceiver {
   readonly stats = { received: 0 };
 
-  /** `onChange` is the presence agent's hook (none yet: the notice is counted and logged). */
+  /** `onChange` is the presence agent's hook. */
   constructor(
     control: ControlLink,
     private readonly log: Logger,

@@ -7,13 +7,16 @@ import { stopAllProcesses } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
 import { xcap } from "../support/xcap-client.js";
 import { BUDDIES, RULES } from "../xcap/fixtures.js";
+import { PresenceUa, pidf } from "../support/presence-ua.js";
 
 /**
  * XCAP end to end on 127.0.151.0/24: three nodes (node1 also runs the
  * provisioning API, node3 the xcap_server) over the announced SQLite
  * database. An account created through the provisioning API reaches its
  * XCAP documents with its SIP credentials at once; each write is told to
- * the sip_proxy node responsible for the account, over the control link.
+ * the sip_proxy node responsible for the account, over the control link,
+ * where pres-rules written through XCAP apply at once to the presence
+ * watchers (a pending watcher becomes active).
  */
 const SUBNET = "127.0.151";
 const DOMAIN = "example.com";
@@ -65,5 +68,29 @@ describe("XCAP end to end (provisioning → xcap_server → responsible sip_prox
     assert.equal((await xcap({ method: "GET", url: `${root}/resource-lists/users/sip:frank@${DOMAIN}/index`, user: gina })).status, 403);
     await api.updateAccount(`gina@${DOMAIN}`, { blocked: true });
     assert.equal((await xcap({ method: "GET", url: `${root}/resource-lists/users/sip:gina@${DOMAIN}/index`, user: gina })).status, 403);
+  });
+
+  it("a pending presence watcher becomes active when the presentity's pres-rules arrive through XCAP", async () => {
+    await api.createAccount({ username: "ivan", domain: DOMAIN, password: "ivan-secret" });
+    await api.createAccount({ username: "bob", domain: DOMAIN, password: "bob-secret" });
+    const node = lab.of("node")[1]!;
+    const ivan = new PresenceUa(`${SUBNET}.100`, "ivan", DOMAIN, "ivan-secret", { host: node.ip, port: 5060 });
+    const bob = new PresenceUa(`${SUBNET}.101`, "bob", DOMAIN, "bob-secret", { host: node.ip, port: 5060 });
+    await Promise.all([ivan.start(), bob.start()]);
+    try {
+      // The accounts reach the nodes through the change log within seconds.
+      await waitFor(async () => (await ivan.publish(pidf(`sip:ivan@${DOMAIN}`, "open", "writing tests"))).status === 200, { timeoutMs: 20_000, message: "ivan publishes" });
+      await waitFor(async () => (await bob.subscribe(`ivan@${DOMAIN}`)).status === 200, { timeoutMs: 20_000, message: "bob subscribes" });
+      const pending = await bob.waitNotify(() => true, "the first NOTIFY");
+      assert.match(pending.state, /^pending/, "no rules yet: confirm");
+      assert.doesNotMatch(pending.body, /writing tests/);
+      const rules = await xcap({ method: "PUT", url: `${root}/pres-rules/users/sip:ivan@${DOMAIN}/index`, body: RULES, contentType: "application/auth-policy+xml", user: { username: "ivan", password: "ivan-secret" } });
+      assert.equal(rules.status, 201);
+      const active = await bob.waitNotify((n) => n.state.startsWith("active"), "the NOTIFY of the activation", 10_000);
+      assert.match(active.body, /writing tests/);
+    } finally {
+      ivan.close();
+      bob.close();
+    }
   });
 });

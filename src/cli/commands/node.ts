@@ -10,7 +10,7 @@ import { DEFAULT_API_PORT, isLoopback, parseToken } from "../../provisioning/ind
 import { MemoryCredentialStore } from "../../sip/index.js";
 import { bool, ConfigError, list, num } from "../config.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, tlsPaths, untilSignal } from "../member.js";
-import { loadUsers, parseListeners, sipLimitFlags, sipLimits, sipLimitsShape } from "../sip-config.js";
+import { loadUsers, parseListeners, presenceFlags, presenceSettings, presenceShape, sipLimitFlags, sipLimits, sipLimitsShape } from "../sip-config.js";
 import { VERSION } from "../version.js";
 import { busMetrics, startOps } from "../ops.js";
 import type { ThorMetrics } from "../../monitor/index.js";
@@ -45,6 +45,8 @@ const schema = memberSchema.extend({
   /** sip_proxy: domains whose phones may answer digest challenges without qop (one answer per nonce). */
   digestWithoutQop: list(z.string().min(1)).default([]),
   sipRate: num().int().min(1).default(200),
+  /** sip_proxy: the presence agent. */
+  ...presenceShape,
   /** sip_proxy: connection caps, timeouts, header caps, contacts per AOR. */
   ...sipLimitsShape,
   /** provisioning_server: API port (default 9280) and address (default <ip>). */
@@ -191,6 +193,7 @@ function sipProxyRole(cfg: NodeConfig, keys: KeyRing): SipProxyRole {
     rate: cfg.sipRate,
     userAgent: `sipthor/${VERSION}`,
     ...(cfg.mediaPolicy !== "off" ? { media: { policy: cfg.mediaPolicy, timeoutMs: cfg.mediaTimeoutMs } } : {}),
+    presence: presenceSettings(cfg),
   });
 }
 
@@ -262,7 +265,7 @@ function clusterSecrets(cfg: NodeConfig, log: Logger): { keys: KeyRing; stop: ()
 }
 
 export function register(program: Command): void {
-  sipLimitFlags(memberFlags(program.command("node").description("run a node: join the overlay and serve roles")))
+  presenceFlags(sipLimitFlags(memberFlags(program.command("node").description("run a node: join the overlay and serve roles"))))
     .option("--ip <addr>", "our address (also the lookup listen address)")
     .option("--roles <list>", "comma-separated roles, e.g. sip_proxy,media_relay")
     .option("--lookup-port <port>", "public lookup interface port (default 9500, 0 = off)")

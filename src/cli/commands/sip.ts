@@ -2,11 +2,12 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
 import { basename } from "node:path";
-import { KeyRing, KEY_ID } from "../../base/index.js";
+import { KeyRing, KEY_ID, systemClock } from "../../base/index.js";
 import { readSecretFile } from "../../pki/index.js";
 import { MemoryCredentialStore, SipServer, systemResolver } from "../../sip/index.js";
 import { ConfigError, list, loadConfig, num } from "../config.js";
-import { loadUsers, parseListeners, sipLimitFlags, sipLimits, sipLimitsShape } from "../sip-config.js";
+import { loadUsers, parseListeners, presenceFlags, presenceSettings, presenceShape, sipLimitFlags, sipLimits, sipLimitsShape } from "../sip-config.js";
+import { presenceFeature, presenceStatistics } from "../../roles/index.js";
 import { createLogger } from "../logging.js";
 import { untilSignal } from "../member.js";
 import { VERSION } from "../version.js";
@@ -25,6 +26,7 @@ const schema = z.object({
   algorithms: list(z.enum(["MD5", "SHA-256"])).default(["SHA-256", "MD5"]),
   rate: num().int().min(1).default(200),
   ...sipLimitsShape,
+  ...presenceShape,
   secretFile: z.string().optional(),
   digestWithoutQop: list(z.string().min(1)).default([]),
   dnsServer: list(z.string().regex(/^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/, "an IP address, optionally with :port")).default([]),
@@ -56,7 +58,7 @@ export function register(program: Command): void {
     .option("--log-level <level>", "trace|debug|info|warn|error")
     .option("--log-format <format>", "json|pretty|auto")
     .option("--metrics-listen <host:port>", "serve /metrics, /health and /ready on this address (default off)");
-  sipLimitFlags(cmd).action(async (flags: Record<string, unknown>) => {
+  presenceFlags(sipLimitFlags(cmd)).action(async (flags: Record<string, unknown>) => {
       const { config, ...rest } = flags;
       const cfg = loadConfig(schema, { component: "sip", file: typeof config === "string" ? config : undefined, flags: rest });
       const listen = parseListeners(cfg.listen);
@@ -68,7 +70,11 @@ export function register(program: Command): void {
       const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, "utf8"), key: readFileSync(cfg.tlsKey, "utf8"), ...(cfg.tlsCa ? { ca: readFileSync(cfg.tlsCa, "utf8") } : {}) } : undefined;
       if (listen.some((l) => l.transport === "tls" || l.transport === "wss") && !tls) throw new ConfigError("tls and wss listeners need --tls-cert and --tls-key");
       const limits = sipLimits(cfg);
-      const server = new SipServer({
+      const presenceCfg = presenceSettings(cfg);
+      // Presence (SUBSCRIBE/PUBLISH) on the request pipeline; its NOTIFYs leave through the server built next.
+      let server: SipServer | undefined;
+      const presence = presenceCfg ? presenceFeature({ clock: systemClock, logger: log.child({ part: "presence" }), domains: cfg.domain, server: () => server, ...presenceCfg }) : undefined;
+      server = new SipServer({
         logger: log,
         listen,
         domains: cfg.domain,
@@ -84,19 +90,24 @@ export function register(program: Command): void {
         guard: { rate: cfg.rate, burst: cfg.rate * 2 },
         userAgent: `sipthor/${VERSION}`,
         ...(cfg.dnsServer.length > 0 ? { resolver: systemResolver(cfg.dnsServer) } : {}),
+        ...(presence ? { interceptors: [presence.edge] } : {}),
       });
       await server.start();
-      log.info({ listen: server.transport.bound().map((b) => `${b.transport}:${b.host}:${b.boundPort}`), domains: cfg.domain, users: credentials.size }, "SIP server ready");
+      const ticker = presence ? setInterval(() => presence.agent.tick(), 1000).unref() : undefined;
+      const sip = server;
+      log.info({ listen: sip.transport.bound().map((b) => `${b.transport}:${b.host}:${b.boundPort}`), domains: cfg.domain, users: credentials.size }, "SIP server ready");
       const ops = await startOps({ name: "sip", metricsListen: cfg.metricsListen }, log, "sip", (metrics) => {
-        const c = server.proxy.counters;
+        const c = sip.proxy.counters;
         metrics.counter("thor_sip_registrations_total", "REGISTER requests accepted by the registrar", [], () => c.registrations);
         metrics.counter("thor_sip_auth_failures_total", "Requests refused for bad credentials", [], () => c.authFailures);
         metrics.counter("thor_sip_forwarded_total", "Requests forwarded by the proxy core", [], () => c.forwarded);
-        metrics.gauge("thor_sip_bindings", "Registration bindings held", [], () => server.proxy.location.store.size);
+        metrics.gauge("thor_sip_bindings", "Registration bindings held", [], () => sip.proxy.location.store.size);
+        if (presence) metrics.gauge("thor_presence_subscriptions", "Presence subscriptions held", [], () => presenceStatistics(presence.agent)["presenceSubscriptions"] ?? 0);
       });
       await untilSignal(log, async () => {
+        if (ticker) clearInterval(ticker);
         await ops?.stop();
-        await server.stop();
+        await sip.stop();
       });
     });
 }

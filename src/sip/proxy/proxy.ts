@@ -21,6 +21,7 @@ import { Forwarder } from "./forwarder.js";
 import { NextHop } from "./next-hop.js";
 import type { ProxyCounters, ProxyOptions } from "./options.js";
 import { OwnUris } from "./own-uris.js";
+import { Originator } from "./originator.js";
 import type { RoutedRequest } from "./routed-request.js";
 import { Stateless } from "./stateless.js";
 
@@ -29,6 +30,8 @@ export class SipProxy {
   readonly auth: DigestAuthenticator;
   readonly guard: Guard;
   readonly location: LocationService;
+  /** Requests this node originates as a UAC (NOTIFYs of a notifier on the pipeline). */
+  readonly originator: Originator;
   /** The interceptors of the pipeline, outermost first (guard, authentication, then the features). */
   readonly interceptors: readonly Interceptor[];
   readonly counters: ProxyCounters = { requests: 0, registrations: 0, calls: 0, forwarded: 0, challenges: 0, authFailures: 0, rejected: 0, strays: 0 };
@@ -72,6 +75,7 @@ export class SipProxy {
       { clock, logger: log, ...(opts.timers ? { timers: opts.timers } : {}) },
     );
     const nextHop = new NextHop(opts.transport, own, opts.cluster, opts.resolver);
+    this.originator = new Originator({ transport: opts.transport, transactions: this.transactions, own, nextHop, logger: log });
     const forwarder = new Forwarder({ transport: opts.transport, transactions: this.transactions, own, nextHop, clock, logger: log, counters, ...(opts.timerCMs !== undefined ? { timerCMs: opts.timerCMs } : {}) });
     const forwardPhase = compose(this.interceptors, "forward", (req, handler) => {
       const routed = req as RoutedRequest;
