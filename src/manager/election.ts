@@ -106,7 +106,13 @@ export class Election {
     for (const p of this.peers.values()) p.seen = Math.max(p.seen, now);
   }
 
-  receive(hb: ManagerHeartbeat, now: number): Transition | undefined {
+  /**
+   * A heartbeat of another manager. With `act` false (this manager cannot
+   * hear a majority of the event servers) it is recorded and an active
+   * manager still steps down for a winner, but nothing else moves: no
+   * takeover on a partial view.
+   */
+  receive(hb: ManagerHeartbeat, now: number, act = true): Transition | undefined {
     if (hb.id === this.cfg.id) return undefined;
     if (hb.stopping) this.peers.delete(hb.id);
     else this.peers.set(hb.id, { hb, seen: now });
@@ -115,7 +121,7 @@ export class Election {
       this.state = "standby";
       return { from: "active", to: "standby", term: hb.term, reason: `manager ${hb.id} is active with term ${hb.term}` };
     }
-    return this.tick(now);
+    return act ? this.tick(now) : undefined;
   }
 
   tick(now: number): Transition | undefined {

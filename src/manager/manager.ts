@@ -41,10 +41,12 @@ export interface ManagerOptions {
   /** Changes within this window go out as one delta; table requests within it are answered together. @default DEFAULT_DELTA_WINDOW_MS */
   deltaWindowMs?: number;
   /**
-   * Whether this manager can hear the network now (a link to at least one
-   * event server is up). While it cannot, it expires no member and takes no
-   * part in the election: it cannot tell silence from death (docs/manager.md,
-   * "When the event servers are out of reach"). @default always
+   * Whether this manager can hear the network now: links to a majority of
+   * the event servers delivered something recently (`hearsQuorum`). While it
+   * cannot, it expires no member, takes no part in the election and
+   * publishes nothing (no heartbeat, delta, beacon or table): it cannot tell
+   * silence from death, and a minority side must not follow its view
+   * (docs/manager.md, "When the event servers are out of reach"). @default always
    */
   hearing?: () => boolean;
 }
@@ -168,7 +170,10 @@ export class Manager {
   start(): void {
     const { bus } = this.opts;
     this.unsubs.push(
-      bus.subscribe("Thor.Manager", (hb) => this.apply(this.election.receive(hb, this.clock.now()))),
+      bus.subscribe("Thor.Manager", (hb) => {
+        const now = this.clock.now();
+        this.apply(this.election.receive(hb, now, this.hears(now)));
+      }),
       bus.subscribe("Thor.Presence", (entity, meta) => {
         const refusal = checkPresence(entity, meta);
         if (refusal) {
@@ -235,12 +240,12 @@ export class Manager {
       if (this.deafSince === undefined) {
         this.deafSince = now;
         this.counters.deafIntervals++;
-        this.log.warn({ role: this.role, members: this.table.members().length }, "no event server reachable: expiring no member and keeping the role until the network is heard again");
+        this.log.warn({ role: this.role, members: this.table.members().length }, "no majority of the event servers heard: expiring no member, publishing nothing and keeping the role until it is heard again");
       }
       return false;
     }
     if (this.deafSince !== undefined) {
-      this.log.info({ deafMs: now - this.deafSince, role: this.role }, "event servers reachable again: members and managers get a full timeout to be heard");
+      this.log.info({ deafMs: now - this.deafSince, role: this.role }, "a majority of the event servers heard again: members and managers get a full timeout to be heard");
       this.deafSince = undefined;
       this.table.touchAll(now);
       this.election.resume(now);
@@ -285,6 +290,11 @@ export class Manager {
     const p = this.published;
     if (!this.isActive || !p) {
       this.dirty.clear();
+      return;
+    }
+    if (!this.hears(this.clock.now())) {
+      // Without a majority of the event servers nothing goes out (a minority side must not follow this view): retried.
+      this.flushTimer = this.clock.setTimeout(() => this.flush(), this.heartbeatMs);
       return;
     }
     const ops: Array<{ entity: Entity; gone: boolean }> = [];
@@ -344,7 +354,8 @@ export class Manager {
     const p = this.published;
     const to = [...this.requesters];
     this.requesters.clear();
-    if (!this.isActive || !p || to.length === 0) return;
+    // Members ask again every second; a manager without a majority of the event servers answers none of them.
+    if (!this.isActive || !p || to.length === 0 || !this.hears(this.clock.now())) return;
     p.parts ??= encodeTable({ epoch: p.epoch, seq: p.seq, manager: this.opts.id, at: p.at }, this.snapshot!.members);
     for (let i = 0; i < to.length; i += MAX_ADDRESSEES) {
       const batch = to.slice(i, i + MAX_ADDRESSEES);

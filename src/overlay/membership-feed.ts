@@ -166,6 +166,14 @@ export class MembershipFeed {
     return this.appliedAt;
   }
 
+  /**
+   * Monotonic time (clock.now) the active manager last confirmed the
+   * membership: a change applied or a beacon of the same version; 0 before.
+   */
+  get lastConfirmedAt(): number {
+    return this.refreshedAt;
+  }
+
   /** Why a full table is wanted now, if it is. */
   get wantsTable(): TableRequestReason | undefined {
     return this.wanted;
