@@ -11,10 +11,11 @@
 #   curl                a plain HTTP client with digest, for the XCAP tests
 #   chromium            a real headless browser (driven by playwright-core) for the web dashboard test
 #   rtpengine-daemon    the rtpengine media relay (userspace mode): the second media engine's test and the media benchmark's baseline
+#   iproute2            `ip netns`, veth pairs and bridges for the partition tests (test/resilience/partition-*.test.ts, root only)
 # Benchmarks also want: kamailio (the baseline SIP proxy).
 #   dnsperf             the DNS load generator
 set -euo pipefail
-want=(sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl rtpengine-daemon chromium)
+want=(sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl rtpengine-daemon chromium iproute2)
 if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
 missing=()
 for pkg in "${want[@]}"; do
