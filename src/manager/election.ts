@@ -3,7 +3,8 @@
  * `heartbeatMs`; a manager not heard from for `deadMs` is dead.
  *
  * - A new manager first listens for `deadMs` so it learns the current active
- *   manager and term before it may act ("listening").
+ *   manager and term before it may act ("listening"); so does a standby that
+ *   could not hear the network for a while ({@link Election.resume}).
  * - When no live manager claims to be active, the best live candidate by
  *   `(priority, id)` (lower wins) becomes active with a new term, greater
  *   than every term seen and than the wall-clock second, so terms keep
@@ -55,7 +56,7 @@ export class Election {
   private myTerm = 0;
   private maxSeenTerm = 0;
   private readonly peers = new Map<string, Peer>();
-  private readonly listenUntil: number;
+  private listenUntil: number;
 
   constructor(
     private readonly cfg: ElectionConfig,
@@ -104,6 +105,9 @@ export class Election {
    */
   resume(now: number): void {
     for (const p of this.peers.values()) p.seen = Math.max(p.seen, now);
+    // A manager that heard nothing (at start, or cut off) listens again before it may take over:
+    // the active manager's heartbeats arrive within `deadMs`, and it must not be preempted by a new term.
+    if (this.state !== "active") this.listenUntil = Math.max(this.listenUntil, now + this.cfg.deadMs);
   }
 
   /**
@@ -127,8 +131,8 @@ export class Election {
   tick(now: number): Transition | undefined {
     for (const [id, p] of this.peers) if (now - p.seen > this.cfg.deadMs) this.peers.delete(id);
     if (this.state === "active") return undefined;
+    if (now < this.listenUntil) return undefined;
     if (this.state === "listening") {
-      if (now < this.listenUntil) return undefined;
       this.state = "standby";
       if (this.activeId() !== undefined) return { from: "listening", to: "standby", term: this.maxSeenTerm, reason: `manager ${this.activeId()} is active` };
     }
