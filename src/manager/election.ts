@@ -3,8 +3,8 @@
  * `heartbeatMs`; a manager not heard from for `deadMs` is dead.
  *
  * - A new manager first listens for `deadMs` so it learns the current active
- *   manager and term before it may act ("listening"); so does a standby that
- *   could not hear the network for a while ({@link Election.resume}).
+ *   manager and term before it may act ("listening"), counted again from the
+ *   moment it first hears the network ({@link Election.resume}).
  * - When no live manager claims to be active, the best live candidate by
  *   `(priority, id)` (lower wins) becomes active with a new term, greater
  *   than every term seen and than the wall-clock second, so terms keep
@@ -105,9 +105,10 @@ export class Election {
    */
   resume(now: number): void {
     for (const p of this.peers.values()) p.seen = Math.max(p.seen, now);
-    // A manager that heard nothing (at start, or cut off) listens again before it may take over:
-    // the active manager's heartbeats arrive within `deadMs`, and it must not be preempted by a new term.
-    if (this.state !== "active") this.listenUntil = Math.max(this.listenUntil, now + this.cfg.deadMs);
+    // A manager that has heard nothing since it started listens again before it may take over: the
+    // active manager's heartbeats arrive within `deadMs`, and it must not be preempted by a new term.
+    // A standby keeps what it knew (its peers count as heard from now).
+    if (this.state === "listening") this.listenUntil = Math.max(this.listenUntil, now + this.cfg.deadMs);
   }
 
   /**
