@@ -46,9 +46,11 @@ export interface ManagerOptions {
    * cannot, it expires no member, takes no part in the election and
    * publishes nothing (no heartbeat, delta, beacon or table): it cannot tell
    * silence from death, and a minority side must not follow its view
-   * (docs/manager.md, "When the event servers are out of reach"). @default always
+   * (docs/manager.md, "When the event servers are out of reach"). Asked
+   * once per heartbeat; `graceMs` is how late that heartbeat runs (a busy
+   * event loop has not read what arrived meanwhile). @default always
    */
-  hearing?: () => boolean;
+  hearing?: (graceMs: number) => boolean;
 }
 
 /**
@@ -129,6 +131,8 @@ export class Manager {
   private readonly transitionListeners = new Set<(t: Transition) => void>();
   /** Since when this manager has heard nothing (no event server link up). */
   private deafSince: number | undefined;
+  /** When the next beat is due (its lateness is how busy the event loop was). */
+  private beatDue: number | undefined;
   /** Presence announcements refused (see {@link checkPresence}); each distinct reason is logged once. Tables sent, deltas published. */
   readonly counters = { presenceRefused: 0, deltas: 0, beacons: 0, tables: 0, tableRequestsDropped: 0, deafIntervals: 0 };
 
@@ -172,7 +176,7 @@ export class Manager {
     this.unsubs.push(
       bus.subscribe("Thor.Manager", (hb) => {
         const now = this.clock.now();
-        this.apply(this.election.receive(hb, now, this.hears(now)));
+        this.apply(this.election.receive(hb, now, this.hearing));
       }),
       bus.subscribe("Thor.Presence", (entity, meta) => {
         const refusal = checkPresence(entity, meta);
@@ -217,7 +221,11 @@ export class Manager {
 
   private beat(): void {
     const now = this.clock.now();
-    if (!this.hears(now)) {
+    // A beat that runs late ran on a busy event loop, which has not yet read what arrived meanwhile:
+    // the links count as heard for that much longer.
+    const lag = this.beatDue === undefined ? 0 : Math.max(0, now - this.beatDue);
+    this.beatDue = now + this.heartbeatMs;
+    if (!this.hears(now, lag)) {
       // Nothing can be heard nor published: keep the table and the role as they are.
       this.timers = [this.clock.setTimeout(() => this.beat(), this.heartbeatMs)];
       return;
@@ -229,14 +237,19 @@ export class Manager {
     this.timers = [this.clock.setTimeout(() => this.beat(), this.heartbeatMs)];
   }
 
+  /** Whether the last beat heard a majority of the event servers (decided once per heartbeat, in {@link beat}). */
+  private get hearing(): boolean {
+    return this.deafSince === undefined;
+  }
+
   /**
    * Whether the network can be heard now. When it comes back after an
    * outage, every member and every other manager counts as heard from now:
    * they get a full timeout to announce themselves again, so nobody is
    * expired and no standby takes over for a silence it caused itself.
    */
-  private hears(now: number): boolean {
-    if (!(this.opts.hearing?.() ?? true)) {
+  private hears(now: number, graceMs: number): boolean {
+    if (!(this.opts.hearing?.(graceMs) ?? true)) {
       if (this.deafSince === undefined) {
         this.deafSince = now;
         this.counters.deafIntervals++;
@@ -292,7 +305,7 @@ export class Manager {
       this.dirty.clear();
       return;
     }
-    if (!this.hears(this.clock.now())) {
+    if (!this.hearing) {
       // Without a majority of the event servers nothing goes out (a minority side must not follow this view): retried.
       this.flushTimer = this.clock.setTimeout(() => this.flush(), this.heartbeatMs);
       return;
@@ -355,7 +368,7 @@ export class Manager {
     const to = [...this.requesters];
     this.requesters.clear();
     // Members ask again every second; a manager without a majority of the event servers answers none of them.
-    if (!this.isActive || !p || to.length === 0 || !this.hears(this.clock.now())) return;
+    if (!this.isActive || !p || to.length === 0 || !this.hearing) return;
     p.parts ??= encodeTable({ epoch: p.epoch, seq: p.seq, manager: this.opts.id, at: p.at }, this.snapshot!.members);
     for (let i = 0; i < to.length; i += MAX_ADDRESSEES) {
       const batch = to.slice(i, i + MAX_ADDRESSEES);

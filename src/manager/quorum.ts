@@ -20,12 +20,15 @@ export interface HeardLinks {
 }
 
 /**
- * How recent a link's last frame must be for the manager to count it: it
- * pings every heartbeat, and it must fall silent before a standby on the
- * other side of a partition declares it dead (`deadMs`) and takes over.
+ * How recent a link's last frame must be for the manager to count it. It
+ * pings every heartbeat. A manager cut off with a minority must fall silent
+ * before it could expire the members it no longer hears: their last
+ * presence reached it at most one presence interval (a third of the member
+ * timeout by default) before the partition, so half the member timeout
+ * leaves room for it. Members never hear it change anything on that side.
  */
-export function hearingWindowMs(heartbeatMs: number, deadMs: number): number {
-  return Math.max(heartbeatMs, deadMs - heartbeatMs);
+export function hearingWindowMs(heartbeatMs: number, memberTimeoutMs: number): number {
+  return Math.max(heartbeatMs, Math.floor(memberTimeoutMs / 2));
 }
 
 /** Whether links to a majority of the event servers delivered something within `withinMs`. */

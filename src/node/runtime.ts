@@ -89,6 +89,11 @@ export class NodeRuntime {
     };
   }
 
+  /** Why this node is cut off from the cluster now (src/node/cut-off.ts), or undefined. */
+  get cutOffReason(): string | undefined {
+    return this.cutOff?.cutOff;
+  }
+
   roleMap(): RoleMap | undefined {
     return this.feed.roleMap;
   }

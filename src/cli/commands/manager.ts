@@ -30,7 +30,7 @@ export function register(program: Command): void {
       const identity = await loadIdentity(cfg);
       // Pinged every heartbeat: a link whose packets are dropped stops counting towards the quorum within the hearing window.
       const bus = await connectEvents(cfg, servers, identity, log, { pingIntervalMs: cfg.heartbeatMs });
-      const window = hearingWindowMs(cfg.heartbeatMs, cfg.deadMs);
+      const window = hearingWindowMs(cfg.heartbeatMs, cfg.memberTimeoutMs);
       const manager = new Manager({
         bus,
         logger: log,
@@ -41,7 +41,7 @@ export function register(program: Command): void {
         deadMs: cfg.deadMs,
         memberTimeoutMs: cfg.memberTimeoutMs,
         snapshotIntervalMs: cfg.snapshotIntervalMs,
-        hearing: () => hearsQuorum(bus, window),
+        hearing: (graceMs) => hearsQuorum(bus, window + graceMs),
       });
       manager.start();
       const ops = await startOps(cfg, log, "manager", (metrics, health) => {

@@ -225,6 +225,7 @@ function nodeMetrics(metrics: ThorMetrics, node: NodeRuntime, control: ControlLi
     metrics.counter(name, list[0]!.help, labelNames, () => list.flatMap((c) => (stat(c.stat) === undefined ? [] : [[c.labels ?? {}, stat(c.stat)!] as const])));
   }
   for (const g of ROLE_GAUGES) metrics.gauge(g.name, g.help, [], () => (stat(g.stat) === undefined ? [] : [[{}, stat(g.stat)!] as const]));
+  metrics.gauge("thor_node_cut_off", "1 while this node is cut off from the cluster (hears no manager while its peers moved on): it answers clients 503", [], () => [[{}, node.cutOffReason === undefined ? 0 : 1] as const]);
   metrics.gauge("thor_ring_nodes", "Nodes on each role's ring (draining nodes excluded)", ["role"], () => {
     const map = node.roleMap();
     return map ? map.roles().map((role) => [{ role }, map.ring(role)?.nodes.length ?? 0] as const) : [];
