@@ -309,7 +309,14 @@ export class MembershipFeed {
       this.heardSinceRequest = false;
       this.stats.requests++;
       const cur = this.snapshot;
-      this.requester(cur ? { reason: this.wanted, have: { epoch: cur.epoch, seq: cur.seq } } : { reason: this.wanted });
+      try {
+        this.requester(cur ? { reason: this.wanted, have: { epoch: cur.epoch, seq: cur.seq } } : { reason: this.wanted });
+      } catch (err) {
+        // The source was closed under us (a tool stopping): no more requests, instead of an error thrown from a timer.
+        this.opts.logger?.debug({ err: err instanceof Error ? err.message : String(err) }, "membership table request not sent; no longer asking");
+        this.requester = undefined;
+        return;
+      }
     }
     if (this.requester && !this.retry) {
       this.retry = this.clock.setTimeout(() => {
