@@ -12,10 +12,11 @@
 #   chromium            a real headless browser (driven by playwright-core) for the web dashboard test
 #   g++, make, python3  node-gyp builds the media relay's native forwarder (scripts/build-native.sh)
 #   rtpengine-daemon    the rtpengine media relay (userspace mode): the second media engine's test and the media benchmark's baseline
+#   iproute2            `ip netns`, veth pairs and bridges for the partition tests (test/resilience/partition-*.test.ts, root only)
 # Benchmarks also want: kamailio (the baseline SIP proxy).
 #   dnsperf             the DNS load generator
 set -euo pipefail
-want=(g++ make python3 sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl rtpengine-daemon chromium)
+want=(g++ make python3 sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl rtpengine-daemon chromium iproute2)
 if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
 missing=()
 for pkg in "${want[@]}"; do

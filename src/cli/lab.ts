@@ -105,7 +105,7 @@ export function planLab(opts: LabOptions): LabPlan {
   const common = ["--ca-dir", caDir, "--log-format", "json"];
   const joined = ["--event-servers", eventServers.join(",")];
   const fast = opts.fast
-    ? { manager: ["--heartbeat-ms", "250", "--dead-ms", "1000", "--member-timeout-ms", "2000", "--snapshot-interval-ms", "1000"], node: ["--presence-interval-ms", "500", "--statistics-interval-ms", "1000"], dns: ["--statistics-interval-ms", "1000"] }
+    ? { manager: ["--heartbeat-ms", "250", "--dead-ms", "1000", "--member-timeout-ms", "2000", "--snapshot-interval-ms", "1000"], node: ["--presence-interval-ms", "500", "--statistics-interval-ms", "1000", "--cut-off-ms", "2000"], dns: ["--statistics-interval-ms", "1000"] }
     : { manager: [], node: [], dns: [] };
   const members: LabMember[] = [];
   const ops = (ip: string): { args: string[]; ports: Record<string, number> } => (opts.metricsPort ? { args: ["--metrics-listen", `${ip}:${opts.metricsPort}`], ports: { metrics: opts.metricsPort } } : { args: [], ports: {} });

@@ -96,8 +96,8 @@ export function eventServerSource(cfg: MemberConfig): Endpoint[] | (() => Promis
 }
 
 /** Connect to the event servers (validate the configuration with {@link eventServerSource} first). */
-export async function connectEvents(cfg: MemberConfig, servers: ReturnType<typeof eventServerSource>, identity: TlsIdentity, logger: Logger): Promise<EventClient> {
-  const client = new EventClient({ identity, logger: logger.child({ part: "events" }), servers, serverPassports: passports(cfg.serverPassports) });
+export async function connectEvents(cfg: MemberConfig, servers: ReturnType<typeof eventServerSource>, identity: TlsIdentity, logger: Logger, link: { pingIntervalMs?: number } = {}): Promise<EventClient> {
+  const client = new EventClient({ identity, logger: logger.child({ part: "events" }), servers, serverPassports: passports(cfg.serverPassports), ...link });
   await client.start();
   return client;
 }

@@ -70,6 +70,8 @@ class Link {
   removed = false;
   /** Serial of the server certificate: names the link when the member link cuts it (revoked). */
   serial: string | undefined;
+  /** Monotonic time (clock.now) the last frame arrived from this server. */
+  heardAt = 0;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -167,6 +169,25 @@ export class EventClient implements EventBus {
     return n;
   }
 
+  /** Number of event servers known (listed or discovered), up or not. */
+  get serverCount(): number {
+    return this.links.size;
+  }
+
+  /**
+   * Number of links up that delivered a frame (an event, or the answer to a
+   * ping) within the last `withinMs`. Unlike {@link upCount} this notices a
+   * link whose packets are silently dropped (a partition) within `withinMs`
+   * when pings go out more often than that, instead of after the idle
+   * timeout.
+   */
+  heardCount(withinMs: number): number {
+    const now = this.clock.now();
+    let n = 0;
+    for (const l of this.links.values()) if (l.state === "up" && now - l.heardAt <= withinMs) n++;
+    return n;
+  }
+
   onLinkChange(listener: (status: LinkStatus) => void): () => void {
     this.linkListeners.add(listener);
     return () => this.linkListeners.delete(listener);
@@ -258,6 +279,13 @@ export class EventClient implements EventBus {
       const topics = [...this.handlers.keys()];
       if (topics.length > 0) socket.write(encodeFrame({ type: FrameType.SUBSCRIBE, body: { topics } }));
       link.ping = setInterval(() => {
+        // Writes keep the socket's idle timer going: a server that answers nothing (its packets are
+        // dropped) is noticed here, by the time since it last sent anything.
+        if (link.state === "up" && this.clock.now() - link.heardAt > (this.opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS)) {
+          link.lastError = "no answer from the event server";
+          socket.destroy();
+          return;
+        }
         if (socket.writable) socket.write(encodeFrame({ type: FrameType.PING, body: {} }));
       }, this.opts.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS);
       link.ping.unref();
@@ -303,6 +331,7 @@ export class EventClient implements EventBus {
   }
 
   private onFrame(link: Link, frame: Frame): void {
+    link.heardAt = this.clock.now();
     switch (frame.type) {
       case FrameType.WELCOME:
         link.state = "up";

@@ -3,7 +3,8 @@
  * `heartbeatMs`; a manager not heard from for `deadMs` is dead.
  *
  * - A new manager first listens for `deadMs` so it learns the current active
- *   manager and term before it may act ("listening").
+ *   manager and term before it may act ("listening"), counted again from the
+ *   moment it first hears the network ({@link Election.resume}).
  * - When no live manager claims to be active, the best live candidate by
  *   `(priority, id)` (lower wins) becomes active with a new term, greater
  *   than every term seen and than the wall-clock second, so terms keep
@@ -55,7 +56,7 @@ export class Election {
   private myTerm = 0;
   private maxSeenTerm = 0;
   private readonly peers = new Map<string, Peer>();
-  private readonly listenUntil: number;
+  private listenUntil: number;
 
   constructor(
     private readonly cfg: ElectionConfig,
@@ -104,9 +105,19 @@ export class Election {
    */
   resume(now: number): void {
     for (const p of this.peers.values()) p.seen = Math.max(p.seen, now);
+    // A manager that has heard nothing since it started listens again before it may take over: the
+    // active manager's heartbeats arrive within `deadMs`, and it must not be preempted by a new term.
+    // A standby keeps what it knew (its peers count as heard from now).
+    if (this.state === "listening") this.listenUntil = Math.max(this.listenUntil, now + this.cfg.deadMs);
   }
 
-  receive(hb: ManagerHeartbeat, now: number): Transition | undefined {
+  /**
+   * A heartbeat of another manager. With `act` false (this manager cannot
+   * hear a majority of the event servers) it is recorded and an active
+   * manager still steps down for a winner, but nothing else moves: no
+   * takeover on a partial view.
+   */
+  receive(hb: ManagerHeartbeat, now: number, act = true): Transition | undefined {
     if (hb.id === this.cfg.id) return undefined;
     if (hb.stopping) this.peers.delete(hb.id);
     else this.peers.set(hb.id, { hb, seen: now });
@@ -115,14 +126,14 @@ export class Election {
       this.state = "standby";
       return { from: "active", to: "standby", term: hb.term, reason: `manager ${hb.id} is active with term ${hb.term}` };
     }
-    return this.tick(now);
+    return act ? this.tick(now) : undefined;
   }
 
   tick(now: number): Transition | undefined {
     for (const [id, p] of this.peers) if (now - p.seen > this.cfg.deadMs) this.peers.delete(id);
     if (this.state === "active") return undefined;
+    if (now < this.listenUntil) return undefined;
     if (this.state === "listening") {
-      if (now < this.listenUntil) return undefined;
       this.state = "standby";
       if (this.activeId() !== undefined) return { from: "listening", to: "standby", term: this.maxSeenTerm, reason: `manager ${this.activeId()} is active` };
     }

@@ -6,6 +6,7 @@
 export { Manager, checkPresence, type ManagerOptions } from "./manager.js";
 export { Election, winsOver, type ElectionConfig, type ElectionState, type Transition } from "./election.js";
 export { MembershipTable, type TableChange } from "./membership-table.js";
+export { eventServerQuorum, hearingWindowMs, hearsQuorum, type HeardLinks } from "./quorum.js";
 export { electionChannel } from "./diagnostics.js";
 export {
   DEFAULT_MEMBER_TIMEOUT_MS,

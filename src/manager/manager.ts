@@ -41,12 +41,16 @@ export interface ManagerOptions {
   /** Changes within this window go out as one delta; table requests within it are answered together. @default DEFAULT_DELTA_WINDOW_MS */
   deltaWindowMs?: number;
   /**
-   * Whether this manager can hear the network now (a link to at least one
-   * event server is up). While it cannot, it expires no member and takes no
-   * part in the election: it cannot tell silence from death (docs/manager.md,
-   * "When the event servers are out of reach"). @default always
+   * Whether this manager can hear the network now: links to a majority of
+   * the event servers delivered something recently (`hearsQuorum`). While it
+   * cannot, it expires no member, takes no part in the election and
+   * publishes nothing (no heartbeat, delta, beacon or table): it cannot tell
+   * silence from death, and a minority side must not follow its view
+   * (docs/manager.md, "When the event servers are out of reach"). Asked
+   * once per heartbeat; `graceMs` is how late that heartbeat runs (a busy
+   * event loop has not read what arrived meanwhile). @default always
    */
-  hearing?: () => boolean;
+  hearing?: (graceMs: number) => boolean;
 }
 
 /**
@@ -127,6 +131,8 @@ export class Manager {
   private readonly transitionListeners = new Set<(t: Transition) => void>();
   /** Since when this manager has heard nothing (no event server link up). */
   private deafSince: number | undefined;
+  /** When the next beat is due (its lateness is how busy the event loop was). */
+  private beatDue: number | undefined;
   /** Presence announcements refused (see {@link checkPresence}); each distinct reason is logged once. Tables sent, deltas published. */
   readonly counters = { presenceRefused: 0, deltas: 0, beacons: 0, tables: 0, tableRequestsDropped: 0, deafIntervals: 0 };
 
@@ -168,7 +174,10 @@ export class Manager {
   start(): void {
     const { bus } = this.opts;
     this.unsubs.push(
-      bus.subscribe("Thor.Manager", (hb) => this.apply(this.election.receive(hb, this.clock.now()))),
+      bus.subscribe("Thor.Manager", (hb) => {
+        const now = this.clock.now();
+        this.apply(this.election.receive(hb, now, this.hearing));
+      }),
       bus.subscribe("Thor.Presence", (entity, meta) => {
         const refusal = checkPresence(entity, meta);
         if (refusal) {
@@ -212,7 +221,11 @@ export class Manager {
 
   private beat(): void {
     const now = this.clock.now();
-    if (!this.hears(now)) {
+    // A beat that runs late ran on a busy event loop, which has not yet read what arrived meanwhile:
+    // the links count as heard for that much longer.
+    const lag = this.beatDue === undefined ? 0 : Math.max(0, now - this.beatDue);
+    this.beatDue = now + this.heartbeatMs;
+    if (!this.hears(now, lag)) {
       // Nothing can be heard nor published: keep the table and the role as they are.
       this.timers = [this.clock.setTimeout(() => this.beat(), this.heartbeatMs)];
       return;
@@ -224,23 +237,28 @@ export class Manager {
     this.timers = [this.clock.setTimeout(() => this.beat(), this.heartbeatMs)];
   }
 
+  /** Whether the last beat heard a majority of the event servers (decided once per heartbeat, in {@link beat}). */
+  private get hearing(): boolean {
+    return this.deafSince === undefined;
+  }
+
   /**
    * Whether the network can be heard now. When it comes back after an
    * outage, every member and every other manager counts as heard from now:
    * they get a full timeout to announce themselves again, so nobody is
    * expired and no standby takes over for a silence it caused itself.
    */
-  private hears(now: number): boolean {
-    if (!(this.opts.hearing?.() ?? true)) {
+  private hears(now: number, graceMs: number): boolean {
+    if (!(this.opts.hearing?.(graceMs) ?? true)) {
       if (this.deafSince === undefined) {
         this.deafSince = now;
         this.counters.deafIntervals++;
-        this.log.warn({ role: this.role, members: this.table.members().length }, "no event server reachable: expiring no member and keeping the role until the network is heard again");
+        this.log.warn({ role: this.role, members: this.table.members().length }, "no majority of the event servers heard: expiring no member, publishing nothing and keeping the role until it is heard again");
       }
       return false;
     }
     if (this.deafSince !== undefined) {
-      this.log.info({ deafMs: now - this.deafSince, role: this.role }, "event servers reachable again: members and managers get a full timeout to be heard");
+      this.log.info({ deafMs: now - this.deafSince, role: this.role }, "a majority of the event servers heard again: members and managers get a full timeout to be heard");
       this.deafSince = undefined;
       this.table.touchAll(now);
       this.election.resume(now);
@@ -285,6 +303,11 @@ export class Manager {
     const p = this.published;
     if (!this.isActive || !p) {
       this.dirty.clear();
+      return;
+    }
+    if (!this.hearing) {
+      // Without a majority of the event servers nothing goes out (a minority side must not follow this view): retried.
+      this.flushTimer = this.clock.setTimeout(() => this.flush(), this.heartbeatMs);
       return;
     }
     const ops: Array<{ entity: Entity; gone: boolean }> = [];
@@ -344,7 +367,8 @@ export class Manager {
     const p = this.published;
     const to = [...this.requesters];
     this.requesters.clear();
-    if (!this.isActive || !p || to.length === 0) return;
+    // Members ask again every second; a manager without a majority of the event servers answers none of them.
+    if (!this.isActive || !p || to.length === 0 || !this.hearing) return;
     p.parts ??= encodeTable({ epoch: p.epoch, seq: p.seq, manager: this.opts.id, at: p.at }, this.snapshot!.members);
     for (let i = 0; i < to.length; i += MAX_ADDRESSEES) {
       const batch = to.slice(i, i + MAX_ADDRESSEES);

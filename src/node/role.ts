@@ -28,6 +28,12 @@ export interface RoleContext {
   readonly control: ControlLink | undefined;
   /** The node's certificate, for member-to-member links of its roles. */
   readonly identity: TlsIdentity | undefined;
+  /**
+   * Why this node must not serve as a member now, or undefined: it hears no
+   * manager while its peers hold a newer membership or none answers
+   * (src/node/cut-off.ts). Roles refuse new work meanwhile.
+   */
+  cutOff?(): string | undefined;
 }
 
 /** What a role sees of the node's database directory. */

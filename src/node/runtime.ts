@@ -12,6 +12,10 @@ import type { Role, RoleContext, RoleReadiness } from "./role.js";
 import type { ControlLink } from "./control/link.js";
 import type { TlsIdentity } from "../pki/index.js";
 import { DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS } from "./options.js";
+import { CutOffDetector, DEFAULT_CUT_OFF_MS } from "./cut-off.js";
+
+/** A peer asked which membership it holds has this long to answer. @default 1000 ms */
+const MEMBERSHIP_PROBE_TIMEOUT_MS = 1_000;
 
 export interface NodeRuntimeOptions {
   bus: EventBus;
@@ -32,6 +36,11 @@ export interface NodeRuntimeOptions {
   presenceIntervalMs?: number;
   statisticsIntervalMs?: number;
   snapshotStaleMs?: number;
+  /**
+   * A node that hears no manager this long asks its peers whether the
+   * cluster moved on without it (src/node/cut-off.ts). @default DEFAULT_CUT_OFF_MS
+   */
+  cutOffMs?: number;
   /** Points per member on each ring (fewer only for simulated members in benchmarks). @default DEFAULT_MULTIPLY */
   ringMultiply?: number;
 }
@@ -46,6 +55,7 @@ export class NodeRuntime {
   private timers = new Map<string, TimerHandle>();
   private unsubs: Array<() => void> = [];
   private started: Role[] = [];
+  private cutOff: CutOffDetector | undefined;
 
   constructor(private readonly opts: NodeRuntimeOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -77,6 +87,11 @@ export class NodeRuntime {
       attrs,
       startedAt: this.startedAt,
     };
+  }
+
+  /** Why this node is cut off from the cluster now (src/node/cut-off.ts), or undefined. */
+  get cutOffReason(): string | undefined {
+    return this.cutOff?.cutOff;
   }
 
   roleMap(): RoleMap | undefined {
@@ -113,7 +128,27 @@ export class NodeRuntime {
       databases: this.database,
       control: this.opts.control,
       identity: this.opts.identity,
+      cutOff: () => this.cutOff?.cutOff,
     };
+    const control = this.opts.control;
+    if (control) {
+      // Read-only: which membership this node holds and how fresh it is, for a peer that hears no manager.
+      control.handle("node.membership", () => {
+        const snap = this.feed.current;
+        const at = this.feed.lastConfirmedAt;
+        return { version: snap ? { epoch: snap.epoch, seq: snap.seq, manager: snap.manager } : null, heardMsAgo: at > 0 ? this.clock.now() - at : null };
+      });
+      this.cutOff = new CutOffDetector({
+        clock: this.clock,
+        logger: this.log,
+        silenceMs: this.opts.cutOffMs ?? DEFAULT_CUT_OFF_MS,
+        lastConfirmedAt: () => this.feed.lastConfirmedAt,
+        version: () => this.feed.current,
+        peers: () => (this.feed.current?.members ?? []).filter((m) => m.id !== this.opts.id && m.ports["control"] !== undefined).map((m) => m.id),
+        probe: (peer) => control.call(peer, "node.membership", {}, MEMBERSHIP_PROBE_TIMEOUT_MS),
+      });
+      this.cutOff.start();
+    }
     for (const role of this.opts.roles) {
       await role.start({ ...ctx, logger: this.log.child({ role: role.name }) });
       this.started.push(role);
@@ -138,6 +173,7 @@ export class NodeRuntime {
     const snap = this.feed.current;
     const out: Record<string, RoleReadiness> = {
       membership: snap ? (snap.members.some((m) => m.id === this.opts.id) ? { ok: true, detail: `epoch ${snap.epoch}, ${snap.members.length} members` } : { ok: false, detail: "not yet listed in the snapshot" }) : { ok: false, detail: "no membership snapshot yet" },
+      cluster: this.cutOff?.cutOff !== undefined ? { ok: false, detail: `cut off: ${this.cutOff.cutOff}` } : { ok: true, detail: "member" },
       roles: this.started.length === this.opts.roles.length ? { ok: true, detail: this.opts.roles.map((r) => r.name).join(",") } : { ok: false, detail: `${this.started.length} of ${this.opts.roles.length} roles started` },
     };
     for (const role of this.started) {
@@ -158,6 +194,7 @@ export class NodeRuntime {
   async stop(): Promise<void> {
     for (const t of this.timers.values()) this.clock.clearTimeout(t);
     this.timers.clear();
+    this.cutOff?.stop();
     try {
       this.opts.bus.publish("Thor.Leave", { id: this.opts.id, ip: this.opts.ip });
     } catch (err) {

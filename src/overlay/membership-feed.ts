@@ -25,7 +25,7 @@
  * Pure apart from the clock: a consumer wires it to the bus with
  * {@link MembershipFeed.follow}.
  */
-import { describeError, systemClock, type Clock, type Logger, type TimerHandle } from "../base/index.js";
+import { systemClock, type Clock, type Logger, type TimerHandle } from "../base/index.js";
 import { sameEntity, type Entity } from "./entity.js";
 import { RoleMap } from "./role-map.js";
 import type { MembershipSnapshot } from "./snapshot.js";
@@ -166,6 +166,14 @@ export class MembershipFeed {
     return this.appliedAt;
   }
 
+  /**
+   * Monotonic time (clock.now) the active manager last confirmed the
+   * membership: a change applied or a beacon of the same version; 0 before.
+   */
+  get lastConfirmedAt(): number {
+    return this.refreshedAt;
+  }
+
   /** Why a full table is wanted now, if it is. */
   get wantsTable(): TableRequestReason | undefined {
     return this.wanted;
@@ -179,14 +187,7 @@ export class MembershipFeed {
 
   /** Take the membership topics of `source` and ask it for tables; returns an unsubscribe function. */
   follow(source: MembershipSource): () => void {
-    this.requester = (req) => {
-      // From a timer: a source that cannot publish (its client stopped before the feed was unfollowed) is not fatal.
-      try {
-        source.publish("Thor.MembersRequest", req);
-      } catch (err) {
-        this.opts.logger?.debug({ err: describeError(err) }, "membership table request not sent");
-      }
-    };
+    this.requester = (req) => source.publish("Thor.MembersRequest", req);
     const offs = [source.subscribe("Thor.Members", (m, meta) => this.offer(m, meta.publisher)), source.subscribe("Thor.MembersTable", (p, meta) => this.offerTable(p, meta.publisher))];
     if (!this.snapshot) this.want("start");
     return () => {
@@ -308,7 +309,14 @@ export class MembershipFeed {
       this.heardSinceRequest = false;
       this.stats.requests++;
       const cur = this.snapshot;
-      this.requester(cur ? { reason: this.wanted, have: { epoch: cur.epoch, seq: cur.seq } } : { reason: this.wanted });
+      try {
+        this.requester(cur ? { reason: this.wanted, have: { epoch: cur.epoch, seq: cur.seq } } : { reason: this.wanted });
+      } catch (err) {
+        // The source was closed under us (a tool stopping): no more requests, instead of an error thrown from a timer.
+        this.opts.logger?.debug({ err: err instanceof Error ? err.message : String(err) }, "membership table request not sent; no longer asking");
+        this.requester = undefined;
+        return;
+      }
     }
     if (this.requester && !this.retry) {
       this.retry = this.clock.setTimeout(() => {

@@ -111,6 +111,8 @@ export interface DistributedLocationOptions {
   replicas?: number;
   /** Time limit of one call to another holder. @default 1500 ms */
   callTimeoutMs?: number;
+  /** Why this node serves no AOR now (cut off from the cluster, src/node/cut-off.ts), or undefined. */
+  cutOff?(): string | undefined;
 }
 
 export interface LocationStats {
@@ -168,6 +170,7 @@ export class DistributedLocation implements LocationService {
       const { aor, forwarded } = parse(lookupCall, p);
       // Before its first membership a node cannot know what it should hold: the caller asks the next holder.
       if (!this.previous) throw new LocationNotReadyError("no membership applied yet");
+      this.requireMember("sip.lookup");
       return this.lookupHolder(aor, forwarded === true);
     });
     control.handle("sip.replicate", (p, peer) => {
@@ -200,8 +203,15 @@ export class DistributedLocation implements LocationService {
     return id;
   }
 
+  /** A node cut off from the cluster answers for no AOR: its view is one the others have dropped. */
+  requireMember(method: string): void {
+    const why = this.opts.cutOff?.();
+    if (why !== undefined) throw new LocationNotReadyError(`${method}: ${this.opts.self} is cut off from the cluster (${why})`);
+  }
+
   /** This node must hold `aor` (as the responsible node or a replica) to serve `method` for it. */
   requireHolder(aor: string, method: string): void {
+    this.requireMember(method);
     const set = this.holders(aor);
     if (set.length > 0 && !set.includes(this.opts.self)) throw new LocationRequestError(`${method}: ${this.opts.self} does not hold ${aor} (its holders: ${set.join(", ")})`);
   }

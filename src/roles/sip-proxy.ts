@@ -121,11 +121,13 @@ export class SipProxyRole implements Role {
     const listen = [...this.opts.listen];
     if (distributed) {
       const registrar = new Registrar(this.opts.registrar);
-      this.location = new DistributedLocation({ self, control: distributed.control, registrar, clock: ctx.clock, logger: ctx.logger.child({ part: "location" }), map: () => ctx.roleMap(), replicas: this.opts.replicas ?? DEFAULT_REPLICAS });
+      this.location = new DistributedLocation({ self, control: distributed.control, registrar, clock: ctx.clock, logger: ctx.logger.child({ part: "location" }), map: () => ctx.roleMap(), replicas: this.opts.replicas ?? DEFAULT_REPLICAS, cutOff: () => ctx.cutOff?.() });
       // Until this node is in the membership and holds its accounts it would refuse correct logins
       // (and get callers banned): it answers 503 + Retry-After instead, which sends them elsewhere.
       const starting = () => !(ctx.roleMap()?.members.some((m) => m.id === self) ?? false) || (this.opts.subscribers !== undefined && !this.opts.subscribers.loaded);
-      cluster = clusterHooks(self, () => ctx.roleMap(), () => (ctx.self().attrs["draining"] === true ? "draining" : starting() ? "starting" : undefined));
+      // Cut off from the cluster (no manager heard while the peers moved on, src/node/cut-off.ts), it would register
+      // users into a view the others dropped: 503 + Retry-After sends phones to another node instead.
+      cluster = clusterHooks(self, () => ctx.roleMap(), () => (ctx.self().attrs["draining"] === true ? "draining" : starting() ? "starting" : ctx.cutOff?.() !== undefined ? "cut off" : undefined));
       credentials = this.remoteCredentials(distributed.control, this.location);
       listen.push({ transport: "tls", host: distributed.internal.host, port: distributed.internal.port, internal: true });
     }

@@ -78,3 +78,18 @@ describe("manager election", () => {
     assert.ok(winsOver(winner.heartbeat(), { ...loser.heartbeat(), term: loser.term }) || winner.term >= loser.term);
   });
 });
+
+describe("manager election after hearing nothing", () => {
+  it("a manager that heard no majority until after its listening time listens again before it may take over, and so learns the active manager", () => {
+    const a = make("a", 20);
+    for (let t = 0; t <= 4000; t += 1000) round(t, [a]);
+    assert.equal(a.role, "active");
+    // c starts (better priority) but hears nothing for 10 s: it neither acts nor learns anything meanwhile.
+    const c = make("c", 1, 4000);
+    c.resume(14_000);
+    assert.equal(c.tick(14_000), undefined, "no takeover on the first moment it hears");
+    for (let t = 14_000; t <= 20_000; t += 1000) round(t, [a, c]);
+    assert.equal(a.role, "active");
+    assert.equal(c.role, "standby", "c learned of a instead of starting a higher term");
+  });
+});

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ManualClock, silentLogger } from "../../src/base/index.js";
 import { LocalHub, type EventBus } from "../../src/events/index.js";
-import { Manager } from "../../src/manager/index.js";
+import { Manager, eventServerQuorum, hearingWindowMs, hearsQuorum } from "../../src/manager/index.js";
 import { MAX_DELTA_OPS, MembershipDigest, MembershipFeed, TableAssembler, decodeTable, type Entity, type MembershipMessage, type MembershipTablePart } from "../../src/overlay/index.js";
 
 const flush = () => new Promise<void>((r) => setImmediate(r));
@@ -173,5 +173,64 @@ describe("manager: every event server out of reach (issue 15 item 5)", () => {
     assert.equal(mgr1.counters.deafIntervals, 1);
     mgr1.stop();
     mgr2.stop();
+  });
+});
+
+describe("manager: a minority of the event servers (issue 15, manager partition)", () => {
+  it("an active manager that hears no majority publishes nothing: no delta, no beacon, no table, no heartbeat; and it takes over nothing", async () => {
+    const clock = new ManualClock();
+    const hub = new LocalHub();
+    const quorum = { mgr1: true };
+    const opts = { logger: silentLogger, clock, heartbeatMs: 1000, deadMs: 3000, memberTimeoutMs: 3000, snapshotIntervalMs: 2000 };
+    // mgr1's own link still works (the event server of its side), but it hears no majority of them.
+    const mgr1 = new Manager({ ...opts, bus: hub.attach({ CN: "mgr1", OU: "manager" }), id: "mgr1", ip: "10.0.0.1", priority: 1, hearing: () => quorum.mgr1 });
+    const seen: Array<{ topic: string; from: string }> = [];
+    const watcher = hub.attach({ CN: "n9", OU: "node" }, ["*"], ["10.2.0.9"]);
+    watcher.subscribe("Thor.Members", (m) => seen.push({ topic: "members", from: m.manager }));
+    watcher.subscribe("Thor.MembersTable", (p) => seen.push({ topic: "table", from: p.manager }));
+    watcher.subscribe("Thor.Manager", (hb) => seen.push({ topic: "heartbeat", from: hb.id }));
+    mgr1.start();
+    const n0 = hub.attach({ CN: "n0", OU: "node" }, ["*"], [entity(0).ip]);
+    for (let t = 0; t < 6000; t += 1000) {
+      n0.publish("Thor.Presence", entity(0));
+      await run(clock, 1000);
+    }
+    assert.equal(mgr1.isActive, true);
+    quorum.mgr1 = false;
+    await run(clock, 1000); // decided at the next heartbeat
+    const from = seen.length;
+    // A new member is heard and a table is asked for, on the minority side.
+    hub.attach({ CN: "n1", OU: "node" }, ["*"], [entity(1).ip]).publish("Thor.Presence", entity(1));
+    watcher.publish("Thor.MembersRequest", { reason: "start" });
+    await run(clock, 5000);
+    assert.deepEqual(seen.slice(from), [], "nothing of mgr1 reaches the minority side");
+    // A standby that hears no majority does not take over either, whatever it hears.
+    const mgr2 = new Manager({ ...opts, bus: hub.attach({ CN: "mgr2", OU: "manager" }), id: "mgr2", ip: "10.0.0.2", priority: 2, hearing: () => false });
+    mgr2.start();
+    await run(clock, 10_000);
+    assert.equal(mgr2.isActive, false);
+    // The majority comes back: the change held back goes out as a delta of the same term.
+    quorum.mgr1 = true;
+    n0.publish("Thor.Presence", entity(0));
+    hub.attach({ CN: "n1", OU: "node" }, ["*"], [entity(1).ip]).publish("Thor.Presence", entity(1));
+    await run(clock, 2000);
+    assert.ok(seen.slice(from).some((s) => s.topic === "members" && s.from === "mgr1"));
+    assert.equal(mgr1.snapshot!.members.length, 2);
+    mgr1.stop();
+    mgr2.stop();
+  });
+});
+
+describe("manager: quorum of event servers", () => {
+  it("is a strict majority of the known servers, counted on links heard within the window", () => {
+    assert.deepEqual([1, 2, 3, 4, 5].map(eventServerQuorum), [1, 2, 2, 3, 3]);
+    const links = (total: number, heard: number) => ({ serverCount: total, heardCount: () => heard });
+    assert.equal(hearsQuorum(links(3, 2), 1000), true);
+    assert.equal(hearsQuorum(links(3, 1), 1000), false);
+    assert.equal(hearsQuorum(links(2, 1), 1000), false, "half is no majority");
+    assert.equal(hearsQuorum(links(0, 0), 1000), false);
+    assert.equal(hearingWindowMs(1000, 6000), 3000);
+    assert.equal(hearingWindowMs(250, 2000), 1000);
+    assert.equal(hearingWindowMs(1000, 1000), 1000, "at least one heartbeat");
   });
 });

@@ -27,8 +27,11 @@ export class ThorProcess {
     readonly name: string,
     readonly args: readonly string[],
     env: NodeJS.ProcessEnv = {},
+    /** Run inside this network namespace (`ip netns exec` execs the command: the PID is thor's). */
+    netns?: string,
   ) {
-    this.child = spawn(process.execPath, [THOR_BIN, ...args], {
+    const argv = [process.execPath, THOR_BIN, ...args];
+    this.child = spawn(netns ? "ip" : argv[0]!, netns ? ["netns", "exec", netns, ...argv] : argv.slice(1), {
       env: { ...process.env, THOR_LOG_FORMAT: "json", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -93,8 +96,8 @@ export class ThorProcess {
 
 const running = new Set<ThorProcess>();
 
-export function startThor(name: string, args: readonly string[], env?: NodeJS.ProcessEnv): ThorProcess {
-  return new ThorProcess(name, args, env);
+export function startThor(name: string, args: readonly string[], env?: NodeJS.ProcessEnv, netns?: string): ThorProcess {
+  return new ThorProcess(name, args, env, netns);
 }
 
 /** Kill every process started through this module (by PID), waiting for them to exit. */

@@ -36,6 +36,8 @@ export interface SippOptions {
   /** Media (RTP echo) port SIPp binds (`-mp`); SIPp's default is 6000. */
   mediaPort?: number;
   timeoutS?: number;
+  /** Run SIPp inside this network namespace (`ip netns exec`). */
+  netns?: string;
 }
 
 const work = mkdtempSync(join(tmpdir(), "thor-sipp-"));
@@ -69,7 +71,7 @@ export function sipp(opts: SippOptions): { done: Promise<SippRun>; pid: number |
   const domain = opts.keys?.["domain"];
   if (domain && !opts.inf) args.push("-auth_uri", opts.keys?.["callee"] ? `${opts.keys["callee"]}@${domain}` : domain);
   if (opts.remote) args.push(opts.remote);
-  const child = spawn("sipp", args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = opts.netns ? spawn("ip", ["netns", "exec", opts.netns, "sipp", ...args], { stdio: ["ignore", "pipe", "pipe"] }) : spawn("sipp", args, { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout = (stdout + d).slice(-20_000)));

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { z } from "zod";
-import { Manager, DEFAULT_HEARTBEAT_MS, DEFAULT_MANAGER_DEAD_MS, DEFAULT_MEMBER_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_MS } from "../../manager/index.js";
+import { Manager, hearingWindowMs, hearsQuorum, DEFAULT_HEARTBEAT_MS, DEFAULT_MANAGER_DEAD_MS, DEFAULT_MEMBER_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_MS } from "../../manager/index.js";
 import { num } from "../config.js";
 import { busMetrics, startOps } from "../ops.js";
 import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, memberFlags, memberLogger, memberSchema, untilSignal } from "../member.js";
@@ -28,7 +28,9 @@ export function register(program: Command): void {
       const log = memberLogger(cfg, "manager");
       const servers = eventServerSource(cfg);
       const identity = await loadIdentity(cfg);
-      const bus = await connectEvents(cfg, servers, identity, log);
+      // Pinged every heartbeat: a link whose packets are dropped stops counting towards the quorum within the hearing window.
+      const bus = await connectEvents(cfg, servers, identity, log, { pingIntervalMs: cfg.heartbeatMs });
+      const window = hearingWindowMs(cfg.heartbeatMs, cfg.memberTimeoutMs);
       const manager = new Manager({
         bus,
         logger: log,
@@ -39,7 +41,7 @@ export function register(program: Command): void {
         deadMs: cfg.deadMs,
         memberTimeoutMs: cfg.memberTimeoutMs,
         snapshotIntervalMs: cfg.snapshotIntervalMs,
-        hearing: () => bus.upCount > 0,
+        hearing: (graceMs) => hearsQuorum(bus, window + graceMs),
       });
       manager.start();
       const ops = await startOps(cfg, log, "manager", (metrics, health) => {

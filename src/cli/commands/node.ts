@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
-import { AdvertisedRole, ControlLink, serveDrain, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
+import { AdvertisedRole, ControlLink, serveDrain, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_CUT_OFF_MS, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
 import { DEFAULT_NAT_POLICY, DEFAULT_RELAY_TIMEOUT_MS, DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, MediaRelayRole, ProvisioningServerRole, SipProxyRole, SubscriberBinding, XcapServerRole } from "../../roles/index.js";
 import { DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_DOCUMENTS_PER_USER, DEFAULT_XCAP_PORT } from "../../xcap/index.js";
@@ -24,6 +24,8 @@ const schema = memberSchema.extend({
   lookupPort: num().int().min(0).max(65535).default(9500),
   presenceIntervalMs: num().int().min(100).default(DEFAULT_PRESENCE_INTERVAL_MS),
   statisticsIntervalMs: num().int().min(100).default(DEFAULT_STATISTICS_INTERVAL_MS),
+  /** Silence of the managers after which the node asks its peers whether the cluster moved on without it (then it is cut off). */
+  cutOffMs: num().int().min(200).default(DEFAULT_CUT_OFF_MS),
   /** Control link port (member-to-member requests over mutual TLS). */
   controlPort: num().int().min(0).max(65535).default(DEFAULT_CONTROL_PORT),
   /** sip_proxy: internal SIP listener between members (TLS, node certificates). */
@@ -229,6 +231,7 @@ function nodeMetrics(metrics: ThorMetrics, node: NodeRuntime, control: ControlLi
     metrics.counter(name, list[0]!.help, labelNames, () => list.flatMap((c) => (stat(c.stat) === undefined ? [] : [[c.labels ?? {}, stat(c.stat)!] as const])));
   }
   for (const g of ROLE_GAUGES) metrics.gauge(g.name, g.help, [], () => (stat(g.stat) === undefined ? [] : [[{}, stat(g.stat)!] as const]));
+  metrics.gauge("thor_node_cut_off", "1 while this node is cut off from the cluster (hears no manager while its peers moved on): it answers clients 503", [], () => [[{}, node.cutOffReason === undefined ? 0 : 1] as const]);
   metrics.gauge("thor_ring_nodes", "Nodes on each role's ring (draining nodes excluded)", ["role"], () => {
     const map = node.roleMap();
     return map ? map.roles().map((role) => [{ role }, map.ring(role)?.nodes.length ?? 0] as const) : [];
@@ -270,6 +273,7 @@ export function register(program: Command): void {
     .option("--roles <list>", "comma-separated roles, e.g. sip_proxy,media_relay")
     .option("--lookup-port <port>", "public lookup interface port (default 9500, 0 = off)")
     .option("--presence-interval-ms <ms>", "presence announcement interval (default 2000)")
+    .option("--cut-off-ms <ms>", `a node that hears no manager this long asks its peers whether the cluster moved on without it; if so (or none answers) it answers clients 503 and holds no AOR (default ${DEFAULT_CUT_OFF_MS})`)
     .option("--statistics-interval-ms <ms>", "Thor.Statistics publication interval (default 10000)")
     .option("--sip-listen <list>", "sip_proxy listeners udp|tcp|tls|ws|wss:HOST:PORT (default udp+tcp on <ip>:5060)")
     .option("--sip-domains <list>", "sip_proxy domains served, the first is the digest realm (default: --domain)")
@@ -343,6 +347,7 @@ export function register(program: Command): void {
         ports: { control: controlAddr.port, ...(cfg.lookupPort > 0 ? { lookup: cfg.lookupPort } : {}) },
         presenceIntervalMs: cfg.presenceIntervalMs,
         statisticsIntervalMs: cfg.statisticsIntervalMs,
+        cutOffMs: cfg.cutOffMs,
       });
       const node = runtime;
       const lookup = cfg.lookupPort > 0 ? new LookupServer({ host: cfg.ip, port: cfg.lookupPort, logger: log.child({ part: "lookup" }), resolve: () => node.roleMap() }) : undefined;

@@ -64,10 +64,11 @@ export interface ClusterHooks {
   isPeer(address: string, port: number): boolean;
   /**
    * Why this member takes no new registrations or calls from clients now
-   * ("draining", or "starting" until it has its membership and accounts),
-   * or undefined when it does.
+   * ("draining", "starting" until it has its membership and accounts, "cut
+   * off" while it hears no manager and the cluster moved on without it), or
+   * undefined when it does.
    */
-  unavailable?(): "draining" | "starting" | undefined;
+  unavailable?(): "draining" | "starting" | "cut off" | undefined;
 }
 
 /** Counters of the proxy and its pipeline steps. */
