@@ -34,7 +34,7 @@ import type { BenchResult } from "./types.js";
 const GEN = "127.0.130.230";
 const SECONDS = 4;
 const CHAIN = 8;
-const LOADS = [200, 400, 800, 1200, 1600, 2000, 2400, 3200];
+const LOADS = [200, 400, 600, 800, 1000, 1200, 1600, 2000, 2400, 3200];
 const PACKET = 172;
 const SOCKETS = 32;
 
