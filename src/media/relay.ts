@@ -78,7 +78,7 @@ export class MediaRelay implements MediaEngine {
     const native = opts.dataPath === "js" ? "the JavaScript data path was asked for" : NativeLegs.create(floodPps, clock);
     if (typeof native === "string") {
       if (opts.dataPath === "native") throw new MediaRequestError(native);
-      if (opts.dataPath === undefined) this.log.warn({ reason: native }, "media relay uses the JavaScript data path (about a third of the native one's capacity)");
+      if (opts.dataPath === undefined) this.log.warn({ reason: native }, "media relay uses the JavaScript data path (about half the native one's capacity)");
       const counters: RelayCounters = { packetsRelayed: 0, bytesRelayed: 0, invalid: 0, unknownSource: 0, flood: 0, noDestination: 0 };
       this.legs = new SocketLegs({ counters, floodPps, now: () => clock.now() });
       this.dataPath = "js";
