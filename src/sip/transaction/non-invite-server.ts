@@ -35,10 +35,9 @@ export class NonInviteServerTransaction extends ServerTransaction<"J"> {
     this.release();
     // "When the server transaction enters the "Completed" state, it MUST set Timer J to fire in 64*T1 seconds for unreliable transports, and zero seconds for reliable transports."
     const j = timerJ(this.env.timers, this.flow.reliable);
-    // A digest challenge is not kept for retransmissions: a retransmitted request is a new one and gets
-    // a new challenge (what Kamailio's and OpenSIPS's stateless challenges do), so half of the
-    // transactions of every REGISTER do not linger 32 s.
-    if (j > 0 && s !== 401 && s !== 407) this.linger(j, true);
+    // Digest challenges linger too: a retransmitted request must get the same 401 (same nonce and
+    // To-tag) again, or a client without a full transaction layer (SIPp) sees a second challenge.
+    if (j > 0) this.linger(j, true);
     else this.timers.arm("J", 0, () => this.terminate());
   }
 
