@@ -23,7 +23,7 @@
 import { describeError, type Clock, type Logger } from "../base/index.js";
 import type { ControlLink } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
-import { DEFAULT_PRESENCE_LIMITS, PresenceNotifier, PresRules, PRESENCE_PACKAGES, subscriptionStateHeader, type Handling, type NotifyDialog, type Notification, type PresenceLimits, type PresentityEntry } from "../presence/index.js";
+import { DEFAULT_PRESENCE_LIMITS, PresenceNotifier, PresRules, PRESENCE_PACKAGES, subscriptionStateHeader, type Handling, type NotifyDialog, type Notification, type PresenceLimits, type PresentityEntry, type XcapDocumentDiff, type XcapDocumentState } from "../presence/index.js";
 import { SipRequest, type Originator, type UacTarget } from "../sip/index.js";
 import { HANDOFF_BATCH, MAX_CLOCK_SKEW_MS, parseAnswer, planHandOver, pushBatches, type DistributedLocation } from "./sip-location.js";
 import {
@@ -57,6 +57,8 @@ export interface PresenceAgentOptions {
   withoutRules?: Handling;
   /** Reads a presentity's pres-rules document (XCAP); undefined when it has none. */
   loadRules?: (aor: string) => Promise<string | undefined>;
+  /** xcap-diff: the XCAP root and the user's documents with their tags (the first NOTIFY's full state). */
+  loadXcapState?: (aor: string) => Promise<{ root: string; documents: XcapDocumentState[] }>;
   /** The distributed service: the location's holders and the control link. Absent on a node alone. */
   cluster?: { self: string; control: ControlLink; location: DistributedLocation; map(): RoleMap | undefined };
 }
@@ -84,6 +86,8 @@ export class PresenceAgent {
   private readonly rules = new Map<string, PresRules | null>();
   private readonly versions = new Map<string, number>();
   private readonly outboxes = new Map<string, Outbox>();
+  /** xcap-diff states read for the SUBSCRIBE being handled (the notifier reads them synchronously). */
+  private readonly xcapStates = new Map<string, { root: string; documents: readonly XcapDocumentState[] }>();
   /** member id → presentities whose state must still reach it. */
   private readonly owed = new Map<string, Set<string>>();
   private previous: RoleMap | undefined;
@@ -92,7 +96,7 @@ export class PresenceAgent {
   constructor(private readonly opts: PresenceAgentOptions) {
     this.log = opts.logger;
     this.limits = { ...DEFAULT_PRESENCE_LIMITS, ...opts.limits };
-    this.notifier = new PresenceNotifier({ rules: (aor) => this.rules.get(aor) ?? undefined, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.withoutRules ? { withoutRules: opts.withoutRules } : {}) });
+    this.notifier = new PresenceNotifier({ rules: (aor) => this.rules.get(aor) ?? undefined, xcapState: (aor) => this.xcapStates.get(aor), ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.withoutRules ? { withoutRules: opts.withoutRules } : {}) });
     const c = opts.cluster;
     if (!c) return;
     c.control.handle(PRESENCE_SUBSCRIBE, (p, peer) => {
@@ -151,12 +155,14 @@ export class PresenceAgent {
    */
   async subscribe(call: SubscribeCall, forEdge = false): Promise<SubscribeReply> {
     this.stats.subscribes++;
-    await this.ensureRules(call.presentity);
+    if (call.event === "xcap-diff") await this.loadXcapState(call.presentity);
+    else await this.ensureRules(call.presentity);
     const now = this.opts.clock.wallNow();
     const known = this.notifier.subscription(call.id);
     if (!call.initial && !known) return { status: 481, reason: "Subscription Does Not Exist" };
     if (known && (known.watcher !== call.watcher || known.presentity !== call.presentity)) return { status: 403, reason: "the subscription belongs to another watcher" };
-    const { answer, notifications } = known ? this.notifier.refresh(call.id, call.expires, now, { reach: call.dialog.reach, remoteTarget: call.dialog.remoteTarget }) : this.notifier.subscribe({ id: call.id, event: call.event, presentity: call.presentity, watcher: call.watcher, ...(call.expires !== undefined ? { expires: call.expires } : {}), dialog: call.dialog }, now);
+    const { answer, notifications } = known ? this.notifier.refresh(call.id, call.expires, now, { reach: call.dialog.reach, remoteTarget: call.dialog.remoteTarget }) : this.notifier.subscribe({ id: call.id, event: call.event, presentity: call.presentity, watcher: call.watcher, ...(call.expires !== undefined ? { expires: call.expires } : {}), dialog: call.dialog, ...(call.resources ? { resources: call.resources } : {}) }, now);
+    this.xcapStates.delete(call.presentity);
     this.changed(call.presentity);
     const own = forEdge ? notifications.find((n) => n.subscription.id === call.id) : undefined;
     const rest = own ? notifications.filter((n) => n !== own) : notifications;
@@ -191,6 +197,28 @@ export class PresenceAgent {
     const notifications = this.notifier.rulesChanged(aor, this.opts.clock.wallNow());
     this.changed(aor);
     this.dispatch(notifications);
+  }
+
+  /**
+   * One of the user's XCAP documents changed (xcap.changed, told to the
+   * responsible node): its xcap-diff watchers get the diff (RFC 5875), and
+   * the new NOTIFY counters are replicated.
+   */
+  xcapChanged(aor: string, xcapRoot: string, diff: XcapDocumentDiff): void {
+    const notifications = this.notifier.xcapChanged(aor, xcapRoot, diff, this.opts.clock.wallNow());
+    if (notifications.length === 0) return;
+    this.changed(aor);
+    this.dispatch(notifications);
+  }
+
+  private async loadXcapState(aor: string): Promise<void> {
+    if (!this.opts.loadXcapState) return;
+    try {
+      this.xcapStates.set(aor, await this.opts.loadXcapState(aor));
+    } catch (err) {
+      // No database now: the first NOTIFY lists no document; the changes still come.
+      this.log.warn({ aor, err: describeError(err) }, "XCAP documents could not be listed for xcap-diff");
+    }
   }
 
   /** Once a second: expiries. Every holder applies them; the responsible node notifies. */

@@ -24,6 +24,7 @@ export interface PresenceFeatureOptions {
   limits?: Partial<PresenceLimits>;
   withoutRules?: Handling;
   loadRules?: PresenceAgentOptions["loadRules"];
+  loadXcapState?: PresenceAgentOptions["loadXcapState"];
   cluster?: PresenceAgentOptions["cluster"];
 }
 
@@ -35,6 +36,7 @@ export function presenceFeature(opts: PresenceFeatureOptions): PresenceFeature {
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.withoutRules ? { withoutRules: opts.withoutRules } : {}),
     ...(opts.loadRules ? { loadRules: opts.loadRules } : {}),
+    ...(opts.loadXcapState ? { loadXcapState: opts.loadXcapState } : {}),
     ...(opts.cluster ? { cluster: opts.cluster } : {}),
   });
   const edge = new PresenceInterceptor({

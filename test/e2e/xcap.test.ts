@@ -93,4 +93,39 @@ describe("XCAP end to end (provisioning → xcap_server → responsible sip_prox
       bob.close();
     }
   });
+
+  it("xcap-diff (RFC 5875): the user's subscription lists their documents, then each XCAP write arrives as previous-etag / new-etag", async () => {
+    await api.createAccount({ username: "judy", domain: DOMAIN, password: "judy-secret" });
+    await api.createAccount({ username: "kate", domain: DOMAIN, password: "kate-secret" });
+    const user = { username: "judy", password: "judy-secret" };
+    const lists = `${root}/resource-lists/users/sip:judy@${DOMAIN}/index`;
+    const sel = `resource-lists/users/sip:judy@${DOMAIN}/index`;
+    const tag = (r: { headers: { etag?: string } }) => (r.headers.etag ?? "").replace(/"/g, "");
+    const first = await waitFor(async () => {
+      const r = await xcap({ method: "PUT", url: lists, body: BUDDIES, contentType: "application/resource-lists+xml", user });
+      return r.status === 201 ? r : undefined;
+    }, { timeoutMs: 5000, message: "judy writes her buddy list" });
+    const node = lab.of("node")[0]!;
+    const judy = new PresenceUa(`${SUBNET}.102`, "judy", DOMAIN, "judy-secret", { host: node.ip, port: 5060 });
+    const other = new PresenceUa(`${SUBNET}.103`, "kate", DOMAIN, "kate-secret", { host: node.ip, port: 5060 });
+    await Promise.all([judy.start(), other.start()]);
+    try {
+      const resources = `<?xml version="1.0"?><resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list><entry uri="resource-lists/users/sip:judy@${DOMAIN}/"/></list></resource-lists>`;
+      await waitFor(async () => (await judy.subscribe(`judy@${DOMAIN}`, { event: "xcap-diff", expires: 600, body: resources, extra: [["Content-Type", "application/resource-lists+xml"], ["Accept", "application/xcap-diff+xml"]] })).status === 200, { timeoutMs: 20_000, message: "judy subscribes to her documents" });
+      const full = await judy.waitNotify((n) => n.state.startsWith("active"), "the first xcap-diff NOTIFY");
+      assert.equal(full.request.get("content-type"), "application/xcap-diff+xml");
+      assert.match(full.body, new RegExp(`xcap-root="${root}/"`));
+      assert.match(full.body, new RegExp(`<document sel="${sel}" new-etag="${tag(first)}"/>`));
+      // Another user may not watch judy's documents.
+      await waitFor(async () => (await other.subscribe(`judy@${DOMAIN}`, { event: "xcap-diff", expires: 600 })).status === 403, { timeoutMs: 20_000, message: "kate is refused judy's documents (403)" });
+      const changed = await xcap({ method: "PUT", url: `${lists}/~~/resource-lists/list%5b@name=%22friends%22%5d/entry%5b1%5d/@uri`, body: "sip:dave@example.com", contentType: "application/xcap-att+xml", user });
+      assert.equal(changed.status, 200);
+      const diff = await judy.waitNotify((n) => n.body.includes("previous-etag"), "the xcap-diff NOTIFY of the write", 10_000);
+      assert.match(diff.body, new RegExp(`<document sel="${sel}" previous-etag="${tag(first)}" new-etag="${tag(changed)}"/>`));
+      assert.ok(diff.cseq > full.cseq);
+    } finally {
+      judy.close();
+      other.close();
+    }
+  });
 });
