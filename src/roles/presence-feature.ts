@@ -25,6 +25,7 @@ export interface PresenceFeatureOptions {
   withoutRules?: Handling;
   loadRules?: PresenceAgentOptions["loadRules"];
   loadXcapState?: PresenceAgentOptions["loadXcapState"];
+  loadDocument?: PresenceAgentOptions["loadDocument"];
   cluster?: PresenceAgentOptions["cluster"];
 }
 
@@ -37,6 +38,7 @@ export function presenceFeature(opts: PresenceFeatureOptions): PresenceFeature {
     ...(opts.withoutRules ? { withoutRules: opts.withoutRules } : {}),
     ...(opts.loadRules ? { loadRules: opts.loadRules } : {}),
     ...(opts.loadXcapState ? { loadXcapState: opts.loadXcapState } : {}),
+    ...(opts.loadDocument ? { loadDocument: opts.loadDocument } : {}),
     ...(opts.cluster ? { cluster: opts.cluster } : {}),
   });
   const edge = new PresenceInterceptor({

@@ -47,6 +47,7 @@ import { MediaDispatcher, type NatPolicy } from "./media-dispatcher.js";
 import { presenceFeature, presenceStatistics, type PresenceFeature } from "./presence-feature.js";
 import { xcapSel, type Handling, type PresenceLimits } from "../presence/index.js";
 import { DEFAULT_XCAP_ROOT } from "../xcap/index.js";
+import type { XcapDocumentKey } from "../db/index.js";
 
 /** @default 5070 */
 export const DEFAULT_SIP_INTERNAL_PORT = 5070;
@@ -146,7 +147,8 @@ export class SipProxyRole implements Role {
         // RFC 5875: the user's xcap-diff subscriptions hear of every write to their documents.
         const diff = { sel: xcapSel(change.auid, change.xui, change.document), ...(change.previousEtag ? { previousEtag: change.previousEtag } : {}), ...(change.etag !== null ? { newEtag: change.etag } : {}) };
         agent.xcapChanged(change.aor, change.root ?? xcapRoot(ctx.roleMap(), change.aor), diff);
-        if (change.auid !== "pres-rules") return;
+        // The rules, or a buddy list they may name (external-list): re-judge the owner's watchers.
+        if (change.auid !== "pres-rules" && change.auid !== "resource-lists") return;
         agent.rulesChanged(change.aor).catch((err: unknown) => this.log?.warn({ aor: change.aor, err: describeError(err) }, "pres-rules change not applied"));
       });
     }
@@ -216,6 +218,7 @@ export class SipProxyRole implements Role {
       ...(subscribers
         ? {
             loadRules: (aor: string) => subscribers.readXcapDocument({ auid: "pres-rules", xui: `sip:${aor}`, name: "index" }),
+            loadDocument: (key: XcapDocumentKey) => subscribers.readXcapDocument(key),
             loadXcapState: async (aor: string) => ({ root: xcapRoot(ctx.roleMap(), aor), documents: (await subscribers.listXcapDocuments(`sip:${aor}`)).map((d) => ({ sel: xcapSel(d.auid, `sip:${aor}`, d.name), etag: d.etag })) }),
           }
         : {}),

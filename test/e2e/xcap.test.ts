@@ -128,4 +128,48 @@ describe("XCAP end to end (provisioning → xcap_server → responsible sip_prox
       other.close();
     }
   });
+
+  it("a buddy list stored through XCAP and used by pres-rules (external-list): a watcher added to the list becomes active", async () => {
+    await api.createAccount({ username: "laura", domain: DOMAIN, password: "laura-secret" });
+    await api.createAccount({ username: "mike", domain: DOMAIN, password: "mike-secret" });
+    await api.createAccount({ username: "nora", domain: DOMAIN, password: "nora-secret" });
+    const buddies = `<?xml version="1.0" encoding="UTF-8"?><resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list name="friends"><entry uri="sip:nora@${DOMAIN}"/></list></resource-lists>`;
+    const user = { username: "laura", password: "laura-secret" };
+    const lists = `${root}/resource-lists/users/sip:laura@${DOMAIN}/index`;
+    await waitFor(async () => (await xcap({ method: "PUT", url: lists, body: buddies, contentType: "application/resource-lists+xml", user })).status === 201, { timeoutMs: 5000, message: "laura writes her buddy list" });
+    // Her friends list (an anchor into her own document) is allowed; everyone else of the domain waits for her.
+    const anchor = `${lists}/~~/resource-lists/list%5b@name=%22friends%22%5d`;
+    const rules = `<?xml version="1.0" encoding="UTF-8"?>
+<cr:ruleset xmlns:cr="urn:ietf:params:xml:ns:common-policy" xmlns:pr="urn:ietf:params:xml:ns:pres-rules">
+  <cr:rule id="friends"><cr:conditions><pr:external-list><pr:entry anc="${anchor}"/></pr:external-list></cr:conditions><cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions></cr:rule>
+  <cr:rule id="domain"><cr:conditions><cr:identity><cr:many domain="${DOMAIN}"/></cr:identity></cr:conditions><cr:actions><pr:sub-handling>confirm</pr:sub-handling></cr:actions></cr:rule>
+</cr:ruleset>`;
+    assert.equal((await xcap({ method: "PUT", url: `${root}/pres-rules/users/sip:laura@${DOMAIN}/index`, body: rules, contentType: "application/auth-policy+xml", user })).status, 201);
+    const node = lab.of("node")[2]!;
+    const laura = new PresenceUa(`${SUBNET}.104`, "laura", DOMAIN, "laura-secret", { host: node.ip, port: 5060 });
+    const nora = new PresenceUa(`${SUBNET}.105`, "nora", DOMAIN, "nora-secret", { host: node.ip, port: 5060 });
+    const mike = new PresenceUa(`${SUBNET}.106`, "mike", DOMAIN, "mike-secret", { host: node.ip, port: 5060 });
+    await Promise.all([laura.start(), nora.start(), mike.start()]);
+    try {
+      await waitFor(async () => (await laura.publish(pidf(`sip:laura@${DOMAIN}`, "open", "at the desk"))).status === 200, { timeoutMs: 20_000, message: "laura publishes" });
+      // nora is on her friends list: active at once, with her state.
+      await waitFor(async () => (await nora.subscribe(`laura@${DOMAIN}`, { expires: 600 })).status === 200, { timeoutMs: 20_000, message: "nora subscribes" });
+      const b = await nora.waitNotify(() => true, "nora's first NOTIFY");
+      assert.match(b.state, /^active/, "nora is in the buddy list the rules name");
+      assert.match(b.body, /at the desk/);
+      // mike is not: pending (the domain rule).
+      await waitFor(async () => (await mike.subscribe(`laura@${DOMAIN}`, { expires: 600 })).status === 200, { timeoutMs: 20_000, message: "mike subscribes" });
+      const m = await mike.waitNotify(() => true, "mike's first NOTIFY");
+      assert.match(m.state, /^pending/);
+      // laura adds mike to her friends through XCAP: the list changed, the rules apply to him at once.
+      const add = await xcap({ method: "PUT", url: `${lists}/~~/resource-lists/list%5b@name=%22friends%22%5d/entry%5b@uri=%22sip:mike@${DOMAIN}%22%5d`, body: `<entry xmlns="urn:ietf:params:xml:ns:resource-lists" uri="sip:mike@${DOMAIN}"/>`, contentType: "application/xcap-el+xml", user });
+      assert.equal(add.status, 201);
+      const active = await mike.waitNotify((n) => n.state.startsWith("active"), "mike active after the list change", 10_000);
+      assert.match(active.body, /at the desk/);
+    } finally {
+      laura.close();
+      nora.close();
+      mike.close();
+    }
+  });
 });
