@@ -13,11 +13,11 @@
 #   g++, make, python3  node-gyp builds the media relay's native forwarder (scripts/build-native.sh)
 #   rtpengine-daemon    the rtpengine media relay (userspace mode): the second media engine's test and the media benchmark's baseline
 #   iproute2            `ip netns`, veth pairs and bridges for the partition tests (test/resilience/partition-*.test.ts, root only)
-# Benchmarks also want: kamailio (the baseline SIP proxy).
+# Benchmarks also want: kamailio (the baseline SIP proxy), kamailio-presence-modules (the presence baseline, on db_text).
 #   dnsperf             the DNS load generator
 set -euo pipefail
 want=(g++ make python3 sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl rtpengine-daemon chromium iproute2)
-if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
+if [ "${1:-}" = "--bench" ]; then want+=(kamailio kamailio-presence-modules dnsperf); fi
 missing=()
 for pkg in "${want[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -33,7 +33,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The kamailio package starts a service on 5060; the benchmark runs its own instance.
-if [[ " ${missing[*]} " == *" kamailio "* ]]; then
+if [[ " ${missing[*]} " == *" kamailio "* || " ${missing[*]} " == *" kamailio-presence-modules "* ]]; then
   (systemctl stop kamailio 2>/dev/null || service kamailio stop 2>/dev/null || pkill -x kamailio || true) >/dev/null 2>&1
 fi
 # The rtpengine-daemon package starts its service; tests and benchmarks run their own instances.
