@@ -41,6 +41,10 @@ export class InviteServerTransaction extends ServerTransaction<"G" | "H" | "I" |
     if (s < 200) return;
     if (s < 300) {
       // RFC 6026 7.1: "the server transaction MUST transition to the "Accepted" state" and start Timer L.
+      // It "MUST NOT generate 2xx retransmissions on its own" and INVITE retransmissions go to the TU
+      // (for a proxy: nothing to do), so the 2xx's bytes are not kept for Timer L's 32 s (they would pin
+      // a slab of Node's buffer pool full of other messages).
+      this.last = undefined;
       this.timers.arm("L", timerL(this.env.timers), () => this.terminate());
       return;
     }
@@ -66,8 +70,9 @@ export class InviteServerTransaction extends ServerTransaction<"G" | "H" | "I" |
       }
       return;
     }
-    // 17.2.1: a request retransmission gets the most recent provisional (Proceeding) or final (Completed, Accepted) response again.
-    if (this.state !== "confirmed" && this.state !== "terminated") this.resend(req);
+    // 17.2.1: a request retransmission gets the most recent provisional (Proceeding) or final (Completed)
+    // response again; RFC 6026 7.1: in Accepted it is absorbed (the UAS retransmits its 2xx end to end).
+    if (this.state === "proceeding" || this.state === "completed") this.resend(req);
   }
 
   /** Timer G: resend the final response, doubling up to T2, until the ACK. */
