@@ -53,6 +53,25 @@ export function readSdp(body: string): SdpRead {
   return { ok: true, sdp, streams };
 }
 
+/**
+ * Why a description is WebRTC's, which the relay leaves alone, or
+ * undefined. A WebRTC endpoint (RFC 8829/8834) finds its own path with ICE
+ * (RFC 8445) and keys SRTP over DTLS (RFC 5763) on that very path: a relay
+ * that rewrote the addresses and removed ICE (as for a plain RTP phone)
+ * would leave the browser a description it refuses, and one that kept ICE
+ * but forwarded packets would break the connectivity checks' consent and
+ * the DTLS handshake's path. So ICE credentials (`a=ice-ufrag`), a DTLS
+ * fingerprint (`a=fingerprint`) or a `UDP/TLS/...` profile anywhere in the
+ * description mean: pass untouched (docs/media.md, "WebRTC").
+ */
+export function webrtcReason(sdp: SessionDescription): string | undefined {
+  const session = sdp as { iceUfrag?: string; fingerprint?: unknown };
+  if (session.iceUfrag !== undefined || sdp.media.some((m) => m.iceUfrag !== undefined)) return "ICE";
+  if (session.fingerprint !== undefined || sdp.media.some((m) => m.fingerprint !== undefined)) return "DTLS fingerprint";
+  if (sdp.media.some((m) => /UDP\/TLS|DTLS/i.test(m.protocol))) return "DTLS profile";
+  return undefined;
+}
+
 /** Whether an address is one a NAT hides: RFC 1918, RFC 6598 shared space, link-local, IPv6 ULA or link-local. */
 export function isPrivateAddress(address: string): boolean {
   if (isIPv4(address)) {
