@@ -17,8 +17,8 @@
  *   ACK's answer to a late offer), `media.delete` on BYE and on a failed
  *   initial INVITE (CANCEL included); each SDP is rewritten to the relay's
  *   address and ports (media-sdp.ts).
- * - WebRTC calls (ICE, DTLS-SRTP: see webrtcReason in media-sdp.ts) are
- *   not relayed, by policy: their offer and everything after it pass
+ * - WebRTC calls (DTLS-SRTP: see webrtcReason in media-sdp.ts) are not
+ *   relayed, by policy: their offer and everything after it pass
  *   untouched (counted as `mediaWebrtc`); ICE is their NAT traversal.
  * - When no relay answers, the call goes on without one (logged, counted):
  *   media may then fail behind NAT, but signalling is never blocked by the

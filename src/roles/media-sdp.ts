@@ -55,20 +55,21 @@ export function readSdp(body: string): SdpRead {
 
 /**
  * Why a description is WebRTC's, which the relay leaves alone, or
- * undefined. A WebRTC endpoint (RFC 8829/8834) finds its own path with ICE
- * (RFC 8445) and keys SRTP over DTLS (RFC 5763) on that very path: a relay
- * that rewrote the addresses and removed ICE (as for a plain RTP phone)
- * would leave the browser a description it refuses, and one that kept ICE
- * but forwarded packets would break the connectivity checks' consent and
- * the DTLS handshake's path. So ICE credentials (`a=ice-ufrag`), a DTLS
- * fingerprint (`a=fingerprint`) or a `UDP/TLS/...` profile anywhere in the
- * description mean: pass untouched (docs/media.md, "WebRTC").
+ * undefined. A WebRTC endpoint (RFC 8829/8834) keys SRTP over DTLS
+ * (RFC 5763) on the path its ICE (RFC 8445) found: a relay that rewrote the
+ * addresses and removed ICE (as for a plain RTP phone) would leave the
+ * browser a description it refuses, and one that forwarded its packets
+ * without terminating ICE and DTLS would break the connectivity checks and
+ * consent. DTLS-SRTP is what marks it: a DTLS fingerprint (`a=fingerprint`)
+ * or a `UDP/TLS/...` profile anywhere in the description means pass
+ * untouched (docs/media.md, "WebRTC"). ICE alone does not: phones such as
+ * Linphone offer ICE with plain RTP and are relayed as before (their ICE
+ * removed, which they fall back from).
  */
 export function webrtcReason(sdp: SessionDescription): string | undefined {
-  const session = sdp as { iceUfrag?: string; fingerprint?: unknown };
-  if (session.iceUfrag !== undefined || sdp.media.some((m) => m.iceUfrag !== undefined)) return "ICE";
-  if (session.fingerprint !== undefined || sdp.media.some((m) => m.fingerprint !== undefined)) return "DTLS fingerprint";
-  if (sdp.media.some((m) => /UDP\/TLS|DTLS/i.test(m.protocol))) return "DTLS profile";
+  const session = sdp as { fingerprint?: unknown };
+  if (session.fingerprint !== undefined || sdp.media.some((m) => m.fingerprint !== undefined)) return "DTLS-SRTP fingerprint";
+  if (sdp.media.some((m) => /UDP\/TLS|DTLS/i.test(m.protocol))) return "DTLS-SRTP profile";
   return undefined;
 }
 
