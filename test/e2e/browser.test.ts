@@ -159,6 +159,7 @@ describe("browser phones (JsSIP, SIP.js) in Chromium over ws and wss", { timeout
     await waitFor(async () => (await bindings(`bob@${DOMAIN}`)).length === before, { timeoutMs: 10_000, message: "the closed tab's binding removed at both holders" });
     const lookup = (await control.call("node2", "sip.lookup", { aor: `bob@${DOMAIN}` })) as unknown[];
     assert.equal(lookup.length, before, "the replica dropped it too");
+    await waitFor(() => stat("node2", "flowBindingsRemoved") >= 1, { timeoutMs: 10_000, message: "node2, the tab's edge, counted the binding it had removed" });
   });
 
   it("a SIPp phone calls a JsSIP browser: ACK and BYE reach its GRUU", async () => {

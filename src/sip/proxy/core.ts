@@ -226,11 +226,12 @@ export class ProxyCore implements TransactionCore {
     if (instance !== undefined) {
       // RFC 5627 5.2 / 8.4: a GRUU of ours reaches its instance only, over the flow it registered
       // (the dialog's own flow first, when the request names one): the same for ACK, BYE,
-      // re-INVITE, NOTIFY and initial requests.
+      // re-INVITE, NOTIFY and initial requests. Not confined to the dialog's flows: the target is a
+      // registered instance of our user (as for an initial request to them), which may have
+      // registered again over a new flow since the dialog began (RFC 5627's point).
       const binding = gruuTarget(await this.opts.location.lookup(aorOf(ruri)!), instance);
       if (!binding) return refuse(480, "Temporarily Unavailable (GRUU instance not registered)", "no-target");
-      ctx.routed = [{ uri: binding.uri, binding, hints: ctx.hints }];
-      if (inDialog && !ctx.trusted) ctx.confine = ctx.hints;
+      ctx.routed = [{ uri: binding.uri, binding, hints: inDialog ? ctx.hints : [] }];
     } else if (!hasRoute && toLocalDomain && ruri.user !== undefined) {
       const aor = aorOf(ruri)!;
       const bindings = await this.opts.location.lookup(aor);

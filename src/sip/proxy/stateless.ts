@@ -40,7 +40,7 @@ export class Stateless {
       .then(({ dest, flow }) => {
         const t = flow?.transport ?? dest?.transport;
         if (!t) return this.drop(req, inbound, "no-next-hop");
-        if (inbound.peer === undefined && !nextHop.withinDialog(ctx.confine ?? ctx.hints, dest, flow)) return this.drop(req, inbound, "outside-dialog", "next hop outside the dialog");
+        if (ctx.confine && !nextHop.withinDialog(ctx.confine, dest, flow)) return this.drop(req, inbound, "outside-dialog", "next hop outside the dialog");
         const via = own.via(t, own.ackBranch(req), flow ? flow.peer !== undefined : dest?.internal === true);
         if (!via) return this.drop(req, inbound, "no-next-hop", `no listener for ${t}`);
         req.prepend("via", via);
