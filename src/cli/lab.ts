@@ -79,7 +79,18 @@ export interface LabOptions {
   xcapPort?: number;
   /** Run `thor dashboard` at `<subnet>.40` on this port (plain HTTP on loopback, operator token); 0 = none. @default 0 */
   dashboardPort?: number;
+  /**
+   * WebSocket listeners (RFC 7118) on every sip_proxy node, for browser
+   * phones (JsSIP, SIP.js): `ws` on {@link LAB_WS_PORT} and `wss` on
+   * {@link LAB_WSS_PORT} with the node's certificate from the lab CA. @default false
+   */
+  webSockets?: boolean;
 }
+
+/** Port of the `ws:` SIP listener of lab nodes with `webSockets`. @default 8088 */
+export const LAB_WS_PORT = 8088;
+/** Port of the `wss:` SIP listener of lab nodes with `webSockets`. @default 8089 */
+export const LAB_WSS_PORT = 8089;
 
 /** Demo subscribers, written to `<dir>/users.toml` for the sip_proxy nodes. */
 export const DEMO_ACCOUNTS: ReadonlyArray<{ username: string; password: string }> = [
@@ -130,11 +141,13 @@ export function planLab(opts: LabOptions): LabPlan {
   let xcap: LabPlan["xcap"];
   (opts.nodes ?? DEMO_NODE_ROLES).forEach((roles, i) => {
     const ip = `${subnet}.${101 + i}`;
+    const name = `node${i + 1}`;
+    const ws: { listen: string; args: string[]; ports: Record<string, number> } = opts.webSockets ? { listen: `,ws:${ip}:${LAB_WS_PORT},wss:${ip}:${LAB_WSS_PORT}`, args: ["--sip-tls-cert", join(caDir, "certs", `${name}.crt`), "--sip-tls-key", join(caDir, "certs", `${name}.key`)], ports: { sip_ws: LAB_WS_PORT, sip_wss: LAB_WSS_PORT } } : { listen: "", args: [], ports: {} };
     const sip: { args: string[]; ports: Record<string, number> } = roles.includes("sip_proxy")
       ? {
           // MD5 only: SIPp answers only MD5, and baresip 1.0 fails a 401 that also offers SHA-256.
-          args: ["--sip-domains", sipDomain, ...(opts.subscribers === "database" ? [] : ["--users", usersFile]), "--sip-listen", `udp:${ip}:${sipPort},tcp:${ip}:${sipPort}`, "--algorithms", "MD5"],
-          ports: { sip_udp: sipPort, sip_tcp: sipPort, sip_int: 5070, control: 9600 },
+          args: ["--sip-domains", sipDomain, ...(opts.subscribers === "database" ? [] : ["--users", usersFile]), "--sip-listen", `udp:${ip}:${sipPort},tcp:${ip}:${sipPort}${ws.listen}`, ...ws.args, "--algorithms", "MD5"],
+          ports: { sip_udp: sipPort, sip_tcp: sipPort, ...ws.ports, sip_int: 5070, control: 9600 },
         }
       : { args: [], ports: {} };
     if (roles.includes("provisioning_server")) {
@@ -150,7 +163,7 @@ export function planLab(opts: LabOptions): LabPlan {
       sip.ports["xcap"] = xcapPort;
       xcap ??= { url: `http://${ip}:${xcapPort}${DEFAULT_XCAP_ROOT}` };
     }
-    add("node", `node${i + 1}`, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...sip.args, ...joined, ...fast.node], roles, { lookup: lookupPort, ...sip.ports });
+    add("node", name, ip, ["node", "--ip", ip, "--roles", roles.join(","), "--lookup-port", String(lookupPort), ...sip.args, ...joined, ...fast.node], roles, { lookup: lookupPort, ...sip.ports });
   });
   // Every instance publishes the same NS set (ns1, ns2, ... of the domain), as an operator's would.
   const dnsIps = Array.from({ length: opts.dns ?? 0 }, (_, i) => `${subnet}.${53 + i}`);

@@ -75,6 +75,8 @@ export class ThorMetrics {
     const sipResponses = new Counter({ name: "thor_sip_responses_total", help: "SIP responses sent by server transactions", labelNames: ["method", "status"], registers: r });
     this.on<{ method: string }>("thor:sip:request", (m) => sipRequests.inc({ method: sipMethodLabel(m.method) }));
     this.on<{ method: string; status: number }>("thor:sip:response", (m) => sipResponses.inc({ method: sipMethodLabel(m.method), status: statusLabel(m.status) }));
+    const sipDropped = new Counter({ name: "thor_sip_dropped_total", help: "SIP requests the proxy dropped without an answer (ACKs it could not deliver), by reason", labelNames: ["method", "reason"], registers: r });
+    this.on<{ method: string; reason: string }>("thor:sip:dropped", (m) => sipDropped.inc({ method: sipMethodLabel(m.method), reason: m.reason }));
     // Event servers.
     const evMessages = new Counter({ name: "thor_events_messages_total", help: "Publications relayed by this event server", labelNames: ["topic"], registers: r });
     const evBytes = new Counter({ name: "thor_events_bytes_total", help: "Bytes sent to subscribers by this event server", labelNames: ["topic"], registers: r });

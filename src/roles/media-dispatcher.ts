@@ -17,6 +17,9 @@
  *   ACK's answer to a late offer), `media.delete` on BYE and on a failed
  *   initial INVITE (CANCEL included); each SDP is rewritten to the relay's
  *   address and ports (media-sdp.ts).
+ * - WebRTC calls (DTLS-SRTP: see webrtcReason in media-sdp.ts) are not
+ *   relayed, by policy: their offer and everything after it pass
+ *   untouched (counted as `mediaWebrtc`); ICE is their NAT traversal.
  * - When no relay answers, the call goes on without one (logged, counted):
  *   media may then fail behind NAT, but signalling is never blocked by the
  *   media plane.
@@ -25,7 +28,7 @@ import { describeError, type Clock, type Logger, type TimerHandle } from "../bas
 import { relayedStreamsSchema, type RelayedStream, type StreamTarget } from "../media/index.js";
 import type { RoleMap } from "../overlay/index.js";
 import type { ForwardContext, ProxyPlugin, RequestVerdict, SipRequest, SipResponse } from "../sip/index.js";
-import { isPrivateAddress, readSdp, rewriteSdp } from "./media-sdp.js";
+import { isPrivateAddress, readSdp, rewriteSdp, webrtcReason } from "./media-sdp.js";
 
 /** When calls get a relay: every call with SDP, or only when a side looks NATed. */
 export type NatPolicy = "always" | "nat";
@@ -73,10 +76,12 @@ export interface DispatcherStats {
   mediaRelayFailures: number;
   mediaUnrelayed: number;
   mediaBadSdp: number;
+  /** Calls not relayed because their offer is WebRTC's (ICE / DTLS-SRTP): they pass untouched. */
+  mediaWebrtc: number;
 }
 
 export class MediaDispatcher implements ProxyPlugin {
-  readonly stats: DispatcherStats = { mediaCalls: 0, mediaOffers: 0, mediaAnswers: 0, mediaRelayFailures: 0, mediaUnrelayed: 0, mediaBadSdp: 0 };
+  readonly stats: DispatcherStats = { mediaCalls: 0, mediaOffers: 0, mediaAnswers: 0, mediaRelayFailures: 0, mediaUnrelayed: 0, mediaBadSdp: 0, mediaWebrtc: 0 };
   /** The methods it relays media for: the others pass the pipeline untouched. */
   readonly methods: ReadonlySet<string> = new Set(["INVITE", "UPDATE", "BYE"]);
   private readonly calls = new Map<string, CallState>();
@@ -143,6 +148,12 @@ export class MediaDispatcher implements ProxyPlugin {
         return undefined;
       }
       if (!call) {
+        const webrtc = webrtcReason(sdp.sdp);
+        if (webrtc !== undefined) {
+          this.stats.mediaWebrtc++;
+          this.log.debug({ callId, reason: webrtc }, "WebRTC offer: not relayed (policy), passed untouched");
+          return undefined;
+        }
         if (!this.wanted(ctx, sdp.streams, req)) return undefined;
         if (this.calls.size >= (this.opts.maxCalls ?? DEFAULT_MAX_CALLS)) {
           this.stats.mediaUnrelayed++;
@@ -185,6 +196,12 @@ export class MediaDispatcher implements ProxyPlugin {
         if (!call || !tag || res.status < 180 || res.status >= 300 || res.body.length === 0) return;
         const sdp = readSdp(res.body.toString("utf8"));
         if (!sdp.ok) return void this.stats.mediaBadSdp++;
+        // A late offer (INVITE without SDP) made by a WebRTC endpoint: the call is not relayed (policy).
+        if (call.relay === undefined && webrtcReason(sdp.sdp) !== undefined) {
+          this.stats.mediaWebrtc++;
+          this.calls.delete(callId);
+          return;
+        }
         const relayed = await this.describe(callId, call, tag, sdp.streams, call.relay === undefined ? "media.offer" : "media.answer");
         if (!relayed) return;
         this.stats.mediaAnswers++;

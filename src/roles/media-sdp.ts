@@ -53,6 +53,26 @@ export function readSdp(body: string): SdpRead {
   return { ok: true, sdp, streams };
 }
 
+/**
+ * Why a description is WebRTC's, which the relay leaves alone, or
+ * undefined. A WebRTC endpoint (RFC 8829/8834) keys SRTP over DTLS
+ * (RFC 5763) on the path its ICE (RFC 8445) found: a relay that rewrote the
+ * addresses and removed ICE (as for a plain RTP phone) would leave the
+ * browser a description it refuses, and one that forwarded its packets
+ * without terminating ICE and DTLS would break the connectivity checks and
+ * consent. DTLS-SRTP is what marks it: a DTLS fingerprint (`a=fingerprint`)
+ * or a `UDP/TLS/...` profile anywhere in the description means pass
+ * untouched (docs/media.md, "WebRTC"). ICE alone does not: phones such as
+ * Linphone offer ICE with plain RTP and are relayed as before (their ICE
+ * removed, which they fall back from).
+ */
+export function webrtcReason(sdp: SessionDescription): string | undefined {
+  const session = sdp as { fingerprint?: unknown };
+  if (session.fingerprint !== undefined || sdp.media.some((m) => m.fingerprint !== undefined)) return "DTLS-SRTP fingerprint";
+  if (sdp.media.some((m) => /UDP\/TLS|DTLS/i.test(m.protocol))) return "DTLS-SRTP profile";
+  return undefined;
+}
+
 /** Whether an address is one a NAT hides: RFC 1918, RFC 6598 shared space, link-local, IPv6 ULA or link-local. */
 export function isPrivateAddress(address: string): boolean {
   if (isIPv4(address)) {

@@ -13,6 +13,12 @@
  * holder sets, and drops those it no longer holds once they are handed
  * over: only the slices that change move, in the background.
  *
+ * RFC 5626 flow failure: the edge node whose connection that carried
+ * registrations closed tells the AOR's first reachable holder
+ * (`sip.flowFailed`), which drops the bindings of that flow and replicates
+ * the AOR like any other change. A holder takes it only from the edge the
+ * bindings name: a member cannot remove another's clients.
+ *
  * Replication is by full AOR state with a version (wall-clock ms, bumped by
  * one when needed), so pushes are idempotent and deletions and expiries
  * travel like any other change; every holder also expires bindings itself.
@@ -33,7 +39,7 @@ import type { ControlLink } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
 import type { PeerIdentity } from "../pki/index.js";
 import { LocationNotReadyError, LocationRequestError } from "./errors.js";
-import { LocationUnavailableError, type Registrar, type LocationStore, type Binding, type LocationService, type RegisterData, type RegisterOutcome } from "../sip/index.js";
+import { LocationUnavailableError, type Registrar, type LocationStore, type Binding, type FailedFlow, type LocationService, type RegisterData, type RegisterOutcome } from "../sip/index.js";
 
 /** @default 2 (the responsible node and one replica) */
 export const DEFAULT_REPLICAS = 2;
@@ -85,6 +91,8 @@ const bindingSchema = z
 const aorSchema = z.string().min(3).max(512);
 const registerCall = z.object({ aor: aorSchema, data: registerDataSchema }).strict();
 const lookupCall = z.object({ aor: aorSchema, forwarded: z.boolean().optional() }).strict();
+const flowFailedCall = z.object({ aor: aorSchema, flowId: z.string().max(256) }).strict();
+const flowFailedAnswer = z.object({ removed: z.number().int().nonnegative().max(64) }).strict();
 const replicateCall = z.object({ entries: z.array(z.object({ aor: aorSchema, version: z.number().finite().nonnegative(), bindings: z.array(bindingSchema).max(64) }).strict()).max(HANDOFF_BATCH) }).strict();
 /** Answers of other holders, validated before use. */
 const lookupAnswer = z.array(bindingSchema).max(64);
@@ -127,6 +135,8 @@ export interface LocationStats {
   handOverLookups: number;
   /** Replicated entries ignored: the sender or this node does not hold the AOR. */
   replicationRefused: number;
+  /** Bindings removed (as a holder) because the connection they were registered over closed (RFC 5626). */
+  flowFailures: number;
 }
 
 /** JSON drops `undefined`: optional fields come back absent, the binding keeps them as explicit keys. */
@@ -135,7 +145,7 @@ function toBinding(b: z.infer<typeof bindingSchema>): Binding {
 }
 
 export class DistributedLocation implements LocationService {
-  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0, handOverLookups: 0, replicationRefused: 0 };
+  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0, handOverLookups: 0, replicationRefused: 0, flowFailures: 0 };
   private readonly versions = new Map<string, number>();
   private readonly replicas: number;
   private readonly log: Logger;
@@ -172,6 +182,13 @@ export class DistributedLocation implements LocationService {
       if (!this.previous) throw new LocationNotReadyError("no membership applied yet");
       this.requireMember("sip.lookup");
       return this.lookupHolder(aor, forwarded === true);
+    });
+    // The edge that held a closed connection: only the bindings that name the caller as their edge go.
+    control.handle("sip.flowFailed", (p, peer) => {
+      const from = this.requireSipProxy(peer, "sip.flowFailed");
+      const { aor, flowId } = parse(flowFailedCall, p);
+      this.requireHolder(aor, "sip.flowFailed");
+      return { removed: this.dropFlowLocal(aor, { id: flowId, edge: from }) };
     });
     control.handle("sip.replicate", (p, peer) => {
       const from = this.requireSipProxy(peer, "sip.replicate");
@@ -300,6 +317,26 @@ export class DistributedLocation implements LocationService {
       }
     }
     throw new LocationUnavailableError(`no holder of ${aor} answered ${method} (${set.join(", ")}): ${lastError instanceof Error ? lastError.message : "no answer"}`, { cause: lastError });
+  }
+
+  async flowFailed(aor: string, flow: FailedFlow): Promise<number> {
+    const edge = flow.edge ?? this.opts.self;
+    const set = this.holders(aor);
+    // Only this node may say its own flow failed: a holder takes the caller's certificate as the edge.
+    if (edge !== this.opts.self) throw new LocationRequestError(`flowFailed for ${edge}'s flow asked on ${this.opts.self}`);
+    if (set.length === 0 || set.includes(this.opts.self)) return this.dropFlowLocal(aor, { id: flow.id, edge });
+    const v = await this.viaHolders(aor, () => this.dropFlowLocal(aor, { id: flow.id, edge }), "sip.flowFailed", { aor, flowId: flow.id }, () => undefined, (a) => parseAnswer(flowFailedAnswer, a, "sip.flowFailed"));
+    return typeof v === "number" ? v : (v as { removed: number }).removed;
+  }
+
+  private dropFlowLocal(aor: string, flow: FailedFlow): number {
+    const removed = this.opts.registrar.dropFlow(aor, flow, this.opts.clock.wallNow());
+    if (removed > 0) {
+      this.stats.flowFailures += removed;
+      this.versions.set(aor, Math.max((this.versions.get(aor) ?? 0) + 1, this.opts.clock.wallNow()));
+      this.replicate(aor);
+    }
+    return removed;
   }
 
   private applyLocal(aor: string, data: RegisterData): RegisterOutcome {

@@ -253,7 +253,7 @@ export class SipProxyRole implements Role {
     if (!this.server) return {};
     const store = this.server.proxy.location.store;
     const tx = this.server.proxy.transactions.counts;
-    return { ...this.server.proxy.counters, transactions: tx.server + tx.client, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}), ...(this.xcapChanges ? { xcapChanges: this.xcapChanges.stats.received } : {}), ...(this.media?.stats ?? {}), ...(this.presence ? presenceStatistics(this.presence.agent) : {}) };
+    return { ...this.server.proxy.counters, flowBindingsRemoved: this.server.proxy.flows.failed, transactions: tx.server + tx.client, bindings: store.size, aors: store.aorCount, ...(this.location?.stats ?? {}), ...(this.opts.subscribers?.statistics() ?? {}), ...(this.xcapChanges ? { xcapChanges: this.xcapChanges.stats.received } : {}), ...(this.media?.stats ?? {}), ...(this.presence ? presenceStatistics(this.presence.agent) : {}) };
   }
 
   /** The local store first; a subscriber we do not know is asked of its holders, like its registrations. */

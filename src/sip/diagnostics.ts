@@ -9,3 +9,6 @@ import { channel } from "../base/index.js";
 export const sipRequestChannel = channel<{ method: string }>("thor:sip:request");
 /** A server transaction sent a response. */
 export const sipResponseChannel = channel<{ method: string; status: number }>("thor:sip:response");
+
+/** The proxy dropped a request without answering it (an ACK it could not deliver), with the reason (a fixed set). */
+export const sipDroppedChannel = channel<{ method: string; reason: string }>("thor:sip:dropped");

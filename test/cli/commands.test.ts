@@ -21,6 +21,7 @@ describe("thor command line", () => {
         databases: unknown[];
         nodes: Array<{ name: string; ip: string; roles: string[]; ports: { lookup: number }; cert: string }>;
         ca: { cert: string };
+        sip: { listeners: Array<{ node: string; ws?: string; wss?: string }> };
       };
       assert.equal(desc.eventServers.length, 3);
       assert.equal(desc.managers.length, 2);
@@ -28,6 +29,8 @@ describe("thor command line", () => {
       assert.equal(desc.nodes.length, 3);
       assert.ok(desc.nodes.every((n) => n.ip.startsWith("127.0.6.") && n.ports.lookup === 9500 && n.roles.includes("sip_proxy")));
       assert.match(readFileSync(desc.ca.cert, "utf8"), /BEGIN CERTIFICATE/);
+      // Browser phones (README): every node's ws and wss URL.
+      assert.ok(desc.sip.listeners.length === 3 && desc.sip.listeners.every((l) => /^ws:\/\/127\.0\.6\.\d+:8088$/.test(l.ws ?? "") && /^wss:\/\/127\.0\.6\.\d+:8089$/.test(l.wss ?? "")), JSON.stringify(desc.sip.listeners));
       // Where an operator looks: metrics, the web dashboard (and its token), the Nagios/Icinga checks.
       assert.match(res.stdout, /^metrics: +curl http:\/\/127\.0\.6\.\d+:9100\/metrics/m);
       assert.match(res.stdout, /^dashboard: http:\/\/127\.0\.6\.40:9180\/ +\(sign in with the operator token in .+dashboard-token\)/m);

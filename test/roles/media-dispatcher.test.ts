@@ -15,6 +15,7 @@ import { waitFor } from "../support/wait-for.js";
 
 /** Our loopback subnet 127.0.130.0/24: relays on .101, .102, .103. */
 const sdpBody = readFileSync(fileURLToPath(new URL("../../../test/fixtures/sdp/baresip.sdp", import.meta.url)), "utf8");
+const webrtcBody = readFileSync(fileURLToPath(new URL("../../../test/fixtures/sdp/webrtc-chrome.sdp", import.meta.url)), "utf8");
 
 function entity(id: string, n: number, attrs: Record<string, boolean | string> = {}): Entity {
   return { id, ip: `127.0.130.${n}`, roles: ["media_relay"], version: "t", ports: { control: 9600 }, attrs, startedAt: 0 };
@@ -138,6 +139,20 @@ describe("media dispatcher (real relay engines behind a control-call function)",
     assert.equal(lonely.body.toString(), sdpBody, "SDP untouched");
     assert.equal(d2.stats.mediaUnrelayed, 1);
     down.clear();
+  });
+
+  it("WebRTC offers (ICE, DTLS-SRTP) are not relayed, by policy: offer, answer and re-INVITE pass untouched", async () => {
+    const d = dispatcher();
+    const before = calls.length;
+    const req = invite("call-webrtc", webrtcBody);
+    assert.equal(await d.onRequest({ request: req, source: fromClient, targets: [] }), undefined);
+    assert.equal(req.body.toString(), webrtcBody, "offer untouched");
+    const reinvite = invite("call-webrtc", webrtcBody, "callee-tag");
+    assert.equal(await d.onRequest({ request: reinvite, source: fromClient, targets: [] }), undefined);
+    assert.equal(reinvite.body.toString(), webrtcBody, "re-INVITE untouched");
+    assert.equal(calls.length, before, "no relay was asked");
+    assert.equal(d.stats.mediaWebrtc, 1);
+    assert.equal(d.stats.mediaCalls, 0);
   });
 
   it("with the nat policy, relays only calls where a side looks NATed", async () => {

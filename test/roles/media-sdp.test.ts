@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
-import { isPrivateAddress, readSdp, rewriteSdp } from "../../src/roles/media-sdp.js";
+import { isPrivateAddress, readSdp, rewriteSdp, webrtcReason } from "../../src/roles/media-sdp.js";
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../../../test/fixtures/sdp/${name}`, import.meta.url)), "utf8");
 const lines = (sdp: string) => sdp.split(/\r\n/).filter((l) => l.length > 0);
@@ -81,5 +81,19 @@ describe("SDP rewriting for the media relay (RFC 4566, RFC 3264)", () => {
   it("knows private addresses (RFC 1918, RFC 6598, link-local, ULA)", () => {
     for (const a of ["10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "100.64.0.1", "169.254.1.1", "fd00::1", "fe80::1"]) assert.equal(isPrivateAddress(a), true, a);
     for (const a of ["172.32.0.1", "8.8.8.8", "127.0.130.1", "2001:db8::1", "100.128.0.1"]) assert.equal(isPrivateAddress(a), false, a);
+  });
+
+  it("tells WebRTC descriptions (DTLS-SRTP) from plain RTP ones, ICE or not", () => {
+    const sdp = (name: string) => {
+      const r = readSdp(fixture(name));
+      assert.ok(r.ok);
+      return r.sdp;
+    };
+    assert.equal(webrtcReason(sdp("webrtc-chrome.sdp")), "DTLS-SRTP fingerprint");
+    assert.equal(webrtcReason(sdp("baresip.sdp")), undefined);
+    assert.equal(webrtcReason(sdp("linphone.sdp")), undefined, "ICE with plain RTP (Linphone) is relayed as before");
+    const dtlsOnly = readSdp("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 5000 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n");
+    assert.ok(dtlsOnly.ok);
+    assert.equal(webrtcReason(dtlsOnly.sdp), "DTLS-SRTP profile");
   });
 });

@@ -32,9 +32,9 @@ describe("control link authorisation of the location service", { timeout: 30_000
   let location: DistributedLocation;
 
   /** An AOR whose two holders are exactly `a` and `b`. */
-  const aorHeldBy = (a: string, b: string): string => {
+  const aorHeldBy = (a: string, b: string, prefix = "user"): string => {
     for (let i = 0; i < 10_000; i++) {
-      const aor = `user${i}@example.com`;
+      const aor = `${prefix}${i}@example.com`;
       const set = map.successors("sip_proxy", aor, 2).map((e) => e.id).sort();
       if (set.join() === [a, b].sort().join()) return aor;
     }
@@ -109,5 +109,18 @@ describe("control link authorisation of the location service", { timeout: 30_000
     const aor = aorHeldBy("n2", "n4");
     const data = { callId: "c", cseq: 1, contacts: ["<sip:x@192.0.2.7>"], gruu: false, path: [], flow: { id: "udp:x", transport: "udp", source: { address: "192.0.2.7", port: 5060 } } };
     await assert.rejects(links.get("n2")!.call("n1", "sip.register", { aor, data }), /n1 does not hold/);
+  });
+
+  it("sip.flowFailed removes only the calling edge's bindings of that flow, and only from a sip_proxy member", async () => {
+    const aor = aorHeldBy("n1", "n2", "tab");
+    const now = Date.now();
+    const ws = (edge: string, n: number) => ({ ...binding(aor, now + 60_000, n), uri: `sip:t${n}@x${n}.invalid;transport=ws`, contact: `<sip:t${n}@x${n}.invalid;transport=ws>`, flowId: "ws:1", transport: "ws", edge });
+    await links.get("n2")!.call("n1", "sip.replicate", { entries: [{ aor, version: now, bindings: [ws("n2", 1), ws("n4", 2)] }] });
+    assert.equal(location.store.lookup(aor, Date.now()).length, 2);
+    await assert.rejects(links.get("n3")!.call("n1", "sip.flowFailed", { aor, flowId: "ws:1" }), /sip\.flowFailed is for live sip_proxy members/);
+    // n2 says its connection ws:1 closed: n4's binding on a flow of the same name (another node's connection) stays.
+    assert.deepEqual(await links.get("n2")!.call("n1", "sip.flowFailed", { aor, flowId: "ws:1" }), { removed: 1 });
+    assert.deepEqual(location.store.lookup(aor, Date.now()).map((b) => b.edge), ["n4"]);
+    assert.equal(location.stats.flowFailures, 1);
   });
 });

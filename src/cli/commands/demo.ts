@@ -38,7 +38,14 @@ function describe(plan: LabPlan, pids: Map<string, number>): object {
       domain: plan.sipDomain,
       listeners: plan.members
         .filter((m) => m.kind === "node" && m.roles.includes("sip_proxy"))
-        .map((m) => ({ node: m.name, udp: `${m.ip}:${m.ports["sip_udp"]}`, tcp: `${m.ip}:${m.ports["sip_tcp"]}` })),
+        .map((m) => ({
+          node: m.name,
+          udp: `${m.ip}:${m.ports["sip_udp"]}`,
+          tcp: `${m.ip}:${m.ports["sip_tcp"]}`,
+          // Browser phones (JsSIP, SIP.js): README "Browser phones".
+          ...(m.ports["sip_ws"] !== undefined ? { ws: `ws://${m.ip}:${m.ports["sip_ws"]}` } : {}),
+          ...(m.ports["sip_wss"] !== undefined ? { wss: `wss://${m.ip}:${m.ports["sip_wss"]}` } : {}),
+        })),
     },
     media: {
       // The sip_proxy nodes put one of these relays in the media path of every call (docs/media.md).
@@ -120,7 +127,7 @@ export function register(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const nodeCount = Math.max(1, Number(flags.nodes) || 3);
       const roleSets = [["sip_proxy", "media_relay"], ["sip_proxy", "media_relay", "provisioning_server"], ["sip_proxy", "xcap_server", "voicemail_server"]];
-      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database", dns: 2, metricsPort: DEMO_METRICS_PORT, dashboardPort: DEMO_DASHBOARD_PORT });
+      const plan = planLab({ dir: flags.dir, subnet: flags.subnet, nodes: Array.from({ length: nodeCount }, (_, i) => roleSets[i % roleSets.length]!), subscribers: "database", dns: 2, metricsPort: DEMO_METRICS_PORT, dashboardPort: DEMO_DASHBOARD_PORT, webSockets: true });
       mkdirSync(join(plan.dir, "logs"), { recursive: true });
       process.stdout.write(`creating CA and certificates in ${resolve(plan.caDir)}\n`);
       await issueLabCertificates(plan);

@@ -12,10 +12,19 @@
  *   the location service, then the forward phase of the pipeline (media
  *   relaying, ...), whose terminal is the forwarder.
  *
- * CANCEL goes to the forwarder (16.10), the ACK for a 2xx and stray
- * responses to the stateless paths.
+ * The ACK for a 2xx (no server transaction) takes the same route
+ * processing and target determination, skips the request phase (it has no
+ * answer to give and proves itself by our signed Record-Route instead), and
+ * leaves through the stateless path (16.11). A request addressed to one of
+ * our GRUUs (RFC 5627) goes to the registered flow of that instance
+ * (gruu.ts). What the proxy drops without an answer is logged with its
+ * reason and counted ({@link DropReason}).
+ *
+ * CANCEL goes to the forwarder (16.10), stray responses to the stateless
+ * path.
  */
 import { describeError, type Logger } from "../../base/index.js";
+import { stripIdentity } from "../guard/index.js";
 import { aorOf, canonicalHost, createResponse, formatUri, isToken, parseNameAddr, parseUri, splitList, type SipRequest, type SipResponse } from "../message/index.js";
 import { CredentialsUnavailableError, type AsyncCredentialStore, type CredentialStore } from "../auth/index.js";
 import type { Forward, ForwardHandler, Responder } from "../pipeline/index.js";
@@ -25,9 +34,12 @@ import type { Flow } from "../transport/index.js";
 import type { Forwarder } from "./forwarder.js";
 import { isFlowToken } from "./flow-token.js";
 import { UNAVAILABLE_RETRY_AFTER_S, SUPPORTED_PROXY_OPTIONS, type ClusterHooks, type ProxyCounters } from "./options.js";
+import { recordDrop, type DropReason } from "./drops.js";
+import { gruuInstance, gruuTarget } from "./gruu.js";
 import type { OwnUris } from "./own-uris.js";
 import { RoutedRequest } from "./routed-request.js";
 import type { Stateless } from "./stateless.js";
+import { NO_RESPONSE } from "../pipeline/index.js";
 
 export interface ProxyCoreOptions {
   own: OwnUris;
@@ -61,7 +73,8 @@ export class ProxyCore implements TransactionCore {
   onRequest(req: SipRequest, flow: Flow, tx: ServerTransaction | undefined): void {
     this.opts.counters.requests++;
     try {
-      if (!tx) return this.opts.stateless.forwardAck(req, flow);
+      // An ACK for a 2xx: no transaction, the same routing (16.11).
+      if (!tx) return this.receive(req, flow, undefined);
       if (req.method === "INVITE") tx.respond(createResponse(req, 100));
       if (req.method === "CANCEL") return this.cancel(req, tx);
       this.receive(req, flow, tx);
@@ -89,23 +102,34 @@ export class ProxyCore implements TransactionCore {
     if (invite !== "answered") this.opts.forwarder.cancel(invite);
   }
 
-  /** RFC 3261 16.3 and 16.4, then the request phase of the pipeline. */
-  private receive(req: SipRequest, flow: Flow, tx: ServerTransaction): void {
+  /**
+   * A request the proxy drops without an answer (an ACK, which gets none):
+   * counted, published for metrics, logged with its reason (at debug when
+   * it is an expected case, warn otherwise).
+   */
+  private drop(req: SipRequest, flow: Flow, reason: DropReason, detail?: string): void {
+    recordDrop(this.opts.counters, this.log, req, flow, reason, detail);
+  }
+
+  /** RFC 3261 16.3 and 16.4, then the request phase of the pipeline (an ACK, without `tx`: target determination). */
+  private receive(req: SipRequest, flow: Flow, tx: ServerTransaction | undefined): void {
     const { own } = this.opts;
+    // An ACK cannot be answered: what would be refused is dropped, with the reason.
+    const refuse = (status: number, reason: string, why: DropReason, extra: Array<[string, string]> = []): void => (tx ? this.reply(tx, req, status, reason, extra) : this.drop(req, flow, why, reason));
     // 16.3 step 3: Max-Forwards.
     const mfText = req.get("max-forwards");
     const mf = mfText === undefined ? 70 : Number(mfText);
     // 16.3 step 4: loop detection.
-    if (own.looped(req)) return this.reply(tx, req, 482, "Loop Detected");
+    if (own.looped(req)) return refuse(482, "Loop Detected", "loop");
     // 16.3 step 5: "If the request contains a Proxy-Require header field with one or more
     // option-tags this element does not understand, the element MUST return a 420 (Bad
     // Extension) response. The response MUST include an Unsupported header field".
     const unsupported = unsupportedOptions(req);
-    if (unsupported === undefined) return this.reply(tx, req, 400, "Bad Request (malformed Proxy-Require)");
-    if (unsupported.length > 0) return this.reply(tx, req, 420, "Bad Extension", [["Unsupported", unsupported.join(", ")]]);
+    if (unsupported === undefined) return refuse(400, "Bad Request (malformed Proxy-Require)", "bad-request");
+    if (unsupported.length > 0) return refuse(420, "Bad Extension", "bad-request", [["Unsupported", unsupported.join(", ")]]);
     const ruriParsed = parseUri(req.uri);
-    if (!ruriParsed.ok) return this.reply(tx, req, 400, "Bad Request-URI");
-    if (ruriParsed.uri.kind !== "sip") return this.reply(tx, req, 416, "Unsupported URI Scheme");
+    if (!ruriParsed.ok) return refuse(400, "Bad Request-URI", "bad-request");
+    if (ruriParsed.uri.kind !== "sip") return refuse(416, "Unsupported URI Scheme", "bad-request");
     let ruri = ruriParsed.uri;
     const requestUri = req.uri;
     // 16.4: "If the Request-URI contains a value this proxy previously placed into a
@@ -131,6 +155,7 @@ export class ProxyCore implements TransactionCore {
       ownRoutes.dialog = true;
     }
     if (ownRoutes.forged !== undefined) {
+      if (!tx) return this.drop(req, flow, "forged-token", ownRoutes.forged);
       this.log.info({ source: `${flow.remote.address}:${flow.remote.port}`, method: req.method, reason: ownRoutes.forged }, "request with an invalid route token refused");
       return this.reply(tx, req, 403, "Forbidden (invalid route token)");
     }
@@ -144,25 +169,34 @@ export class ProxyCore implements TransactionCore {
     // A draining or starting member takes nothing new from clients: 503 with Retry-After sends them to the
     // next server of their RFC 3263 list (RFC 3261 21.5.4) and is no failed login; in-dialog requests and
     // other members' requests go on.
-    if (!trusted && !inDialog && req.method !== "ACK") {
+    if (!trusted && !inDialog && tx) {
       const why = this.opts.cluster?.unavailable?.();
       if (why !== undefined) return this.reply(tx, req, 503, `Service Unavailable (${why})`, [["Retry-After", String(UNAVAILABLE_RETRY_AFTER_S)]]);
     }
     const local = !hasRoute && own.isLocal(ruri) && (ruri.user === undefined || req.method === "REGISTER");
+    if (!tx) {
+      // An ACK from outside gets no answer and no challenge: it must bring back our signed Record-Route.
+      if (!trusted && !inDialog) return this.drop(req, flow, "outside-dialog", "no route token of ours");
+      if (local) return this.drop(req, flow, "for-us");
+      if (!trusted) stripIdentity(req);
+    }
     if (!local) {
-      if (mf <= 0) return req.method === "OPTIONS" && own.isLocal(ruri) ? this.reply(tx, req, 200) : this.reply(tx, req, 483, "Too Many Hops");
+      if (mf <= 0) return req.method === "OPTIONS" && own.isLocal(ruri) && tx ? this.reply(tx, req, 200) : refuse(483, "Too Many Hops", "too-many-hops");
       req.set("max-forwards", String(mf - 1));
     }
     const ctx = new RoutedRequest(req, flow, requestUri, { inDialog, hasRoute, local, toLocalDomain: own.domains.has(canonicalHost(ruri.host)) }, this.opts.responder);
     ctx.tx = tx;
     ctx.ruri = ruri;
     ctx.hints = ownRoutes.hints;
-    this.requestPhase(ctx, tx);
+    // The ACK skips the request phase (authentication, features): it has been checked above.
+    if (tx) this.requestPhase(ctx, tx);
+    else this.route(ctx, NO_RESPONSE);
   }
 
   /** The terminal of the request phase: answer a request addressed to us, or find its targets (16.5). */
   private route(ctx: RoutedRequest, handler: ForwardHandler): void {
     this.target(ctx, handler).catch((err: unknown) => {
+      if (!ctx.tx) return this.drop(ctx.request, ctx.flow, err instanceof LocationUnavailableError ? "no-target" : "error", err instanceof Error ? err.message : String(err));
       if (err instanceof LocationUnavailableError) {
         // Every holder of the callee's AOR unreachable (two nodes lost at once): temporarily unavailable, not our fault.
         this.log.warn({ err: err.message, method: ctx.request.method }, "location holders unreachable");
@@ -176,6 +210,8 @@ export class ProxyCore implements TransactionCore {
   private async target(ctx: RoutedRequest, handler: ForwardHandler): Promise<void> {
     const req = ctx.request;
     const { local, inDialog, hasRoute, toLocalDomain } = ctx.routing;
+    // An ACK is not answered: where a request would be refused, it is dropped with the reason.
+    const refuse = (status: number, reason: string, why: DropReason, extra: Array<[string, string]> = []): void => (ctx.tx ? ctx.reply(handler, status, reason, extra) : this.drop(req, ctx.flow, why, reason));
     if (local) {
       if (req.method === "REGISTER") return this.opts.registrar.register(ctx, handler);
       if (req.method === "OPTIONS") return ctx.reply(handler, 200, "OK", [["Allow", ALLOW], ["Accept", "application/sdp"]]);
@@ -183,12 +219,23 @@ export class ProxyCore implements TransactionCore {
     }
     // Relaying for foreign users is refused: to foreign domains, and along a pre-loaded Route to
     // another host (only our own users, authenticated, may pre-load routes).
-    if (!ctx.trusted && !inDialog && ctx.identity === undefined && (!toLocalDomain || hasRoute)) return ctx.reply(handler, 403, "Relaying Denied");
+    if (!ctx.trusted && !inDialog && ctx.identity === undefined && (!toLocalDomain || hasRoute)) return refuse(403, "Relaying Denied", "outside-dialog");
     const ruri = ctx.ruri;
-    if (!ruri) return ctx.reply(handler, 500, "Server Internal Error");
-    if (!hasRoute && toLocalDomain && ruri.user !== undefined) {
+    if (!ruri) return refuse(500, "Server Internal Error", "error");
+    const instance = !hasRoute && toLocalDomain ? gruuInstance(ruri) : undefined;
+    if (instance !== undefined) {
+      // RFC 5627 5.2 / 8.4: a GRUU of ours reaches its instance only, over the flow it registered
+      // (the dialog's own flow first, when the request names one): the same for ACK, BYE,
+      // re-INVITE, NOTIFY and initial requests. Not confined to the dialog's flows: the target is a
+      // registered instance of our user (as for an initial request to them), which may have
+      // registered again over a new flow since the dialog began (RFC 5627's point).
+      const binding = gruuTarget(await this.opts.location.lookup(aorOf(ruri)!), instance);
+      if (!binding) return refuse(480, "Temporarily Unavailable (GRUU instance not registered)", "no-target");
+      ctx.routed = [{ uri: binding.uri, binding, hints: inDialog ? ctx.hints : [] }];
+    } else if (!hasRoute && toLocalDomain && ruri.user !== undefined) {
       const aor = aorOf(ruri)!;
       const bindings = await this.opts.location.lookup(aor);
+      if (bindings.length === 0 && !ctx.tx) return this.drop(req, ctx.flow, "no-target", "no binding");
       if (bindings.length === 0) {
         const at = aor.lastIndexOf("@");
         // When the account's holders cannot say, the user may well exist: 480, not 404.
@@ -198,7 +245,8 @@ export class ProxyCore implements TransactionCore {
         );
         return ctx.reply(handler, known ? 480 : 404, known ? "Temporarily Unavailable" : "Not Found");
       }
-      ctx.routed = bindings.map((b) => ({ uri: b.uri, binding: b }));
+      // An ACK has one target: it is not forked.
+      ctx.routed = (ctx.tx ? bindings : bindings.slice(0, 1)).map((b) => ({ uri: b.uri, binding: b }));
     } else {
       // In-dialog or routed request: one target, the Request-URI (the route set decides the next hop).
       const binding = hasRoute ? undefined : this.opts.location.byContact(formatUri(ruri));

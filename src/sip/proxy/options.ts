@@ -82,7 +82,10 @@ export interface ProxyCounters {
   authFailures: number;
   rejected: number;
   strays: number;
+  /** Requests dropped without an answer (ACKs that cannot be delivered), see {@link DropReason}. */
+  dropped: number;
 }
+
 
 /** How long a Record-Route token stays valid: longer than any dialog we expect (docs/security.md). @default 24 h */
 export const RECORD_ROUTE_TOKEN_TTL_S = 24 * 3600;

@@ -13,7 +13,7 @@ import { canonicalHost } from "../message/index.js";
 import { DigestAuthentication, DigestAuthenticator } from "../auth/index.js";
 import { Guard, GuardInterceptor } from "../guard/index.js";
 import { compose, type Interceptor, type Responder } from "../pipeline/index.js";
-import { LocalLocation, Registrar, RegistrarUas, type LocationService } from "../registrar/index.js";
+import { FlowWatch, LocalLocation, Registrar, RegistrarUas, type LocationService } from "../registrar/index.js";
 import { TransactionLayer } from "../transaction/index.js";
 import type { Inbound } from "../transport/index.js";
 import { ProxyCore } from "./core.js";
@@ -30,11 +30,13 @@ export class SipProxy {
   readonly auth: DigestAuthenticator;
   readonly guard: Guard;
   readonly location: LocationService;
+  /** Connections that carried registrations: their bindings go when they close (RFC 5626 flow failure). */
+  readonly flows: FlowWatch;
   /** Requests this node originates as a UAC (NOTIFYs of a notifier on the pipeline). */
   readonly originator: Originator;
   /** The interceptors of the pipeline, outermost first (guard, authentication, then the features). */
   readonly interceptors: readonly Interceptor[];
-  readonly counters: ProxyCounters = { requests: 0, registrations: 0, calls: 0, forwarded: 0, challenges: 0, authFailures: 0, rejected: 0, strays: 0 };
+  readonly counters: ProxyCounters = { requests: 0, registrations: 0, calls: 0, forwarded: 0, challenges: 0, authFailures: 0, rejected: 0, strays: 0, dropped: 0 };
   /** The location service this proxy built for itself (swept by it), when none was given. */
   private readonly ownLocation: LocalLocation | undefined;
   private sweeper: ReturnType<typeof setInterval> | undefined;
@@ -86,8 +88,10 @@ export class SipProxy {
         });
       else stateless.send(routed);
     });
-    const stateless = new Stateless({ transport: opts.transport, own, nextHop, location, logger: log, counters, responder, forward: forwardPhase });
-    const registrar = new RegistrarUas({ location, domains: own.domains, ...(opts.cluster ? { edge: opts.cluster.self } : {}), clock, counters });
+    const stateless = new Stateless({ transport: opts.transport, own, nextHop, logger: log, counters });
+    const edge = opts.cluster ? { edge: opts.cluster.self } : {};
+    this.flows = new FlowWatch({ location, logger: log, ...edge });
+    const registrar = new RegistrarUas({ location, domains: own.domains, ...edge, clock, counters, flows: this.flows });
     core = new ProxyCore({
       own,
       location,

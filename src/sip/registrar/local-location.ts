@@ -1,4 +1,4 @@
-import type { Binding, LocationService, RegisterData, RegisterOutcome } from "./location.js";
+import type { Binding, FailedFlow, LocationService, RegisterData, RegisterOutcome } from "./location.js";
 import type { LocationStore } from "./location-store.js";
 import type { Registrar } from "./registrar.js";
 
@@ -24,6 +24,10 @@ export class LocalLocation implements LocationService {
 
   byContact(uri: string): Binding | undefined {
     return this.registrar.store.byContact(uri, this.now());
+  }
+
+  flowFailed(aor: string, flow: FailedFlow): number {
+    return this.registrar.dropFlow(aor, flow, this.now());
   }
 
   /** Drop expired bindings. */

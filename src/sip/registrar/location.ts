@@ -28,6 +28,28 @@ export interface Binding {
   edge?: string;
 }
 
+/** A closed connection that carried registrations, as the location service is told of it. */
+export interface FailedFlow {
+  id: string;
+  /** The member whose transport held the flow (distributed service); absent on a single node. */
+  edge?: string;
+}
+
+/**
+ * Whether a binding is reached only over the flow it registered on, so
+ * that the flow's failure leaves it unreachable (RFC 5626 section 5.3):
+ * a WebSocket client (RFC 7118: browsers accept no connections; their
+ * Contact is a `.invalid` host), or an outbound client (`reg-id`, or `;ob`
+ * in its Contact), and no Path (then the flow is the edge proxy's, not the
+ * client's). Other TCP/TLS clients stay bound: the proxy opens a new
+ * connection to their Contact (RFC 3261 18.1.1), as for a client that
+ * registered with one connection and receives calls on another.
+ */
+export function reachedOnlyOverFlow(b: Binding): boolean {
+  if (b.transport === "udp" || b.path.length > 0) return false;
+  return b.transport === "ws" || b.transport === "wss" || b.regId !== undefined || /;ob\b/i.test(b.contact);
+}
+
 /**
  * Thrown by a location service that could not ask anyone who holds an AOR
  * (every holder unreachable). Not a fault of ours to log as an error, nor a
@@ -57,6 +79,13 @@ export interface LocationService {
    * leaves on that client's flow.
    */
   byContact(uri: string): Binding | undefined;
+  /**
+   * RFC 5626 flow failure: the connection `flow` (held by member `flow.edge`,
+   * or this node when absent) closed. The bindings of `aor` learned over it
+   * that only that flow reaches ({@link reachedOnlyOverFlow}) are removed,
+   * so no request is sent (or forked) to them any more. Answers how many.
+   */
+  flowFailed(aor: string, flow: FailedFlow): number | Promise<number>;
   /** The bindings this node holds (statistics, sweeping). */
   readonly store: LocationStoreView;
 }

@@ -9,6 +9,7 @@
 import type { Clock } from "../../base/index.js";
 import { aorOf } from "../message/index.js";
 import type { ForwardHandler, ProxyRequest } from "../pipeline/index.js";
+import type { FlowWatch } from "./flow-watch.js";
 import { LOCATION_RETRY_AFTER_S, LocationUnavailableError, type LocationService } from "./location.js";
 import { Registrar, registerData } from "./registrar.js";
 
@@ -20,6 +21,8 @@ export interface RegistrarUasOptions {
   edge?: string;
   clock: Clock;
   counters: { registrations: number };
+  /** Told of every registration over a connection, to remove its bindings when it closes (RFC 5626). */
+  flows?: FlowWatch;
 }
 
 export class RegistrarUas {
@@ -47,6 +50,7 @@ export class RegistrarUas {
       return req.reply(handler, outcome.status, outcome.reason, outcome.minExpires ? [["Min-Expires", String(outcome.minExpires)]] : []);
     }
     this.opts.counters.registrations++;
+    if (r.getAll("path").length === 0 && r.getAll("contact").length > 0) this.opts.flows?.registered(aor, req.flow);
     const now = this.opts.clock.wallNow();
     const extra: Array<[string, string]> = Registrar.contactHeaders(outcome, now).map((c) => ["Contact", c] as [string, string]);
     extra.push(["Date", new Date(now).toUTCString()]);

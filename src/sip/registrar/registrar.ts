@@ -7,7 +7,7 @@
  */
 import { aorOf, formatUri, ownCopy, parseNameAddr, parseUInt, type SipRequest } from "../message/index.js";
 import type { Flow } from "../transport/index.js";
-import type { Binding, RegisterData, RegisterOutcome } from "./location.js";
+import { reachedOnlyOverFlow, type Binding, type FailedFlow, type RegisterData, type RegisterOutcome } from "./location.js";
 import { LocationStore } from "./location-store.js";
 
 export interface RegistrarOptions {
@@ -142,6 +142,19 @@ export class Registrar {
       });
     }
     return this.ok(aor, now, data);
+  }
+
+  /**
+   * RFC 5626 flow failure: remove the bindings of `aor` learned over the
+   * closed `flow` that only it reaches. Answers how many were removed (a
+   * binding refreshed over a newer flow since is not touched).
+   */
+  dropFlow(aor: string, flow: FailedFlow, now: number): number {
+    let n = 0;
+    for (const b of this.store.lookup(aor, now)) {
+      if (b.flowId === flow.id && b.edge === flow.edge && reachedOnlyOverFlow(b) && this.store.remove(aor, b.uri)) n++;
+    }
+    return n;
   }
 
   private ok(aor: string, now: number, data: RegisterData): RegisterOutcome {

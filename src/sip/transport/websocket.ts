@@ -115,7 +115,11 @@ export class WebSocketTransport {
       ws.terminate();
     });
     ws.on("message", (data: Buffer) => this.receive(data, flow));
-    ws.on("close", () => ctx.flows.remove(id, [], handle));
+    ws.on("close", () => {
+      ctx.flows.remove(id, [], handle);
+      // Who waits on this connection learns it closed (transactions; the registrar: RFC 5626 flow failure).
+      flow.notifyClosed();
+    });
     ws.on("error", () => undefined);
   }
 
