@@ -46,6 +46,16 @@ const SUSPECT_MS = 3000;
 /** After a membership change, a holder with nothing for an AOR asks the previous holders for this long. */
 const HANDOFF_GRACE_MS = 15_000;
 
+/**
+ * The entity attribute a SIP worker advertises: the host (shared public
+ * address) whose port it serves with the host's other workers. Holders of
+ * an AOR are picked on distinct hosts first, so that one host going down
+ * does not take every copy. docs/sip-cluster.md, "Every core of a host".
+ */
+export const SIP_HOST_ATTR = "sip_host";
+/** How far past the first `replicas` successors the holder rule looks for distinct hosts. @default 8 × replicas */
+const HOST_SPREAD_WALK = 8;
+
 /** Versions and expiries from another holder may run ahead of our clock by this much at most. @default 60 s */
 export const MAX_CLOCK_SKEW_MS = 60_000;
 /** A replicated binding expires at the latest this long from now (the registrar's longest, 1 day, plus skew). @default 86 460 s */
@@ -227,7 +237,7 @@ export class DistributedLocation implements LocationService {
 
   /** The members that hold `aor`, responsible node first. */
   holders(aor: string, map = this.opts.map()): string[] {
-    return map ? map.successors(ROLE, aor, this.replicas).map((e) => e.id) : [];
+    return map ? pickHolders(map, aor, this.replicas) : [];
   }
 
   async register(aor: string, data: RegisterData): Promise<RegisterOutcome> {
@@ -238,6 +248,9 @@ export class DistributedLocation implements LocationService {
   }
 
   async lookup(aor: string): Promise<Binding[]> {
+    // A holder (the responsible node or a replica) answers from its own copy: replication is pushed on every
+    // change, and a holder that has not seen the AOR yet after a ring change asks the previous holders.
+    if (this.holders(aor).includes(this.opts.self)) return this.lookupHolder(aor, false);
     return this.viaHolders(aor, () => this.lookupHolder(aor, false), "sip.lookup", { aor }, () => this.stats.remoteLookups++, (v) => parseAnswer(lookupAnswer, v, "sip.lookup").map(toBinding)) as Promise<Binding[]>;
   }
 
@@ -502,4 +515,33 @@ function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
   const r = schema.safeParse(payload);
   if (!r.success) throw new LocationRequestError(`invalid request: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return r.data;
+}
+
+/**
+ * The holder set of `aor`: its `replicas` successors on the ring, but on
+ * distinct hosts first when members advertise the host of their shared SIP
+ * port (SIP_HOST_ATTR; a member without it is a host of its own). The
+ * responsible node stays first; the others are the next successors on
+ * hosts not yet taken, then, when there are too few hosts, the next
+ * successors. Deterministic: every member computes the same set.
+ */
+export function pickHolders(map: RoleMap, aor: string, replicas: number): string[] {
+  const first = map.successors(ROLE, aor, replicas);
+  const hostOf = (e: (typeof first)[number]) => String(e.attrs[SIP_HOST_ATTR] ?? `id:${e.id}`);
+  if (new Set(first.map(hostOf)).size === first.length) return first.map((e) => e.id);
+  const wider = map.successors(ROLE, aor, replicas * HOST_SPREAD_WALK);
+  const picked: typeof wider = [];
+  const hosts = new Set<string>();
+  for (const e of wider) {
+    if (picked.length === replicas) break;
+    if (!hosts.has(hostOf(e))) {
+      picked.push(e);
+      hosts.add(hostOf(e));
+    }
+  }
+  for (const e of wider) {
+    if (picked.length === replicas) break;
+    if (!picked.includes(e)) picked.push(e);
+  }
+  return picked.map((e) => e.id);
 }

@@ -36,11 +36,12 @@ import {
   type MessageLimits,
   type Credentials,
   type ListenSpec,
+  type SharedSocketOpener,
   type PeerTls,
   type TimerConfig,
 } from "../sip/index.js";
 import { LocationRequestError } from "./errors.js";
-import { DistributedLocation, DEFAULT_REPLICAS, parseAnswer } from "./sip-location.js";
+import { DistributedLocation, DEFAULT_REPLICAS, SIP_HOST_ATTR, parseAnswer } from "./sip-location.js";
 import type { SubscriberBinding } from "./subscribers.js";
 import { XcapChangeReceiver } from "./xcap-changes.js";
 import { MediaDispatcher, type NatPolicy } from "./media-dispatcher.js";
@@ -51,8 +52,10 @@ import type { Handling, PresenceLimits } from "../presence/index.js";
 export const DEFAULT_SIP_INTERNAL_PORT = 5070;
 
 export interface SipProxyRoleOptions {
-  /** Public listeners (udp/tcp/tls/ws/wss on the node's address). */
+  /** Public listeners (udp/tcp/tls/ws/wss on the node's address; `shared` ones with the host's other SIP workers). */
   listen: ListenSpec[];
+  /** Opens the sockets of `shared` listeners (SO_REUSEPORT, native/reuseport). */
+  openShared?: SharedSocketOpener;
   /** The member-to-member listener (`tls` on the node's address); without it the node serves alone. */
   internal?: { host: string; port: number };
   /** Domains served; the first is the digest realm. */
@@ -166,6 +169,7 @@ export class SipProxyRole implements Role {
       // Presence answers SUBSCRIBE / PUBLISH in the request phase; media relaying hooks the forward phase (SDP rewriting).
       interceptors: [...(this.presence ? [this.presence.edge] : []), ...(this.media ? [pluginInterceptor("media", this.media, ctx.logger.child({ part: "media" }))] : [])],
       ...(this.opts.userAgent ? { userAgent: this.opts.userAgent } : {}),
+      ...(this.opts.openShared ? { openShared: this.opts.openShared } : {}),
     });
     await this.server.start();
     const sweep = () => {
@@ -233,7 +237,9 @@ export class SipProxyRole implements Role {
   advertise(): RoleAdvertisement {
     const ports: Record<string, number> = {};
     for (const l of this.server?.transport.bound() ?? []) ports[l.internal ? "sip_int" : `sip_${l.transport}`] ??= l.boundPort;
-    return { ports };
+    // A SIP worker names the host whose shared port it serves: holders of an AOR are picked on distinct hosts first.
+    const shared = this.opts.listen.find((l) => l.shared);
+    return { ports, ...(shared ? { attrs: { [SIP_HOST_ATTR]: shared.advertise ?? shared.host } } : {}) };
   }
 
   statistics(): Record<string, number> {

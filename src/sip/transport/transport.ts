@@ -36,8 +36,12 @@ export interface SipTransport {
   flow(id: string): Flow | undefined;
   /** Where we listen. */
   bound(): BoundListener[];
-  /** The listener to name in a Via or Record-Route for `transport` (public listeners only). */
-  local(transport: TransportName): { host: string; port: number } | undefined;
+  /**
+   * The listener to name for `transport` (public listeners only): in a
+   * Record-Route or Contact (`route`, a shared listener first), or in our
+   * Via (`via`, the worker's own listener first: see ListenSpec.shared).
+   */
+  local(transport: TransportName, use?: "route" | "via"): { host: string; port: number } | undefined;
   /** The internal (member-to-member) listener, if any. */
   localInternal(): { host: string; port: number } | undefined;
 }
