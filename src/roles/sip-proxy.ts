@@ -236,9 +236,12 @@ export class SipProxyRole implements Role {
 
   advertise(): RoleAdvertisement {
     const ports: Record<string, number> = {};
-    for (const l of this.server?.transport.bound() ?? []) ports[l.internal ? "sip_int" : `sip_${l.transport}`] ??= l.boundPort;
-    // A SIP worker names the host whose shared port it serves: holders of an AOR are picked on distinct hosts first.
     const shared = this.opts.listen.find((l) => l.shared);
+    // A SIP worker's ports on the host's address (the shared one, its own Via port) are not at its member address,
+    // which is what the membership (and thor dns) pairs ports with: the host's UDP address is published by the operator.
+    const onHost = (l: ListenSpec) => l.shared === true || this.opts.listen.some((s) => s.shared && s.host === l.host && s.transport === l.transport);
+    for (const l of this.server?.transport.bound() ?? []) if (!onHost(l)) ports[l.internal ? "sip_int" : `sip_${l.transport}`] ??= l.boundPort;
+    // A SIP worker names the host whose shared port it serves: holders of an AOR are picked on distinct hosts first.
     return { ports, ...(shared ? { attrs: { [SIP_HOST_ATTR]: shared.advertise ?? shared.host } } : {}) };
   }
 

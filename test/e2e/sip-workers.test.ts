@@ -26,7 +26,7 @@ const CALLEE = `${SUBNET}.61`;
 const DOMAIN = "example.com";
 /** Source ports of the phones: enough that both workers get some (the kernel's hash picks). */
 const PORTS = Array.from({ length: 12 }, (_, i) => 5100 + 2 * i);
-const USERS = ["alice", "bob", ...PORTS.map((_, i) => `p${i}`)];
+const USERS = ["alice", "bob", "carol", ...PORTS.map((_, i) => `p${i}`)];
 const password = (u: string) => `${u}-secret`;
 
 /** A REGISTER without credentials from `port`, sent `times` times with the same branch: the nonces of the 401s. */
@@ -141,6 +141,34 @@ describe("SIP workers: one host, two cores, one shared UDP port", () => {
     assert.ok(calls.every((n, i) => n > calls0[i]!), `calls per worker: ${calls0.join(", ")} → ${calls.join(", ")}`);
   });
 
+  it("a NATed phone (Contact unlike its source) is reached from the shared port its NAT binding is towards", async () => {
+    // carol registers from CALLEE:5072 with a Contact her NAT hides; a UDP socket there answers INVITEs 486.
+    const r = await sipp({ scenario: "register.xml", localIp: CALLEE, localPort: 5072, remote: `${HOST}:5060`, keys: keys("carol", { contact: "sip:carol@192.0.2.7:5072", expires: "3600" }) }).done;
+    assert.equal(r.code, 0, describeRun("register carol", r));
+    const phone = dgram.createSocket("udp4");
+    await new Promise<void>((done) => phone.bind(5072, CALLEE, done));
+    const sources: string[] = [];
+    phone.on("message", (m, rinfo) => {
+      const text = m.toString();
+      if (!text.startsWith("INVITE ")) return;
+      sources.push(`${rinfo.address}:${rinfo.port}`);
+      const head = text.slice(0, text.indexOf("\r\n\r\n")).split("\r\n").slice(1);
+      const pick = (name: string) => head.filter((l) => l.toLowerCase().startsWith(`${name}:`));
+      const answer = ["SIP/2.0 486 Busy Here", ...pick("via"), ...pick("from"), `${pick("to")[0]};tag=busy`, ...pick("call-id"), ...pick("cseq"), "Content-Length: 0", "", ""].join("\r\n");
+      phone.send(answer, rinfo.port, rinfo.address);
+    });
+    try {
+      for (const port of PORTS.slice(0, 6)) {
+        const c = await sipp({ scenario: "uac-fail.xml", template: { "[final]": "486" }, localIp: PHONES, localPort: port, remote: `${HOST}:5060`, keys: keys("alice", { callee: "carol" }) }).done;
+        assert.equal(c.code, 0, describeRun(`call to carol from port ${port}`, c));
+      }
+    } finally {
+      phone.close();
+    }
+    assert.ok(sources.length >= 6, `INVITEs reached carol: ${sources.length}`);
+    assert.deepEqual([...new Set(sources)], [`${HOST}:5060`], "every INVITE left from the shared port");
+  });
+
   it("a killed worker is started again and serves its phones again", async () => {
     const started = (l: LogLine) => l.msg === "SIP worker started" && l["worker"] === "host1-w1";
     const w1 = host.logs.filter(started).at(-1);
@@ -152,7 +180,7 @@ describe("SIP workers: one host, two cores, one shared UDP port", () => {
     assert.ok(listening);
     const restartedAt = Date.now();
     // The new worker is back in the membership and gets the AORs handed over by worker 2.
-    await waitFor(() => (lab.view.statistics.get("host1-w1")?.at ?? 0) > restartedAt && stat("host1-w1", "bindings") >= PORTS.length + 1 ? true : undefined, { timeoutMs: 20_000, message: "the new worker 1 holds every binding again" });
+    await waitFor(() => (lab.view.statistics.get("host1-w1")?.at ?? 0) > restartedAt && stat("host1-w1", "bindings") >= PORTS.length + 2 ? true : undefined, { timeoutMs: 20_000, message: "the new worker 1 holds every binding again" });
     await registerEveryPhone();
     await callFromEveryPort(false);
     const calls = await counters("calls", Date.now());

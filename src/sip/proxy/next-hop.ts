@@ -34,7 +34,7 @@ export class NextHop {
       if (ref === from) continue;
       const p = parseFlowRef(ref);
       if (!p) continue;
-      if (p.kind === "udp") return { dest: { transport: "udp", address: p.address, port: p.port }, flow: undefined };
+      if (p.kind === "udp") return { dest: { transport: "udp", address: p.address, port: p.port, clientFlow: true }, flow: undefined };
       if (p.kind === "address") return { dest: { transport: p.transport, address: p.address, port: p.port }, flow: undefined };
       const flow = this.transport.flow(p.id);
       if (flow && !flow.closed && flow.peer === undefined) return { dest: undefined, flow };
@@ -77,7 +77,7 @@ export class NextHop {
       const at = cluster.edgeAddress(binding.edge);
       const ref = bindingFlowRef(binding);
       if (at) req.prepend("route", this.own.signedUri("flow", at, ref ? [ref] : [], req.callId, binding.expires / 1000, ";transport=tls"));
-      else if (binding.transport === "udp") return { dest: { transport: "udp", address: binding.source.address, port: binding.source.port }, flow: undefined };
+      else if (binding.transport === "udp") return { dest: { transport: "udp", address: binding.source.address, port: binding.source.port, clientFlow: true }, flow: undefined };
       else return { dest: undefined, flow: undefined };
     } else if (binding && req.getAll("route").length === 0) {
       // Reach the client where it registered from (see bindingFlowRef).
@@ -86,7 +86,7 @@ export class NextHop {
       if (p?.kind === "connection") {
         const flow = this.transport.flow(p.id);
         if (flow && !flow.closed) return { dest: undefined, flow };
-      } else if (p?.kind === "udp") return { dest: { transport: "udp", address: p.address, port: p.port }, flow: undefined };
+      } else if (p?.kind === "udp") return { dest: { transport: "udp", address: p.address, port: p.port, clientFlow: true }, flow: undefined };
     }
     const hop = nextHopUri(req);
     const dest = hop ? await resolveUri(hop, this.resolver ? { resolver: this.resolver } : {}) : undefined;

@@ -203,7 +203,7 @@ export class TransportLayer implements SipTransport {
       this.sendOn(reuse, data);
       return reuse;
     }
-    if (dest.transport === "udp") return this.udp.sendTo(dest, data, (flow, err) => this.sendFailed("udp", flow.remote, err));
+    if (dest.transport === "udp") return this.udp.sendTo(dest, data, (flow, err) => this.sendFailed("udp", flow.remote, err), dest.clientFlow === true);
     const flow = dest.transport === "tcp" || dest.transport === "tls" ? this.stream.connect(dest.transport, dest) : this.ws.connect(dest.transport, dest);
     this.sendOn(flow, data);
     return flow;

@@ -18,6 +18,12 @@ export interface SendDestination extends Address {
   servername?: string;
   /** Another member's internal listener: mutual TLS over the member link. */
   internal?: boolean;
+  /**
+   * A client's UDP flow (its NAT binding, RFC 5626): sent from the socket
+   * the client talks to, a shared one first (ListenSpec.shared), since a
+   * NAT may drop what comes from another port. @default false
+   */
+  clientFlow?: boolean;
 }
 
 /** A listener with the port actually bound (port 0 → chosen). */

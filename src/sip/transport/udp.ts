@@ -65,14 +65,17 @@ export class UdpTransport {
   }
 
   /**
-   * Send a datagram to `dest` from a socket of its address family (the
-   * worker's own before a shared one: its Via names it, so the answers come
-   * back to this worker); the flow, or undefined when we have none.
+   * Send a datagram to `dest` from a socket of its address family: the
+   * worker's own before a shared one (its Via names it, so the answers come
+   * back to this worker), but a shared one first on a client's flow
+   * (`clientFlow`: its NAT binding is towards the shared port; its answers,
+   * on its own 4-tuple, reach this worker too). The flow, or undefined when
+   * we have none.
    */
-  sendTo(dest: Address, data: Buffer, onError: (flow: Flow, err: unknown) => void): Flow | undefined {
+  sendTo(dest: Address, data: Buffer, onError: (flow: Flow, err: unknown) => void, clientFlow = false): Flow | undefined {
     const family = net.isIPv6(dest.address) ? 6 : 4;
     const fits = (s: { local: Address }) => net.isIP(s.local.address) === family || (family === 4 && s.local.address === "0.0.0.0");
-    const sock = this.sockets.find((s) => !s.shared && fits(s)) ?? this.sockets.find(fits);
+    const sock = this.sockets.find((s) => s.shared === clientFlow && fits(s)) ?? this.sockets.find(fits);
     if (!sock) return undefined;
     const flow = new UdpFlow(sock.socket, sock.local, { address: dest.address, port: dest.port });
     flow.onError = (err) => onError(flow, err);
