@@ -76,8 +76,9 @@ const BEFORE = process.env["THOR_BENCH_BEFORE"];
 const WITH_KAMAILIO = process.env["THOR_BENCH_KAMAILIO"] !== "0";
 /** THOR_BENCH_METRICS=0 skips the metrics-on variant (a shorter run). */
 const WITH_METRICS = process.env["THOR_BENCH_METRICS"] !== "0";
-/** THOR_BENCH_WORKERS=0 skips the hosts with one node and with two SIP workers. */
+/** THOR_BENCH_WORKERS=0 skips the hosts with one node and with two SIP workers; `only` measures nothing else. */
 const WITH_WORKERS = process.env["THOR_BENCH_WORKERS"] !== "0";
+const ONLY_WORKERS = process.env["THOR_BENCH_WORKERS"] === "only";
 const WORKERS_NET = process.env["THOR_BENCH_WORKERS_NET"] ?? "127.0.19";
 /** Callees: SIPp UASes, each registered as its own user on its own port. */
 const UASES = 4;
@@ -429,7 +430,7 @@ export async function run(): Promise<BenchResult[]> {
     }
     for (const s of servers) await waitOptions(s.target, dir);
     const limits = new Map<Server, { register: Awaited<ReturnType<typeof findLimit>>; calls: Awaited<ReturnType<typeof findLimit>>; pss: number; filled: number }>();
-    for (const s of [thor, ...(kam ? [kam] : []), ...(hosts ? [hosts.one, hosts.two] : [])]) {
+    for (const s of [...(ONLY_WORKERS ? [] : [thor, ...(kam ? [kam] : [])]), ...(hosts ? [hosts.one, hosts.two] : [])]) {
       const register = await findLimit(s, "register", dir, []);
       // Memory with every subscriber registered: thor's and Kamailio's (the hosts hold the same per binding).
       const { pss, ok: filled } = s === thor || s === kam ? await fillAndMeasure(s, register.best?.rate ?? 500, dir) : { pss: 0, ok: 0 };
@@ -440,6 +441,20 @@ export async function run(): Promise<BenchResult[]> {
       limits.set(s, { register, calls, pss, filled });
     }
     kam?.proc.kill("SIGTERM");
+    const kamLimits = kam ? limits.get(kam) : undefined;
+    const hostRows: BenchResult[] = [];
+    if (hosts) {
+      const one = limits.get(hosts.one)!;
+      const two = limits.get(hosts.two)!;
+      const kamNote = (w: Workload) => (kamLimits ? `; Kamailio ${perSecond(kamLimits[w].best).toFixed(0)}/s in this run` : "");
+      for (const w of ["register", "calls"] as const) {
+        const what = w === "register" ? "REGISTER with digest" : "record-routed calls with INVITE digest";
+        const unit = w === "register" ? "registrations/s" : "calls/s";
+        hostRows.push({ name: `${what}: one host with 2 SIP workers (shared UDP port, SO_REUSEPORT) against one node (one core), sustained limits`, value: perSecond(two[w].best), unit, baseline: { name: "one node, pinned to one core", value: perSecond(one[w].best) }, note: `2 workers unpinned, sharing the machine's ${os.cpus().length} cores with SIPp (SIPp -t un: one socket per scenario). 2 workers ${describe(two[w])}. One node ${describe(one[w])}${kamNote(w)}` });
+        hostRows.push({ name: `server CPU per ${w === "register" ? "registration" : "call"}, summed over the worker processes: 2 SIP workers against one node`, value: usPer(two[w].best), unit: "µs", baseline: { name: "one node", value: usPer(one[w].best) }, note: `lower is better; at each one's sustained limit; a ratio r means N cores carry about N/r times one core's rate (docs/PERFORMANCE.md)` });
+      }
+    }
+    if (ONLY_WORKERS) return hostRows;
     const ours = limits.get(thor)!;
     const theirs = kam ? limits.get(kam)! : undefined;
     const base = kam?.name ?? "";
@@ -454,17 +469,7 @@ export async function run(): Promise<BenchResult[]> {
       { name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered`, value: mb(ours.pss), unit: "MB", ...baseline((t) => mb(t.pss)), note: `lower is better; PSS summed over the server's processes, read 35 s after the fill (past Timer J); fill: thor ${ours.filled.toLocaleString("en-US")} registered${theirs ? `, Kamailio ${theirs.filled.toLocaleString("en-US")}` : ""}` },
       { name: "heap per registered binding at 100k bindings", value: bindingMemory(), unit: "bytes", note: "location store after 100k REGISTERs, measured in process after GC" },
     ];
-    if (hosts) {
-      const one = limits.get(hosts.one)!;
-      const two = limits.get(hosts.two)!;
-      const kamNote = (w: Workload) => (theirs ? `; Kamailio ${perSecond(theirs[w].best).toFixed(0)}/s in this run` : "");
-      for (const w of ["register", "calls"] as const) {
-        const what = w === "register" ? "REGISTER with digest" : "record-routed calls with INVITE digest";
-        const unit = w === "register" ? "registrations/s" : "calls/s";
-        results.push({ name: `${what}: one host with 2 SIP workers (shared UDP port, SO_REUSEPORT) against one node (one core), sustained limits`, value: perSecond(two[w].best), unit, baseline: { name: "one node, pinned to one core", value: perSecond(one[w].best) }, note: `2 workers unpinned, sharing the machine's ${os.cpus().length} cores with SIPp (SIPp -t un: one socket per scenario). 2 workers ${describe(two[w])}. One node ${describe(one[w])}${kamNote(w)}` });
-        results.push({ name: `server CPU per ${w === "register" ? "registration" : "call"}, summed over the worker processes: 2 SIP workers against one node`, value: usPer(two[w].best), unit: "µs", baseline: { name: "one node", value: usPer(one[w].best) }, note: `lower is better; at each one's sustained limit; a ratio r means N cores carry about N/r times one core's rate (docs/PERFORMANCE.md)` });
-      }
-    }
+    results.push(...hostRows);
     for (const { label, v } of variants) {
       for (const w of ["register", "calls"] as const) {
         const rate = ours[w].best?.rate;

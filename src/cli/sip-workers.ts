@@ -20,10 +20,12 @@ import type { Logger } from "../base/index.js";
 import { ConfigError } from "./config.js";
 import { parseListeners } from "./sip-config.js";
 
-/** @default 1 s, doubling to 30 s for a worker that dies within a minute of its start */
+/** A dead worker is started again after this, doubling to WORKER_RESTART_MAX_MS while it dies within WORKER_STABLE_MS of its start. @default 1 s */
 export const WORKER_RESTART_MS = 1000;
-const WORKER_RESTART_MAX_MS = 30_000;
-const WORKER_STABLE_MS = 60_000;
+/** @default 30 s */
+export const WORKER_RESTART_MAX_MS = 30_000;
+/** @default 60 s */
+export const WORKER_STABLE_MS = 60_000;
 
 export interface WorkerSettings {
   name: string;

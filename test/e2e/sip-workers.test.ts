@@ -103,6 +103,8 @@ describe("SIP workers: one host, two cores, one shared UDP port", () => {
     const head = invite.slice(0, invite.indexOf("\n\n"));
     assert.match(head, new RegExp(`^Via: SIP/2.0/UDP ${HOST.replaceAll(".", "\\.")}:506[12];`, "m"), head);
     assert.match(head, new RegExp(`^Record-Route: <sip:[^@>]+@${HOST.replaceAll(".", "\\.")}:5060;`, "m"), head);
+    // One worker on the path: a callee registered through the other worker, without a NAT binding, is reached directly.
+    assert.equal(head.split("\n").filter((l) => /^Via:/i.test(l) && !l.includes(PHONES)).length, 1, head);
   }
 
   async function registerBob(): Promise<void> {

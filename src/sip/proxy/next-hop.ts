@@ -71,7 +71,9 @@ export class NextHop {
     const hinted = req.getAll("route").length === 0 ? this.hintedFlow(hints, inbound) : undefined;
     if (hinted) return hinted;
     const cluster = this.cluster;
-    if (binding?.edge !== undefined && cluster && binding.edge !== cluster.self && req.getAll("route").length === 0) {
+    // A UDP client without a NAT binding, registered through another worker of this host, is reached from here.
+    const direct = binding?.edge !== undefined && binding.transport === "udp" && cluster?.sameHost?.(binding.edge) === true && bindingFlowRef(binding) === undefined;
+    if (binding?.edge !== undefined && cluster && binding.edge !== cluster.self && !direct && req.getAll("route").length === 0) {
       // Reverse outbound: the client is reached through the member that holds its flow.
       // The token lives as long as the binding: the edge uses it for this request only.
       const at = cluster.edgeAddress(binding.edge);
