@@ -324,7 +324,7 @@ async function startHosts(dir: string): Promise<{ lab: LabRunner<LabProcess>; on
     const argv = [process.execPath, join(ROOT, "bin/thor.js"), "node", "--name", member, ...args, ...common];
     const log = openSync(join(dir, `${member}.log`), "w");
     const proc = spawn(pin[0] ?? argv[0]!, [...pin.slice(1), ...(pin.length ? argv : argv.slice(1))], { stdio: ["ignore", log, log] });
-    return { name, target: `${args[args.indexOf("--ip") + 1]}:5060`, ipBase, proc, pids: () => (proc.pid ? processTree(proc.pid) : []), sippTransport: ["-t", "un"], ...(pin.length ? {} : { loadPrefix: [] }) };
+    return { name, target: `${args[args.indexOf("--ip") + 1]}:5060`, ipBase, proc, pids: () => (proc.pid ? processTree(proc.pid) : []), sippTransport: ["-t", "un", "-max_socket", "15000"], ...(pin.length ? {} : { loadPrefix: [] }) };
   };
   const one = host("thor node, one core", "host1", 50, SERVER_CORE, ["--ip", wip(100), "--sip-listen", `udp:${wip(100)}:5060`]);
   const two = host("thor node, 2 SIP workers", "host2", 60, [], ["--ip", wip(110), "--sip-workers", "2", "--worker-ips", `${wip(111)},${wip(112)}`, "--sip-listen", `udp:${wip(110)}:5060`]);
@@ -451,7 +451,12 @@ export async function run(): Promise<BenchResult[]> {
         const what = w === "register" ? "REGISTER with digest" : "record-routed calls with INVITE digest";
         const unit = w === "register" ? "registrations/s" : "calls/s";
         hostRows.push({ name: `${what}: one host with 2 SIP workers (shared UDP port, SO_REUSEPORT) against one node (one core), sustained limits`, value: perSecond(two[w].best), unit, baseline: { name: "one node, pinned to one core", value: perSecond(one[w].best) }, note: `2 workers unpinned, sharing the machine's ${os.cpus().length} cores with SIPp (SIPp -t un: one socket per scenario). 2 workers ${describe(two[w])}. One node ${describe(one[w])}${kamNote(w)}` });
-        hostRows.push({ name: `server CPU per ${w === "register" ? "registration" : "call"}, summed over the worker processes: 2 SIP workers against one node`, value: usPer(two[w].best), unit: "µs", baseline: { name: "one node", value: usPer(one[w].best) }, note: `lower is better; at each one's sustained limit; a ratio r means N cores carry about N/r times one core's rate (docs/PERFORMANCE.md)` });
+        hostRows.push({ name: `server CPU per ${w === "register" ? "registration" : "call"}, summed over the worker processes, at each one's sustained limit: 2 SIP workers against one node`, value: usPer(two[w].best), unit: "µs", baseline: { name: "one node", value: usPer(one[w].best) }, note: "lower is better" });
+        // The same offered rate for both, in alternating steps: the CPU a second worker adds per operation, load for load.
+        const rate = one[w].best?.rate;
+        if (rate === undefined) continue;
+        const c = await compareAt(hosts.one, { server: hosts.two }, w, rate, dir);
+        hostRows.push({ name: `server CPU per ${w === "register" ? "registration" : "call"} at ${rate}/s, summed over the worker processes: 2 SIP workers against one node`, value: meanUs(c.theirs), unit: "µs", baseline: { name: "one node", value: meanUs(c.ours) }, note: `lower is better; alternating steps, one node ${verdicts(c.ours)}, 2 workers ${verdicts(c.theirs)}; a ratio r means N cores carry about N/r times one core's rate (docs/PERFORMANCE.md)` });
       }
     }
     if (ONLY_WORKERS) return hostRows;
