@@ -419,7 +419,11 @@ export class DistributedLocation implements LocationService {
 
   private async handOver(previous: RoleMap | undefined, map: RoleMap): Promise<void> {
     const now = this.opts.clock.wallNow();
-    const { batches, leaving } = planHandOver([...this.store.entries(now)].map(([aor]) => aor), this.opts.self, (aor) => this.holders(aor, map), (aor) => (previous ? this.holders(aor, previous) : []));
+    // A holder that restarted (a SIP worker its supervisor started again before the managers expired it) lost its
+    // copies: it is a new holder for the hand-over.
+    const restarted = previous ? restartedMembers(previous, map) : new Set<string>();
+    const before = (aor: string) => (previous ? this.holders(aor, previous).filter((id) => !restarted.has(id)) : []);
+    const { batches, leaving } = planHandOver([...this.store.entries(now)].map(([aor]) => aor), this.opts.self, (aor) => this.holders(aor, map), before);
     if (batches.size === 0 && leaving.length === 0) return;
     const failed = await pushBatches(
       batches,
@@ -544,4 +548,10 @@ export function pickHolders(map: RoleMap, aor: string, replicas: number): string
     if (!picked.includes(e)) picked.push(e);
   }
   return picked.map((e) => e.id);
+}
+
+/** Members of both maps whose start time changed: they restarted in between, and hold nothing. */
+export function restartedMembers(previous: RoleMap, map: RoleMap): Set<string> {
+  const started = new Map(previous.members.map((m) => [m.id, m.startedAt]));
+  return new Set(map.members.filter((m) => started.has(m.id) && started.get(m.id) !== m.startedAt).map((m) => m.id));
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../../src/cli/config.js";
 import { planWorkers } from "../../src/cli/sip-workers.js";
 import { RoleMap, type Entity } from "../../src/overlay/index.js";
-import { pickHolders, SIP_HOST_ATTR } from "../../src/roles/index.js";
+import { pickHolders, restartedMembers, SIP_HOST_ATTR } from "../../src/roles/index.js";
 
 const settings = { name: "h1", ip: "203.0.113.5", sipWorkers: 2, workerIps: ["10.0.0.11", "10.0.0.12"], sipListen: ["udp:203.0.113.5:5060", "tcp:203.0.113.5:5060"], roles: ["sip_proxy"], metricsListen: "10.0.0.1:9100" };
 const argOf = (args: readonly string[], flag: string) => args[args.lastIndexOf(flag) + 1];
@@ -51,5 +51,14 @@ describe("SIP workers: holders of an AOR", () => {
     }
     const oneHost = RoleMap.fromMembers([member("10.0.0.1", "A"), member("10.0.0.2", "A")]);
     assert.deepEqual(pickHolders(oneHost, aors[0]!, 2).sort(), ["10.0.0.1", "10.0.0.2"]);
+  });
+});
+
+describe("SIP workers: a worker started again", () => {
+  it("counts as a new holder for the hand-over when its start time changed, even if it never left the membership", () => {
+    const before = RoleMap.fromMembers([member("10.0.0.1", "A"), member("10.0.0.2", "A")]);
+    const after = RoleMap.fromMembers([{ ...member("10.0.0.1", "A"), startedAt: 2 }, member("10.0.0.2", "A")]);
+    assert.deepEqual([...restartedMembers(before, after)], ["10.0.0.1"]);
+    assert.deepEqual([...restartedMembers(before, before)], []);
   });
 });
