@@ -314,12 +314,13 @@ function startKamailio(dir: string): Server {
  */
 async function startHosts(dir: string): Promise<{ lab: LabRunner<LabProcess>; one: Server; two: Server }> {
   const wip = (n: number) => `${WORKERS_NET}.${n}`;
-  const plan = planLab({ dir: join(dir, "lab"), subnet: WORKERS_NET, fast: true, eventServers: 1, managers: 1, nodes: [] });
+  // The default member timeouts: a server saturated by the load must not be expired by the managers meanwhile.
+  const plan = planLab({ dir: join(dir, "lab"), subnet: WORKERS_NET, fast: false, eventServers: 1, managers: 1, nodes: [] });
   await issueLabCertificates(plan);
   for (const [name, at] of [["host1", 100], ["host2-w1", 111], ["host2-w2", 112]] as const) await issueCertificate(plan.caDir, name, { ip: [wip(at)], ou: "node", roles: ["sip_proxy"], force: true });
   const lab = new LabRunner(plan, spawnThorMember(join(ROOT, "bin/thor.js")));
   lab.launch(() => [], ["eventserver", "manager"]);
-  const common = ["--roles", "sip_proxy", "--sip-domains", "example.test", "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--sip-rate", "10000000", "--lookup-port", "0", "--ca-dir", plan.caDir, "--event-servers", plan.eventServers.join(","), "--log-level", "warn", "--log-format", "json", "--presence-interval-ms", "500", "--cut-off-ms", "2000"];
+  const common = ["--roles", "sip_proxy", "--sip-domains", "example.test", "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--sip-rate", "10000000", "--lookup-port", "0", "--ca-dir", plan.caDir, "--event-servers", plan.eventServers.join(","), "--log-level", "warn", "--log-format", "json"];
   const host = (name: string, member: string, ipBase: number, pin: readonly string[], args: string[]): Server => {
     const argv = [process.execPath, join(ROOT, "bin/thor.js"), "node", "--name", member, ...args, ...common];
     const log = openSync(join(dir, `${member}.log`), "w");

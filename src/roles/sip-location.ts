@@ -100,7 +100,7 @@ const replicateCall = z.object({ entries: z.array(z.object({ aor: aorSchema, ver
 const lookupAnswer = z.array(bindingSchema).max(64);
 const registerAnswer = z.union([
   z.object({ status: z.literal(200), aor: aorSchema, bindings: z.array(bindingSchema).max(64), gruu: z.boolean() }).strict(),
-  z.object({ status: z.union([z.literal(400), z.literal(403), z.literal(404), z.literal(423), z.literal(500)]), reason: z.string().max(256), minExpires: z.number().int().nonnegative().optional() }).strict(),
+  z.object({ status: z.union([z.literal(400), z.literal(403), z.literal(404), z.literal(423), z.literal(500), z.literal(503)]), reason: z.string().max(256), minExpires: z.number().int().nonnegative().optional() }).strict(),
 ]);
 
 export interface ReplicaEntry {
