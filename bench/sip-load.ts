@@ -112,6 +112,8 @@ interface Server {
   pids(): number[];
   /** SIPp's command prefix (pinning) for this server. @default LOAD_CORE */
   loadPrefix?: readonly string[];
+  /** The REGISTER scenario. @default bench/sipp/register-load.xml */
+  registerScenario?: string;
   /** SIPp's transport arguments for this server's caller. @default one socket (`-t u1`) */
   sippTransport?: readonly string[];
 }
@@ -171,7 +173,7 @@ async function step(server: Server, w: Workload, rate: number, cwd: string, call
   const cpu0 = cpuSeconds(pids);
   const wait0 = runQueueWait(pids);
   const args = w === "register"
-    ? ["-sf", join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(server.ipBase), "-p", "5061"]
+    ? ["-sf", server.registerScenario ?? join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(server.ipBase), "-p", "5061"]
     : ["-sf", join(ROOT, "bench/sipp/uac-load.xml"), "-inf", join(cwd, "callees.csv"), "-i", ip(server.ipBase + 2), "-p", "5080", "-au", "u0", "-ap", "u0-secret", "-key", "user", "u0", "-key", "domain", "example.test"];
   const stats = await runSippStats([...args, ...(server.sippTransport ?? []), ...SIPP_BUFFERS, "-r", String(rate), "-rp", "1000", "-m", String(count), "-timeout", `${STEP_S + 30}s`, server.target], cwd, {
     prefix: server.loadPrefix ?? LOAD_CORE,
@@ -308,28 +310,34 @@ function startKamailio(dir: string): Server {
 }
 
 /**
- * The hosts of "every core of a host", on WORKERS_NET beside an event
- * server and a manager: `host1` a single node (one core), `host2` two SIP
- * workers sharing one UDP port (`--sip-workers 2`, members host2-w1/-w2).
+ * The hosts of "every core of a host", on WORKERS_NET, each in a cluster of
+ * its own (an event server, on port 8000 or 8001, and a manager): `host1`
+ * a single node (one core), `host2` two SIP workers sharing one UDP port
+ * (`--sip-workers 2`, members host2-w1/-w2).
  */
-async function startHosts(dir: string): Promise<{ lab: LabRunner<LabProcess>; one: Server; two: Server }> {
+async function startHosts(dir: string): Promise<{ labs: Array<LabRunner<LabProcess>>; one: Server; two: Server }> {
   const wip = (n: number) => `${WORKERS_NET}.${n}`;
-  // The default member timeouts: a server saturated by the load must not be expired by the managers meanwhile.
-  const plan = planLab({ dir: join(dir, "lab"), subnet: WORKERS_NET, fast: false, eventServers: 1, managers: 1, nodes: [] });
-  await issueLabCertificates(plan);
-  for (const [name, at] of [["host1", 100], ["host2-w1", 111], ["host2-w2", 112]] as const) await issueCertificate(plan.caDir, name, { ip: [wip(at)], ou: "node", roles: ["sip_proxy"], force: true });
-  const lab = new LabRunner(plan, spawnThorMember(join(ROOT, "bin/thor.js")));
-  lab.launch(() => [], ["eventserver", "manager"]);
-  const common = ["--roles", "sip_proxy", "--sip-domains", "example.test", "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--sip-rate", "10000000", "--lookup-port", "0", "--ca-dir", plan.caDir, "--event-servers", plan.eventServers.join(","), "--log-level", "warn", "--log-format", "json"];
-  const host = (name: string, member: string, ipBase: number, pin: readonly string[], args: string[]): Server => {
-    const argv = [process.execPath, join(ROOT, "bin/thor.js"), "node", "--name", member, ...args, ...common];
+  // With one socket per scenario a REGISTER's Contact must not name the socket's port: every one would be a new binding.
+  const scenario = join(dir, "register-load-un.xml");
+  writeFileSync(scenario, readFileSync(join(ROOT, "bench/sipp/register-load.xml"), "utf8").replaceAll("@[local_ip]:[local_port]>", "@[local_ip]:5061>"));
+  const common = ["--roles", "sip_proxy", "--sip-domains", "example.test", "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--sip-rate", "10000000", "--lookup-port", "0", "--log-level", "warn", "--log-format", "json"];
+  const labs: Array<LabRunner<LabProcess>> = [];
+  const host = async (name: string, member: string, k: number, ipBase: number, pin: readonly string[], args: string[], workers: readonly string[]): Promise<Server> => {
+    // The default member timeouts: a server saturated by the load must not be expired by the managers meanwhile.
+    const plan = planLab({ dir: join(dir, `lab${k}`), subnet: WORKERS_NET, eventPort: 8000 + k, fast: false, eventServers: 1, managers: 1, nodes: [] });
+    await issueLabCertificates(plan);
+    for (const [i, w] of workers.entries()) await issueCertificate(plan.caDir, workers.length > 1 ? `${member}-w${i + 1}` : member, { ip: [w], ou: "node", roles: ["sip_proxy"], force: true });
+    const lab = new LabRunner(plan, spawnThorMember(join(ROOT, "bin/thor.js")));
+    lab.launch(() => [], ["eventserver", "manager"]);
+    labs.push(lab);
+    const argv = [process.execPath, join(ROOT, "bin/thor.js"), "node", "--name", member, ...args, ...common, "--ca-dir", plan.caDir, "--event-servers", plan.eventServers.join(",")];
     const log = openSync(join(dir, `${member}.log`), "w");
     const proc = spawn(pin[0] ?? argv[0]!, [...pin.slice(1), ...(pin.length ? argv : argv.slice(1))], { stdio: ["ignore", log, log] });
-    return { name, target: `${args[args.indexOf("--ip") + 1]}:5060`, ipBase, proc, pids: () => (proc.pid ? processTree(proc.pid) : []), sippTransport: ["-t", "un", "-max_socket", "15000"], ...(pin.length ? {} : { loadPrefix: [] }) };
+    return { name, target: `${args[args.indexOf("--ip") + 1]}:5060`, ipBase, proc, pids: () => (proc.pid ? processTree(proc.pid) : []), sippTransport: ["-t", "un", "-max_socket", "15000"], registerScenario: scenario, ...(pin.length ? {} : { loadPrefix: [] }) };
   };
-  const one = host("thor node, one core", "host1", 50, SERVER_CORE, ["--ip", wip(100), "--sip-listen", `udp:${wip(100)}:5060`]);
-  const two = host("thor node, 2 SIP workers", "host2", 60, [], ["--ip", wip(110), "--sip-workers", "2", "--worker-ips", `${wip(111)},${wip(112)}`, "--sip-listen", `udp:${wip(110)}:5060`]);
-  return { lab, one, two };
+  const one = await host("thor node, one core", "host1", 0, 50, SERVER_CORE, ["--ip", wip(100), "--sip-listen", `udp:${wip(100)}:5060`], [wip(100)]);
+  const two = await host("thor node, 2 SIP workers", "host2", 1, 60, [], ["--ip", wip(110), "--sip-workers", "2", "--worker-ips", `${wip(111)},${wip(112)}`, "--sip-listen", `udp:${wip(110)}:5060`], [wip(111), wip(112)]);
+  return { labs, one, two };
 }
 
 const perSecond = (s?: Step) => (s ? s.stats.ok / Math.max(s.stats.seconds, STEP_S) : 0);
@@ -500,7 +508,7 @@ export async function run(): Promise<BenchResult[]> {
         }
       }
     }
-    await hosts?.lab.stop("kill");
+    for (const lab of hosts?.labs ?? []) await lab.stop("kill");
     // The group is the whole session's (the shell that started the benchmark too): give it back its niceness.
     if (groupNice !== undefined) writeFileSync("/proc/self/autogroup", groupNice);
     if (process.env["THOR_BENCH_DEBUG"]) process.stderr.write(`kept ${dir}\n`);

@@ -130,7 +130,8 @@ export class SipProxyRole implements Role {
       const starting = () => !(ctx.roleMap()?.members.some((m) => m.id === self) ?? false) || (this.opts.subscribers !== undefined && !this.opts.subscribers.loaded);
       // Cut off from the cluster (no manager heard while the peers moved on, src/node/cut-off.ts), it would register
       // users into a view the others dropped: 503 + Retry-After sends phones to another node instead.
-      cluster = clusterHooks(self, () => ctx.roleMap(), () => ctx.self().attrs[SIP_HOST_ATTR], () => (ctx.self().attrs["draining"] === true ? "draining" : starting() ? "starting" : ctx.cutOff?.() !== undefined ? "cut off" : undefined));
+      const shared = this.opts.listen.find((l) => l.shared);
+      cluster = clusterHooks(self, () => ctx.roleMap(), shared ? shared.advertise ?? shared.host : undefined, () => (ctx.self().attrs["draining"] === true ? "draining" : starting() ? "starting" : ctx.cutOff?.() !== undefined ? "cut off" : undefined));
       credentials = this.remoteCredentials(distributed.control, this.location);
       listen.push({ transport: "tls", host: distributed.internal.host, port: distributed.internal.port, internal: true });
     }
@@ -284,13 +285,12 @@ export class SipProxyRole implements Role {
 }
 
 /** How the proxy reaches other members: their internal listeners, from the membership. */
-function clusterHooks(self: string, map: () => RoleMap | undefined, host: () => unknown, unavailable: ClusterHooks["unavailable"]): ClusterHooks {
+function clusterHooks(self: string, map: () => RoleMap | undefined, host: string | undefined, unavailable: ClusterHooks["unavailable"]): ClusterHooks {
   return {
     self,
     unavailable,
     sameHost(edge: string): boolean {
-      const ours = host();
-      return ours !== undefined && map()?.members.find((e) => e.id === edge)?.attrs[SIP_HOST_ATTR] === ours;
+      return host !== undefined && map()?.members.find((e) => e.id === edge)?.attrs[SIP_HOST_ATTR] === host;
     },
     edgeAddress(edge: string): { host: string; port: number } | undefined {
       const m = map()?.members.find((e) => e.id === edge);

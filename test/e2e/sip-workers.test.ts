@@ -141,6 +141,7 @@ describe("SIP workers: one host, two cores, one shared UDP port", () => {
     await callFromEveryPort(true);
     const calls = await counters("calls", Date.now());
     assert.ok(calls.every((n, i) => n > calls0[i]!), `calls per worker: ${calls0.join(", ")} → ${calls.join(", ")}`);
+    assert.deepEqual(workerIds.map((id) => stat(id, "remoteLookups")), [0, 0], "both workers hold every AOR: no lookup crossed to the other");
   });
 
   it("a NATed phone (Contact unlike its source) is reached from the shared port its NAT binding is towards", async () => {
