@@ -461,9 +461,11 @@ export async function run(): Promise<BenchResult[]> {
         const unit = w === "register" ? "registrations/s" : "calls/s";
         hostRows.push({ name: `${what}: one host with 2 SIP workers (shared UDP port, SO_REUSEPORT) against one node (one core), sustained limits`, value: perSecond(two[w].best), unit, baseline: { name: "one node, pinned to one core", value: perSecond(one[w].best) }, note: `2 workers unpinned, sharing the machine's ${os.cpus().length} cores with SIPp (SIPp -t un: one socket per scenario). 2 workers ${describe(two[w])}. One node ${describe(one[w])}${kamNote(w)}` });
         hostRows.push({ name: `server CPU per ${w === "register" ? "registration" : "call"}, summed over the worker processes, at each one's sustained limit: 2 SIP workers against one node`, value: usPer(two[w].best), unit: "µs", baseline: { name: "one node", value: usPer(one[w].best) }, note: "lower is better" });
-        // The same offered rate for both, in alternating steps: the CPU a second worker adds per operation, load for load.
-        const rate = one[w].best?.rate;
-        if (rate === undefined) continue;
+        // The same offered rate for both, in alternating steps, at half the single node's limit so that both hold it
+        // (an overloaded step pays for retransmissions): the CPU a second worker adds per operation, load for load.
+        const limit = one[w].best?.rate;
+        if (limit === undefined) continue;
+        const rate = Math.round(limit / 2);
         const c = await compareAt(hosts.one, { server: hosts.two }, w, rate, dir);
         hostRows.push({ name: `server CPU per ${w === "register" ? "registration" : "call"} at ${rate}/s, summed over the worker processes: 2 SIP workers against one node`, value: meanUs(c.theirs), unit: "µs", baseline: { name: "one node", value: meanUs(c.ours) }, note: `lower is better; alternating steps, one node ${verdicts(c.ours)}, 2 workers ${verdicts(c.theirs)}; a ratio r means N cores carry about N/r times one core's rate (docs/PERFORMANCE.md)` });
       }
