@@ -20,12 +20,11 @@ import type { Logger } from "../base/index.js";
 import { ConfigError } from "./config.js";
 import { parseListeners } from "./sip-config.js";
 
-/** A dead worker is started again after this, doubling to WORKER_RESTART_MAX_MS while it dies within WORKER_STABLE_MS of its start. @default 1 s */
-export const WORKER_RESTART_MS = 1000;
-/** @default 30 s */
-export const WORKER_RESTART_MAX_MS = 30_000;
-/** @default 60 s */
-export const WORKER_STABLE_MS = 60_000;
+/**
+ * When a dead worker is started again: after `firstMs`, doubling up to
+ * `maxMs` while it keeps dying within `stableMs` of its start.
+ */
+export const WORKER_RESTART = { firstMs: 1000, maxMs: 30_000, stableMs: 60_000 } as const;
 
 export interface WorkerSettings {
   name: string;
@@ -99,7 +98,7 @@ export class WorkerSupervisor {
   ) {}
 
   start(): void {
-    for (const p of this.plans) this.launch(p, WORKER_RESTART_MS);
+    for (const p of this.plans) this.launch(p, WORKER_RESTART.firstMs);
   }
 
   private launch(plan: WorkerPlan, delay: number): void {
@@ -110,7 +109,7 @@ export class WorkerSupervisor {
     child.once("exit", (code, signal) => {
       if (this.children.get(plan.name) === child) this.children.delete(plan.name);
       if (this.stopping) return;
-      const next = Date.now() - started > WORKER_STABLE_MS ? WORKER_RESTART_MS : Math.min(delay * 2, WORKER_RESTART_MAX_MS);
+      const next = Date.now() - started > WORKER_RESTART.stableMs ? WORKER_RESTART.firstMs : Math.min(delay * 2, WORKER_RESTART.maxMs);
       this.log.warn({ worker: plan.name, code, signal, restartInMs: delay }, "SIP worker exited; starting it again");
       const t = setTimeout(() => {
         this.timers.delete(t);
