@@ -36,6 +36,17 @@
  * sustained rates in alternating steps: server CPU per registration and per
  * call, before against after, in the same run). A third thor with metrics
  * on (`--metrics-listen`, scraped every second) is compared the same way.
+ *
+ * Every core of a host (issue 11, item 4; THOR_BENCH_WORKERS=0 skips it):
+ * `thor node` hosts on THOR_BENCH_WORKERS_NET (default 127.0.19, with an
+ * event server and a manager), one with a single node (one core: pinned to
+ * core 0, SIPp to core 1, like thor above) and one with `--sip-workers 2`
+ * sharing one UDP port through SO_REUSEPORT (unpinned: on a 2-core machine
+ * the workers and SIPp share both cores). Their limits are found the same
+ * way, with SIPp opening one socket per scenario (`-t un`) so that the
+ * kernel spreads the scenarios over the workers as it spreads phones; the
+ * CPU per operation is summed over every worker process. The ratio of the
+ * two CPU costs is what a second core buys (docs/PERFORMANCE.md).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -47,6 +58,9 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { parseMessage, Registrar, type SipRequest, type Flow } from "../src/sip/index.js";
 import { sleep } from "../src/base/index.js";
+import { issueLabCertificates, planLab } from "../src/cli/lab.js";
+import { LabRunner, spawnThorMember, type LabProcess } from "../src/cli/lab-runner.js";
+import { issueCertificate } from "../src/pki/index.js";
 import type { BenchResult } from "./types.js";
 import { runSippStats, type SippStats } from "./sipp-run.js";
 import { CpuSampler, cpuSeconds, longestWait, processTree, pssBytes, runQueueWait } from "./proc-stats.js";
@@ -63,6 +77,10 @@ const BEFORE = process.env["THOR_BENCH_BEFORE"];
 const WITH_KAMAILIO = process.env["THOR_BENCH_KAMAILIO"] !== "0";
 /** THOR_BENCH_METRICS=0 skips the metrics-on variant (a shorter run). */
 const WITH_METRICS = process.env["THOR_BENCH_METRICS"] !== "0";
+/** THOR_BENCH_WORKERS=0 skips the hosts with one node and with two SIP workers; `only` measures nothing else. */
+const WITH_WORKERS = process.env["THOR_BENCH_WORKERS"] !== "0";
+const ONLY_WORKERS = process.env["THOR_BENCH_WORKERS"] === "only";
+const WORKERS_NET = process.env["THOR_BENCH_WORKERS_NET"] ?? "127.0.19";
 /** Callees: SIPp UASes, each registered as its own user on its own port. */
 const UASES = 4;
 const GROW = 1.5;
@@ -95,6 +113,12 @@ interface Server {
   pids(): number[];
   /** A Node.js server: where its inspector opens on SIGUSR1 (its live heap is read through it). */
   inspector?: string;
+  /** SIPp's command prefix (pinning) for this server. @default LOAD_CORE */
+  loadPrefix?: readonly string[];
+  /** The REGISTER scenario. @default bench/sipp/register-load.xml */
+  registerScenario?: string;
+  /** SIPp's transport arguments for this server's caller. @default one socket (`-t u1`) */
+  sippTransport?: readonly string[];
 }
 
 interface Step {
@@ -152,10 +176,10 @@ async function step(server: Server, w: Workload, rate: number, cwd: string, call
   const cpu0 = cpuSeconds(pids);
   const wait0 = runQueueWait(pids);
   const args = w === "register"
-    ? ["-sf", join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(server.ipBase), "-p", "5061"]
+    ? ["-sf", server.registerScenario ?? join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(server.ipBase), "-p", "5061"]
     : ["-sf", join(ROOT, "bench/sipp/uac-load.xml"), "-inf", join(cwd, "callees.csv"), "-i", ip(server.ipBase + 2), "-p", "5080", "-au", "u0", "-ap", "u0-secret", "-key", "user", "u0", "-key", "domain", "example.test"];
-  const stats = await runSippStats([...args, ...SIPP_BUFFERS, "-r", String(rate), "-rp", "1000", "-m", String(count), "-timeout", `${STEP_S + 30}s`, server.target], cwd, {
-    prefix: LOAD_CORE,
+  const stats = await runSippStats([...args, ...(server.sippTransport ?? []), ...SIPP_BUFFERS, "-r", String(rate), "-rp", "1000", "-m", String(count), "-timeout", `${STEP_S + 30}s`, server.target], cwd, {
+    prefix: server.loadPrefix ?? LOAD_CORE,
     limitMs: (STEP_S + 40) * 1000,
     onSpawn: (pid) => sampler.watch(pid),
   });
@@ -217,7 +241,8 @@ async function registerCallees(server: Server, cwd: string): Promise<ChildProces
     const port = 5070 + 2 * i;
     const reg = await runSippStats(["-sf", join(ROOT, "test/sip/scenarios/register.xml"), "-i", ip(server.ipBase + 1), "-p", String(port + 1), "-m", "1", "-au", `u${i}`, "-ap", `u${i}-secret`, "-key", "user", `u${i}`, "-key", "domain", "example.test", "-key", "contact", `sip:u${i}@${ip(server.ipBase + 1)}:${port}`, "-key", "expires", "3600", server.target], cwd);
     if (reg.ok !== 1) throw new Error(`${server.name}: registration of callee u${i} failed`);
-    uases.push(spawn(LOAD_CORE[0] ?? "sipp", [...LOAD_CORE.slice(1), ...(LOAD_CORE.length ? ["sipp"] : []), "-sf", join(ROOT, "test/sip/scenarios/uas.xml"), "-i", ip(server.ipBase + 1), "-p", String(port), ...SIPP_BUFFERS, "-nostdin", "-timeout", "3600s"], { cwd, stdio: "ignore" }));
+    const pin = server.loadPrefix ?? LOAD_CORE;
+    uases.push(spawn(pin[0] ?? "sipp", [...pin.slice(1), ...(pin.length ? ["sipp"] : []), "-sf", join(ROOT, "test/sip/scenarios/uas.xml"), "-i", ip(server.ipBase + 1), "-p", String(port), ...SIPP_BUFFERS, "-nostdin", "-timeout", "3600s"], { cwd, stdio: "ignore" }));
   }
   await sleep(500);
   return uases;
@@ -302,6 +327,37 @@ function startKamailio(dir: string): Server {
   return { name: `Kamailio 5.6, ${KAM_CHILDREN} workers`, target: `${ip(2)}:5060`, ipBase: 20, proc, pids: () => (proc.pid ? processTree(proc.pid) : []) };
 }
 
+/**
+ * The hosts of "every core of a host", on WORKERS_NET, each in a cluster of
+ * its own (an event server, on port 8000 or 8001, and a manager): `host1`
+ * a single node (one core), `host2` two SIP workers sharing one UDP port
+ * (`--sip-workers 2`, members host2-w1/-w2).
+ */
+async function startHosts(dir: string): Promise<{ labs: Array<LabRunner<LabProcess>>; one: Server; two: Server }> {
+  const wip = (n: number) => `${WORKERS_NET}.${n}`;
+  // With one socket per scenario a REGISTER's Contact must not name the socket's port: every one would be a new binding.
+  const scenario = join(dir, "register-load-un.xml");
+  writeFileSync(scenario, readFileSync(join(ROOT, "bench/sipp/register-load.xml"), "utf8").replaceAll("@[local_ip]:[local_port]>", "@[local_ip]:5061>"));
+  const common = ["--roles", "sip_proxy", "--sip-domains", "example.test", "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--sip-rate", "10000000", "--lookup-port", "0", "--log-level", "warn", "--log-format", "json"];
+  const labs: Array<LabRunner<LabProcess>> = [];
+  const host = async (name: string, member: string, k: number, ipBase: number, pin: readonly string[], args: string[], workers: readonly string[]): Promise<Server> => {
+    // The default member timeouts: a server saturated by the load must not be expired by the managers meanwhile.
+    const plan = planLab({ dir: join(dir, `lab${k}`), subnet: WORKERS_NET, eventPort: 8000 + k, fast: false, eventServers: 1, managers: 1, nodes: [] });
+    await issueLabCertificates(plan);
+    for (const [i, w] of workers.entries()) await issueCertificate(plan.caDir, workers.length > 1 ? `${member}-w${i + 1}` : member, { ip: [w], ou: "node", roles: ["sip_proxy"], force: true });
+    const lab = new LabRunner(plan, spawnThorMember(join(ROOT, "bin/thor.js")));
+    lab.launch(() => [], ["eventserver", "manager"]);
+    labs.push(lab);
+    const argv = [process.execPath, join(ROOT, "bin/thor.js"), "node", "--name", member, ...args, ...common, "--ca-dir", plan.caDir, "--event-servers", plan.eventServers.join(",")];
+    const log = openSync(join(dir, `${member}.log`), "w");
+    const proc = spawn(pin[0] ?? argv[0]!, [...pin.slice(1), ...(pin.length ? argv : argv.slice(1))], { stdio: ["ignore", log, log] });
+    return { name, target: `${args[args.indexOf("--ip") + 1]}:5060`, ipBase, proc, pids: () => (proc.pid ? processTree(proc.pid) : []), sippTransport: ["-t", "un", "-max_socket", "15000"], registerScenario: scenario, ...(pin.length ? {} : { loadPrefix: [] }) };
+  };
+  const one = await host("thor node, one core", "host1", 0, 50, SERVER_CORE, ["--ip", wip(100), "--sip-listen", `udp:${wip(100)}:5060`], [wip(100)]);
+  const two = await host("thor node, 2 SIP workers", "host2", 1, 60, [], ["--ip", wip(110), "--sip-workers", "2", "--worker-ips", `${wip(111)},${wip(112)}`, "--sip-listen", `udp:${wip(110)}:5060`], [wip(111), wip(112)]);
+  return { labs, one, two };
+}
+
 const perSecond = (s?: Step) => (s ? s.stats.ok / Math.max(s.stats.seconds, STEP_S) : 0);
 const usPer = (s?: Step) => (s && s.stats.ok > 0 ? (s.serverCpu / s.stats.ok) * 1e6 : 0);
 function describe(r: { best?: Step; failed?: Step; steps: Step[] }): string {
@@ -359,6 +415,7 @@ export async function run(): Promise<BenchResult[]> {
     }
   }
   const servers: Server[] = [];
+  let hosts: Awaited<ReturnType<typeof startHosts>> | undefined;
   const variants: Array<{ label: string; v: Variant }> = [];
   const callees: ChildProcess[] = [];
   try {
@@ -394,11 +451,16 @@ export async function run(): Promise<BenchResult[]> {
         },
       });
     }
+    if (WITH_WORKERS) {
+      hosts = await startHosts(dir);
+      servers.push(hosts.one, hosts.two);
+    }
     for (const s of servers) await waitOptions(s.target, dir);
     const limits = new Map<Server, { register: Awaited<ReturnType<typeof findLimit>>; calls: Awaited<ReturnType<typeof findLimit>>; memory: Filled }>();
-    for (const s of kam ? [thor, kam] : [thor]) {
+    for (const s of [...(ONLY_WORKERS ? [] : [thor, ...(kam ? [kam] : [])]), ...(hosts ? [hosts.one, hosts.two] : [])]) {
       const register = await findLimit(s, "register", dir, []);
-      const memory = await fillAndMeasure(s, register.best?.rate ?? 500, dir);
+      // Memory with every subscriber registered: thor's and Kamailio's (the hosts hold the same per binding).
+      const memory: Filled = s === thor || s === kam ? await fillAndMeasure(s, register.best?.rate ?? 500, dir) : { pss: 0, ok: 0 };
       const uases = await registerCallees(s, dir);
       callees.push(...uases);
       const calls = await findLimit(s, "calls", dir, uases);
@@ -406,6 +468,27 @@ export async function run(): Promise<BenchResult[]> {
       limits.set(s, { register, calls, memory });
     }
     kam?.proc.kill("SIGTERM");
+    const kamLimits = kam ? limits.get(kam) : undefined;
+    const hostRows: BenchResult[] = [];
+    if (hosts) {
+      const one = limits.get(hosts.one)!;
+      const two = limits.get(hosts.two)!;
+      const kamNote = (w: Workload) => (kamLimits ? `; Kamailio ${perSecond(kamLimits[w].best).toFixed(0)}/s in this run` : "");
+      for (const w of ["register", "calls"] as const) {
+        const what = w === "register" ? "REGISTER with digest" : "record-routed calls with INVITE digest";
+        const unit = w === "register" ? "registrations/s" : "calls/s";
+        hostRows.push({ name: `${what}: one host with 2 SIP workers (shared UDP port, SO_REUSEPORT) against one node (one core), sustained limits`, value: perSecond(two[w].best), unit, baseline: { name: "one node, pinned to one core", value: perSecond(one[w].best) }, note: `2 workers unpinned, sharing the machine's ${os.cpus().length} cores with SIPp (SIPp -t un: one socket per scenario). 2 workers ${describe(two[w])}. One node ${describe(one[w])}${kamNote(w)}` });
+        hostRows.push({ name: `server CPU per ${w === "register" ? "registration" : "call"}, summed over the worker processes, at each one's sustained limit: 2 SIP workers against one node`, value: usPer(two[w].best), unit: "µs", baseline: { name: "one node", value: usPer(one[w].best) }, note: "lower is better" });
+        // The same offered rate for both, in alternating steps, at half the single node's limit so that both hold it
+        // (an overloaded step pays for retransmissions): the CPU a second worker adds per operation, load for load.
+        const limit = one[w].best?.rate;
+        if (limit === undefined) continue;
+        const rate = Math.round(limit / 2);
+        const c = await compareAt(hosts.one, { server: hosts.two }, w, rate, dir);
+        hostRows.push({ name: `server CPU per ${w === "register" ? "registration" : "call"} at ${rate}/s, summed over the worker processes: 2 SIP workers against one node`, value: meanUs(c.theirs), unit: "µs", baseline: { name: "one node", value: meanUs(c.ours) }, note: `lower is better; alternating steps, one node ${verdicts(c.ours)}, 2 workers ${verdicts(c.theirs)}; a ratio r means N cores carry about N/r times one core's rate (docs/PERFORMANCE.md)` });
+      }
+    }
+    if (ONLY_WORKERS) return hostRows;
     const ours = limits.get(thor)!;
     const theirs = kam ? limits.get(kam)! : undefined;
     const base = kam?.name ?? "";
@@ -426,6 +509,7 @@ export async function run(): Promise<BenchResult[]> {
         : []),
       { name: "heap per registered binding at 100k bindings", value: bindingMemory(), unit: "bytes", note: "location store after 100k REGISTERs, measured in process after GC" },
     ];
+    results.push(...hostRows);
     for (const { label, v } of variants) {
       for (const w of ["register", "calls"] as const) {
         const rate = ours[w].best?.rate;
@@ -441,7 +525,16 @@ export async function run(): Promise<BenchResult[]> {
     return results;
   } finally {
     for (const c of callees) c.kill("SIGKILL");
-    for (const s of servers) s.proc.kill("SIGKILL");
+    for (const s of servers) {
+      for (const pid of s.pids().reverse()) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone already
+        }
+      }
+    }
+    for (const lab of hosts?.labs ?? []) await lab.stop("kill");
     // The group is the whole session's (the shell that started the benchmark too): give it back its niceness.
     if (groupNice !== undefined) writeFileSync("/proc/self/autogroup", groupNice);
     if (process.env["THOR_BENCH_DEBUG"]) process.stderr.write(`kept ${dir}\n`);

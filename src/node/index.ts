@@ -6,6 +6,7 @@ export { NodeRuntime, type NodeRuntimeOptions } from "./runtime.js";
 export { AdvertisedRole, type Role, type RoleContext, type RoleAdvertisement, type RoleReadiness, type DatabaseView } from "./role.js";
 export { DatabaseDirectory, DatabaseAnnouncer } from "./database.js";
 export { CutOffDetector, judgeSilence, newerVersion, parsePeerStanding, DEFAULT_CUT_OFF_MS, DEFAULT_CUT_OFF_PROBES, type CutOffDetectorOptions, type MembershipVersion, type PeerStanding, type ProbeResult, type SilenceVerdict } from "./cut-off.js";
+export { loadSharedOpener, type SharedOpener } from "./shared-sockets.js";
 export { serveDrain, drainStatus, type DrainStatus } from "./drain.js";
 export {
   DEFAULT_PRESENCE_INTERVAL_MS,

@@ -3,7 +3,7 @@
  * node: each implements the `Role` contract of node/.
  */
 export { SipProxyRole, DEFAULT_SIP_INTERNAL_PORT, type SipProxyRoleOptions } from "./sip-proxy.js";
-export { DistributedLocation, DEFAULT_REPLICAS, HANDOFF_BATCH, MAX_CLOCK_SKEW_MS, MAX_REPLICATED_EXPIRY_MS, type DistributedLocationOptions, type LocationStats, type ReplicaEntry } from "./sip-location.js";
+export { DistributedLocation, pickHolders, restartedMembers, SIP_HOST_ATTR, DEFAULT_REPLICAS, HANDOFF_BATCH, MAX_CLOCK_SKEW_MS, MAX_REPLICATED_EXPIRY_MS, type DistributedLocationOptions, type LocationStats, type ReplicaEntry } from "./sip-location.js";
 export { LocationRequestError, LocationNotReadyError, MediaControlRequestError } from "./errors.js";
 export { ProvisioningServerRole, type ProvisioningRoleOptions } from "./provisioning.js";
 export { SubscriberBinding, type SubscriberBindingOptions } from "./subscribers.js";

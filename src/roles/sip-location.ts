@@ -52,6 +52,16 @@ const SUSPECT_MS = 3000;
 /** After a membership change, a holder with nothing for an AOR asks the previous holders for this long. */
 const HANDOFF_GRACE_MS = 15_000;
 
+/**
+ * The entity attribute a SIP worker advertises: the host (shared public
+ * address) whose port it serves with the host's other workers. Holders of
+ * an AOR are picked on distinct hosts first, so that one host going down
+ * does not take every copy. docs/sip-cluster.md, "Every core of a host".
+ */
+export const SIP_HOST_ATTR = "sip_host";
+/** How far past the first `replicas` successors the holder rule looks for distinct hosts. @default 8 × replicas */
+const HOST_SPREAD_WALK = 8;
+
 /** Versions and expiries from another holder may run ahead of our clock by this much at most. @default 60 s */
 export const MAX_CLOCK_SKEW_MS = 60_000;
 /** A replicated binding expires at the latest this long from now (the registrar's longest, 1 day, plus skew). @default 86 460 s */
@@ -98,7 +108,7 @@ const replicateCall = z.object({ entries: z.array(z.object({ aor: aorSchema, ver
 const lookupAnswer = z.array(bindingSchema).max(64);
 const registerAnswer = z.union([
   z.object({ status: z.literal(200), aor: aorSchema, bindings: z.array(bindingSchema).max(64), gruu: z.boolean() }).strict(),
-  z.object({ status: z.union([z.literal(400), z.literal(403), z.literal(404), z.literal(423), z.literal(500)]), reason: z.string().max(256), minExpires: z.number().int().nonnegative().optional() }).strict(),
+  z.object({ status: z.union([z.literal(400), z.literal(403), z.literal(404), z.literal(423), z.literal(500), z.literal(503)]), reason: z.string().max(256), minExpires: z.number().int().nonnegative().optional() }).strict(),
 ]);
 
 export interface ReplicaEntry {
@@ -244,7 +254,7 @@ export class DistributedLocation implements LocationService {
 
   /** The members that hold `aor`, responsible node first. */
   holders(aor: string, map = this.opts.map()): string[] {
-    return map ? map.successors(ROLE, aor, this.replicas).map((e) => e.id) : [];
+    return map ? pickHolders(map, aor, this.replicas) : [];
   }
 
   async register(aor: string, data: RegisterData): Promise<RegisterOutcome> {
@@ -255,6 +265,9 @@ export class DistributedLocation implements LocationService {
   }
 
   async lookup(aor: string): Promise<Binding[]> {
+    // A holder (the responsible node or a replica) answers from its own copy: replication is pushed on every
+    // change, and a holder that has not seen the AOR yet after a ring change asks the previous holders.
+    if (this.holders(aor).includes(this.opts.self)) return this.lookupHolder(aor, false);
     return this.viaHolders(aor, () => this.lookupHolder(aor, false), "sip.lookup", { aor }, () => this.stats.remoteLookups++, (v) => parseAnswer(lookupAnswer, v, "sip.lookup").map(toBinding)) as Promise<Binding[]>;
   }
 
@@ -443,7 +456,11 @@ export class DistributedLocation implements LocationService {
 
   private async handOver(previous: RoleMap | undefined, map: RoleMap): Promise<void> {
     const now = this.opts.clock.wallNow();
-    const { batches, leaving } = planHandOver([...this.store.entries(now)].map(([aor]) => aor), this.opts.self, (aor) => this.holders(aor, map), (aor) => (previous ? this.holders(aor, previous) : []));
+    // A holder that restarted (a SIP worker its supervisor started again before the managers expired it) lost its
+    // copies: it is a new holder for the hand-over.
+    const restarted = previous ? restartedMembers(previous, map) : new Set<string>();
+    const before = (aor: string) => (previous ? this.holders(aor, previous).filter((id) => !restarted.has(id)) : []);
+    const { batches, leaving } = planHandOver([...this.store.entries(now)].map(([aor]) => aor), this.opts.self, (aor) => this.holders(aor, map), before);
     if (batches.size === 0 && leaving.length === 0) return;
     const failed = await pushBatches(
       batches,
@@ -539,4 +556,39 @@ function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
   const r = schema.safeParse(payload);
   if (!r.success) throw new LocationRequestError(`invalid request: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return r.data;
+}
+
+/**
+ * The holder set of `aor`: its `replicas` successors on the ring, but on
+ * distinct hosts first when members advertise the host of their shared SIP
+ * port (SIP_HOST_ATTR; a member without it is a host of its own). The
+ * responsible node stays first; the others are the next successors on
+ * hosts not yet taken, then, when there are too few hosts, the next
+ * successors. Deterministic: every member computes the same set.
+ */
+export function pickHolders(map: RoleMap, aor: string, replicas: number): string[] {
+  const first = map.successors(ROLE, aor, replicas);
+  const hostOf = (e: (typeof first)[number]) => String(e.attrs[SIP_HOST_ATTR] ?? `id:${e.id}`);
+  if (new Set(first.map(hostOf)).size === first.length) return first.map((e) => e.id);
+  const wider = map.successors(ROLE, aor, replicas * HOST_SPREAD_WALK);
+  const picked: typeof wider = [];
+  const hosts = new Set<string>();
+  for (const e of wider) {
+    if (picked.length === replicas) break;
+    if (!hosts.has(hostOf(e))) {
+      picked.push(e);
+      hosts.add(hostOf(e));
+    }
+  }
+  for (const e of wider) {
+    if (picked.length === replicas) break;
+    if (!picked.includes(e)) picked.push(e);
+  }
+  return picked.map((e) => e.id);
+}
+
+/** Members of both maps whose start time changed: they restarted in between, and hold nothing. */
+export function restartedMembers(previous: RoleMap, map: RoleMap): Set<string> {
+  const started = new Map(previous.members.map((m) => [m.id, m.startedAt]));
+  return new Set(map.members.filter((m) => started.has(m.id) && started.get(m.id) !== m.startedAt).map((m) => m.id));
 }

@@ -36,11 +36,12 @@ import {
   type MessageLimits,
   type Credentials,
   type ListenSpec,
+  type SharedSocketOpener,
   type PeerTls,
   type TimerConfig,
 } from "../sip/index.js";
 import { LocationRequestError } from "./errors.js";
-import { DistributedLocation, DEFAULT_REPLICAS, parseAnswer } from "./sip-location.js";
+import { DistributedLocation, DEFAULT_REPLICAS, SIP_HOST_ATTR, parseAnswer } from "./sip-location.js";
 import type { SubscriberBinding } from "./subscribers.js";
 import { XcapChangeReceiver } from "./xcap-changes.js";
 import { MediaDispatcher, type NatPolicy } from "./media-dispatcher.js";
@@ -53,8 +54,10 @@ import type { XcapDocumentKey } from "../db/index.js";
 export const DEFAULT_SIP_INTERNAL_PORT = 5070;
 
 export interface SipProxyRoleOptions {
-  /** Public listeners (udp/tcp/tls/ws/wss on the node's address). */
+  /** Public listeners (udp/tcp/tls/ws/wss on the node's address; `shared` ones with the host's other SIP workers). */
   listen: ListenSpec[];
+  /** Opens the sockets of `shared` listeners (SO_REUSEPORT, native/reuseport). */
+  openShared?: SharedSocketOpener;
   /** The member-to-member listener (`tls` on the node's address); without it the node serves alone. */
   internal?: { host: string; port: number };
   /** Domains served; the first is the digest realm. */
@@ -129,7 +132,8 @@ export class SipProxyRole implements Role {
       const starting = () => !(ctx.roleMap()?.members.some((m) => m.id === self) ?? false) || (this.opts.subscribers !== undefined && !this.opts.subscribers.loaded);
       // Cut off from the cluster (no manager heard while the peers moved on, src/node/cut-off.ts), it would register
       // users into a view the others dropped: 503 + Retry-After sends phones to another node instead.
-      cluster = clusterHooks(self, () => ctx.roleMap(), () => (ctx.self().attrs["draining"] === true ? "draining" : starting() ? "starting" : ctx.cutOff?.() !== undefined ? "cut off" : undefined));
+      const shared = this.opts.listen.find((l) => l.shared);
+      cluster = clusterHooks(self, () => ctx.roleMap(), shared ? shared.advertise ?? shared.host : undefined, () => (ctx.self().attrs["draining"] === true ? "draining" : starting() ? "starting" : ctx.cutOff?.() !== undefined ? "cut off" : undefined));
       credentials = this.remoteCredentials(distributed.control, this.location);
       listen.push({ transport: "tls", host: distributed.internal.host, port: distributed.internal.port, internal: true });
     }
@@ -173,6 +177,7 @@ export class SipProxyRole implements Role {
       // Presence answers SUBSCRIBE / PUBLISH in the request phase; media relaying hooks the forward phase (SDP rewriting).
       interceptors: [...(this.presence ? [this.presence.edge] : []), ...(this.media ? [pluginInterceptor("media", this.media, ctx.logger.child({ part: "media" }))] : [])],
       ...(this.opts.userAgent ? { userAgent: this.opts.userAgent } : {}),
+      ...(this.opts.openShared ? { openShared: this.opts.openShared } : {}),
     });
     await this.server.start();
     const sweep = () => {
@@ -245,8 +250,13 @@ export class SipProxyRole implements Role {
 
   advertise(): RoleAdvertisement {
     const ports: Record<string, number> = {};
-    for (const l of this.server?.transport.bound() ?? []) ports[l.internal ? "sip_int" : `sip_${l.transport}`] ??= l.boundPort;
-    return { ports };
+    const shared = this.opts.listen.find((l) => l.shared);
+    // A SIP worker's ports on the host's address (the shared one, its own Via port) are not at its member address,
+    // which is what the membership (and thor dns) pairs ports with: the host's UDP address is published by the operator.
+    const onHost = (l: ListenSpec) => l.shared === true || this.opts.listen.some((s) => s.shared && s.host === l.host && s.transport === l.transport);
+    for (const l of this.server?.transport.bound() ?? []) if (!onHost(l)) ports[l.internal ? "sip_int" : `sip_${l.transport}`] ??= l.boundPort;
+    // A SIP worker names the host whose shared port it serves: holders of an AOR are picked on distinct hosts first.
+    return { ports, ...(shared ? { attrs: { [SIP_HOST_ATTR]: shared.advertise ?? shared.host } } : {}) };
   }
 
   statistics(): Record<string, number> {
@@ -288,10 +298,13 @@ export class SipProxyRole implements Role {
 }
 
 /** How the proxy reaches other members: their internal listeners, from the membership. */
-function clusterHooks(self: string, map: () => RoleMap | undefined, unavailable: ClusterHooks["unavailable"]): ClusterHooks {
+function clusterHooks(self: string, map: () => RoleMap | undefined, host: string | undefined, unavailable: ClusterHooks["unavailable"]): ClusterHooks {
   return {
     self,
     unavailable,
+    sameHost(edge: string): boolean {
+      return host !== undefined && map()?.members.find((e) => e.id === edge)?.attrs[SIP_HOST_ATTR] === host;
+    },
     edgeAddress(edge: string): { host: string; port: number } | undefined {
       const m = map()?.members.find((e) => e.id === edge);
       const port = m?.ports["sip_int"];

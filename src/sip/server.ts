@@ -7,7 +7,7 @@
  */
 import type { Clock, Logger } from "../base/index.js";
 import { SipProxy, type ProxyOptions } from "./proxy/index.js";
-import { TransportLayer, type ConnectionLimits, type ListenSpec, type PeerTls } from "./transport/index.js";
+import { TransportLayer, type ConnectionLimits, type ListenSpec, type PeerTls, type SharedSocketOpener } from "./transport/index.js";
 import type { MessageLimits } from "./message/index.js";
 import type { AsyncCredentialStore, CredentialStore } from "./auth/index.js";
 
@@ -24,6 +24,8 @@ export interface SipServerOptions extends Omit<ProxyOptions, "transport" | "logg
   /** Connection caps and timeouts. @default DEFAULT_CONNECTION_LIMITS */
   connectionLimits?: Partial<ConnectionLimits>;
   clock?: Clock;
+  /** Opens the sockets of `shared` listeners (SO_REUSEPORT, the SIP workers of a host). */
+  openShared?: SharedSocketOpener;
 }
 
 export class SipServer {
@@ -39,11 +41,12 @@ export class SipServer {
       ...(opts.maxMessage ? { maxMessage: opts.maxMessage } : {}),
       ...(opts.messageLimits ? { messageLimits: opts.messageLimits } : {}),
       ...(opts.connectionLimits ? { connectionLimits: opts.connectionLimits } : {}),
+      ...(opts.openShared ? { openShared: opts.openShared } : {}),
       // The proxy's guard rate-limits every message, before it is parsed or answered.
       admit: (flow) => this.proxy.guard.admit(flow),
       onMessage: (inbound) => this.proxy.receive(inbound),
     });
-    const { listen: _l, tls: _t, peerTls: _p, maxMessage: _m, messageLimits: _ml, connectionLimits: _cl, ...rest } = opts;
+    const { listen: _l, tls: _t, peerTls: _p, maxMessage: _m, messageLimits: _ml, connectionLimits: _cl, openShared: _o, ...rest } = opts;
     this.proxy = new SipProxy({ ...rest, transport: this.transport });
   }
 

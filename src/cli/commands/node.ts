@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
-import { AdvertisedRole, ControlLink, serveDrain, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_CUT_OFF_MS, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
+import { AdvertisedRole, ControlLink, loadSharedOpener, serveDrain, NodeRuntime, DEFAULT_CONTROL_PORT, DEFAULT_CUT_OFF_MS, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_STATISTICS_INTERVAL_MS, type Role } from "../../node/index.js";
 import { LookupServer, ROLE_NAME } from "../../overlay/index.js";
 import { DEFAULT_NAT_POLICY, DEFAULT_RELAY_TIMEOUT_MS, DEFAULT_REPLICAS, DEFAULT_SIP_INTERNAL_PORT, MediaRelayRole, ProvisioningServerRole, SipProxyRole, SubscriberBinding, XcapServerRole } from "../../roles/index.js";
 import { DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_DOCUMENTS_PER_USER, DEFAULT_XCAP_PORT } from "../../xcap/index.js";
@@ -13,6 +13,7 @@ import { connectEvents, eventServerSource, loadIdentity, loadMemberConfig, membe
 import { loadUsers, parseListeners, presenceFlags, presenceSettings, presenceShape, sipLimitFlags, sipLimits, sipLimitsShape } from "../sip-config.js";
 import { VERSION } from "../version.js";
 import { busMetrics, startOps } from "../ops.js";
+import { planWorkers, WorkerSupervisor } from "../sip-workers.js";
 import type { ThorMetrics } from "../../monitor/index.js";
 import { DEFAULT_SECRET_POLL_MS, loadSecrets, parsePassport, secretsDir, watchSecrets } from "../../pki/index.js";
 import type { KeyRing, Logger } from "../../base/index.js";
@@ -34,6 +35,12 @@ const schema = memberSchema.extend({
   replicas: num().int().min(1).max(5).default(DEFAULT_REPLICAS),
   /** sip_proxy: public listeners; default udp and tcp on <ip>:5060. */
   sipListen: list(z.string()).default([]),
+  /** sip_proxy: worker processes serving this host's SIP ports (docs/sip-cluster.md, "Every core of a host"). */
+  sipWorkers: num().int().min(1).max(64).default(1),
+  /** sip_workers > 1: the member address of each worker (the ring places members by address). */
+  workerIps: list(z.string().min(2)).default([]),
+  /** sip_proxy: listeners opened with SO_REUSEPORT, shared with the host's other workers (set by the supervisor). */
+  sipShared: list(z.string()).default([]),
   /** sip_proxy: domains served (first = digest realm); default the platform domain. */
   sipDomains: list(z.string().min(1)).default([]),
   /** sip_proxy: users file ([[users]] username/password); without it the node serves the accounts of the provisioning database. */
@@ -172,12 +179,17 @@ function xcapRole(cfg: NodeConfig): XcapServerRole {
 function sipProxyRole(cfg: NodeConfig, keys: KeyRing): SipProxyRole {
   const domains = servedDomains(cfg, "sip_proxy");
   const realm = domains[0]!;
-  const listen = parseListeners(cfg.sipListen.length > 0 ? cfg.sipListen : [`udp:${cfg.ip}:5060`, `tcp:${cfg.ip}:5060`]);
+  const shared = parseListeners(cfg.sipShared).map((l) => ({ ...l, shared: true }));
+  // Shared listeners first: they are the ones named in Record-Route and Contact (ListenSpec.shared).
+  const listen = [...shared, ...parseListeners(cfg.sipListen.length > 0 ? cfg.sipListen : [`udp:${cfg.ip}:5060`, `tcp:${cfg.ip}:5060`])];
+  const opener = shared.length > 0 ? loadSharedOpener() : undefined;
+  if (typeof opener === "string") throw new ConfigError(`sip_shared: ${opener}`);
   const needsTls = listen.some((l) => l.transport === "tls" || l.transport === "wss");
   const limits = sipLimits(cfg);
   if (needsTls && !(cfg.sipTlsCert && cfg.sipTlsKey)) throw new ConfigError("tls and wss SIP listeners need sip_tls_cert and sip_tls_key");
   return new SipProxyRole({
     listen,
+    ...(opener ? { openShared: opener } : {}),
     internal: { host: cfg.ip, port: cfg.sipInternalPort },
     replicas: cfg.replicas,
     domains,
@@ -267,6 +279,16 @@ function clusterSecrets(cfg: NodeConfig, log: Logger): { keys: KeyRing; stop: ()
   return { keys, stop };
 }
 
+/** `--sip-workers N`: this process supervises N worker nodes (src/cli/sip-workers.ts). */
+async function superviseWorkers(cfg: NodeConfig, log: Logger): Promise<void> {
+  const opener = loadSharedOpener();
+  if (typeof opener === "string") log.warn({ reason: opener }, `sip_workers ${cfg.sipWorkers}: no shared ports, running one worker`);
+  const plans = planWorkers(cfg, typeof opener !== "string");
+  const supervisor = new WorkerSupervisor(plans, [process.execPath, ...process.argv.slice(1)], log);
+  supervisor.start();
+  await untilSignal(log, () => supervisor.stop());
+}
+
 export function register(program: Command): void {
   presenceFlags(sipLimitFlags(memberFlags(program.command("node").description("run a node: join the overlay and serve roles"))))
     .option("--ip <addr>", "our address (also the lookup listen address)")
@@ -276,6 +298,9 @@ export function register(program: Command): void {
     .option("--cut-off-ms <ms>", `a node that hears no manager this long asks its peers whether the cluster moved on without it; if so (or none answers) it answers clients 503 and holds no AOR (default ${DEFAULT_CUT_OFF_MS})`)
     .option("--statistics-interval-ms <ms>", "Thor.Statistics publication interval (default 10000)")
     .option("--sip-listen <list>", "sip_proxy listeners udp|tcp|tls|ws|wss:HOST:PORT (default udp+tcp on <ip>:5060)")
+    .option("--sip-workers <n>", "sip_proxy: worker processes for this host's cores, each a node of its own sharing the UDP SIP ports (SO_REUSEPORT); needs --worker-ips (default 1)")
+    .option("--worker-ips <list>", "with --sip-workers: each worker's member address (certificate <name>-w<k>), one per worker")
+    .option("--sip-shared <list>", "sip_proxy: listeners shared with the host's other workers (SO_REUSEPORT; set by --sip-workers)")
     .option("--sip-domains <list>", "sip_proxy domains served, the first is the digest realm (default: --domain)")
     .option("--users <file>", "sip_proxy users file: TOML [[users]] username/password")
     .option("--sip-tls-cert <file>", "certificate (PEM) for tls/wss SIP listeners")
@@ -313,6 +338,7 @@ export function register(program: Command): void {
     .action(async (flags: Record<string, unknown>) => {
       const cfg = loadMemberConfig(schema, "node", flags);
       const log = memberLogger(cfg, "node");
+      if (cfg.sipWorkers > 1) return superviseWorkers(cfg, log);
       const secrets = cfg.roles.includes("sip_proxy") ? clusterSecrets(cfg, log) : undefined;
       const roles: Role[] = cfg.roles.map((r) => (r === "sip_proxy" ? sipProxyRole(cfg, secrets!.keys) : r === "provisioning_server" ? provisioningRole(cfg) : r === "xcap_server" ? xcapRole(cfg) : r === "media_relay" ? mediaRelayRole(cfg, log) : new AdvertisedRole(r)));
       const servers = eventServerSource(cfg);

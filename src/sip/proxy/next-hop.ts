@@ -34,7 +34,7 @@ export class NextHop {
       if (ref === from) continue;
       const p = parseFlowRef(ref);
       if (!p) continue;
-      if (p.kind === "udp") return { dest: { transport: "udp", address: p.address, port: p.port }, flow: undefined };
+      if (p.kind === "udp") return { dest: { transport: "udp", address: p.address, port: p.port, clientFlow: true }, flow: undefined };
       if (p.kind === "address") return { dest: { transport: p.transport, address: p.address, port: p.port }, flow: undefined };
       const flow = this.transport.flow(p.id);
       if (flow && !flow.closed && flow.peer === undefined) return { dest: undefined, flow };
@@ -71,13 +71,15 @@ export class NextHop {
     const hinted = req.getAll("route").length === 0 ? this.hintedFlow(hints, inbound) : undefined;
     if (hinted) return hinted;
     const cluster = this.cluster;
-    if (binding?.edge !== undefined && cluster && binding.edge !== cluster.self && req.getAll("route").length === 0) {
+    // A UDP client without a NAT binding, registered through another worker of this host, is reached from here.
+    const direct = binding?.edge !== undefined && binding.transport === "udp" && cluster?.sameHost?.(binding.edge) === true && bindingFlowRef(binding) === undefined;
+    if (binding?.edge !== undefined && cluster && binding.edge !== cluster.self && !direct && req.getAll("route").length === 0) {
       // Reverse outbound: the client is reached through the member that holds its flow.
       // The token lives as long as the binding: the edge uses it for this request only.
       const at = cluster.edgeAddress(binding.edge);
       const ref = bindingFlowRef(binding);
       if (at) req.prepend("route", this.own.signedUri("flow", at, ref ? [ref] : [], req.callId, binding.expires / 1000, ";transport=tls"));
-      else if (binding.transport === "udp") return { dest: { transport: "udp", address: binding.source.address, port: binding.source.port }, flow: undefined };
+      else if (binding.transport === "udp") return { dest: { transport: "udp", address: binding.source.address, port: binding.source.port, clientFlow: true }, flow: undefined };
       else return { dest: undefined, flow: undefined };
     } else if (binding && req.getAll("route").length === 0) {
       // Reach the client where it registered from (see bindingFlowRef).
@@ -86,7 +88,7 @@ export class NextHop {
       if (p?.kind === "connection") {
         const flow = this.transport.flow(p.id);
         if (flow && !flow.closed) return { dest: undefined, flow };
-      } else if (p?.kind === "udp") return { dest: { transport: "udp", address: p.address, port: p.port }, flow: undefined };
+      } else if (p?.kind === "udp") return { dest: { transport: "udp", address: p.address, port: p.port, clientFlow: true }, flow: undefined };
     }
     const hop = nextHopUri(req);
     const dest = hop ? await resolveUri(hop, this.resolver ? { resolver: this.resolver } : {}) : undefined;

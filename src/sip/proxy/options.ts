@@ -63,6 +63,12 @@ export interface ClusterHooks {
   /** Whether `address:port` is another member's internal SIP listener. */
   isPeer(address: string, port: number): boolean;
   /**
+   * Whether member `edge` is a SIP worker of this host (it shares our
+   * public ports): a UDP client it holds without a NAT binding is then
+   * reached straight from here, not through it. @default never
+   */
+  sameHost?(edge: string): boolean;
+  /**
    * Why this member takes no new registrations or calls from clients now
    * ("draining", "starting" until it has its membership and accounts, "cut
    * off" while it hears no manager and the cluster moved on without it), or

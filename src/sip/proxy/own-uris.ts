@@ -121,7 +121,7 @@ export class OwnUris {
 
   /** Our Via for a request leaving over `transport` (the internal listener's when `internal`). */
   via(transport: TransportName, branch: string, internal = false): string | undefined {
-    const local = internal ? this.transport.localInternal() : this.transport.local(transport);
+    const local = internal ? this.transport.localInternal() : this.transport.local(transport, "via");
     if (!local) return undefined;
     return `SIP/2.0/${transport.toUpperCase()} ${local.host}:${local.port};branch=${branch};rport`;
   }

@@ -25,6 +25,8 @@ export type Destination = Address & {
   servername?: string;
   /** Another member's internal listener (mutual TLS with the node certificates). */
   internal?: boolean;
+  /** A client's UDP flow (its NAT binding): sent from the socket the client talks to (a shared one first). */
+  clientFlow?: boolean;
 };
 
 export interface NaptrAnswer {

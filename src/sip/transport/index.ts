@@ -8,6 +8,6 @@ export { TransportLayer, type TransportLayerOptions } from "./layer.js";
 export type { SipTransport, SipReceiver, SendDestination, BoundListener } from "./transport.js";
 export type { PeerTls, TransportStats } from "./context.js";
 export { stampReceived, responseDestination } from "./via.js";
-export { parseListenSpec, isReliable, type TransportName, type Address, type Flow, type Inbound, type ListenSpec } from "./types.js";
+export { parseListenSpec, isReliable, type TransportName, type Address, type Flow, type Inbound, type ListenSpec, type SharedSocketOpener } from "./types.js";
 export { ConnectionCounter, CostRecord, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./limits.js";
 export { slowMessageChannel, SLOW_MESSAGE_US } from "./diagnostics.js";

@@ -26,7 +26,7 @@ import { FlowTable, normalizeAddress, reuseKey } from "./flows.js";
 import { ConnectionCounter, CostRecord, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./limits.js";
 import { StreamTransport } from "./stream.js";
 import type { BoundListener, SendDestination, SipReceiver, SipTransport } from "./transport.js";
-import type { Address, Flow, ListenSpec, TransportName } from "./types.js";
+import type { Address, Flow, ListenSpec, SharedSocketOpener, TransportName } from "./types.js";
 import { DEFAULT_UDP_BUFFER, UdpTransport, type Listener } from "./udp.js";
 import { responseDestination, stampReceived } from "./via.js";
 import { WebSocketTransport } from "./websocket.js";
@@ -68,6 +68,8 @@ export interface TransportLayerOptions {
    * the kernel at net.core.rmem_max / wmem_max)
    */
   udpBufferBytes?: number;
+  /** Opens the sockets of `shared` listeners (SO_REUSEPORT). @default none: a shared listener fails to start */
+  openShared?: SharedSocketOpener;
   /** Receives every message (the layer above: SipServer wires the transaction layer). @default drop */
   onMessage?: SipReceiver;
 }
@@ -113,7 +115,7 @@ export class TransportLayer implements SipTransport {
       sendOn: (flow, data) => this.sendOn(flow, data),
       gate: (socket) => this.gate(socket),
     };
-    this.udp = new UdpTransport(ctx, opts.udpBufferBytes ?? DEFAULT_UDP_BUFFER);
+    this.udp = new UdpTransport(ctx, opts.udpBufferBytes ?? DEFAULT_UDP_BUFFER, opts.openShared);
     this.stream = new StreamTransport(ctx, () => this.listeners.find((l) => l.spec.internal)?.spec.host);
     this.ws = new WebSocketTransport(ctx);
   }
@@ -142,8 +144,9 @@ export class TransportLayer implements SipTransport {
     return this.listeners.map((l) => ({ ...l.spec, boundPort: l.port }));
   }
 
-  local(transport: TransportName): { host: string; port: number } | undefined {
-    const pub = this.listeners.filter((x) => !x.spec.internal);
+  local(transport: TransportName, use: "route" | "via" = "route"): { host: string; port: number } | undefined {
+    // A shared listener first for Record-Route and Contact, last for Via (ListenSpec.shared).
+    const pub = this.listeners.filter((x) => !x.spec.internal).sort((a, b) => (!a.spec.shared === !b.spec.shared ? 0 : !a.spec.shared === (use === "via") ? -1 : 1));
     const l = pub.find((x) => x.spec.transport === transport) ?? (transport === "wss" ? undefined : pub.find((x) => x.spec.transport === (transport === "ws" ? "tcp" : transport)));
     return l ? hostPort(l) : undefined;
   }
@@ -200,7 +203,7 @@ export class TransportLayer implements SipTransport {
       this.sendOn(reuse, data);
       return reuse;
     }
-    if (dest.transport === "udp") return this.udp.sendTo(dest, data, (flow, err) => this.sendFailed("udp", flow.remote, err));
+    if (dest.transport === "udp") return this.udp.sendTo(dest, data, (flow, err) => this.sendFailed("udp", flow.remote, err), dest.clientFlow === true);
     const flow = dest.transport === "tcp" || dest.transport === "tls" ? this.stream.connect(dest.transport, dest) : this.ws.connect(dest.transport, dest);
     this.sendOn(flow, data);
     return flow;

@@ -18,6 +18,12 @@ export interface SendDestination extends Address {
   servername?: string;
   /** Another member's internal listener: mutual TLS over the member link. */
   internal?: boolean;
+  /**
+   * A client's UDP flow (its NAT binding, RFC 5626): sent from the socket
+   * the client talks to, a shared one first (ListenSpec.shared), since a
+   * NAT may drop what comes from another port. @default false
+   */
+  clientFlow?: boolean;
 }
 
 /** A listener with the port actually bound (port 0 → chosen). */
@@ -36,8 +42,12 @@ export interface SipTransport {
   flow(id: string): Flow | undefined;
   /** Where we listen. */
   bound(): BoundListener[];
-  /** The listener to name in a Via or Record-Route for `transport` (public listeners only). */
-  local(transport: TransportName): { host: string; port: number } | undefined;
+  /**
+   * The listener to name for `transport` (public listeners only): in a
+   * Record-Route or Contact (`route`, a shared listener first), or in our
+   * Via (`via`, the worker's own listener first: see ListenSpec.shared).
+   */
+  local(transport: TransportName, use?: "route" | "via"): { host: string; port: number } | undefined;
   /** The internal (member-to-member) listener, if any. */
   localInternal(): { host: string; port: number } | undefined;
 }

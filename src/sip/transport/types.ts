@@ -52,7 +52,24 @@ export interface ListenSpec {
    * `peerTls`): only other members use it, never clients.
    */
   internal?: boolean;
+  /**
+   * Shared by the SIP workers of one host (docs/sip-cluster.md, "Every
+   * core of a host"): opened with SO_REUSEPORT through the transport's
+   * `openShared`, so the kernel spreads clients over the workers by their
+   * 4-tuple. Named in Record-Route and Contact (any worker serves what
+   * comes back to it), never in Via: a worker's Via names its own listener
+   * of the transport, and it sends its requests from there, so responses
+   * come back to the worker that holds their transaction.
+   */
+  shared?: boolean;
 }
+
+/**
+ * Opens a socket bound to `host:port` with SO_REUSEPORT and gives its
+ * descriptor (a negative errno when it cannot): the native addon
+ * native/reuseport, passed in by the composition root.
+ */
+export type SharedSocketOpener = (kind: "udp" | "tcp", host: string, port: number, bufferBytes: number) => number;
 
 /** Parse `udp:127.0.0.1:5060`, `tls:[::1]:5061`, `ws:0.0.0.0:8080`. */
 export function parseListenSpec(text: string): ListenSpec | undefined {

@@ -10,7 +10,8 @@ import { describeError } from "../../base/index.js";
 import { parseMessage } from "../message/index.js";
 import type { TransportContext } from "./context.js";
 import { UdpFlow } from "./flows.js";
-import type { Address, Flow, ListenSpec } from "./types.js";
+import type { Address, Flow, ListenSpec, SharedSocketOpener } from "./types.js";
+
 
 /** @default 4 MiB (the kernel caps it at net.core.rmem_max / wmem_max) */
 export const DEFAULT_UDP_BUFFER = 4 * 1024 * 1024;
@@ -22,24 +23,32 @@ export interface Listener {
 }
 
 export class UdpTransport {
-  private readonly sockets: Array<{ socket: dgram.Socket; local: Address }> = [];
+  private readonly sockets: Array<{ socket: dgram.Socket; local: Address; shared: boolean }> = [];
 
   constructor(
     private readonly ctx: TransportContext,
     /** Receive and send buffer of each socket. @default DEFAULT_UDP_BUFFER */
     private readonly bufferBytes = DEFAULT_UDP_BUFFER,
+    /** Opens the socket of a shared listener (SO_REUSEPORT). */
+    private readonly openShared?: SharedSocketOpener,
   ) {}
 
   listen(spec: ListenSpec): Promise<Listener> {
     const ctx = this.ctx;
     return new Promise((resolve, reject) => {
+      let fd: number | undefined;
+      if (spec.shared) {
+        if (!this.openShared) return reject(new Error(`shared UDP listener ${spec.host}:${spec.port}: no SO_REUSEPORT opener (native/reuseport not built)`));
+        fd = this.openShared("udp", spec.host, spec.port, this.bufferBytes);
+        if (fd < 0) return reject(new Error(`shared UDP listener ${spec.host}:${spec.port}: cannot open (errno ${-fd})`));
+      }
       const socket = dgram.createSocket({ type: net.isIPv6(spec.host) ? "udp6" : "udp4", reuseAddr: false, recvBufferSize: this.bufferBytes, sendBufferSize: this.bufferBytes, lookup: literalLookup });
       socket.once("error", reject);
-      socket.bind(spec.port, spec.host, () => {
+      const bound = () => {
         socket.off("error", reject);
         socket.on("error", (err) => ctx.log.warn({ err: describeError(err) }, "UDP socket error"));
         const local = { address: spec.host, port: socket.address().port };
-        this.sockets.push({ socket, local });
+        this.sockets.push({ socket, local, shared: spec.shared === true });
         socket.on("message", (data, rinfo) => {
           // CRLF keepalives over UDP carry no message.
           if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
@@ -49,14 +58,24 @@ export class UdpTransport {
           ctx.measured(started, flow, data);
         });
         resolve({ spec, port: local.port, close: () => new Promise((r) => socket.close(() => r())) });
-      });
+      };
+      if (fd !== undefined) socket.bind({ fd }, bound);
+      else socket.bind(spec.port, spec.host, bound);
     });
   }
 
-  /** Send a datagram to `dest` from a socket of its address family; the flow, or undefined when we have none. */
-  sendTo(dest: Address, data: Buffer, onError: (flow: Flow, err: unknown) => void): Flow | undefined {
+  /**
+   * Send a datagram to `dest` from a socket of its address family: the
+   * worker's own before a shared one (its Via names it, so the answers come
+   * back to this worker), but a shared one first on a client's flow
+   * (`clientFlow`: its NAT binding is towards the shared port; its answers,
+   * on its own 4-tuple, reach this worker too). The flow, or undefined when
+   * we have none.
+   */
+  sendTo(dest: Address, data: Buffer, onError: (flow: Flow, err: unknown) => void, clientFlow = false): Flow | undefined {
     const family = net.isIPv6(dest.address) ? 6 : 4;
-    const sock = this.sockets.find((s) => net.isIP(s.local.address) === family || (family === 4 && s.local.address === "0.0.0.0"));
+    const fits = (s: { local: Address }) => net.isIP(s.local.address) === family || (family === 4 && s.local.address === "0.0.0.0");
+    const sock = this.sockets.find((s) => s.shared === clientFlow && fits(s)) ?? this.sockets.find(fits);
     if (!sock) return undefined;
     const flow = new UdpFlow(sock.socket, sock.local, { address: dest.address, port: dest.port });
     flow.onError = (err) => onError(flow, err);

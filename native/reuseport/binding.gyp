@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "thor_sockets",
+      "sources": ["reuseport.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"]
+    }
+  ]
+}
