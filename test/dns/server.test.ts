@@ -9,8 +9,9 @@ import { silentLogger } from "../../src/base/index.js";
 import { Authority, DnsListenError, DnsServer, Responder, type ListenAddress } from "../../src/dns/index.js";
 import type { Entity } from "../../src/overlay/index.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp } from "../support/slot.js";
 
-const HOST = "127.0.20.201";
+const HOST = testIp(20, 201);
 
 function sip(id: string, ip: string): Entity {
   return { id, ip, roles: ["sip_proxy"], version: "t", ports: { sip_udp: 5060, sip_tcp: 5060 }, attrs: {}, startedAt: 1 };
@@ -136,7 +137,7 @@ describe("DNS server over real sockets", () => {
   });
 
   test("real dig: an answer too large for UDP comes back with TC and dig gets it in full over TCP", async () => {
-    const big = new DnsServer({ responder: new Responder(authority(40), { slice: 40 }), logger: silentLogger, listen: [{ host: "127.0.20.202", port: 0 }] });
+    const big = new DnsServer({ responder: new Responder(authority(40), { slice: 40 }), logger: silentLogger, listen: [{ host: testIp(20, 202), port: 0 }] });
     const [addr] = await big.start();
     try {
       const out = await new Promise<string>((resolve, reject) =>

@@ -2,7 +2,7 @@
  * RFC 3263 clients against the platform: two baresip phones configured with
  * nothing but their account on `example.com` and `thor dns` as their DNS
  * server register and call each other through real `thor node` processes
- * running the sip_proxy role (127.0.21.x).
+ * running the sip_proxy role (testNet(21).x).
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,8 +12,9 @@ import { Lab } from "../support/lab.js";
 import { stopAllProcesses } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
 import { DEMO_ACCOUNTS } from "../../src/cli/lab.js";
+import { testNet } from "../support/slot.js";
 
-const SUBNET = "127.0.21";
+const SUBNET = testNet(21);
 const DNS = `${SUBNET}.53`;
 const PORT = 5300;
 

@@ -1,5 +1,5 @@
 /**
- * `thor dns` against a real network of processes on 127.0.20.x, queried with
+ * `thor dns` against a real network of processes on testNet(20).x, queried with
  * the real `dig` and `kdig`: RFC 3263 resolution, agreement between two
  * instances, bootstrap through `_eventserver._tcp`, fairness of the random
  * slice, drain, and a SIGKILLed node leaving the answers.
@@ -14,8 +14,9 @@ import { Lab } from "../support/lab.js";
 import { runThor, stopAllProcesses } from "../support/processes.js";
 import { startSipNode, type SipNodeProcess } from "../support/sip-node.js";
 import { waitFor } from "../support/wait-for.js";
+import { testNet } from "../support/slot.js";
 
-const SUBNET = "127.0.20";
+const SUBNET = testNet(20);
 const DNS1 = `${SUBNET}.53`;
 const DNS2 = `${SUBNET}.54`;
 const PORT = 5300;

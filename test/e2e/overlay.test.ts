@@ -4,10 +4,11 @@ import { queryLookup, RoleMap } from "../../src/overlay/index.js";
 import { Lab } from "../support/lab.js";
 import { waitFor } from "../support/wait-for.js";
 import { runThor } from "../support/processes.js";
+import { testIp, testNet } from "../support/slot.js";
 
 /**
  * The overlay end to end: 3 event servers, 2 managers, a database announcer
- * and 3 nodes as real processes on 127.0.2.0/24, with fast timings
+ * and 3 nodes as real processes on testIp(2, 0)/24, with fast timings
  * (manager heartbeat 250 ms / dead after 1 s; presence 500 ms / member
  * timeout 2 s).
  */
@@ -15,7 +16,7 @@ describe("overlay end to end", () => {
   let lab: Lab;
 
   before(async () => {
-    lab = await Lab.create({ subnet: "127.0.2" });
+    lab = await Lab.create({ subnet: testNet(2) });
     await lab.startAll();
   });
 
@@ -52,7 +53,7 @@ describe("overlay end to end", () => {
     const looked = await runThor(["lookup", "sip_proxy", "sip:carol@Example.com", "--server", `${node.ip}:9500`]);
     assert.equal(looked.stdout.trim(), owner);
     assert.equal(looked.code, 0);
-    const offline = await runThor(["lookup", "--online", "127.0.2.250", "--role", "sip_proxy", "--server", `${node.ip}:9500`]);
+    const offline = await runThor(["lookup", "--online", testIp(2, 250), "--role", "sip_proxy", "--server", `${node.ip}:9500`]);
     assert.equal(offline.stdout.trim(), "No");
     assert.equal(offline.code, 1);
   });

@@ -1,19 +1,20 @@
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ProvisioningClient } from "../../src/provisioning/index.js";
 import { Lab } from "../support/lab.js";
 import { stopAllProcesses } from "../support/processes.js";
-import { describeRun, sipp } from "../support/sipp.js";
+import { describeRun, sipp, stopSipp } from "../support/sipp.js";
 import { waitFor } from "../support/wait-for.js";
+import { testNet } from "../support/slot.js";
 
 /**
- * Provisioning end to end on 127.0.30.0/24: three sip_proxy nodes (node1
+ * Provisioning end to end on testIp(30, 0)/24: three sip_proxy nodes (node1
  * also runs the provisioning API) serving the accounts of the announced
  * SQLite database. An account created through the API registers with
  * digest auth through every node within a bounded time; a password change
  * makes the old one fail and the new one work; a blocked account gets 403.
  */
-const SUBNET = "127.0.30";
+const SUBNET = testNet(30);
 const DOMAIN = "example.com";
 const NODES = [`${SUBNET}.101`, `${SUBNET}.102`, `${SUBNET}.103`];
 /** An account created through the API must work through every node within this. */
@@ -33,6 +34,8 @@ describe("provisioning end to end (API → nodes → SIP)", () => {
     await waitFor(() => api.createDomain({ name: DOMAIN }).then(() => true), { timeoutMs: 15_000, message: "database announced and writable" });
   });
 
+  // A failed test leaves no SIPp bound to its ports.
+  afterEach(stopSipp);
   after(async () => {
     api?.close();
     await lab?.stop();

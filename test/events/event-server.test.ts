@@ -11,6 +11,7 @@ import { discoverEventServers, encodeFrame, EventClient, EventServer, FrameDecod
 import { initCa, issueCertificate, revokeCertificate, TlsIdentity } from "../../src/pki/index.js";
 import { MemoryLogger } from "../support/memory-logger.js";
 import { waitFor } from "../support/wait-for.js";
+import { LOCALHOST, testIp } from "../support/slot.js";
 
 const entity = (id: string, pad = "") => ({ id, ip: "10.0.0.1", roles: ["sip_proxy"], version: pad, ports: {}, attrs: {}, startedAt: 1 });
 
@@ -29,10 +30,10 @@ describe("event servers and clients over mutual TLS", () => {
     return id;
   };
   const startServer = async (i: number, port = 0) => {
-    const s = new EventServer({ identity: await identity(`es${i + 1}`), logger: logs[i]!, host: "127.0.0.1", port, maxQueueBytes: 2 * 1024 * 1024 });
+    const s = new EventServer({ identity: await identity(`es${i + 1}`), logger: logs[i]!, host: LOCALHOST, port, maxQueueBytes: 2 * 1024 * 1024 });
     const addr = await s.start();
     servers[i] = s;
-    endpoints[i] = { host: "127.0.0.1", port: addr.port };
+    endpoints[i] = { host: LOCALHOST, port: addr.port };
   };
   const client = async (name: string, eps: Endpoint[] = endpoints) => {
     const c = new EventClient({ identity: await identity(name), logger: silentLogger, servers: eps, reconnectBaseMs: 50, reconnectMaxMs: 200 });
@@ -45,7 +46,7 @@ describe("event servers and clients over mutual TLS", () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "thor-events-"));
     await initCa(dir);
-    for (const name of ["es1", "es2"]) await issueCertificate(dir, name, { ou: "eventserver", ip: ["127.0.0.1"] });
+    for (const name of ["es1", "es2"]) await issueCertificate(dir, name, { ou: "eventserver", ip: [LOCALHOST] });
     for (const name of ["a", "b", "c", "slow"]) await issueCertificate(dir, name, { ou: "node" });
     await startServer(0);
     await startServer(1);
@@ -200,17 +201,17 @@ describe("event servers and clients over mutual TLS", () => {
               { type: "SRV", name, ttl: 60, data: { priority: 5, weight: 10, port: 0, target: "es-a.example.test" } },
             ]
           : name === "es-a.example.test"
-            ? [{ type: "A", name, ttl: 60, data: "127.0.0.21" }]
+            ? [{ type: "A", name, ttl: 60, data: testIp(0, 21) }]
             : name === "es-b.example.test"
-              ? [{ type: "A", name, ttl: 60, data: "127.0.0.22" }]
+              ? [{ type: "A", name, ttl: 60, data: testIp(0, 22) }]
               : [];
       dns.send(dnsPacket.encode({ type: "response", id: q.id, flags: dnsPacket.RECURSION_DESIRED, questions: q.questions, answers }), rinfo.port, rinfo.address);
     });
-    await new Promise<void>((r) => dns.bind(0, "127.0.0.1", () => r()));
+    await new Promise<void>((r) => dns.bind(0, LOCALHOST, () => r()));
     try {
-      const found = await discoverEventServers({ domain: "example.test", dnsServers: [`127.0.0.1:${dns.address().port}`] });
-      assert.deepEqual(found, [{ host: "127.0.0.21", port: 8000 }, { host: "127.0.0.22", port: 8001 }]);
-      await assert.rejects(discoverEventServers({ domain: "nothing.test", dnsServers: [`127.0.0.1:${dns.address().port}`] }), /THOR|SRV|names no/);
+      const found = await discoverEventServers({ domain: "example.test", dnsServers: [`${LOCALHOST}:${dns.address().port}`] });
+      assert.deepEqual(found, [{ host: testIp(0, 21), port: 8000 }, { host: testIp(0, 22), port: 8001 }]);
+      await assert.rejects(discoverEventServers({ domain: "nothing.test", dnsServers: [`${LOCALHOST}:${dns.address().port}`] }), /THOR|SRV|names no/);
     } finally {
       dns.close();
     }

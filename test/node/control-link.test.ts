@@ -19,9 +19,10 @@ import {
 } from "../../src/node/index.js";
 import { MemoryLogger } from "../support/memory-logger.js";
 import { waitFor } from "../support/wait-for.js";
+import { LOCALHOST, testIp, testNet, testNetRe } from "../support/slot.js";
 
-/** Our loopback subnet: 127.0.45.0/24. */
-const ip = (n: number) => `127.0.45.${n}`;
+/** Our loopback subnet: testIp(45, 0)/24. */
+const ip = (n: number) => `${testNet(45)}.${n}`;
 
 const NotResponsibleError = defineError("THOR_TEST_NOT_RESPONSIBLE", "NotResponsibleError");
 
@@ -52,7 +53,7 @@ describe("control link over mutual TLS", () => {
 
   const paths = (name: string): TlsPaths => ({ ca: join(dir, "ca.crt"), cert: join(dir, "certs", `${name}.crt`), key: join(dir, "certs", `${name}.key`), crl: join(dir, "crl.pem") });
 
-  /** Start a member's link on 127.0.45.<n>, serving echo, slow, never and fail. */
+  /** Start a member's link on testNet(45).<n>, serving echo, slow, never and fail. */
   async function member(name: string, n: number, extra: Partial<ControlLinkOptions> = {}): Promise<Member> {
     const identity = await TlsIdentity.load(paths(name));
     const logger = new MemoryLogger();
@@ -116,8 +117,8 @@ describe("control link over mutual TLS", () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "thor-control-"));
     await initCa(dir);
-    // Members listen on 127.0.45.x and dial from the default source address: their certificates name both (the member link checks).
-    const ip = ["127.0.0.1", ...Array.from({ length: 20 }, (_, i) => `127.0.45.${i + 1}`)];
+    // Members listen on testNet(45).x and dial from the default source address: their certificates name both (the member link checks).
+    const ip = [LOCALHOST, ...Array.from({ length: 20 }, (_, i) => `${testNet(45)}.${i + 1}`)];
     for (const n of ["n1", "n2", "n3", "n4", "n5", "rev", "raw", "small", "srv", "liar"]) await issueCertificate(dir, n, { ou: "node", ip });
     await issueCertificate(dir, "mgr1", { ou: "manager", ip });
     await member("n1", 1);
@@ -261,7 +262,7 @@ describe("control link over mutual TLS", () => {
     const n1 = get("n1");
     directory.set("n9", directory.get("n3")!); // a stale or forged membership entry: n9's address is n3
     await assert.rejects(n1.link.call("n9", "echo", null), (err) =>
-      assertError(err, ControlUnreachableError, "THOR_NODE_CONTROL_UNREACHABLE", /^control link to n9 \(127\.0\.45\.3:\d+\): dialled n9, but the server is CN=n3,O=sipthor,OU=node$/),
+      assertError(err, ControlUnreachableError, "THOR_NODE_CONTROL_UNREACHABLE", new RegExp(String.raw`^control link to n9 \(${testNetRe(45)}\.3:\d+\): dialled n9, but the server is CN=n3,O=sipthor,OU=node$`)),
     );
     assert.equal(n1.resolved.get("n9"), 1);
     // the refused connection is not cached: the next call dials again
@@ -437,7 +438,7 @@ describe("control link over mutual TLS", () => {
       directory.set("mute", { host: ip(10), port: (silent.address() as net.AddressInfo).port });
       const t0 = Date.now();
       await assert.rejects(get("n1").link.call("mute", "echo", null, 300), (err) =>
-        assertError(err, ControlUnreachableError, "THOR_NODE_CONTROL_UNREACHABLE", /^control link to mute \(127\.0\.45\.10:\d+\): no TLS session within 300 ms$/),
+        assertError(err, ControlUnreachableError, "THOR_NODE_CONTROL_UNREACHABLE", new RegExp(String.raw`^control link to mute \(${testNetRe(45)}\.10:\d+\): no TLS session within 300 ms$`)),
       );
       assert.ok(Date.now() - t0 < 3000);
       await waitFor(() => held.length === 1 && held[0]!.closed, { message: "the caller closed its half-open connection" });
