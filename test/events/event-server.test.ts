@@ -35,8 +35,12 @@ describe("event servers and clients over mutual TLS", () => {
     servers[i] = s;
     endpoints[i] = { host: LOCALHOST, port: addr.port };
   };
+  /** What each client logged (debug included: its failed connection attempts). */
+  const clientLogs = new Map<EventClient, MemoryLogger>();
   const client = async (name: string, eps: Endpoint[] = endpoints) => {
-    const c = new EventClient({ identity: await identity(name), logger: silentLogger, servers: eps, reconnectBaseMs: 50, reconnectMaxMs: 200 });
+    const logger = new MemoryLogger();
+    const c = new EventClient({ identity: await identity(name), logger, servers: eps, reconnectBaseMs: 50, reconnectMaxMs: 200 });
+    clientLogs.set(c, logger);
     clients.push(c);
     await c.start();
     await waitFor(() => c.upCount === eps.length, { message: `${name} connected to all servers` });
@@ -223,8 +227,15 @@ describe("event servers and clients over mutual TLS", () => {
     await waitFor(() => a.upCount === 2, { message: "both links up" });
     await revokeCertificate(dir, "es2");
     await waitFor(() => a.upCount === 1, { message: "link to es2 dropped" });
-    const es2 = a.status().find((s) => s.endpoint.endsWith(`:${endpoints[1]!.port}`));
-    await waitFor(() => a.status().find((s) => s.endpoint === es2?.endpoint)?.lastError !== undefined, { message: "reason recorded" });
-    assert.notEqual(a.status().find((s) => s.endpoint === es2?.endpoint)?.state, "up");
+    const es2 = a.status().find((s) => s.endpoint.endsWith(`:${endpoints[1]!.port}`))!.endpoint;
+    await waitFor(() => a.status().find((s) => s.endpoint === es2)?.lastError !== undefined, { message: "reason recorded" });
+    // It keeps trying (backoff 50-200 ms) and every attempt fails: wait for three failed attempts after the drop.
+    const log = clientLogs.get(a)!.entries;
+    const mark = log.length;
+    const about = (msg: string) => log.slice(mark).filter((e) => e.msg === msg && e.fields["endpoint"] === es2);
+    await waitFor(() => about("event server connection failed").length >= 3, { timeoutMs: 10_000, message: `three refused reconnection attempts to ${es2}` });
+    assert.deepEqual(about("event server link up"), [], "never up again");
+    assert.notEqual(a.status().find((s) => s.endpoint === es2)?.state, "up");
+    assert.equal(a.upCount, 1);
   });
 });

@@ -93,7 +93,9 @@ describe("provisioning_server role", () => {
     assert.ok(changes.some((c) => c.domains?.includes("example.com")));
     const failed = api.createAccount({ username: "alice", domain: "example.com", password: "alice-secret" });
     await assert.rejects(failed, /exists already/);
-    await new Promise((r) => setTimeout(r, 50));
+    // A later change's notice comes after any notice of the refused one (one publisher, in order).
+    await api.createAccount({ username: "bob", domain: "example.com", password: "bob-secret" });
+    await waitFor(() => changes.some((c) => c.aors.includes("bob@example.com")), { message: "the notice of the later change (bob)" });
     assert.equal(changes.filter((c) => c.aors.includes("alice@example.com")).length, 2, "no notice for a refused change");
   });
 
