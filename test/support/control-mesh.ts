@@ -16,7 +16,7 @@ import { testIp } from "./slot.js";
 
 export class ControlMesh {
   private readonly links = new Map<string, ControlLink>();
-  private readonly identities: TlsIdentity[] = [];
+  private readonly identities = new Map<string, TlsIdentity>();
   /** Member id → its control port (kept after a kill). */
   private readonly ports = new Map<string, number>();
 
@@ -50,6 +50,13 @@ export class ControlMesh {
     return { id, ip: this.ip(id), roles, version: "t", ports: { control: this.link(id).port }, attrs: {}, startedAt: 1 };
   }
 
+  /** Member `id`'s certificate (for its roles' own member links, e.g. the internal SIP listener). */
+  identity(id: string): TlsIdentity {
+    const i = this.identities.get(id);
+    if (!i) throw new Error(`member ${id} has no identity`);
+    return i;
+  }
+
   link(id: string): ControlLink {
     const l = this.links.get(id);
     if (!l) throw new Error(`member ${id} has no running link`);
@@ -66,14 +73,15 @@ export class ControlMesh {
   /** Stop every link and remove the CA. */
   async stop(): Promise<void> {
     for (const id of [...this.links.keys()]) await this.kill(id);
-    for (const i of this.identities.splice(0)) i.close();
+    for (const i of this.identities.values()) i.close();
+    this.identities.clear();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
   private async start(id: string): Promise<void> {
     await issueCertificate(this.dir, id, { ou: "node", ip: [this.ip(id)] });
     const identity = await TlsIdentity.load({ ca: join(this.dir, "ca.crt"), cert: join(this.dir, "certs", `${id}.crt`), key: join(this.dir, "certs", `${id}.key`) });
-    this.identities.push(identity);
+    this.identities.set(id, identity);
     const link = new ControlLink({
       identity,
       logger: silentLogger,
