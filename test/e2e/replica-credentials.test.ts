@@ -1,8 +1,6 @@
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ProvisioningClient } from "../../src/provisioning/index.js";
-import { Lab } from "../support/lab.js";
-import { stopAllProcesses } from "../support/processes.js";
+import { ProvisionedLab } from "../support/provisioned-lab.js";
 import { describeRun, sipp, stopSipp } from "../support/sipp.js";
 import { waitFor } from "../support/wait-for.js";
 import { testNet } from "../support/slot.js";
@@ -21,33 +19,19 @@ const SUBNET = testNet(33);
 const DOMAIN = "example.com";
 
 describe("credentials of a killed node's accounts come from its replica", { timeout: 150_000 }, () => {
-  let lab: Lab;
-  let api: ProvisioningClient;
-  let port = 6100;
+  let p: ProvisionedLab;
 
   before(async () => {
-    lab = await Lab.create({ subnet: SUBNET, nodes: [["sip_proxy", "provisioning_server"], ["sip_proxy"], ["sip_proxy"]], subscribers: "database", sipDomain: DOMAIN });
-    lab.launch((m) => (m.kind === "manager" ? ["--member-timeout-ms", "60000"] : []), ["eventserver", "manager", "database", "node"]);
-    await lab.observe();
-    await waitFor(() => lab.memberIds().length === 3, { timeoutMs: 30_000, message: "3 nodes in the snapshot" });
-    const prov = lab.plan.provisioning!;
-    api = new ProvisioningClient({ url: prov.url, token: prov.token });
-    await waitFor(() => api.createDomain({ name: DOMAIN }).then(() => true), { timeoutMs: 15_000, message: "database announced and writable" });
+    p = await ProvisionedLab.start(SUBNET, DOMAIN, (m) => (m.kind === "manager" ? ["--member-timeout-ms", "60000"] : []));
   });
 
   afterEach(stopSipp);
   after(async () => {
-    api?.close();
-    await lab?.stop();
-    await stopAllProcesses();
+    await p?.stop();
   });
 
-  function register(user: string, pass: string, via: string) {
-    const p = port++;
-    return sipp({ scenario: "register.xml", localIp: `${SUBNET}.200`, localPort: p, remote: `${via}:5060`, keys: { user, pass, domain: DOMAIN, contact: `sip:${user}@${SUBNET}.200:${p}`, expires: "300" }, timeoutS: 10 }).done;
-  }
-
   it("a node that holds no copy registers the caller through the replica after the responsible node is killed", async () => {
+    const { lab, api } = p;
     const map = lab.view.roleMap;
     const apiNode = lab.plan.members.find((m) => m.roles.includes("provisioning_server"))!;
     // An account whose responsible node is not the API's, so the API outlives the kill.
@@ -59,13 +43,13 @@ describe("credentials of a killed node's accounts come from its replica", { time
     await api.createAccount({ username: user, domain: DOMAIN, password: `${user}-secret` });
 
     // The edge holds no copy: it asks the holders. Once the holders have loaded the account, it registers.
-    await waitFor(async () => (await register(user, `${user}-secret`, edge.ip)).code === 0, { timeoutMs: 20_000, intervalMs: 200, message: `${user} registers through ${edge.name} (a node that holds no copy)` });
+    await waitFor(async () => (await p.register(user, `${user}-secret`, edge.ip, "register.xml", 10)).code === 0, { timeoutMs: 20_000, intervalMs: 200, message: `${user} registers through ${edge.name} (a node that holds no copy)` });
 
     await lab.proc(responsible.id).stop("SIGKILL");
     assert.ok(lab.memberIds().includes(responsible.id), "the killed node is still a member (long member timeout)");
-    const r = await register(user, `${user}-secret`, edge.ip);
+    const r = await p.register(user, `${user}-secret`, edge.ip, "register.xml", 10);
     assert.equal(r.code, 0, describeRun(`${user} through ${edge.name} with ${responsible.id} killed`, r));
-    const wrong = await sipp({ scenario: "register-wrong-password.xml", localIp: `${SUBNET}.200`, localPort: port++, remote: `${edge.ip}:5060`, keys: { user, pass: "not-the-password", domain: DOMAIN, contact: `sip:${user}@${SUBNET}.200:6999`, expires: "300" }, timeoutS: 10 }).done;
+    const wrong = await sipp({ scenario: "register-wrong-password.xml", localIp: `${SUBNET}.200`, localPort: p.nextPort(), remote: `${edge.ip}:5060`, keys: { user, pass: "not-the-password", domain: DOMAIN, contact: `sip:${user}@${SUBNET}.200:6999`, expires: "300" }, timeoutS: 10 }).done;
     assert.equal(wrong.code, 0, describeRun("a wrong password is still refused: the replica's credentials are checked", wrong));
     assert.ok(lab.memberIds().includes(responsible.id), "all of it while the dead node was still on the ring");
   });
