@@ -16,9 +16,9 @@
 # exited (also after a crash or kill -9: the kernel drops the lock).
 #
 # Build: `dist/.sources` records a hash of the sources dist/ was built from.
-# The build happens under an exclusive lock on dist-build.lock in the
-# worktree; a run then holds that lock shared, so no other run rebuilds dist/
-# under its feet (a run with changed sources waits for the running ones).
+# A run holds dist-build.lock (in the worktree) shared while it uses dist/, so
+# runs of the same sources go side by side; a run whose sources differ takes
+# it exclusive to rebuild, so it waits for the runs using dist/ to end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,19 +55,32 @@ sources_hash() {
 bash scripts/ensure-system-deps.sh
 
 exec 8>>dist-build.lock
-if ! flock -w 1800 8; then
-  echo "test.sh: dist/ is in use by another run for 30 minutes; giving up" >&2
-  exit 1
-fi
 want=$(sources_hash)
-if [ "$(cat dist/.sources 2>/dev/null)" != "$want" ]; then
-  npm run build
-  echo "$want" >dist/.sources
-else
-  echo "test.sh: dist/ is built from these sources; not rebuilding" >&2
-fi
-# Keep dist/ as it is while this run uses it (other runs may share it).
-flock -s 8
+deadline=$(($(date +%s) + 1800))
+while :; do
+  # Shared: runs of the same sources share dist/ and do not wait for each other.
+  flock -s -w 1800 8 || { echo "test.sh: dist-build.lock held exclusively for 30 minutes; giving up" >&2; exit 1; }
+  if [ "$(cat dist/.sources 2>/dev/null)" = "$want" ]; then
+    echo "test.sh: dist/ is built from these sources; not rebuilding" >&2
+    break
+  fi
+  # Rebuild alone, once no run uses dist/. While another run builds or uses it, look again
+  # every few seconds: it may be building these very sources.
+  flock -u 8
+  if flock -x -w 5 8; then
+    if [ "$(cat dist/.sources 2>/dev/null)" != "$want" ]; then
+      npm run build
+      echo "$want" >dist/.sources
+    fi
+    # Keep dist/ as it is while this run uses it (other runs of these sources may share it).
+    flock -s 8
+    break
+  fi
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "test.sh: dist/ (other sources) in use by another run for 30 minutes; giving up" >&2
+    exit 1
+  fi
+done
 
 if ! take_slot; then
   echo "test.sh: no free test slot (all $MAX_SLOTS of $SLOT_DIR/thor-test-slot-N are held)" >&2
