@@ -78,12 +78,10 @@ for (const kind of ["sqlite", "postgres"] as const) {
 
     it("with the bus down: the answer says pending, and the node applies the change from the log within seconds", async () => {
       busUp = false;
-      const t0 = Date.now();
       const res = await patch("u2@example.com", { blocked: true });
       assert.equal(res.status, 200, await res.text());
       assert.equal(res.headers.get("thor-change-applied"), "pending", "committed but not confirmed: the answer says so");
       await waitFor(() => binding.lookup("u2", "example.com")?.blocked === true, { timeoutMs: 5000, message: "u2 blocked through the change log" });
-      assert.ok(Date.now() - t0 < 5000);
       assert.ok((binding.statistics()["changesFromLog"] ?? 0) >= 1);
       // A new account, too, without the bus.
       const created = await fetch(`${url}/v1/accounts`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ username: "late", domain: "example.com", password: "secret-late" }) });
