@@ -20,6 +20,8 @@
 # runs of the same sources go side by side; a run whose sources differ takes
 # it exclusive to rebuild, so it waits for the runs using dist/ to end.
 set -euo pipefail
+# All in one function, read whole before it runs: editing this file during a run cannot change the run.
+main() {
 cd "$(dirname "$0")/.."
 
 MAX_SLOTS=8
@@ -104,3 +106,6 @@ rc=$?
 set -e
 echo "test.sh: slot $slot, exit $rc, $(($(date +%s) - start)) s" >&2
 exit $rc
+}
+main "$@"
+exit $?

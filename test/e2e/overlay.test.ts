@@ -113,8 +113,9 @@ describe("overlay end to end", () => {
     lab.start(victim.name);
     await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: 10_000, message: "node joins with 2 event servers" });
     const es = lab.start(es1.name);
-    // Every other member (2 managers, database, 3 nodes) plus the observer reconnects.
-    await waitFor(() => es.logs.filter((l) => l.msg === "member connected").length >= 7, { timeoutMs: 15_000, message: "members reconnected to es1" });
+    // Every other member (2 managers, database, 3 nodes) plus the observer reconnects: es1's start plus
+    // at most two reconnection back-offs (DEFAULT_RECONNECT_MAX_MS, 5 s), with room for a loaded machine.
+    await waitFor(() => es.logs.filter((l) => l.msg === "member connected").length >= 7, { timeoutMs: 30_000, message: "members reconnected to es1" });
     await waitFor(() => lab.observer.upCount === 3, { timeoutMs: 10_000, message: "observer links up" });
   });
 });

@@ -37,7 +37,11 @@ describe("overlay security and robustness end to end", () => {
       const other = await issueCertificate(dir, "node9", { ip: [testIp(3, 109)], ou: "node" });
       const before = refusals().length;
       intruder = startThor("node9", ["node", "--name", "node9", "--ip", testIp(3, 109), "--roles", "sip_proxy", "--sip-domains", "example.com", "--lookup-port", "0", "--ca-dir", lab.plan.caDir, "--cert", other.certPath, "--key", other.keyPath, "--event-servers", lab.plan.eventServers.join(",")]);
-      await waitFor(() => refusals().length > before, { timeoutMs: 10_000, message: "refusal logged by es1" });
+      // The intruder's start (a whole `thor node` process) and its first dial: slow on a loaded machine.
+      await waitFor(() => {
+        if (!intruder?.alive) throw new Error(`the intruder exited: ${intruder?.describe()}`);
+        return refusals().length > before;
+      }, { timeoutMs: 30_000, message: "refusal logged by es1" });
       assert.match(refusals().at(-1)!, /TLS handshake failed|not authorized by CA/);
       assert.ok(!lab.memberIds().includes("node9"));
     } finally {
