@@ -77,7 +77,7 @@ describe("overlay end to end", () => {
     await waitFor(() => lab.proc(standby.name).logs.slice(mark).some((l) => l.msg === "became the active manager"), { timeoutMs: 5000, message: `${standby.name} logged its takeover after the kill` });
     assert.deepEqual(next.members.map((m) => m.id).sort(), before.members.map((m) => m.id).sort());
     lab.start(active.id);
-    await lab.proc(active.id).waitForLog((l) => l.msg === "manager is now standby" || l.msg === "became the active manager", 10_000, "restarted manager settles");
+    await lab.proc(active.id).waitForLog((l) => l.msg === "manager is now standby" || l.msg === "became the active manager", 30_000, "restarted manager settles");
     assert.equal(lab.view.activeManager(1500)?.id, next.manager, "no preemption by the restarted manager");
   });
 
@@ -91,7 +91,7 @@ describe("overlay end to end", () => {
     await waitFor(() => lab.of("manager").some((m) => lab.proc(m.name).logs.some(expiredBy)), { timeoutMs: 5000, message: `a manager logged: member expired ${victim.name}` });
     assert.equal(lab.view.roleMap.ring("sip_proxy")?.size, 2);
     lab.start(victim.name);
-    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: 10_000, message: `${victim.name} back` });
+    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: 30_000, message: `${victim.name} back` });
     assert.equal(lab.view.roleMap.ring("sip_proxy")!.shares().get(victim.ip), shareBefore);
   });
 
@@ -101,7 +101,7 @@ describe("overlay end to end", () => {
     assert.equal(lab.proc(victim.name).child.exitCode, 0);
     await waitFor(() => !lab.memberIds().includes(victim.name), { timeoutMs: 1500, message: `${victim.name} left (faster than expiry)` });
     lab.start(victim.name);
-    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: 10_000, message: `${victim.name} back` });
+    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: 30_000, message: `${victim.name} back` });
   });
 
   it("stopping one of three event servers keeps the network working; members reconnect when it returns", async () => {
@@ -109,13 +109,13 @@ describe("overlay end to end", () => {
     await lab.proc(es1.name).stop("SIGTERM");
     const victim = lab.of("node")[0]!;
     await lab.proc(victim.name).stop("SIGKILL");
-    await waitFor(() => !lab.memberIds().includes(victim.name), { timeoutMs: 10_000, message: "membership still updates with 2 event servers" });
+    await waitFor(() => !lab.memberIds().includes(victim.name), { timeoutMs: 30_000, message: "membership still updates with 2 event servers" });
     lab.start(victim.name);
-    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: 10_000, message: "node joins with 2 event servers" });
+    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: 30_000, message: "node joins with 2 event servers" });
     const es = lab.start(es1.name);
     // Every other member (2 managers, database, 3 nodes) plus the observer reconnects: es1's start plus
     // at most two reconnection back-offs (DEFAULT_RECONNECT_MAX_MS, 5 s), with room for a loaded machine.
     await waitFor(() => es.logs.filter((l) => l.msg === "member connected").length >= 7, { timeoutMs: 30_000, message: "members reconnected to es1" });
-    await waitFor(() => lab.observer.upCount === 3, { timeoutMs: 10_000, message: "observer links up" });
+    await waitFor(() => lab.observer.upCount === 3, { timeoutMs: 30_000, message: "observer links up" });
   });
 });

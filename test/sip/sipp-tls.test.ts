@@ -76,7 +76,8 @@ describe("thor sip over TLS with SIPp", () => {
     }
     const bad = await sipp({ scenario: "register-wrong-password.xml", template: tlsTemplate, localIp: CALLER, localPort: 5062, transport: "t1", remote: toProxy, keys: keys("alice", { contact: `sip:alice@${CALLER}:5061;transport=tls`, pass: "not-the-password" }) }).done;
     assert.equal(bad.code, 0, describeRun("wrong password", bad));
-    assert.ok(server.logs.some((l) => l.msg === "authentication failed" && l["reason"] === "mismatch"));
+    // The server's log comes through a pipe: wait for the line rather than look once.
+    await server.waitForLog((l) => l.msg === "authentication failed" && l["reason"] === "mismatch", 10_000, "authentication failed: mismatch");
     assert.equal(relays[0]!.connections - before, 4, "every REGISTER dialogue went over its own TLS connection");
   });
 

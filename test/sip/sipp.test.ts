@@ -52,7 +52,8 @@ describe("thor sip with SIPp", () => {
     await register("alice", testIp(7, 11), 5061, `sip:alice@${testNet(7)}.11:5060`, "0");
     const bad = await sipp({ scenario: "register-wrong-password.xml", localIp: testIp(7, 11), localPort: 5062, remote: PROXY, keys: keys("alice", { contact: `sip:alice@${testNet(7)}.11:5060`, pass: "not-the-password" }) }).done;
     assert.equal(bad.code, 0, describeRun("wrong password", bad));
-    assert.ok(server.logs.some((l) => l.msg === "authentication failed" && l["reason"] === "mismatch"));
+    // The server's log comes through a pipe: wait for the line rather than look once.
+    await server.waitForLog((l) => l.msg === "authentication failed" && l["reason"] === "mismatch", 10_000, "authentication failed: mismatch");
   });
 
   async function call(opts: { callee: string; uas: string; uac?: string; final: number; transport?: "u1" | "t1"; calleeIp: string; callerIp: string }): Promise<void> {

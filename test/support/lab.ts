@@ -21,7 +21,7 @@ export class Lab extends LabRunner<ThorProcess> {
   }
 
   /** Start every member (event servers first, `extraArgs` added to some) and the observer; wait for a full snapshot. */
-  async startAll(timeoutMs = 30_000, extraArgs: (m: LabMember) => string[] = () => []): Promise<void> {
+  async startAll(timeoutMs = 90_000, extraArgs: (m: LabMember) => string[] = () => []): Promise<void> {
     this.launch(extraArgs, ["eventserver", "manager", "database", "node"]);
     await this.observe();
     const nodes = this.of("node").length;

@@ -28,7 +28,7 @@ export class ProvisionedLab {
     const api = new ProvisioningClient({ url: prov.url, token: prov.token });
     const p = new ProvisionedLab(lab, api, subnet, domain);
     try {
-      await lab.startAll(30_000, extraArgs);
+      await lab.startAll(90_000, extraArgs);
       await waitFor(() => api.health().then((h) => h.ok), { timeoutMs: 15_000, message: "provisioning API up" });
       await waitFor(() => api.createDomain({ name: domain }).then(() => true), { timeoutMs: 15_000, message: "database announced and writable" });
     } catch (err) {
