@@ -50,6 +50,7 @@ import { sleep } from "../src/base/index.js";
 import type { BenchResult } from "./types.js";
 import { runSippStats, type SippStats } from "./sipp-run.js";
 import { CpuSampler, cpuSeconds, longestWait, processTree, pssBytes, runQueueWait } from "./proc-stats.js";
+import { heapAfterGc } from "./heap-after-gc.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const env = (k: string, d: number) => Number(process.env[k] ?? d);
@@ -92,6 +93,8 @@ interface Server {
   ipBase: number;
   proc: ChildProcess;
   pids(): number[];
+  /** A Node.js server: where its inspector opens on SIGUSR1 (its live heap is read through it). */
+  inspector?: string;
 }
 
 interface Step {
@@ -220,12 +223,26 @@ async function registerCallees(server: Server, cwd: string): Promise<ChildProces
   return uases;
 }
 
+interface Filled {
+  /** PSS as found 35 s after the fill. */
+  pss: number;
+  /** Node.js servers: PSS and live heap after a full garbage collection. */
+  afterGc?: { pss: number; heap: number };
+  ok: number;
+}
+
 /** Registers every subscriber once (below the sustained rate) and reads the server's PSS once the fill's transactions are gone. */
-async function fillAndMeasure(server: Server, rate: number, cwd: string): Promise<{ pss: number; ok: number }> {
+async function fillAndMeasure(server: Server, rate: number, cwd: string): Promise<Filled> {
   const stats = await runSippStats(["-sf", join(ROOT, "bench/sipp/register-load.xml"), "-inf", join(cwd, "users.csv"), "-key", "domain", "example.test", "-i", ip(server.ipBase), "-p", "5062", ...SIPP_BUFFERS, "-r", String(Math.max(100, Math.round(rate * 0.7))), "-rp", "1000", "-m", String(SUBSCRIBERS), "-timeout", "600s", server.target], cwd, { prefix: LOAD_CORE, limitMs: 620_000 });
   // Past Timer J (32 s on UDP): what is left is the registrations, not the transactions of the fill.
   await sleep(35_000);
-  return { pss: pssBytes(server.pids()), ok: stats.ok };
+  const pss = pssBytes(server.pids());
+  const pid = server.proc.pid;
+  if (!server.inspector || pid === undefined) return { pss, ok: stats.ok };
+  const heap = await heapAfterGc(pid, server.inspector);
+  // V8 returns freed pages to the system after a collection, not at once.
+  await sleep(5_000);
+  return { pss, afterGc: { pss: pssBytes(server.pids()), heap: heap.used }, ok: stats.ok };
 }
 
 function bindingMemory(): number {
@@ -271,10 +288,11 @@ function writeFixtures(dir: string): void {
 }
 
 function startThor(name: string, bin: string, host: number, ipBase: number, dir: string, extra: readonly string[] = []): Server {
-  const args = [process.execPath, bin, "sip", "--domain", "example.test", "--listen", `udp:${ip(host)}:5060`, "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--rate", "10000000", "--log-level", "warn", "--log-format", "json", ...extra];
+  const inspector = `${ip(host)}:9229`;
+  const args = [process.execPath, `--inspect-port=${inspector}`, bin, "sip", "--domain", "example.test", "--listen", `udp:${ip(host)}:5060`, "--users", join(dir, "users.toml"), "--algorithms", "MD5", "--rate", "10000000", "--log-level", "warn", "--log-format", "json", ...extra];
   const log = openSync(join(dir, `${name.replace(/\W+/g, "-")}.log`), "w");
   const proc = spawn(SERVER_CORE[0] ?? args[0]!, [...SERVER_CORE.slice(1), ...(SERVER_CORE.length ? args : args.slice(1))], { stdio: ["ignore", log, log] });
-  return { name, target: `${ip(host)}:5060`, ipBase, proc, pids: () => (proc.pid ? [proc.pid] : []) };
+  return { name, target: `${ip(host)}:5060`, ipBase, proc, pids: () => (proc.pid ? [proc.pid] : []), inspector };
 }
 
 function startKamailio(dir: string): Server {
@@ -377,15 +395,15 @@ export async function run(): Promise<BenchResult[]> {
       });
     }
     for (const s of servers) await waitOptions(s.target, dir);
-    const limits = new Map<Server, { register: Awaited<ReturnType<typeof findLimit>>; calls: Awaited<ReturnType<typeof findLimit>>; pss: number; filled: number }>();
+    const limits = new Map<Server, { register: Awaited<ReturnType<typeof findLimit>>; calls: Awaited<ReturnType<typeof findLimit>>; memory: Filled }>();
     for (const s of kam ? [thor, kam] : [thor]) {
       const register = await findLimit(s, "register", dir, []);
-      const { pss, ok: filled } = await fillAndMeasure(s, register.best?.rate ?? 500, dir);
+      const memory = await fillAndMeasure(s, register.best?.rate ?? 500, dir);
       const uases = await registerCallees(s, dir);
       callees.push(...uases);
       const calls = await findLimit(s, "calls", dir, uases);
       for (const u of uases) u.kill("SIGKILL");
-      limits.set(s, { register, calls, pss, filled });
+      limits.set(s, { register, calls, memory });
     }
     kam?.proc.kill("SIGTERM");
     const ours = limits.get(thor)!;
@@ -399,7 +417,13 @@ export async function run(): Promise<BenchResult[]> {
       { name: "server CPU per registration at the sustained limit", value: usPer(ours.register.best), unit: "µs", ...baseline((t) => usPer(t.register.best)), note: "lower is better" },
       { name: `record-routed calls with INVITE digest (UDP, ${UASES} callee UASes): sustained limit, ${STEP_S} s steps, ${pin}`, value: perSecond(ours.calls.best), unit: "calls/s", ...baseline((t) => perSecond(t.calls.best)), note: `thor ${describe(ours.calls)}.${theirs ? ` Kamailio ${describe(theirs.calls)}` : ""}` },
       { name: "server CPU per call at the sustained limit", value: usPer(ours.calls.best), unit: "µs", ...baseline((t) => usPer(t.calls.best)), note: "lower is better" },
-      { name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered`, value: mb(ours.pss), unit: "MB", ...baseline((t) => mb(t.pss)), note: `lower is better; PSS summed over the server's processes, read 35 s after the fill (past Timer J); fill: thor ${ours.filled.toLocaleString("en-US")} registered${theirs ? `, Kamailio ${theirs.filled.toLocaleString("en-US")}` : ""}` },
+      { name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered`, value: mb(ours.memory.pss), unit: "MB", ...baseline((t) => mb(t.memory.pss)), note: `lower is better; PSS summed over the server's processes, read 35 s after the fill (past Timer J), after the REGISTER steps: thor's is its heap's high-water mark; fill: thor ${ours.memory.ok.toLocaleString("en-US")} registered${theirs ? `, Kamailio ${theirs.memory.ok.toLocaleString("en-US")}` : ""}` },
+      ...(ours.memory.afterGc
+        ? [
+            { name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered, thor after a full GC`, value: mb(ours.memory.afterGc.pss), unit: "MB", ...baseline((t) => mb(t.memory.pss)), note: "lower is better; two collections through the inspector, PSS read 5 s later (what thor holds, not its high-water mark)" },
+            { name: "thor's live heap with them, after a full GC", value: mb(ours.memory.afterGc.heap), unit: "MB", note: "Runtime.getHeapUsage after the collections" },
+          ]
+        : []),
       { name: "heap per registered binding at 100k bindings", value: bindingMemory(), unit: "bytes", note: "location store after 100k REGISTERs, measured in process after GC" },
     ];
     for (const { label, v } of variants) {
@@ -410,8 +434,8 @@ export async function run(): Promise<BenchResult[]> {
         results.push({ name: `server CPU per ${w === "register" ? "registration" : "call"} at ${rate}/s: this tree against ${label}`, value: meanUs(c.ours), unit: "µs", baseline: { name: v.server.name, value: meanUs(c.theirs) }, note: `lower is better; alternating steps, this tree ${verdicts(c.ours)}, ${v.server.name} ${verdicts(c.theirs)}${c.note ? `; ${c.note}` : ""}` });
       }
       if (v.memory) {
-        const { pss, ok } = await fillAndMeasure(v.server, ours.register.best?.rate ?? 500, dir);
-        results.push({ name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered: this tree against ${label}`, value: mb(ours.pss), unit: "MB", baseline: { name: v.server.name, value: mb(pss) }, note: `lower is better; ${ok.toLocaleString("en-US")} registrations in its fill` });
+        const theirsFilled = await fillAndMeasure(v.server, ours.register.best?.rate ?? 500, dir);
+        results.push({ name: `memory (PSS) with ${SUBSCRIBERS.toLocaleString("en-US")} subscribers registered: this tree against ${label}`, value: mb(ours.memory.pss), unit: "MB", baseline: { name: v.server.name, value: mb(theirsFilled.pss) }, note: `lower is better; ${theirsFilled.ok.toLocaleString("en-US")} registrations in its fill` });
       }
     }
     return results;

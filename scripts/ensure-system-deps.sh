@@ -13,11 +13,11 @@
 #   g++, make, python3  node-gyp builds the media relay's native forwarder (scripts/build-native.sh)
 #   rtpengine-daemon    the rtpengine media relay (userspace mode): the second media engine's test and the media benchmark's baseline
 #   iproute2            `ip netns`, veth pairs and bridges for the partition tests (test/resilience/partition-*.test.ts, root only)
-# Benchmarks also want: kamailio (the baseline SIP proxy).
+# Benchmarks also want: kamailio (the baseline SIP proxy), kamailio-presence-modules (the presence baseline, on db_text).
 #   dnsperf             the DNS load generator
 set -euo pipefail
 want=(g++ make python3 sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl rtpengine-daemon chromium iproute2)
-if [ "${1:-}" = "--bench" ]; then want+=(kamailio dnsperf); fi
+if [ "${1:-}" = "--bench" ]; then want+=(kamailio kamailio-presence-modules dnsperf); fi
 find_missing() {
   missing=()
   for pkg in "${want[@]}"; do
@@ -41,7 +41,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The kamailio package starts a service on 5060; the benchmark runs its own instance.
-if [[ " ${missing[*]} " == *" kamailio "* ]]; then
+if [[ " ${missing[*]} " == *" kamailio "* || " ${missing[*]} " == *" kamailio-presence-modules "* ]]; then
   # Through the service manager, else by the PID the package's service wrote (never by name: another
   # kamailio on this machine, a benchmark's own, is not ours to stop).
   if ! (systemctl stop kamailio || service kamailio stop) >/dev/null 2>&1; then

@@ -52,7 +52,7 @@ export {
   type XcapDocumentKey,
   type XcapDocumentRecord,
 } from "./records.js";
-export { getXcapDocument, insertXcapDocument, replaceXcapDocument, deleteXcapDocument, xcapUsage } from "./xcap-documents.js";
+export { getXcapDocument, insertXcapDocument, listXcapDocuments, replaceXcapDocument, deleteXcapDocument, xcapUsage } from "./xcap-documents.js";
 export type { ProvisioningSchema } from "./schema.js";
 export { DbUriError, DbUnavailableError, DbPrimaryDownError, DbConflictError, DbReferenceError, DbNotConfiguredError } from "./errors.js";
 export { failoverChannel } from "./diagnostics.js";

@@ -55,3 +55,8 @@ export async function xcapUsage(db: Executor, xui: string): Promise<{ documents:
     .executeTakeFirstOrThrow();
   return { documents: Number(r.n), bytes: Number(r.bytes ?? 0) };
 }
+
+/** The documents of a user (usage, name, tag), at most `limit` (xcap-diff's full state). */
+export async function listXcapDocuments(db: Executor, xui: string, limit = 256): Promise<Array<{ auid: string; name: string; etag: string }>> {
+  return db.selectFrom("xcap_documents").select(["auid", "name", "etag"]).where("xui", "=", xui).orderBy("auid").orderBy("name").limit(limit).execute();
+}

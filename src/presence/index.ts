@@ -12,6 +12,7 @@ export { PublicationStore, type Publication, type PublicationEntry, type Publish
 export { composePidf, offlinePidf, checkPidf, PIDF_NS } from "./pidf.js";
 export { PresRules, identityOf, CP_NS, PR_NS, type WatcherContext } from "./pres-rules.js";
 export { watcherInfoDocument, WINFO_NS } from "./winfo.js";
+export { covers, parseXcapDiffResources, xcapDiffDocument, xcapSel, MAX_XCAP_DIFF_RESOURCES, RESOURCE_LISTS_NS, XCAP_DIFF_NS, XCAP_DIFF_TYPE, type XcapDocumentDiff, type XcapDocumentState } from "./xcap-diff.js";
 export {
   PRESENCE_PACKAGES,
   DEFAULT_PRESENCE_LIMITS,

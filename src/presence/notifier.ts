@@ -12,6 +12,9 @@
  *   watchers; the body is the watcherinfo document.
  * - Authorization from the presentity's pres-rules; rules changed through
  *   XCAP re-authorize every watcher (pending ones become active).
+ * - xcap-diff (RFC 5875): only the user may watch their XCAP documents;
+ *   the first NOTIFY lists them ({@link PresenceNotifierOptions.xcapState}),
+ *   each write told by `xcap.changed` is one `<document>` diff.
  * - Limits: watchers per presentity, subscriptions per watcher (403).
  */
 import { composePidf, offlinePidf } from "./pidf.js";
@@ -21,6 +24,7 @@ import { identityOf } from "./pres-rules.js";
 import { PublicationStore, type Publication, type PublishOutcome, type PublishRequest } from "./publication.js";
 import { grantExpires, Subscription, type Handling, type NotifyAction, type NotifyDialog, type SubscribeOutcome, type SubscriptionRecord } from "./subscription.js";
 import { watcherInfoDocument } from "./winfo.js";
+import { covers, xcapDiffDocument, XCAP_DIFF_TYPE, type XcapDocumentDiff, type XcapDocumentState } from "./xcap-diff.js";
 
 /** One NOTIFY to send. */
 export interface Notification {
@@ -49,6 +53,8 @@ export interface SubscribeRequest {
   expires?: number;
   /** The subscription's dialog (SIP), kept and replicated with it. */
   dialog?: NotifyDialog;
+  /** xcap-diff: the documents named in the SUBSCRIBE body (absent: all the user's). */
+  resources?: string[];
 }
 
 export interface PresenceNotifierOptions {
@@ -59,6 +65,8 @@ export interface PresenceNotifierOptions {
   list?: WatcherContext["list"];
   /** The handling of watchers of a presentity without a rules document. @default "confirm" */
   withoutRules?: Handling;
+  /** xcap-diff: the XCAP root and the user's documents (read by the caller before the SUBSCRIBE); none known: an empty list. */
+  xcapState?: (aor: string) => { root: string; documents: readonly XcapDocumentState[] } | undefined;
 }
 
 export type SubscribeAnswer = SubscribeOutcome | { status: 481; reason: string };
@@ -100,9 +108,9 @@ export class PresenceNotifier {
     if (live.length >= this.limits.maxWatchers) return { answer: { status: 403, reason: `${req.presentity} has the most watchers allowed (${this.limits.maxWatchers})` }, notifications: [] };
     const mine = [...this.subs.values()].filter((s) => s.state !== "terminated" && s.record.watcher === req.watcher).length;
     if (mine >= this.limits.maxSubscriptionsPerWatcher) return { answer: { status: 403, reason: `a watcher holds at most ${this.limits.maxSubscriptionsPerWatcher} subscriptions` }, notifications: [] };
-    // RFC 3857 5.1.1: the watchers of a presentity are its owner's business.
-    const handling: Handling = pkg === "presence.winfo" ? (identityOf(req.watcher) === req.presentity ? "allow" : "block") : this.authorize(req.presentity, req.watcher, now);
-    const { sub, outcome } = Subscription.open({ id: req.id, package: pkg, presentity: req.presentity, watcher: req.watcher, expires: granted, handling, now, ...(req.dialog ? { dialog: req.dialog } : {}) });
+    // RFC 3857 5.1.1: the watchers of a presentity are its owner's business; RFC 5875 5: so are their documents.
+    const handling: Handling = pkg !== "presence" ? (identityOf(req.watcher) === req.presentity ? "allow" : "block") : this.authorize(req.presentity, req.watcher, now);
+    const { sub, outcome } = Subscription.open({ id: req.id, package: pkg, presentity: req.presentity, watcher: req.watcher, expires: granted, handling, now, ...(req.dialog ? { dialog: req.dialog } : {}), ...(req.resources && pkg === "xcap-diff" ? { resources: req.resources } : {}) });
     if (outcome.status !== 200 && outcome.status !== 202) return { answer: outcome, notifications: [] };
     this.keep(sub);
     const notifications = [this.notification(sub, outcome.notify, now)];
@@ -149,6 +157,16 @@ export class PresenceNotifier {
       this.bump(aor);
       out.push(...this.winfoChanged(aor, now));
     }
+    return out;
+  }
+
+  /**
+   * One of the user's XCAP documents changed (xcap.changed): a NOTIFY with
+   * its diff to each active xcap-diff subscription covering it (RFC 5875).
+   */
+  xcapChanged(aor: string, xcapRoot: string, diff: XcapDocumentDiff, now: number): Notification[] {
+    const out = [...this.watchersOf(aor, "xcap-diff")].filter((s) => s.state === "active" && covers(s.record.resources, diff.sel)).map((s) => this.notification(s, s.notifyAction(now), now, { root: xcapRoot, diffs: [diff] }));
+    if (out.length > 0) this.bump(aor);
     return out;
   }
 
@@ -233,9 +251,16 @@ export class PresenceNotifier {
     return [...this.watchersOf(aor, "presence.winfo")].filter((s) => s.state === "active").map((s) => this.notification(s, s.notifyAction(now), now));
   }
 
-  private notification(sub: Subscription, action: NotifyAction, now: number): Notification {
+  private notification(sub: Subscription, action: NotifyAction, now: number, change?: { root: string; diffs: XcapDocumentDiff[] }): Notification {
     const r = sub.record;
     if (action.state === "terminated") return { subscription: { ...r }, action };
+    if (r.package === "xcap-diff") {
+      // A change: its diff; otherwise (first NOTIFY, refresh) the full state of the covered documents.
+      const state = change ? undefined : this.opts.xcapState?.(r.presentity);
+      const root = change?.root ?? state?.root ?? "/xcap-root/";
+      const diffs = change?.diffs ?? (state?.documents ?? []).filter((d) => covers(r.resources, d.sel)).map((d) => ({ sel: d.sel, newEtag: d.etag }));
+      return { subscription: { ...r }, action, body: { contentType: XCAP_DIFF_TYPE, text: xcapDiffDocument(root, diffs) } };
+    }
     if (r.package === "presence.winfo") {
       const watchers = [...this.watchersOf(r.presentity, "presence")].map((s) => s.record);
       return { subscription: { ...r }, action, body: { contentType: "application/watcherinfo+xml", text: watcherInfoDocument(r.presentity, r.notifies - 1, watchers, now) } };

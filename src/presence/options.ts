@@ -20,7 +20,7 @@ export const DEFAULT_MAX_WATCHERS = 500;
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_WATCHER = 200;
 
 /** The event packages this notifier serves (others get 489 Bad Event). */
-export const PRESENCE_PACKAGES = ["presence", "presence.winfo"] as const;
+export const PRESENCE_PACKAGES = ["presence", "presence.winfo", "xcap-diff"] as const;
 export type PresencePackage = (typeof PRESENCE_PACKAGES)[number];
 
 export interface PresenceLimits {

@@ -7,10 +7,20 @@
  * publications are made unique. With no publication left, the document
  * says the presentity is offline (one closed tuple); the same neutral
  * document goes to politely blocked and pending watchers.
+ *
+ * Composition policy (RFC 4479 leaves it to the compositor; docs/presence.md):
+ * - tuples whose `<basic>` is `open` come first, then the others, each
+ *   group newest publication first: simple clients (baresip reads only the
+ *   first `<basic>` of a document) see the presentity as reachable when any
+ *   device is;
+ * - the `<person>` (RFC 4479) is the newest publication's: one person, whose
+ *   activities (RPID away, busy...) are the latest the presentity said;
+ * - devices and extensions of every publication are kept, newest first.
  */
-import { childElements, escapeXml, parseXml, serialize, type Element } from "../base/index.js";
+import { childElements, escapeXml, parseXml, serialize, textOf, type Element } from "../base/index.js";
 
 export const PIDF_NS = "urn:ietf:params:xml:ns:pidf";
+export const DATA_MODEL_NS = "urn:ietf:params:xml:ns:pidf:data-model";
 
 /** Why a published document is refused (400), or undefined when it is a PIDF document of `aor`. */
 export function checkPidf(text: string, aor: string): string | undefined {
@@ -23,7 +33,11 @@ export function checkPidf(text: string, aor: string): string | undefined {
   for (const t of childElements(root)) {
     if (t.namespaceURI === PIDF_NS && t.localName === "tuple") {
       if (!t.getAttribute("id")) return "every <tuple> has an id";
-      if (!childElements(t).some((c) => c.namespaceURI === PIDF_NS && c.localName === "status")) return "every <tuple> has a <status>";
+      const status = childElements(t).find((c) => c.namespaceURI === PIDF_NS && c.localName === "status");
+      if (!status) return "every <tuple> has a <status>";
+      // RFC 3863 4.1.4 and its schema: basic is open or closed (a client's "unknown" would read as a state).
+      for (const b of childElements(status))
+        if (b.namespaceURI === PIDF_NS && b.localName === "basic" && !/^(open|closed)$/.test(textOf(b).trim())) return `<basic> is "open" or "closed", not "${textOf(b).trim().slice(0, 20)}"`;
     }
   }
   return undefined;
@@ -35,27 +49,45 @@ export function offlinePidf(aor: string): string {
 }
 
 /**
- * One document of all the publications of `aor` (oldest first): every
- * child of each publication's <presence> in order, ids kept unique.
+ * One document of all the publications of `aor` (given oldest first, by
+ * their last change), by the policy above, ids kept unique.
  */
 export function composePidf(aor: string, publications: readonly string[]): string {
-  const parts: string[] = [];
+  const open: string[] = [];
+  const other: string[] = [];
+  const rest: string[] = [];
+  let person: string[] | undefined;
   const ids = new Set<string>();
-  for (const [n, text] of publications.entries()) {
-    const p = parseXml(text);
+  // Newest first: its ids stay as published, older clashing ones get a suffix.
+  for (let n = publications.length - 1; n >= 0; n--) {
+    const p = parseXml(publications[n]!);
     if (!p.ok) continue;
+    const persons: string[] = [];
     for (const el of childElements(p.doc.documentElement!)) {
+      const isPerson = el.namespaceURI === DATA_MODEL_NS && el.localName === "person";
+      if (isPerson && person) continue;
       const id = el.getAttribute("id");
       if (id) {
         let unique = id;
-        for (let k = n + 1; ids.has(unique); k++) unique = `${id}-${k}`;
+        for (let k = publications.length - n + 1; ids.has(unique); k++) unique = `${id}-${k}`;
         ids.add(unique);
         if (unique !== id) el.setAttribute("id", unique);
       }
       // The serializer declares the namespaces each element and its descendants use.
-      parts.push(serialize(el));
+      const text = serialize(el);
+      if (isPerson) persons.push(text);
+      else if (el.namespaceURI === PIDF_NS && el.localName === "tuple") (basicOf(el) === "open" ? open : other).push(text);
+      else rest.push(text);
     }
+    if (persons.length > 0) person = persons;
   }
+  const parts = [...open, ...other, ...(person ?? []), ...rest];
   if (parts.length === 0) return offlinePidf(aor);
   return `<?xml version="1.0" encoding="UTF-8"?>\n<presence xmlns="${PIDF_NS}" entity="pres:${escapeXml(aor)}">${parts.join("")}</presence>\n`;
+}
+
+function basicOf(tuple: Element): string | undefined {
+  const status = childElements(tuple).find((c) => c.namespaceURI === PIDF_NS && c.localName === "status");
+  const basic = status ? childElements(status).find((c) => c.namespaceURI === PIDF_NS && c.localName === "basic") : undefined;
+  return basic ? textOf(basic).trim() : undefined;
 }

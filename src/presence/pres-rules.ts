@@ -77,8 +77,15 @@ function externalListCondition(el: Element): Condition {
   };
 }
 
+/** External-list anchors one rules document may name (more are ignored: such conditions match nobody). @default 16 */
+export const MAX_EXTERNAL_LISTS = 16;
+
 export class PresRules {
-  private constructor(private readonly rules: CompiledRule[]) {}
+  private constructor(
+    private readonly rules: CompiledRule[],
+    /** The anchors of every external-list condition, for the caller to read the lists they name. */
+    readonly anchors: readonly string[],
+  ) {}
 
   /** Compile a pres-rules document; a reason when it is not one. */
   static parse(text: string): PresRules | { error: string } {
@@ -87,13 +94,17 @@ export class PresRules {
     const root = p.doc.documentElement!;
     if (root.localName !== "ruleset" || root.namespaceURI !== CP_NS) return { error: `the root element is <ruleset xmlns="${CP_NS}">` };
     const rules: CompiledRule[] = [];
+    const anchors = new Set<string>();
     for (const rule of children(root, CP_NS, "rule")) {
       const conditions: Condition[] = [];
       for (const conds of children(rule, CP_NS, "conditions"))
         for (const c of childElements(conds)) {
           if (c.namespaceURI === CP_NS && c.localName === "identity") conditions.push(identityCondition(c));
           else if (c.namespaceURI === CP_NS && c.localName === "validity") conditions.push(validityCondition(c));
-          else if (c.namespaceURI === PR_NS && c.localName === "external-list") conditions.push(externalListCondition(c));
+          else if (c.namespaceURI === PR_NS && c.localName === "external-list") {
+            conditions.push(externalListCondition(c));
+            for (const e of children(c, PR_NS, "entry")) if (anchors.size < MAX_EXTERNAL_LISTS && e.getAttribute("anc")) anchors.add(e.getAttribute("anc")!);
+          }
           // RFC 4745 10.1: a condition the server does not understand (sphere, extensions) does not match.
           else conditions.push(() => false);
         }
@@ -105,7 +116,7 @@ export class PresRules {
         }
       rules.push({ id: rule.getAttribute("id") ?? "", conditions, handling });
     }
-    return new PresRules(rules);
+    return new PresRules(rules, [...anchors]);
   }
 
   /** The sub-handling for a watcher and the ids of the rules that matched. */

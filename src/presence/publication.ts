@@ -50,7 +50,7 @@ export class PublicationStore {
     this.limits = { ...DEFAULT_PRESENCE_LIMITS, ...limits };
   }
 
-  /** The live publications of a presentity (oldest first). */
+  /** The live publications of a presentity (oldest first, by their last change). */
   publications(aor: string, now: number): Publication[] {
     return [...(this.byAor.get(aor)?.pubs.values() ?? [])].filter((p) => p.expiresAt > now);
   }
@@ -87,11 +87,21 @@ export class PublicationStore {
     const old = slot?.pubs.get(req.ifMatch);
     // RFC 3903 6 step 3: an unknown (or expired) entity tag is 412.
     if (!slot || !old || old.expiresAt <= now) return { status: 412, reason: "no publication with that SIP-If-Match" };
-    slot.pubs.delete(req.ifMatch);
     slot.version++;
-    if (expires === 0) return { status: 200, etag: req.ifMatch, expires: 0, changed: true };
+    if (expires === 0) {
+      slot.pubs.delete(req.ifMatch);
+      return { status: 200, etag: req.ifMatch, expires: 0, changed: true };
+    }
     const etag = newEtag();
-    slot.pubs.set(etag, { etag, body: req.body ?? old.body, expiresAt: now + expires * 1000 });
+    const next = { etag, body: req.body ?? old.body, expiresAt: now + expires * 1000 };
+    if (req.body !== undefined) {
+      // A modification is the newest state (composition order, pidf.ts).
+      slot.pubs.delete(req.ifMatch);
+      slot.pubs.set(etag, next);
+    } else {
+      // A refresh keeps its place: the composed document does not change.
+      slot.pubs = new Map([...slot.pubs].map(([k, p]) => (k === req.ifMatch ? [etag, next] : [k, p])));
+    }
     return { status: 200, etag, expires, changed: req.body !== undefined };
   }
 

@@ -78,6 +78,8 @@ export interface SubscriptionRecord {
   notifies: number;
   /** The dialog, when the subscription came over SIP. */
   dialog?: NotifyDialog;
+  /** xcap-diff (RFC 5875): the documents covered, relative to the XCAP root; absent: all the owner's. */
+  resources?: string[];
 }
 
 export type SubscribeOutcome =
@@ -111,8 +113,8 @@ export class Subscription {
    * RFC 6665 4.2.1.2: the notifier sends a NOTIFY at once, even for a
    * fetch (Expires: 0), which ends the subscription ("timeout").
    */
-  static open(init: { id: string; package: PresencePackage; presentity: string; watcher: string; expires: number; handling: Handling; now: number; dialog?: NotifyDialog }): { sub: Subscription; outcome: SubscribeOutcome } {
-    const sub = new Subscription({ id: init.id, package: init.package, presentity: init.presentity, watcher: init.watcher, state: "pending", handling: init.handling, expiresAt: init.now + init.expires * 1000, notifies: 0, ...(init.dialog ? { dialog: init.dialog } : {}) });
+  static open(init: { id: string; package: PresencePackage; presentity: string; watcher: string; expires: number; handling: Handling; now: number; dialog?: NotifyDialog; resources?: string[] }): { sub: Subscription; outcome: SubscribeOutcome } {
+    const sub = new Subscription({ id: init.id, package: init.package, presentity: init.presentity, watcher: init.watcher, state: "pending", handling: init.handling, expiresAt: init.now + init.expires * 1000, notifies: 0, ...(init.dialog ? { dialog: init.dialog } : {}), ...(init.resources ? { resources: init.resources } : {}) });
     // RFC 5025 3.2.1: block rejects the subscription (403); the others accept it.
     if (init.handling === "block") {
       sub.rec.state = "terminated";

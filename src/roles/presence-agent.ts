@@ -23,7 +23,7 @@
 import { describeError, type Clock, type Logger } from "../base/index.js";
 import type { ControlLink } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
-import { DEFAULT_PRESENCE_LIMITS, PresenceNotifier, PresRules, PRESENCE_PACKAGES, subscriptionStateHeader, type Handling, type NotifyDialog, type Notification, type PresenceLimits, type PresentityEntry } from "../presence/index.js";
+import { DEFAULT_PRESENCE_LIMITS, PresenceNotifier, PresRules, PRESENCE_PACKAGES, subscriptionStateHeader, type Handling, type NotifyDialog, type Notification, type PresenceLimits, type PresentityEntry, type XcapDocumentDiff, type XcapDocumentState } from "../presence/index.js";
 import { SipRequest, type Originator, type UacTarget } from "../sip/index.js";
 import { HANDOFF_BATCH, MAX_CLOCK_SKEW_MS, parseAnswer, planHandOver, pushBatches, type DistributedLocation } from "./sip-location.js";
 import {
@@ -43,6 +43,8 @@ import {
   type SubscribeReply,
 } from "./presence-wire.js";
 import { LocationRequestError } from "./errors.js";
+import { readExternalLists } from "./presence-lists.js";
+import type { XcapDocumentKey } from "../db/index.js";
 
 /** Compiled pres-rules kept per node. @default 10 000 */
 export const MAX_CACHED_RULES = 10_000;
@@ -57,6 +59,10 @@ export interface PresenceAgentOptions {
   withoutRules?: Handling;
   /** Reads a presentity's pres-rules document (XCAP); undefined when it has none. */
   loadRules?: (aor: string) => Promise<string | undefined>;
+  /** Reads one XCAP document (the resource lists external-list conditions name); undefined when there is none. */
+  loadDocument?: (key: XcapDocumentKey) => Promise<string | undefined>;
+  /** xcap-diff: the XCAP root and the user's documents with their tags (the first NOTIFY's full state). */
+  loadXcapState?: (aor: string) => Promise<{ root: string; documents: XcapDocumentState[] }>;
   /** The distributed service: the location's holders and the control link. Absent on a node alone. */
   cluster?: { self: string; control: ControlLink; location: DistributedLocation; map(): RoleMap | undefined };
 }
@@ -82,8 +88,13 @@ export class PresenceAgent {
   private readonly log: Logger;
   private readonly limits: PresenceLimits;
   private readonly rules = new Map<string, PresRules | null>();
+  /** external-list anchor → members (entry URIs), and the anchors each presentity's rules name. */
+  private readonly listMembers = new Map<string, string[]>();
+  private readonly listsOf = new Map<string, string[]>();
   private readonly versions = new Map<string, number>();
   private readonly outboxes = new Map<string, Outbox>();
+  /** xcap-diff states read for the SUBSCRIBE being handled (the notifier reads them synchronously). */
+  private readonly xcapStates = new Map<string, { root: string; documents: readonly XcapDocumentState[] }>();
   /** member id → presentities whose state must still reach it. */
   private readonly owed = new Map<string, Set<string>>();
   private previous: RoleMap | undefined;
@@ -92,7 +103,7 @@ export class PresenceAgent {
   constructor(private readonly opts: PresenceAgentOptions) {
     this.log = opts.logger;
     this.limits = { ...DEFAULT_PRESENCE_LIMITS, ...opts.limits };
-    this.notifier = new PresenceNotifier({ rules: (aor) => this.rules.get(aor) ?? undefined, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.withoutRules ? { withoutRules: opts.withoutRules } : {}) });
+    this.notifier = new PresenceNotifier({ rules: (aor) => this.rules.get(aor) ?? undefined, list: (anchor) => this.listMembers.get(anchor), xcapState: (aor) => this.xcapStates.get(aor), ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.withoutRules ? { withoutRules: opts.withoutRules } : {}) });
     const c = opts.cluster;
     if (!c) return;
     c.control.handle(PRESENCE_SUBSCRIBE, (p, peer) => {
@@ -151,12 +162,14 @@ export class PresenceAgent {
    */
   async subscribe(call: SubscribeCall, forEdge = false): Promise<SubscribeReply> {
     this.stats.subscribes++;
-    await this.ensureRules(call.presentity);
+    if (call.event === "xcap-diff") await this.loadXcapState(call.presentity);
+    else await this.ensureRules(call.presentity);
     const now = this.opts.clock.wallNow();
     const known = this.notifier.subscription(call.id);
     if (!call.initial && !known) return { status: 481, reason: "Subscription Does Not Exist" };
     if (known && (known.watcher !== call.watcher || known.presentity !== call.presentity)) return { status: 403, reason: "the subscription belongs to another watcher" };
-    const { answer, notifications } = known ? this.notifier.refresh(call.id, call.expires, now, { reach: call.dialog.reach, remoteTarget: call.dialog.remoteTarget }) : this.notifier.subscribe({ id: call.id, event: call.event, presentity: call.presentity, watcher: call.watcher, ...(call.expires !== undefined ? { expires: call.expires } : {}), dialog: call.dialog }, now);
+    const { answer, notifications } = known ? this.notifier.refresh(call.id, call.expires, now, { reach: call.dialog.reach, remoteTarget: call.dialog.remoteTarget }) : this.notifier.subscribe({ id: call.id, event: call.event, presentity: call.presentity, watcher: call.watcher, ...(call.expires !== undefined ? { expires: call.expires } : {}), dialog: call.dialog, ...(call.resources ? { resources: call.resources } : {}) }, now);
+    this.xcapStates.delete(call.presentity);
     this.changed(call.presentity);
     const own = forEdge ? notifications.find((n) => n.subscription.id === call.id) : undefined;
     const rest = own ? notifications.filter((n) => n !== own) : notifications;
@@ -186,11 +199,33 @@ export class PresenceAgent {
    * compiled rules whenever it adopts a newer state of the presentity.
    */
   async rulesChanged(aor: string): Promise<void> {
-    this.rules.delete(aor);
+    this.forgetRules(aor);
     await this.ensureRules(aor);
     const notifications = this.notifier.rulesChanged(aor, this.opts.clock.wallNow());
     this.changed(aor);
     this.dispatch(notifications);
+  }
+
+  /**
+   * One of the user's XCAP documents changed (xcap.changed, told to the
+   * responsible node): its xcap-diff watchers get the diff (RFC 5875), and
+   * the new NOTIFY counters are replicated.
+   */
+  xcapChanged(aor: string, xcapRoot: string, diff: XcapDocumentDiff): void {
+    const notifications = this.notifier.xcapChanged(aor, xcapRoot, diff, this.opts.clock.wallNow());
+    if (notifications.length === 0) return;
+    this.changed(aor);
+    this.dispatch(notifications);
+  }
+
+  private async loadXcapState(aor: string): Promise<void> {
+    if (!this.opts.loadXcapState) return;
+    try {
+      this.xcapStates.set(aor, await this.opts.loadXcapState(aor));
+    } catch (err) {
+      // No database now: the first NOTIFY lists no document; the changes still come.
+      this.log.warn({ aor, err: describeError(err) }, "XCAP documents could not be listed for xcap-diff");
+    }
   }
 
   /** Once a second: expiries. Every holder applies them; the responsible node notifies. */
@@ -224,8 +259,34 @@ export class PresenceAgent {
       this.log.warn({ aor, err: describeError(err) }, "pres-rules could not be read");
       return;
     }
-    if (this.rules.size >= MAX_CACHED_RULES) this.rules.clear();
+    // RFC 5025 external-list: the buddy lists the rules name, read once with them.
+    let lists: Map<string, string[]> | undefined;
+    if (compiled && compiled.anchors.length > 0 && this.opts.loadDocument) {
+      try {
+        lists = await readExternalLists(aor, compiled.anchors, this.opts.loadDocument, this.log);
+      } catch (err) {
+        this.log.warn({ aor, err: describeError(err) }, "external lists could not be read");
+        return;
+      }
+    }
+    if (this.rules.size >= MAX_CACHED_RULES) {
+      this.rules.clear();
+      this.listsOf.clear();
+      this.listMembers.clear();
+    }
+    this.forgetRules(aor);
     this.rules.set(aor, compiled);
+    if (lists) {
+      this.listsOf.set(aor, [...lists.keys()]);
+      for (const [anchor, members] of lists) this.listMembers.set(anchor, members);
+    }
+  }
+
+  /** Forget a presentity's compiled rules and the lists they named (read again next time). */
+  private forgetRules(aor: string): void {
+    this.rules.delete(aor);
+    for (const anchor of this.listsOf.get(aor) ?? []) this.listMembers.delete(anchor);
+    this.listsOf.delete(aor);
   }
 
   /** A local change of a presentity: a new version, pushed to the other holders. */
@@ -247,7 +308,7 @@ export class PresenceAgent {
     if (e.version <= (this.versions.get(e.aor) ?? -1)) return false;
     this.versions.set(e.aor, e.version);
     // The responsible node replicates after every rules change: ours may be stale.
-    this.rules.delete(e.aor);
+    this.forgetRules(e.aor);
     const entry: PresentityEntry = { aor: e.aor, version: this.notifier.version(e.aor) + 1, publications: e.publications, subscriptions: e.subscriptions };
     this.notifier.replace(entry);
     this.stats.replicatedIn++;
@@ -307,7 +368,7 @@ export class PresenceAgent {
       if (failed.has(aor) || c.location.holders(aor).includes(c.self)) continue;
       this.notifier.drop(aor);
       this.versions.delete(aor);
-      this.rules.delete(aor);
+      this.forgetRules(aor);
     }
   }
 

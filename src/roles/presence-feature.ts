@@ -24,6 +24,8 @@ export interface PresenceFeatureOptions {
   limits?: Partial<PresenceLimits>;
   withoutRules?: Handling;
   loadRules?: PresenceAgentOptions["loadRules"];
+  loadXcapState?: PresenceAgentOptions["loadXcapState"];
+  loadDocument?: PresenceAgentOptions["loadDocument"];
   cluster?: PresenceAgentOptions["cluster"];
 }
 
@@ -35,6 +37,8 @@ export function presenceFeature(opts: PresenceFeatureOptions): PresenceFeature {
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.withoutRules ? { withoutRules: opts.withoutRules } : {}),
     ...(opts.loadRules ? { loadRules: opts.loadRules } : {}),
+    ...(opts.loadXcapState ? { loadXcapState: opts.loadXcapState } : {}),
+    ...(opts.loadDocument ? { loadDocument: opts.loadDocument } : {}),
     ...(opts.cluster ? { cluster: opts.cluster } : {}),
   });
   const edge = new PresenceInterceptor({

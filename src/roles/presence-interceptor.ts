@@ -20,7 +20,7 @@
 import { describeError, type Logger } from "../base/index.js";
 import { aorOf, canonicalHost, LocationUnavailableError, LOCATION_RETRY_AFTER_S, parseNameAddr, parseUri, newTag, type Forward, type ForwardHandler, type Interceptor, type ProxyRequest, type TransportName } from "../sip/index.js";
 import type { FirstNotify, PublishCall, PublishReply, SubscribeCall, SubscribeReply } from "./presence-wire.js";
-import type { NotifyDialog } from "../presence/index.js";
+import { parseXcapDiffResources, XCAP_DIFF_TYPE, type NotifyDialog } from "../presence/index.js";
 
 /** What the interceptor needs of the presence agent. */
 export interface PresenceRouter {
@@ -46,6 +46,7 @@ export interface PresenceInterceptorOptions {
 const UINT = /^\d{1,10}$/;
 const PIDF = "application/pidf+xml";
 const WINFO = "application/watcherinfo+xml";
+const RESOURCE_LISTS = "application/resource-lists+xml";
 
 export class PresenceInterceptor implements Interceptor {
   readonly name = "presence";
@@ -119,10 +120,19 @@ export class PresenceInterceptor implements Interceptor {
     const fromTag = r.from?.params.get("tag");
     if (!fromTag) return this.reply(req, handler, 400, "Bad Request (From has no tag)");
     const accept = r.getAll("accept").map((a) => a.split(";")[0]!.trim().toLowerCase());
-    const wanted = event.pkg === "presence" ? PIDF : WINFO;
+    const wanted = event.pkg === "presence" ? PIDF : event.pkg === "xcap-diff" ? XCAP_DIFF_TYPE : WINFO;
     if (accept.length > 0 && !accept.some((a) => a === wanted || a === "*/*" || a === "application/*")) return this.reply(req, handler, 406, `Not Acceptable (${event.pkg} is sent as ${wanted})`, [["Accept", wanted]]);
     const watcher = this.watcherOf(req);
     if (!watcher) return this.reply(req, handler, 403, "Forbidden (no watcher identity)");
+    // RFC 5875 4.1: the documents an xcap-diff subscription covers, as a resource list (none: all the user's).
+    let resources: string[] | undefined;
+    if (event.pkg === "xcap-diff" && r.body.length > 0) {
+      const type = (r.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+      if (type !== RESOURCE_LISTS) return this.reply(req, handler, 415, "Unsupported Media Type (an xcap-diff SUBSCRIBE names its documents as application/resource-lists+xml)", [["Accept", RESOURCE_LISTS]]);
+      const parsed = parseXcapDiffResources(r.body.toString("utf8"), presentity);
+      if (!parsed.ok) return this.reply(req, handler, parsed.status, `${parsed.status === 400 ? "Bad Request" : "Forbidden"} (${parsed.reason})`);
+      resources = parsed.resources;
+    }
     const existingTag = r.to?.params.get("tag");
     const toTag = existingTag ?? newTag();
     const at = this.opts.contactAddress(req.flow.transport);
@@ -135,6 +145,7 @@ export class PresenceInterceptor implements Interceptor {
       presentity,
       watcher,
       ...(expiresText !== undefined ? { expires: Number(expiresText.trim()) } : {}),
+      ...(resources ? { resources } : {}),
       dialog: {
         callId: r.callId,
         localTag: toTag,

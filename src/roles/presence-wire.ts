@@ -39,7 +39,9 @@ export const dialogSchema = z
     reach: reachSchema,
   })
   .strict();
-const pkg = z.enum(["presence", "presence.winfo"]);
+const pkg = z.enum(["presence", "presence.winfo", "xcap-diff"]);
+/** xcap-diff resources: paths relative to the XCAP root (presence/xcap-diff.ts). */
+const resources = z.array(z.string().min(1).max(512)).min(1).max(32);
 
 export const subscribeCall = z
   .object({
@@ -50,6 +52,7 @@ export const subscribeCall = z
     watcher: uri,
     expires: z.number().int().min(0).max(2 ** 32 - 1).optional(),
     dialog: dialogSchema,
+    resources: resources.optional(),
   })
   .strict();
 export type SubscribeCall = z.infer<typeof subscribeCall>;
@@ -93,6 +96,7 @@ const subscriptionSchema = z
     reason: z.enum(["deactivated", "probation", "rejected", "timeout", "giveup", "noresource", "invariant"]).optional(),
     notifies: z.number().int().nonnegative(),
     dialog: dialogSchema.optional(),
+    resources: resources.optional(),
   })
   .strict();
 const publicationSchema = z.object({ etag: z.string().min(1).max(128), body: z.string().max(1 << 20), expiresAt: z.number().finite() }).strict();

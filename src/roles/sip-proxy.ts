@@ -45,7 +45,9 @@ import type { SubscriberBinding } from "./subscribers.js";
 import { XcapChangeReceiver } from "./xcap-changes.js";
 import { MediaDispatcher, type NatPolicy } from "./media-dispatcher.js";
 import { presenceFeature, presenceStatistics, type PresenceFeature } from "./presence-feature.js";
-import type { Handling, PresenceLimits } from "../presence/index.js";
+import { xcapSel, type Handling, type PresenceLimits } from "../presence/index.js";
+import { DEFAULT_XCAP_ROOT } from "../xcap/index.js";
+import type { XcapDocumentKey } from "../db/index.js";
 
 /** @default 5070 */
 export const DEFAULT_SIP_INTERNAL_PORT = 5070;
@@ -141,7 +143,12 @@ export class SipProxyRole implements Role {
       // Presence rules changed through XCAP: the presence agent re-judges the owner's watchers (and replicates).
       const agent = this.presence?.agent;
       this.xcapChanges = new XcapChangeReceiver(distributed.control, ctx.logger.child({ part: "xcap" }), (change) => {
-        if (change.auid !== "pres-rules" || !agent) return;
+        if (!agent) return;
+        // RFC 5875: the user's xcap-diff subscriptions hear of every write to their documents.
+        const diff = { sel: xcapSel(change.auid, change.xui, change.document), ...(change.previousEtag ? { previousEtag: change.previousEtag } : {}), ...(change.etag !== null ? { newEtag: change.etag } : {}) };
+        agent.xcapChanged(change.aor, change.root ?? xcapRoot(ctx.roleMap(), change.aor), diff);
+        // The rules, or a buddy list they may name (external-list): re-judge the owner's watchers.
+        if (change.auid !== "pres-rules" && change.auid !== "resource-lists") return;
         agent.rulesChanged(change.aor).catch((err: unknown) => this.log?.warn({ aor: change.aor, err: describeError(err) }, "pres-rules change not applied"));
       });
     }
@@ -208,7 +215,13 @@ export class SipProxyRole implements Role {
       domains: this.opts.domains,
       server: () => this.server,
       ...opts,
-      ...(subscribers ? { loadRules: (aor: string) => subscribers.readXcapDocument({ auid: "pres-rules", xui: `sip:${aor}`, name: "index" }) } : {}),
+      ...(subscribers
+        ? {
+            loadRules: (aor: string) => subscribers.readXcapDocument({ auid: "pres-rules", xui: `sip:${aor}`, name: "index" }),
+            loadDocument: (key: XcapDocumentKey) => subscribers.readXcapDocument(key),
+            loadXcapState: async (aor: string) => ({ root: xcapRoot(ctx.roleMap(), aor), documents: (await subscribers.listXcapDocuments(`sip:${aor}`)).map((d) => ({ sel: xcapSel(d.auid, `sip:${aor}`, d.name), etag: d.etag })) }),
+          }
+        : {}),
       ...(cluster && this.location ? { cluster: { ...cluster, location: this.location, map: () => ctx.roleMap() } } : {}),
     });
   }
@@ -307,4 +320,13 @@ function peerTls(link: MemberLink): PeerTls {
     },
     follow: (server) => link.follow(server),
   };
+}
+
+/** The XCAP root of the xcap_server a user's documents are read from (the user's successor on that ring), for xcap-diff documents. */
+function xcapRoot(map: RoleMap | undefined, aor: string): string {
+  const m = map?.successors("xcap_server", aor, 1)[0];
+  const port = m?.ports["xcap"];
+  if (!m || port === undefined) return `${DEFAULT_XCAP_ROOT}/`;
+  const root = typeof m.attrs["xcap_root"] === "string" ? m.attrs["xcap_root"] : DEFAULT_XCAP_ROOT;
+  return `${m.attrs["xcap_tls"] === true ? "https" : "http"}://${m.ip}:${port}${root}/`;
 }

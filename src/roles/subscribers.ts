@@ -9,7 +9,7 @@
  * Its `lookup` is the SIP stack's credential store.
  */
 import { describeError, type Clock, type Logger, type TimerHandle } from "../base/index.js";
-import { DatabaseCluster, getXcapDocument, latestChange, readChanges, type DatabaseCandidate, type XcapDocumentKey } from "../db/index.js";
+import { DatabaseCluster, getXcapDocument, listXcapDocuments, latestChange, readChanges, type DatabaseCandidate, type XcapDocumentKey } from "../db/index.js";
 import type { RoleContext } from "../node/index.js";
 import type { DatabaseAnnouncement } from "../events/index.js";
 import type { RoleMap } from "../overlay/index.js";
@@ -124,6 +124,12 @@ export class SubscriberBinding {
   async readXcapDocument(key: XcapDocumentKey): Promise<string | undefined> {
     if (!this.cluster?.configured) return undefined;
     return (await this.cluster.read((db) => getXcapDocument(db, key)))?.doc;
+  }
+
+  /** A user's XCAP documents (usage, name, tag) from the central database; none when there is no database. */
+  async listXcapDocuments(xui: string): Promise<Array<{ auid: string; name: string; etag: string }>> {
+    if (!this.cluster?.configured) return [];
+    return this.cluster.read((db) => listXcapDocuments(db, xui));
   }
 
   /** Ready once a database is announced and its primary is not marked down (reads may still fall back to a secondary). */

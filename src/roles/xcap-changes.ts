@@ -27,6 +27,8 @@ const noticeSchema = z
     auid: z.string().min(1).max(64),
     document: z.string().min(1).max(256),
     etag: z.string().max(64).nullable(),
+    previousEtag: z.string().max(64).nullable().optional(),
+    root: z.string().max(512).optional(),
   })
   .strict();
 

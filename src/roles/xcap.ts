@@ -11,7 +11,7 @@ import type { DatabaseCluster } from "../db/index.js";
 import type { Role, RoleAdvertisement, RoleContext } from "../node/index.js";
 import { SubscriberCache, TokenRing, type ApiToken } from "../provisioning/index.js";
 import { DigestAuthenticator, type DigestAlgorithm } from "../sip/index.js";
-import { DEFAULT_XCAP_PORT, XcapServer, XcapService, xcapRequestChannel, type XcapAuthenticator, type XcapAuthRequest, type XcapAuthResult, type XcapLimits } from "../xcap/index.js";
+import { DEFAULT_XCAP_PORT, DEFAULT_XCAP_ROOT, XcapServer, XcapService, xcapRequestChannel, type XcapAuthenticator, type XcapAuthRequest, type XcapAuthResult, type XcapLimits } from "../xcap/index.js";
 import { subscribe } from "../base/index.js";
 import { followDatabases } from "./databases.js";
 import { XcapChangeNotifier } from "./xcap-changes.js";
@@ -115,7 +115,7 @@ export class XcapServerRole implements Role {
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
       onChange: (change) => {
         this.counters.changes++;
-        void this.notifier?.notify(change).catch((err: unknown) => log.warn({ err: describeError(err) }, "xcap.changed failed"));
+        void this.notifier?.notify({ ...change, ...(this.server?.url ? { root: this.server.url } : {}) }).catch((err: unknown) => log.warn({ err: describeError(err) }, "xcap.changed failed"));
       },
     });
     this.server = new XcapServer({
@@ -141,7 +141,7 @@ export class XcapServerRole implements Role {
   }
 
   advertise(): RoleAdvertisement {
-    return this.port ? { ports: { xcap: this.port }, attrs: { xcap_tls: this.opts.tls !== undefined } } : {};
+    return this.port ? { ports: { xcap: this.port }, attrs: { xcap_tls: this.opts.tls !== undefined, xcap_root: (this.opts.root ?? DEFAULT_XCAP_ROOT).replace(/\/+$/, "") } } : {};
   }
 
   statistics(): Record<string, number> {

@@ -30,6 +30,10 @@ export interface XcapChange {
   document: string;
   /** The new entity tag; null when the document was deleted. */
   etag: string | null;
+  /** The tag before the write; null when the document was created (xcap-diff, RFC 5875). */
+  previousEtag?: string | null;
+  /** The XCAP root URI of the server that took the write (`http://host:port/xcap-root`). */
+  root?: string;
 }
 
 export interface XcapServiceOptions {
@@ -161,11 +165,11 @@ export class XcapService {
         const used = await xcapUsage(trx, key.xui);
         if (used.documents >= this.limits.maxDocumentsPerUser) throw new XcapConflictError({ tag: "constraint-failure", phrase: `a user holds at most ${this.limits.maxDocumentsPerUser} documents` });
         await insertXcapDocument(trx, key, text, etag);
-        return { etag, created };
+        return { etag, created, previous: null };
       }
-      return (await replaceXcapDocument(trx, key, text, etag, current.etag)) ? { etag, created } : undefined;
+      return (await replaceXcapDocument(trx, key, text, etag, current.etag)) ? { etag, created, previous: current.etag } : undefined;
     });
-    this.changed(aor, key, result.etag);
+    this.changed(aor, key, result.etag, result.previous);
     return { status: result.created ? 201 : 200, etag: result.etag };
   }
 
@@ -175,12 +179,12 @@ export class XcapService {
     const result = await this.writeLoop(key, async (trx, current) => {
       if (!current) throw new XcapNotFoundError(`no document ${key.auid}/users/${key.xui}/${key.name}`);
       this.checkPreconditions(req, current);
-      if (!sel) return (await deleteXcapDocument(trx, key, current.etag)) ? { etag: null } : undefined;
+      if (!sel) return (await deleteXcapDocument(trx, key, current.etag)) ? { etag: null, previous: current.etag } : undefined;
       const text = deleteNode(current.doc, usage, sel);
       const etag = randomBytes(12).toString("base64url");
-      return (await replaceXcapDocument(trx, key, text, etag, current.etag)) ? { etag } : undefined;
+      return (await replaceXcapDocument(trx, key, text, etag, current.etag)) ? { etag, previous: current.etag } : undefined;
     });
-    this.changed(aor, key, result.etag);
+    this.changed(aor, key, result.etag, result.previous);
     return { status: 200, ...(result.etag ? { etag: result.etag } : {}) };
   }
 
@@ -201,9 +205,9 @@ export class XcapService {
     }
   }
 
-  private changed(aor: string, key: XcapDocumentKey, etag: string | null): void {
+  private changed(aor: string, key: XcapDocumentKey, etag: string | null, previousEtag: string | null): void {
     xcapChangeChannel.publish({ auid: key.auid, xui: key.xui, document: key.name, deleted: etag === null });
-    this.opts.onChange?.({ aor, xui: key.xui, auid: key.auid, document: key.name, etag });
+    this.opts.onChange?.({ aor, xui: key.xui, auid: key.auid, document: key.name, etag, previousEtag });
   }
 
   private mapError(err: unknown, uri: XcapUri): unknown {

@@ -2,6 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { RoleMap } from "../../src/overlay/index.js";
+import { Baresip } from "../support/baresip.js";
 import { Lab } from "../support/lab.js";
 import { PresenceUa, pidf } from "../support/presence-ua.js";
 import { waitFor } from "../support/wait-for.js";
@@ -20,10 +21,15 @@ const SUBNET = testNet(150);
 const DOMAIN = "example.com";
 const USERS = ["watcher", ...Array.from({ length: 40 }, (_, i) => `p${i}`)];
 const password = (u: string) => `${u}-secret`;
+const plain = (s: string | undefined) => (s ?? "").replace(/\u001b\[[0-9;]*m/g, "");
 
 describe("presence on the sip_proxy ring", () => {
   let lab: Lab;
   const uas: PresenceUa[] = [];
+  const phones: Baresip[] = [];
+  /** The baresip users (presentities) of the first test. */
+  let alice = "";
+  let bob = "";
   const map = () => RoleMap.fromMembers(lab.view.snapshot!.members);
   const holders = (user: string) => map().successors("sip_proxy", `${user}@${DOMAIN}`, 2).map((e) => e.id);
   const stat = (id: string, name: string, since: number) => {
@@ -41,8 +47,42 @@ describe("presence on the sip_proxy ring", () => {
   });
 
   after(async () => {
+    await Promise.all(phones.map((p) => p.stop()));
     for (const u of uas) u.close();
     await lab?.stop();
+  });
+
+  /** The presence a baresip phone shows for its buddy (its `contacts` listing). */
+  const seen = async (phone: Baresip, buddy: string) => {
+    const text = plain((await phone.command("contacts")).data);
+    return new RegExp(`(\\w+)\\s*(?:\\S*\\s*)?<?sip:${buddy}@`).exec(text)?.[1]?.toLowerCase() ?? text;
+  };
+
+  it("baresip phones on two nodes see each other's presence (PUBLISH on one node, SUBSCRIBE on another)", async () => {
+    const ids = lab.of("node").map((n) => n.name);
+    // alice's presentity is held by node1 then node2 (node1 is SIGKILLed later); she uses node2, bob node3.
+    alice = [...USERS.slice(1)].reverse().find((u) => holders(u)[0] === ids[0] && holders(u)[1] === ids[1])!;
+    bob = USERS.slice(1).find((u) => u !== alice && holders(u)[0] !== ids[2])!;
+    const node = (i: number) => lab.of("node")[i]!.ip;
+    const account = (user: string, via: string) => `<sip:${user}@${DOMAIN}>;auth_pass=${password(user)};outbound="sip:${via}:5060;transport=udp";regint=600;pubint=600`;
+    const a = new Baresip({ name: "alice", dir: lab.plan.dir, ip: `${SUBNET}.110`, sipPort: 5060, ctrlPort: 4444, account: account(alice, node(1)), rtpPorts: [20000, 20009], presenceContacts: [`"bob" <sip:${bob}@${DOMAIN}>`] });
+    const b = new Baresip({ name: "bob", dir: lab.plan.dir, ip: `${SUBNET}.111`, sipPort: 5060, ctrlPort: 4444, account: account(bob, node(2)), rtpPorts: [20010, 20019], presenceContacts: [`"alice" <sip:${alice}@${DOMAIN}>`] });
+    phones.push(a, b);
+    await Promise.all([a.start(), b.start()]);
+    for (const p of phones) await waitFor(async () => /\bOK\b/.test(plain((await p.command("reginfo")).data)), { timeoutMs: 15_000, message: `${p.opts.name} registered\n${p.log()}` });
+    const trace = (p: Baresip) => p.fullOutput().replace(/.*handle_command.*\n/g, "").slice(-3000);
+    const diag = async () => `alice: ${await seen(b, alice)} / bob: ${await seen(a, bob)}\nalice's phone:\n${trace(a)}\nbob's phone:\n${trace(b)}`;
+    await waitFor(async () => (await seen(b, alice)) === "online" && (await seen(a, bob)) === "online", { timeoutMs: 20_000, intervalMs: 1000, message: "each sees the other online" }).catch(async (e: Error) => {
+      throw new Error(`${e.message}: ${await diag()}`);
+    });
+    // alice goes offline and back: bob (another node) sees each change.
+    const off = await a.command("presence_offline");
+    assert.ok(off.ok, `presence_offline: ${off.data}`);
+    await waitFor(async () => (await seen(b, alice)) === "offline", { timeoutMs: 10_000, intervalMs: 250, message: "bob sees alice offline" }).catch(async (e: Error) => {
+      throw new Error(`${e.message}: ${await diag()}`);
+    });
+    assert.ok((await a.command("presence_online")).ok);
+    await waitFor(async () => (await seen(b, alice)) === "online", { timeoutMs: 10_000, intervalMs: 250, message: "bob sees alice online again" });
   });
 
   it("SUBSCRIBE and PUBLISH reach the responsible node from any node; SIGKILL of it loses no subscription", async () => {
@@ -94,5 +134,16 @@ describe("presence on the sip_proxy ring", () => {
     const p3 = await publisher.publish(pidf(`sip:${user}@${DOMAIN}`, "closed", "ring changed"), { ifMatch: p2.get("sip-etag")! });
     assert.equal(p3.status, 200, p3.reason);
     await watcher.waitNotify((n) => n.body.includes("ring changed"), "the NOTIFY after the ring change");
+  });
+
+  it("after the SIGKILL of alice's responsible node, bob's baresip still sees her changes without subscribing again", async () => {
+    assert.ok(!lab.proc("node1").alive, "node1 was SIGKILLed by the previous test");
+    const [a, b] = phones as [Baresip, Baresip];
+    const closedBefore = b.fullOutput().split("subscriber closed").length;
+    assert.ok((await a.command("presence_offline")).ok);
+    await waitFor(async () => (await seen(b, alice)) === "offline", { timeoutMs: 10_000, intervalMs: 250, message: "bob sees alice offline (from the replica)" });
+    assert.ok((await a.command("presence_online")).ok);
+    await waitFor(async () => (await seen(b, alice)) === "online", { timeoutMs: 10_000, intervalMs: 250, message: "bob sees alice online again" });
+    assert.equal(b.fullOutput().split("subscriber closed").length, closedBefore, `bob's subscription was never closed (no new SUBSCRIBE):\n${b.log()}`);
   });
 });

@@ -48,7 +48,7 @@ describe("presence on the SIP pipeline (one node)", () => {
     assert.equal(res.get("expires"), "600");
     assert.ok(res.to?.params.get("tag"));
     assert.match(res.get("contact") ?? "", new RegExp(String.raw`^<sip:alice@${testNetRe(150)}\.1:\d+;transport=udp>$`));
-    assert.deepEqual(res.getAll("allow-events"), ["presence", "presence.winfo"]);
+    assert.deepEqual(res.getAll("allow-events"), ["presence", "presence.winfo", "xcap-diff"]);
     const n = await bob.waitNotify((x) => x.state.startsWith("active"), "the immediate NOTIFY");
     assert.match(n.state, /^active;expires=\d+$/);
     assert.equal(n.request.get("event"), "presence");

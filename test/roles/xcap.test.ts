@@ -223,11 +223,14 @@ describe("xcap_server role", () => {
         const r = await xcap({ method: "PUT", url: doc("carol", "pres-rules"), body: RULES, contentType: "application/auth-policy+xml", authorization: `Bearer ${WRITE}` });
         assert.equal(r.status, 201);
         await waitFor(() => received.get(responsible)!.length === 1, { timeoutMs: 5000 });
-        assert.deepEqual(received.get(responsible)![0], { aor: "carol@example.com", xui: "sip:carol@example.com", auid: "pres-rules", document: "index", etag: r.headers.etag!.slice(1, -1) });
+        const { root, ...told } = received.get(responsible)![0]!;
+        assert.deepEqual(told, { aor: "carol@example.com", xui: "sip:carol@example.com", auid: "pres-rules", document: "index", etag: r.headers.etag!.slice(1, -1), previousEtag: null });
+        assert.equal(root, role.url, "the XCAP root of the server that took the write (xcap-diff)");
         for (const [name, l] of received) if (name !== responsible) assert.equal(l.length, 0, `${name} is not responsible for carol`);
         await xcap({ method: "DELETE", url: doc("carol", "pres-rules"), authorization: `Bearer ${WRITE}` });
         await waitFor(() => received.get(responsible)!.length === 2, { timeoutMs: 5000 });
         assert.equal(received.get(responsible)![1]!.etag, null, "a deletion is told with a null tag");
+        assert.equal(received.get(responsible)![1]!.previousEtag, r.headers.etag!.slice(1, -1), "and the tag it had");
         await waitFor(() => role.statistics()["notified"] === notified + 2, { timeoutMs: 5000 });
       });
     });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { waitFor } from "./wait-for.js";
@@ -26,6 +26,14 @@ export interface BaresipOptions {
   rtpPorts: [number, number];
   /** A WAV file (8 kHz mono, see `writeToneWav`) the phone sends as its microphone (module aufile). @default none: no audio is sent */
   audioFile?: string;
+  /**
+   * Load the presence module (and the contact module it reads): the phone
+   * PUBLISHes its state when the account has `pubint`, and SUBSCRIBEs to
+   * every contact listed here (`"Bob" <sip:bob@example.test>`; `;presence=p2p`
+   * is added). Its buddies' states are read with {@link Baresip.buddies}.
+   * @default none: no presence
+   */
+  presenceContacts?: string[];
 }
 
 /** Write `seconds` of a 440 Hz tone as a WAV file (8 kHz, mono, 16-bit PCM) for `audioFile`. */
@@ -100,6 +108,7 @@ export class Baresip {
         "module aubridge.so",
         ...(o.audioFile ? ["module aufile.so"] : []),
         "module_app account.so",
+        ...(o.presenceContacts ? ["module_app contact.so", "module_app presence.so"] : []),
         "module_app menu.so",
         "module_app ctrl_tcp.so",
         `ctrl_tcp_listen ${o.ip}:${o.ctrlPort}`,
@@ -110,10 +119,12 @@ export class Baresip {
       ].join("\n"),
     );
     writeFileSync(join(this.configDir, "accounts"), `${o.account}\n`);
-    writeFileSync(join(this.configDir, "contacts"), "");
+    writeFileSync(this.outputFile, "");
+    writeFileSync(join(this.configDir, "contacts"), (o.presenceContacts ?? []).map((c) => `${c};presence=p2p\n`).join(""));
     const child = spawn("baresip", ["-f", this.configDir, "-v"], { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     const keep = (d: string) => {
+      appendFileSync(this.outputFile, d);
       this.output.push(d);
       if (this.output.length > 400) this.output.splice(0, 100);
     };
@@ -174,6 +185,16 @@ export class Baresip {
 
   waitEvent(type: string, timeoutMs = 10_000): Promise<BaresipEvent> {
     return waitFor(() => this.events.find((e) => e.type === type), { timeoutMs, message: `baresip ${this.opts.name}: event ${type} (seen: ${this.events.map((e) => e.type).join(", ")})` });
+  }
+
+  /** Where all its output is written (the `output` array keeps only the last part). */
+  get outputFile(): string {
+    return join(this.configDir, "output.log");
+  }
+
+  /** All it has written so far. */
+  fullOutput(): string {
+    return readFileSync(this.outputFile, "utf8");
   }
 
   log(): string {

@@ -134,7 +134,7 @@ export class PresenceUa {
   }
 
   /** An initial SUBSCRIBE; on 200 the dialog is kept. */
-  async subscribe(presentity: string, opts: { event?: string; expires?: number; extra?: Array<[string, string]> } = {}): Promise<SipResponse> {
+  async subscribe(presentity: string, opts: { event?: string; expires?: number; extra?: Array<[string, string]>; body?: string } = {}): Promise<SipResponse> {
     const fromTag = randomBytes(4).toString("hex");
     const callId = randomBytes(8).toString("hex");
     const event = opts.event ?? "presence";
@@ -146,7 +146,7 @@ export class PresenceUa {
       ["Event", event],
       ...(opts.expires !== undefined ? ([["Expires", String(opts.expires)]] as Array<[string, string]>) : []),
       ...(opts.extra ?? []),
-    ]);
+    ], opts.body);
     if (res.status === 200) {
       const contact = /<([^>]*)>/.exec(res.get("contact") ?? "")?.[1] ?? `sip:${presentity}`;
       this.dialog = { callId, fromTag, toTag: res.to?.params.get("tag") ?? "", target: contact, event };

@@ -86,7 +86,7 @@ export class ProxyCore implements TransactionCore {
     const invite = this.opts.transactions.findInviteFor(req);
     if (!invite) return this.reply(tx, req, 481, "Call/Transaction Does Not Exist");
     this.reply(tx, req, 200, "OK");
-    this.opts.forwarder.cancel(invite);
+    if (invite !== "answered") this.opts.forwarder.cancel(invite);
   }
 
   /** RFC 3261 16.3 and 16.4, then the request phase of the pipeline. */

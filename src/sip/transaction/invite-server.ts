@@ -8,7 +8,7 @@
 import type { SipRequest, SipResponse } from "../message/index.js";
 import type { Flow } from "../transport/index.js";
 import { ServerTransaction } from "./server.js";
-import type { TransactionEnv, TransitionTable } from "./state-machine.js";
+import type { ServerTransactionEnv, TransitionTable } from "./state-machine.js";
 import { timerH, timerI, timerL } from "./timers.js";
 import type { ServerState } from "./types.js";
 
@@ -24,7 +24,7 @@ export const INVITE_SERVER_TRANSITIONS: TransitionTable<ServerState> = Object.fr
 export class InviteServerTransaction extends ServerTransaction<"G" | "H" | "I" | "L"> {
   readonly isInvite = true;
 
-  constructor(key: string, request: SipRequest, flow: Flow, sendResponse: (bytes: Buffer, request: SipRequest) => boolean, env: TransactionEnv) {
+  constructor(key: string, request: SipRequest, flow: Flow, sendResponse: (bytes: Buffer, request: SipRequest) => boolean, env: ServerTransactionEnv) {
     super(key, request, "proceeding", INVITE_SERVER_TRANSITIONS, "INVITE server", flow, sendResponse, env);
   }
 
@@ -59,7 +59,10 @@ export class InviteServerTransaction extends ServerTransaction<"G" | "H" | "I" |
         this.release();
         this.timers.cancel("G");
         this.timers.cancel("H");
-        this.timers.arm("I", timerI(this.env.timers, this.flow.reliable), () => this.terminate());
+        // Confirmed absorbs ACK (and INVITE) retransmissions until Timer I: the layer's lingering record does that.
+        const i = timerI(this.env.timers, this.flow.reliable);
+        if (i > 0) this.linger(i, false);
+        else this.timers.arm("I", 0, () => this.terminate());
       }
       return;
     }

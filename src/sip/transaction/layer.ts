@@ -13,7 +13,8 @@ import { InviteClientTransaction } from "./invite-client.js";
 import { NonInviteClientTransaction } from "./non-invite-client.js";
 import { InviteServerTransaction } from "./invite-server.js";
 import { NonInviteServerTransaction } from "./non-invite-server.js";
-import type { IllegalTransition, TransactionEnv } from "./state-machine.js";
+import type { IllegalTransition, ServerTransactionEnv, TransactionEnv } from "./state-machine.js";
+import { LingeringTable, type LingeringRecord } from "./lingering.js";
 import type { ClientTransactionUser, Sender } from "./types.js";
 import { DEFAULT_TIMERS, type TimerConfig } from "./timers.js";
 import { sipRequestChannel } from "../diagnostics.js";
@@ -44,14 +45,19 @@ function clientKey(branch: string, method: string): string {
   return `${branch}|${method}`;
 }
 
+/** A server transaction, or what is left of it while it only absorbs retransmissions. */
+type ServerEntry = ServerTransaction | LingeringRecord;
+const isLingering = (e: ServerEntry): e is LingeringRecord => "lingering" in e;
+
 export class TransactionLayer {
-  private readonly servers = new Map<string, ServerTransaction>();
+  private readonly servers = new Map<string, ServerEntry>();
   private readonly clients = new Map<string, ClientTransaction>();
   readonly timers: TimerConfig;
   /** State moves refused by a machine's table (each logged). */
   illegalTransitions = 0;
   private readonly clientEnv: TransactionEnv;
-  private readonly serverEnv: TransactionEnv;
+  private readonly serverEnv: ServerTransactionEnv;
+  private readonly lingering: LingeringTable;
 
   constructor(
     private readonly core: TransactionCore,
@@ -67,11 +73,20 @@ export class TransactionLayer {
       log.warn({ machine: t.machine, from: t.from, to: t.to, input: t.input, method: t.method }, "illegal transaction state transition refused");
     };
     this.clientEnv = { clock, timers, onTerminated: (key) => this.clients.delete(key), onIllegal };
-    this.serverEnv = { clock, timers, onTerminated: (key) => this.servers.delete(key), onIllegal };
+    this.lingering = new LingeringTable(clock, (key, record) => {
+      if (this.servers.get(key) === record) this.servers.delete(key);
+    });
+    const linger = (key: string, last: Buffer | null, ms: number) => {
+      const record: LingeringRecord = { lingering: last ? last.toString("latin1") : null };
+      this.servers.set(key, record);
+      this.lingering.add(key, record, ms);
+    };
+    this.serverEnv = { clock, timers, onTerminated: (key) => this.servers.delete(key), onIllegal, linger };
   }
 
-  get counts(): { server: number; client: number } {
-    return { server: this.servers.size, client: this.clients.size };
+  /** Transactions held: `server` counts the lingering ones too (`lingering` of them). */
+  get counts(): { server: number; client: number; lingering: number } {
+    return { server: this.servers.size, client: this.clients.size, lingering: this.lingering.size };
   }
 
   receive({ message, flow }: Inbound): void {
@@ -79,11 +94,15 @@ export class TransactionLayer {
     else this.receiveResponse(message as SipResponse, flow);
   }
 
-  /** The server transaction an INVITE created, for CANCEL matching (RFC 3261 9.2). */
-  findInviteFor(cancel: SipRequest): ServerTransaction | undefined {
+  /**
+   * The server transaction an INVITE created, for CANCEL matching (RFC 3261
+   * 9.2): `"answered"` when it only absorbs retransmissions by now.
+   */
+  findInviteFor(cancel: SipRequest): ServerTransaction | "answered" | undefined {
     const key = serverKey(cancel);
     if (!key) return undefined;
-    return this.servers.get(key.replace(/\|CANCEL$/, "|INVITE"));
+    const e = this.servers.get(key.replace(/\|CANCEL$/, "|INVITE"));
+    return e === undefined ? undefined : isLingering(e) ? "answered" : e;
   }
 
   /**
@@ -103,7 +122,10 @@ export class TransactionLayer {
     if (key) {
       const existing = this.servers.get(key);
       if (existing) {
-        existing.receive(req);
+        if (!isLingering(existing)) existing.receive(req);
+        // 17.2.2 (Completed): a retransmitted request gets the final response again, to its own Via;
+        // 17.2.1 (Confirmed): ACK and INVITE retransmissions are absorbed.
+        else if (existing.lingering !== null && req.method !== "ACK") this.respondTo(Buffer.from(existing.lingering, "latin1"), { flow, request: req });
         return;
       }
     }

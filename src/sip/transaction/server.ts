@@ -8,7 +8,7 @@
 import { serializeMessage, type SipRequest, type SipResponse } from "../message/index.js";
 import type { Flow } from "../transport/index.js";
 import { TransactionBase } from "./base.js";
-import type { TransactionEnv, TransitionTable } from "./state-machine.js";
+import type { ServerTransactionEnv, TransitionTable } from "./state-machine.js";
 import type { ServerState, ServerTransactionEvents } from "./types.js";
 import { sipResponseChannel } from "../diagnostics.js";
 
@@ -26,6 +26,7 @@ export abstract class ServerTransaction<T extends string = string> extends Trans
   lastStatus = 0;
   protected interval: number;
   events: ServerTransactionEvents = {};
+  declare protected readonly env: ServerTransactionEnv;
 
   constructor(
     key: string,
@@ -36,7 +37,7 @@ export abstract class ServerTransaction<T extends string = string> extends Trans
     /** The flow the request arrived on; responses go back on it (or per 18.2.2). */
     readonly flow: Flow,
     protected readonly sendResponse: (bytes: Buffer, request: SipRequest) => boolean,
-    env: TransactionEnv,
+    env: ServerTransactionEnv,
   ) {
     super(key, request, initial, table, machine, env);
     this.held = request;
@@ -46,6 +47,22 @@ export abstract class ServerTransaction<T extends string = string> extends Trans
   /** Let go of the request: from now on only retransmissions are answered (to their own Via). */
   protected release(): void {
     this.held = undefined;
+  }
+
+  /**
+   * From now on the transaction only absorbs retransmissions for `ms`
+   * (answering them with the last response when `answer`): the layer keeps a
+   * small record in its place (lingering.ts) and the TU is told it is over.
+   * The state stays what it is (Completed, Confirmed), so a late TU response
+   * is still refused as a move out of it.
+   */
+  protected linger(ms: number, answer: boolean): void {
+    this.timers.clear();
+    this.held = undefined;
+    const events = this.events;
+    this.events = {};
+    this.env.linger(this.key, answer ? (this.last ?? null) : null, ms);
+    events.onTerminated?.();
   }
 
   /** The TU responds (RFC 3261 17.2.1, 17.2.2). */

@@ -30,6 +30,16 @@ export interface TransactionEnv {
   onIllegal(t: IllegalTransition): void;
 }
 
+/** What a server transaction gets besides. */
+export interface ServerTransactionEnv extends TransactionEnv {
+  /**
+   * A server transaction now only absorbs retransmissions for `ms`: the layer
+   * keeps the key and `last` (resent to each retransmitted request; `null`:
+   * absorbed silently) and forgets the transaction object (lingering.ts).
+   */
+  linger(key: string, last: Buffer | null, ms: number): void;
+}
+
 /** Whether `table` allows the move from `from` to `to`. */
 export function allowed<S extends string>(table: TransitionTable<S>, from: S, to: S): boolean {
   return table[from].includes(to);
