@@ -15,6 +15,7 @@ import type { BenchResult } from "./types.js";
 const MODULES: ReadonlyArray<{ name: string; path: string; onRequest?: boolean }> = [
   { name: "ring-lookup", path: "./ring-lookup.js" },
   { name: "lookup-tcp", path: "./lookup-tcp.js" },
+  { name: "control-codec", path: "./control-codec.js" },
   { name: "sip-parser", path: "./sip-parser.js" },
   { name: "sip-fuzz", path: "./sip-fuzz.js", onRequest: true },
   { name: "sip-load", path: "./sip-load.js" },

@@ -18,10 +18,18 @@
 set -euo pipefail
 want=(g++ make python3 sip-tester openssl dnsutils knot-dnsutils baresip knot prometheus curl rtpengine-daemon chromium iproute2)
 if [ "${1:-}" = "--bench" ]; then want+=(kamailio kamailio-presence-modules dnsperf); fi
-missing=()
-for pkg in "${want[@]}"; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done
+find_missing() {
+  missing=()
+  for pkg in "${want[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+}
+find_missing
+[ ${#missing[@]} -eq 0 ] && exit 0
+# Two test runs may start at once: one installs, the other waits and then finds everything there.
+exec 7>>/tmp/thor-system-deps.lock
+flock -w 1200 7 || { echo "ensure-system-deps: another install held /tmp/thor-system-deps.lock for 20 minutes" >&2; exit 1; }
+find_missing
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
   echo "missing system packages: ${missing[*]} (install them with apt-get as root)" >&2
@@ -34,7 +42,13 @@ apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The kamailio package starts a service on 5060; the benchmark runs its own instance.
 if [[ " ${missing[*]} " == *" kamailio "* || " ${missing[*]} " == *" kamailio-presence-modules "* ]]; then
-  (systemctl stop kamailio 2>/dev/null || service kamailio stop 2>/dev/null || pkill -x kamailio || true) >/dev/null 2>&1
+  # Through the service manager, else by the PID the package's service wrote (never by name: another
+  # kamailio on this machine, a benchmark's own, is not ours to stop).
+  if ! (systemctl stop kamailio || service kamailio stop) >/dev/null 2>&1; then
+    for pidfile in /run/kamailio/kamailio.pid /var/run/kamailio/kamailio.pid; do
+      [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    done
+  fi
 fi
 # The rtpengine-daemon package starts its service; tests and benchmarks run their own instances.
 if [[ " ${missing[*]} " == *" rtpengine-daemon "* ]]; then

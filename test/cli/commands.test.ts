@@ -4,12 +4,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runThor } from "../support/processes.js";
+import { LOCALHOST, testNet, testNetRe } from "../support/slot.js";
 
 describe("thor command line", () => {
   it("thor demo forms the whole network, describes it in JSON and stops cleanly", async () => {
     const dir = mkdtempSync(join(tmpdir(), "thor-demo-"));
     try {
-      const res = await runThor(["demo", "--dir", dir, "--subnet", "127.0.6", "--exit-when-ready"], {}, 90_000);
+      const res = await runThor(["demo", "--dir", dir, "--subnet", testNet(6), "--exit-when-ready"], {}, 90_000);
       assert.equal(res.code, 0, res.stdout + res.stderr);
       assert.match(res.stdout, /demo network is up/);
       assert.match(res.stdout, /active manager: mgr\d/);
@@ -27,13 +28,13 @@ describe("thor command line", () => {
       assert.equal(desc.managers.length, 2);
       assert.equal(desc.databases.length, 1);
       assert.equal(desc.nodes.length, 3);
-      assert.ok(desc.nodes.every((n) => n.ip.startsWith("127.0.6.") && n.ports.lookup === 9500 && n.roles.includes("sip_proxy")));
+      assert.ok(desc.nodes.every((n) => n.ip.startsWith(`${testNet(6)}.`) && n.ports.lookup === 9500 && n.roles.includes("sip_proxy")));
       assert.match(readFileSync(desc.ca.cert, "utf8"), /BEGIN CERTIFICATE/);
       // Browser phones (README): every node's ws and wss URL.
       assert.ok(desc.sip.listeners.length === 3 && desc.sip.listeners.every((l) => /^ws:\/\/127\.0\.6\.\d+:8088$/.test(l.ws ?? "") && /^wss:\/\/127\.0\.6\.\d+:8089$/.test(l.wss ?? "")), JSON.stringify(desc.sip.listeners));
       // Where an operator looks: metrics, the web dashboard (and its token), the Nagios/Icinga checks.
-      assert.match(res.stdout, /^metrics: +curl http:\/\/127\.0\.6\.\d+:9100\/metrics/m);
-      assert.match(res.stdout, /^dashboard: http:\/\/127\.0\.6\.40:9180\/ +\(sign in with the operator token in .+dashboard-token\)/m);
+      assert.match(res.stdout, new RegExp(String.raw`^metrics: +curl http:\/\/${testNetRe(6)}\.\d+:9100\/metrics`, "m"));
+      assert.match(res.stdout, new RegExp(String.raw`^dashboard: http:\/\/${testNetRe(6)}\.40:9180\/ +\(sign in with the operator token in .+dashboard-token\)`, "m"));
       assert.match(res.stdout, /^checks: +node .+ check network /m);
       assert.match(res.stdout, /demo stopped/);
     } finally {
@@ -45,13 +46,13 @@ describe("thor command line", () => {
     const dir = mkdtempSync(join(tmpdir(), "thor-badconf-"));
     try {
       const file = join(dir, "thor.toml");
-      writeFileSync(file, '[node]\nip = "127.0.0.1"\nroles = ["Bad Role"]\nlookup_port = 99999\n');
-      const res = await runThor(["node", "--name", "n1", "--config", file, "--event-servers", "127.0.0.1:1"]);
+      writeFileSync(file, `[node]\nip = "${LOCALHOST}"\nroles = ["Bad Role"]\nlookup_port = 99999\n`);
+      const res = await runThor(["node", "--name", "n1", "--config", file, "--event-servers", `${LOCALHOST}:1`]);
       assert.equal(res.code, 2);
       assert.match(res.stderr, /invalid node configuration/);
       assert.match(res.stderr, /roles\.0: role names are lowercase/);
       assert.match(res.stderr, /lookup_port: .*65535/);
-      const nolist = await runThor(["node", "--name", "n1", "--ip", "127.0.0.1"], { THOR_EVENT_SERVERS: "" });
+      const nolist = await runThor(["node", "--name", "n1", "--ip", LOCALHOST], { THOR_EVENT_SERVERS: "" });
       assert.equal(nolist.code, 2);
       assert.match(nolist.stderr, /no event servers: give event_servers/);
     } finally {

@@ -1,14 +1,15 @@
-import { after, describe, it } from "node:test";
+import { after, afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runThor, startThor, stopAllProcesses, type ThorProcess } from "../support/processes.js";
-import { describeRun, sipp } from "../support/sipp.js";
+import { describeRun, sipp, stopSipp } from "../support/sipp.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp, testNet, testNetRe } from "../support/slot.js";
 
 /**
- * `thor demo` on 127.0.31.0/24 runs a provisioning server on its embedded
+ * `thor demo` on testIp(31, 0)/24 runs a provisioning server on its embedded
  * SQLite database, creates the demo accounts through it and names the API
  * and a token in network.json; `thor provision` creates an account with
  * them, which then registers.
@@ -17,6 +18,8 @@ describe("thor demo with provisioning, thor provision", () => {
   const dir = mkdtempSync(join(tmpdir(), "thor-demo-prov-"));
   let demo: ThorProcess | undefined;
 
+  // A failed test leaves no SIPp bound to its ports.
+  afterEach(stopSipp);
   after(async () => {
     await demo?.stop("SIGINT", 15_000);
     await stopAllProcesses();
@@ -24,11 +27,11 @@ describe("thor demo with provisioning, thor provision", () => {
   });
 
   it("creates the demo accounts through the API; thor provision adds one that registers", async () => {
-    demo = startThor("demo", ["demo", "--dir", dir, "--subnet", "127.0.31"]);
+    demo = startThor("demo", ["demo", "--dir", dir, "--subnet", testNet(31)]);
     const path = join(dir, "network.json");
     await waitFor(() => existsSync(path), { timeoutMs: 60_000, message: "network.json written" });
     const desc = JSON.parse(readFileSync(path, "utf8")) as { provisioning: { url: string; token: string; openapi: string }; accounts: Array<{ aor: string }>; commands: { provision: string } };
-    assert.match(desc.provisioning.url, /^http:\/\/127\.0\.31\.102:9280$/);
+    assert.match(desc.provisioning.url, new RegExp(String.raw`^http:\/\/${testNetRe(31)}\.102:9280$`));
     assert.match(desc.commands.provision, /thor provision --api \S+ --token-file \S+ account add/);
     assert.ok(!desc.commands.provision.includes(desc.provisioning.token), "no token in the printed command");
     assert.equal(statSync(path).mode & 0o777, 0o600, "network.json holds passwords and the token: 0600");
@@ -55,7 +58,7 @@ describe("thor demo with provisioning, thor provision", () => {
     let port = 6300;
     await waitFor(
       async () => {
-        const r = await sipp({ scenario: "register.xml", localIp: "127.0.31.200", localPort: port++, remote: "127.0.31.103:5060", keys: { user: "zoe", pass: "zoe-secret", domain: "example.com", contact: "sip:zoe@127.0.31.200:6300", expires: "300" }, timeoutS: 5 }).done;
+        const r = await sipp({ scenario: "register.xml", localIp: testIp(31, 200), localPort: port++, remote: `${testNet(31)}.103:5060`, keys: { user: "zoe", pass: "zoe-secret", domain: "example.com", contact: `sip:zoe@${testNet(31)}.200:6300`, expires: "300" }, timeoutS: 5 }).done;
         if (r.code !== 0) throw new Error(describeRun("register", r));
         return true;
       },

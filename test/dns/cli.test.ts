@@ -5,8 +5,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Lab } from "../support/lab.js";
 import { runThor, startThor, stopAllProcesses } from "../support/processes.js";
+import { testIp, testNet } from "../support/slot.js";
 
-const IP = "127.0.20.60";
+const IP = testIp(20, 60);
 
 function dig(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => execFile("dig", [`@${IP}`, "-p", "5302", "+short", ...args], { timeout: 10_000 }, (err, out) => (err ? reject(err) : resolve(out.trim()))));
@@ -16,7 +17,7 @@ describe("thor dns command", { timeout: 60_000 }, () => {
   let lab: Lab;
 
   before(async () => {
-    lab = await Lab.create({ subnet: "127.0.20", nodes: [], dns: 1 });
+    lab = await Lab.create({ subnet: testNet(20), nodes: [], dns: 1 });
   });
 
   after(async () => {
@@ -25,7 +26,7 @@ describe("thor dns command", { timeout: 60_000 }, () => {
   });
 
   test("settings that cannot work stop it with exit code 2 and say why", async () => {
-    const base = ["dns", "--name", "dns1", "--ca-dir", lab.plan.caDir, "--event-servers", "127.0.20.1:8000", "--port", "5302"];
+    const base = ["dns", "--name", "dns1", "--ca-dir", lab.plan.caDir, "--event-servers", `${testNet(20)}.1:8000`, "--port", "5302"];
     const cases: Array<[string[], RegExp]> = [
       [["--domain", "example.com"], /ip/],
       [["--ip", IP], /no zone to serve/],
@@ -43,14 +44,14 @@ describe("thor dns command", { timeout: 60_000 }, () => {
 
   test("settings come from a TOML [dns] table, the environment and flags, in that order", async () => {
     const toml = join(lab.plan.dir, "thor.toml");
-    writeFileSync(toml, `ca_dir = "${lab.plan.caDir}"\nevent_servers = ["127.0.20.1:8000"]\n\n[dns]\nname = "dns1"\nip = "127.0.20.61"\nport = 5303\nzones = ["example.net", "example.org"]\nnegative_ttl = 42\n`);
+    writeFileSync(toml, `ca_dir = "${lab.plan.caDir}"\nevent_servers = ["${testNet(20)}.1:8000"]\n\n[dns]\nname = "dns1"\nip = "${testIp(20, 61)}"\nport = 5303\nzones = ["example.net", "example.org"]\nnegative_ttl = 42\n`);
     const p = startThor("dns-toml", ["dns", "--config", toml, "--negative-ttl", "7"], { THOR_ZONES: "example.net" });
     try {
       await p.waitForLog((l) => l.msg === "dns listening (udp, tcp)", 15_000, "listening");
-      const at = ["@127.0.20.61", "-p", "5303", "+short"];
+      const at = [`@${testNet(20)}.61`, "-p", "5303", "+short"];
       const soa = await new Promise<string>((resolve, reject) => execFile("dig", [...at, "example.net", "SOA"], { timeout: 10_000 }, (err, out) => (err ? reject(err) : resolve(out.trim()))));
       assert.match(soa, / 7$/, "the flag wins over the file");
-      const org = await new Promise<string>((resolve, reject) => execFile("dig", ["@127.0.20.61", "-p", "5303", "example.org", "SOA"], { timeout: 10_000 }, (err, out) => (err ? reject(err) : resolve(out))));
+      const org = await new Promise<string>((resolve, reject) => execFile("dig", [`@${testNet(20)}.61`, "-p", "5303", "example.org", "SOA"], { timeout: 10_000 }, (err, out) => (err ? reject(err) : resolve(out))));
       assert.match(org, /status: REFUSED/, "the environment wins over the file");
     } finally {
       await p.stop("SIGTERM");

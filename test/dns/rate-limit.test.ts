@@ -5,6 +5,7 @@ import dnsPacket from "dns-packet";
 import { ManualClock, silentLogger } from "../../src/base/index.js";
 import { Authority, DnsServer, RateLimiter, Responder } from "../../src/dns/index.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp } from "../support/slot.js";
 
 test("clients are counted per /24 and /56", () => {
   assert.equal(RateLimiter.prefix("192.0.2.77"), "192.0.2.0/24");
@@ -34,7 +35,7 @@ test("the table of prefixes is bounded", () => {
 
 test("over UDP: a flood from one client gets its rate, then TC answers and silence", async () => {
   const authority = new Authority([{ origin: "example.com", nameservers: [{ name: "ns1.example.com", ip: "192.0.2.53" }] }], 1);
-  const server = new DnsServer({ responder: new Responder(authority), logger: silentLogger, listen: [{ host: "127.0.20.203", port: 0 }], rateLimiter: new RateLimiter({ rate: 5 }) });
+  const server = new DnsServer({ responder: new Responder(authority), logger: silentLogger, listen: [{ host: testIp(20, 203), port: 0 }], rateLimiter: new RateLimiter({ rate: 5 }) });
   const [addr] = await server.start();
   const sock = dgram.createSocket("udp4");
   const replies: Array<{ tc: boolean; answers: number }> = [];

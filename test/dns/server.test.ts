@@ -9,8 +9,9 @@ import { silentLogger } from "../../src/base/index.js";
 import { Authority, DnsListenError, DnsServer, Responder, type ListenAddress } from "../../src/dns/index.js";
 import type { Entity } from "../../src/overlay/index.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp } from "../support/slot.js";
 
-const HOST = "127.0.20.201";
+const HOST = testIp(20, 201);
 
 function sip(id: string, ip: string): Entity {
   return { id, ip, roles: ["sip_proxy"], version: "t", ports: { sip_udp: 5060, sip_tcp: 5060 }, attrs: {}, startedAt: 1 };
@@ -123,8 +124,19 @@ describe("DNS server over real sockets", () => {
     s.on("data", (c: Buffer) => got.push(c));
     const bytes = frame(qs[0]!);
     for (const b of bytes) await new Promise<void>((r) => s.write(Buffer.from([b]), () => r()));
-    await waitFor(() => Buffer.concat(got).length > 2, { timeoutMs: 2000, message: "answer to a byte-by-byte query" });
+    const whole = () => {
+      const buf = Buffer.concat(got);
+      return buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0) ? buf.subarray(2, 2 + buf.readUInt16BE(0)) : undefined;
+    };
+    const answer = await waitFor(whole, { timeoutMs: 5000, message: "the whole answer to a byte-by-byte query" });
     s.destroy();
+    // The same answer as to the same query sent in one write.
+    const bytewise = dnsPacket.decode(answer);
+    const inOne = dnsPacket.decode(answers[0]!);
+    assert.equal(bytewise.id, 1);
+    assert.deepEqual(bytewise.questions, inOne.questions);
+    assert.deepEqual(bytewise.answers?.map((a) => [a.name, a.type, (a as { data: unknown }).data]), inOne.answers?.map((a) => [a.name, a.type, (a as { data: unknown }).data]));
+    assert.equal(bytewise.answers?.length, 1);
   });
 
   test("TCP: an idle connection is closed; a zero-length frame closes it", async () => {
@@ -136,7 +148,7 @@ describe("DNS server over real sockets", () => {
   });
 
   test("real dig: an answer too large for UDP comes back with TC and dig gets it in full over TCP", async () => {
-    const big = new DnsServer({ responder: new Responder(authority(40), { slice: 40 }), logger: silentLogger, listen: [{ host: "127.0.20.202", port: 0 }] });
+    const big = new DnsServer({ responder: new Responder(authority(40), { slice: 40 }), logger: silentLogger, listen: [{ host: testIp(20, 202), port: 0 }] });
     const [addr] = await big.start();
     try {
       const out = await new Promise<string>((resolve, reject) =>

@@ -1,6 +1,6 @@
 /**
  * RFC 2136 + TSIG push against a real primary: Knot DNS (`knotd`) on
- * 127.0.20.210, checked with `kdig`.
+ * testIp(20, 210), checked with `kdig`.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,8 +13,9 @@ import { silentLogger } from "../../src/base/index.js";
 import { Authority, DnsUpdateError, UpdateClient, nameWire, signTsig, type TsigKey } from "../../src/dns/index.js";
 import type { Entity } from "../../src/overlay/index.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp } from "../support/slot.js";
 
-const HOST = "127.0.20.210";
+const HOST = testIp(20, 210);
 const PORT = 5301;
 
 function kdig(name: string, type: string): Promise<string[]> {

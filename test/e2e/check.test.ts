@@ -4,13 +4,14 @@ import { join } from "node:path";
 import { Lab } from "../support/lab.js";
 import { runThor } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
+import { testNet } from "../support/slot.js";
 
 /**
- * `thor check` against a lab network on 127.0.143.0/24 (3 sip_proxy nodes,
+ * `thor check` against a lab network on testIp(143, 0)/24 (3 sip_proxy nodes,
  * thor dns): OK while everything runs, then each failure the issue names,
  * with monitoring-plugins exit codes and one status line with perfdata.
  */
-const SUBNET = "127.0.143";
+const SUBNET = testNet(143);
 const LINE = /^THOR [A-Z]+ (OK|WARNING|CRITICAL|UNKNOWN) - [^|\n]+( \| [^\n]+)?\n$/;
 
 describe("thor check (Nagios/Icinga) against a lab network", () => {

@@ -4,17 +4,18 @@ import { existsSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { Lab } from "../support/lab.js";
 import { waitFor } from "../support/wait-for.js";
+import { testNet } from "../support/slot.js";
 
 /**
  * The web dashboard in a real headless Chromium (Debian `chromium`, driven
  * by playwright-core), against a lab network of real `thor` processes on
- * 127.0.160.0/24 with `thor dashboard` at .40: unauthenticated requests are
+ * testIp(160, 0)/24 with `thor dashboard` at .40: unauthenticated requests are
  * refused; after signing in with the operator token the page shows every
  * node and one arc per node on each role's ring; a node killed with SIGKILL
  * disappears from the page, live, within the detection time (the lab's
  * managers expire a silent member after 2 s), without a reload.
  */
-const SUBNET = "127.0.160";
+const SUBNET = testNet(160);
 const PORT = 9180;
 const CHROMIUM = "/usr/bin/chromium";
 /** The lab managers' member timeout (fast timings) plus a snapshot, the push interval and a loaded machine's slack. */

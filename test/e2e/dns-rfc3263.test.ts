@@ -2,7 +2,7 @@
  * RFC 3263 clients against the platform: two baresip phones configured with
  * nothing but their account on `example.com` and `thor dns` as their DNS
  * server register and call each other through real `thor node` processes
- * running the sip_proxy role (127.0.21.x).
+ * running the sip_proxy role (testNet(21).x).
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,8 +12,9 @@ import { Lab } from "../support/lab.js";
 import { stopAllProcesses } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
 import { DEMO_ACCOUNTS } from "../../src/cli/lab.js";
+import { testNet } from "../support/slot.js";
 
-const SUBNET = "127.0.21";
+const SUBNET = testNet(21);
 const DNS = `${SUBNET}.53`;
 const PORT = 5300;
 
@@ -56,12 +57,16 @@ describe("RFC 3263 clients through thor dns", { timeout: 150_000 }, () => {
     const alice = new Baresip({ dir: lab.plan.dir, ip: `${SUBNET}.201`, sipPort: 5080, consolePort: 5555, dnsServer: `${DNS}:${PORT}`, user: "alice", domain: "example.com", password: account("alice").password });
     const bob = new Baresip({ dir: lab.plan.dir, ip: `${SUBNET}.202`, sipPort: 5080, consolePort: 5555, dnsServer: `${DNS}:${PORT}`, user: "bob", domain: "example.com", password: account("bob").password });
     phones.push(alice, bob);
-    await alice.waitFor(/200 OK/, 20_000, "registered");
-    await bob.waitFor(/200 OK/, 20_000, "registered");
+    // baresip 1.0's own lines, whole: the registration answered by our proxy with one binding, ...
+    await alice.waitFor(/^alice@example\.com: \{0\/(UDP|TCP)\/v4\} 200 OK \(sipthor\/[^)]+\) \[1 binding\]$/m, 20_000, "registered");
+    await bob.waitFor(/^bob@example\.com: \{0\/(UDP|TCP)\/v4\} 200 OK \(sipthor\/[^)]+\) \[1 binding\]$/m, 20_000, "registered");
     await alice.command("/dial sip:bob@example.com");
-    await bob.waitFor(/[Cc]all established/, 20_000, "call answered");
-    await alice.waitFor(/[Cc]all established/, 20_000, "call established");
+    // ... the call answered by bob, established on both sides with the right peer, ...
+    await bob.waitFor(/^call: answering call on line \d+ from sip:alice@example\.com with 200$/m, 20_000, "call answered");
+    await bob.waitFor(/^bob@example\.com: Call established: sip:alice@example\.com$/m, 20_000, "call established at bob");
+    await alice.waitFor(/^alice@example\.com: Call established: sip:bob@example\.com(;transport=(udp|tcp))?$/m, 20_000, "call established at alice");
     await alice.command("/hangup");
-    await waitFor(() => /terminated|closed/i.test(bob.output), { timeoutMs: 15_000, message: `bob sees the BYE; output:\n${bob.output.slice(-2000)}` });
+    // ... and alice's BYE closing bob's session (libre reports a BYE received as ECONNRESET).
+    await bob.waitFor(/^sip:alice@example\.com: session closed: Connection reset by peer$/m, 15_000, "bob sees the BYE");
   });
 });

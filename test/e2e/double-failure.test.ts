@@ -1,18 +1,19 @@
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Lab } from "../support/lab.js";
-import { describeRun, sipp } from "../support/sipp.js";
+import { describeRun, sipp, stopSipp } from "../support/sipp.js";
 import { waitFor } from "../support/wait-for.js";
+import { testNet } from "../support/slot.js";
 
 /**
  * Issue 15 item 4: two nodes dying together lose no registration when each
  * is held by three nodes (`--replicas 3`): 5 nodes, 100 registered users,
  * SIGKILL two nodes at once; the three left hold every binding again (the
- * survivors hand each AOR to its new holders). 127.0.191.0/24.
+ * survivors hand each AOR to its new holders). testIp(191, 0)/24.
  */
-const SUB = "127.0.191";
+const SUB = testNet(191);
 const DOMAIN = "example.com";
 const COUNT = 100;
 const REPLICAS = 3;
@@ -40,6 +41,8 @@ describe("two nodes killed at once, three replicas", () => {
     await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === 5, { timeoutMs: 120_000, message: "5 nodes" });
   });
 
+  // A failed test leaves no SIPp bound to its ports.
+  afterEach(stopSipp);
   after(async () => {
     await lab?.stop();
   });

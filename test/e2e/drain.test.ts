@@ -1,21 +1,22 @@
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Lab } from "../support/lab.js";
 import { runThor } from "../support/processes.js";
-import { describeRun, sipp, waitBound } from "../support/sipp.js";
+import { describeRun, sipp, stopSipp, waitBound } from "../support/sipp.js";
 import { waitFor } from "../support/wait-for.js";
+import { testNet } from "../support/slot.js";
 
 /**
  * Drain (issue 13): under SIPp load (registrations and calls through node1),
  * an operator drains node3 (`thor drain node3 --wait`, certificate
  * OU=operator) and stops it: no registration or call fails, no binding is
  * lost, and node3 answers new requests 503 + Retry-After meanwhile.
- * 127.0.144.0/24.
+ * testIp(144, 0)/24.
  */
-const SUB = "127.0.144";
+const SUB = testNet(144);
 const DOMAIN = "example.com";
 const COUNT = 500;
 const NODE_ARGS = ["--sip-rate", "100000", "--t1-ms", "1000"];
@@ -64,6 +65,8 @@ describe("drain a node under SIPp load", () => {
     await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === 3, { timeoutMs: 120_000, message: "3 nodes" });
   });
 
+  // A failed test leaves no SIPp bound to its ports.
+  afterEach(stopSipp);
   after(async () => {
     await lab?.stop();
   });

@@ -7,16 +7,17 @@ import { TlsIdentity } from "../../src/pki/index.js";
 import { Baresip, writeToneWav } from "../support/baresip.js";
 import { Lab } from "../support/lab.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp, testNet } from "../support/slot.js";
 
 /**
- * Media relaying end to end: real `thor node` processes on 127.0.131.0/24
+ * Media relaying end to end: real `thor node` processes on testIp(131, 0)/24
  * (two sip_proxy nodes, two media_relay nodes), two baresip phones on
- * 127.0.130.0/24 registered on different nodes. alice calls bob: the call
+ * testIp(130, 0)/24 registered on different nodes. alice calls bob: the call
  * crosses both proxies, RTP goes through a relay both ways, hold and
  * resume are re-INVITEs, hang-up removes the session, and after the relay
  * is SIGKILLed the next call uses the other one.
  */
-const SUBNET = "127.0.131";
+const SUBNET = testNet(131);
 const DOMAIN = "example.com";
 const plain = (s: string | undefined) => (s ?? "").replace(/\u001b\[[0-9;]*m/g, "");
 
@@ -54,14 +55,14 @@ describe("media relay end to end with baresip phones", () => {
     );
     const mon = lab.member("monitor");
     identity = await TlsIdentity.load({ ca: join(lab.plan.caDir, "ca.crt"), cert: mon.cert, key: mon.key, crl: join(lab.plan.caDir, "crl.pem") });
-    control = new ControlLink({ identity, logger: silentLogger, host: "127.0.130.1", port: 0, resolve: (id) => ({ host: lab.member(id).ip, port: 9600 }) });
+    control = new ControlLink({ identity, logger: silentLogger, host: testIp(130, 1), port: 0, resolve: (id) => ({ host: lab.member(id).ip, port: 9600 }) });
     await control.start();
     const node = (i: number) => lab.of("node")[i]!.ip;
     const account = (user: string, via: string, extra = "") => `<sip:${user}@${DOMAIN}>;auth_pass=${user}-secret;outbound="sip:${via}:5060;transport=udp";regint=600${extra}`;
     const tone = join(lab.plan.dir, "tone.wav");
     writeToneWav(tone, 60);
-    alice = new Baresip({ name: "alice", dir: lab.plan.dir, ip: "127.0.130.80", sipPort: 5060, ctrlPort: 4444, account: account("alice", node(0)), rtpPorts: [20000, 20019], audioFile: tone });
-    bob = new Baresip({ name: "bob", dir: lab.plan.dir, ip: "127.0.130.81", sipPort: 5060, ctrlPort: 4444, account: account("bob", node(1), ";answermode=auto"), rtpPorts: [20020, 20039], audioFile: tone });
+    alice = new Baresip({ name: "alice", dir: lab.plan.dir, ip: testIp(130, 80), sipPort: 5060, ctrlPort: 4444, account: account("alice", node(0)), rtpPorts: [20000, 20019], audioFile: tone });
+    bob = new Baresip({ name: "bob", dir: lab.plan.dir, ip: testIp(130, 81), sipPort: 5060, ctrlPort: 4444, account: account("bob", node(1), ";answermode=auto"), rtpPorts: [20020, 20039], audioFile: tone });
     await Promise.all([alice.start(), bob.start()]);
     for (const ua of [alice, bob]) {
       await waitFor(async () => /\bOK\b/.test(plain((await ua.command("reginfo")).data)), { timeoutMs: 15_000, message: `${ua.opts.name} registered\n${ua.log()}` });

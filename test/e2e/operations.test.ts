@@ -6,14 +6,15 @@ import { join } from "node:path";
 import { opsEndpoints, prometheusConfig } from "../../src/cli/lab.js";
 import { Lab } from "../support/lab.js";
 import { waitFor } from "../support/wait-for.js";
+import { testNet } from "../support/slot.js";
 
 /**
  * Operations end to end (issue 13): every long-running member of a lab
- * network on 127.0.141.0/24 serves /metrics, /health and /ready on its
+ * network on testIp(141, 0)/24 serves /metrics, /health and /ready on its
  * operations port, and a real Prometheus (Debian `prometheus`) scrapes them
  * all: every target `up`.
  */
-const SUBNET = "127.0.141";
+const SUBNET = testNet(141);
 const PROM = `${SUBNET}.250:9090`;
 
 interface Target {

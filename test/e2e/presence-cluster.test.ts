@@ -6,17 +6,18 @@ import { Baresip } from "../support/baresip.js";
 import { Lab } from "../support/lab.js";
 import { PresenceUa, pidf } from "../support/presence-ua.js";
 import { waitFor } from "../support/wait-for.js";
+import { testNet } from "../support/slot.js";
 
 /**
  * Presence distributed like registrations (issue 14): three real `thor
- * node` processes on 127.0.150.0/24. A watcher and a publisher use a node
+ * node` processes on testIp(150, 0)/24. A watcher and a publisher use a node
  * that is not the presentity's responsible node; the SUBSCRIBE and the
  * PUBLISH reach the responsible node in one hop, the state is replicated
  * to the second holder; SIGKILL of the responsible node loses nothing:
  * the next PUBLISH reaches the watcher (from the replica, the dialog's
  * CSeq going on) and the watcher refreshes without subscribing again.
  */
-const SUBNET = "127.0.150";
+const SUBNET = testNet(150);
 const DOMAIN = "example.com";
 const USERS = ["watcher", ...Array.from({ length: 40 }, (_, i) => `p${i}`)];
 const password = (u: string) => `${u}-secret`;

@@ -1,22 +1,23 @@
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RoleMap } from "../../src/overlay/index.js";
 import { Lab } from "../support/lab.js";
-import { describeRun, sipp, waitBound } from "../support/sipp.js";
+import { describeRun, sipp, stopSipp, waitBound } from "../support/sipp.js";
 import { TcpUserAgent } from "../support/tcp-ua.js";
 import { runThor } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
+import { testNet } from "../support/slot.js";
 
 /**
  * The distributed SIP service end to end: real `thor node` processes with
- * the sip_proxy role on 127.0.51.0/24, SIPp and a scripted TCP client as
+ * the sip_proxy role on testIp(51, 0)/24, SIPp and a scripted TCP client as
  * subscribers. Any node serves any subscriber; a call crosses at most two
  * nodes (the one it arrives on and the callee's edge); bindings are kept on
  * two holders and follow the ring.
  */
-const SUBNET = "127.0.51";
+const SUBNET = testNet(51);
 const DOMAIN = "example.com";
 const USERS = ["alice", "bob", "carol", "dave", ...Array.from({ length: 60 }, (_, i) => `u${i}`)];
 const password = (u: string) => `${u}-secret`;
@@ -68,6 +69,8 @@ describe("distributed SIP service end to end", () => {
     await waitFor(() => lab.of("node").every((n) => bindingsOn(n.name) !== undefined), { timeoutMs: 10_000, message: "statistics of every node" });
   });
 
+  // A failed test leaves no SIPp bound to its ports.
+  afterEach(stopSipp);
   after(async () => {
     await lab?.stop();
   });
@@ -145,14 +148,14 @@ describe("distributed SIP service end to end", () => {
 });
 
 /**
- * Failure and growth on 127.0.52.0/24: four nodes, 4000 subscribers
+ * Failure and growth on testIp(52, 0)/24: four nodes, 4000 subscribers
  * registered through one of them. The responsible node of about 1000 of them
  * is killed: every one is still reachable, without re-registering; once
  * restarted it gets its bindings back, none lost or duplicated. A fifth node
  * joining under load takes its slices without failing a registration.
  */
 describe("distributed SIP service: failure and growth", () => {
-  const SUB = "127.0.52";
+  const SUB = testNet(52);
   const COUNT = 4000;
   /**
    * SIPp sends from one address: the per-source rate limit would drop a load
@@ -177,6 +180,8 @@ describe("distributed SIP service: failure and growth", () => {
     await startLab(lab, 4, NODE_ARGS);
   });
 
+  // A failed test leaves no SIPp bound to its ports.
+  afterEach(stopSipp);
   after(async () => {
     await lab?.stop();
   });

@@ -8,9 +8,10 @@ import { waitFor } from "../support/wait-for.js";
 import { xcap } from "../support/xcap-client.js";
 import { BUDDIES, RULES } from "../xcap/fixtures.js";
 import { PresenceUa, pidf } from "../support/presence-ua.js";
+import { testNet } from "../support/slot.js";
 
 /**
- * XCAP end to end on 127.0.151.0/24: three nodes (node1 also runs the
+ * XCAP end to end on testIp(151, 0)/24: three nodes (node1 also runs the
  * provisioning API, node3 the xcap_server) over the announced SQLite
  * database. An account created through the provisioning API reaches its
  * XCAP documents with its SIP credentials at once; each write is told to
@@ -18,7 +19,7 @@ import { PresenceUa, pidf } from "../support/presence-ua.js";
  * where pres-rules written through XCAP apply at once to the presence
  * watchers (a pending watcher becomes active).
  */
-const SUBNET = "127.0.151";
+const SUBNET = testNet(151);
 const DOMAIN = "example.com";
 
 describe("XCAP end to end (provisioning → xcap_server → responsible sip_proxy)", () => {

@@ -11,6 +11,7 @@ import { discoverEventServers, encodeFrame, EventClient, EventServer, FrameDecod
 import { initCa, issueCertificate, revokeCertificate, TlsIdentity } from "../../src/pki/index.js";
 import { MemoryLogger } from "../support/memory-logger.js";
 import { waitFor } from "../support/wait-for.js";
+import { LOCALHOST, testIp } from "../support/slot.js";
 
 const entity = (id: string, pad = "") => ({ id, ip: "10.0.0.1", roles: ["sip_proxy"], version: pad, ports: {}, attrs: {}, startedAt: 1 });
 
@@ -29,13 +30,17 @@ describe("event servers and clients over mutual TLS", () => {
     return id;
   };
   const startServer = async (i: number, port = 0) => {
-    const s = new EventServer({ identity: await identity(`es${i + 1}`), logger: logs[i]!, host: "127.0.0.1", port, maxQueueBytes: 2 * 1024 * 1024 });
+    const s = new EventServer({ identity: await identity(`es${i + 1}`), logger: logs[i]!, host: LOCALHOST, port, maxQueueBytes: 2 * 1024 * 1024 });
     const addr = await s.start();
     servers[i] = s;
-    endpoints[i] = { host: "127.0.0.1", port: addr.port };
+    endpoints[i] = { host: LOCALHOST, port: addr.port };
   };
+  /** What each client logged (debug included: its failed connection attempts). */
+  const clientLogs = new Map<EventClient, MemoryLogger>();
   const client = async (name: string, eps: Endpoint[] = endpoints) => {
-    const c = new EventClient({ identity: await identity(name), logger: silentLogger, servers: eps, reconnectBaseMs: 50, reconnectMaxMs: 200 });
+    const logger = new MemoryLogger();
+    const c = new EventClient({ identity: await identity(name), logger, servers: eps, reconnectBaseMs: 50, reconnectMaxMs: 200 });
+    clientLogs.set(c, logger);
     clients.push(c);
     await c.start();
     await waitFor(() => c.upCount === eps.length, { message: `${name} connected to all servers` });
@@ -45,7 +50,7 @@ describe("event servers and clients over mutual TLS", () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "thor-events-"));
     await initCa(dir);
-    for (const name of ["es1", "es2"]) await issueCertificate(dir, name, { ou: "eventserver", ip: ["127.0.0.1"] });
+    for (const name of ["es1", "es2"]) await issueCertificate(dir, name, { ou: "eventserver", ip: [LOCALHOST] });
     for (const name of ["a", "b", "c", "slow"]) await issueCertificate(dir, name, { ou: "node" });
     await startServer(0);
     await startServer(1);
@@ -200,17 +205,17 @@ describe("event servers and clients over mutual TLS", () => {
               { type: "SRV", name, ttl: 60, data: { priority: 5, weight: 10, port: 0, target: "es-a.example.test" } },
             ]
           : name === "es-a.example.test"
-            ? [{ type: "A", name, ttl: 60, data: "127.0.0.21" }]
+            ? [{ type: "A", name, ttl: 60, data: testIp(0, 21) }]
             : name === "es-b.example.test"
-              ? [{ type: "A", name, ttl: 60, data: "127.0.0.22" }]
+              ? [{ type: "A", name, ttl: 60, data: testIp(0, 22) }]
               : [];
       dns.send(dnsPacket.encode({ type: "response", id: q.id, flags: dnsPacket.RECURSION_DESIRED, questions: q.questions, answers }), rinfo.port, rinfo.address);
     });
-    await new Promise<void>((r) => dns.bind(0, "127.0.0.1", () => r()));
+    await new Promise<void>((r) => dns.bind(0, LOCALHOST, () => r()));
     try {
-      const found = await discoverEventServers({ domain: "example.test", dnsServers: [`127.0.0.1:${dns.address().port}`] });
-      assert.deepEqual(found, [{ host: "127.0.0.21", port: 8000 }, { host: "127.0.0.22", port: 8001 }]);
-      await assert.rejects(discoverEventServers({ domain: "nothing.test", dnsServers: [`127.0.0.1:${dns.address().port}`] }), /THOR|SRV|names no/);
+      const found = await discoverEventServers({ domain: "example.test", dnsServers: [`${LOCALHOST}:${dns.address().port}`] });
+      assert.deepEqual(found, [{ host: testIp(0, 21), port: 8000 }, { host: testIp(0, 22), port: 8001 }]);
+      await assert.rejects(discoverEventServers({ domain: "nothing.test", dnsServers: [`${LOCALHOST}:${dns.address().port}`] }), /THOR|SRV|names no/);
     } finally {
       dns.close();
     }
@@ -222,8 +227,15 @@ describe("event servers and clients over mutual TLS", () => {
     await waitFor(() => a.upCount === 2, { message: "both links up" });
     await revokeCertificate(dir, "es2");
     await waitFor(() => a.upCount === 1, { message: "link to es2 dropped" });
-    const es2 = a.status().find((s) => s.endpoint.endsWith(`:${endpoints[1]!.port}`));
-    await waitFor(() => a.status().find((s) => s.endpoint === es2?.endpoint)?.lastError !== undefined, { message: "reason recorded" });
-    assert.notEqual(a.status().find((s) => s.endpoint === es2?.endpoint)?.state, "up");
+    const es2 = a.status().find((s) => s.endpoint.endsWith(`:${endpoints[1]!.port}`))!.endpoint;
+    await waitFor(() => a.status().find((s) => s.endpoint === es2)?.lastError !== undefined, { message: "reason recorded" });
+    // It keeps trying (backoff 50-200 ms) and every attempt fails: wait for three failed attempts after the drop.
+    const log = clientLogs.get(a)!.entries;
+    const mark = log.length;
+    const about = (msg: string) => log.slice(mark).filter((e) => e.msg === msg && e.fields["endpoint"] === es2);
+    await waitFor(() => about("event server connection failed").length >= 3, { timeoutMs: 10_000, message: `three refused reconnection attempts to ${es2}` });
+    assert.deepEqual(about("event server link up"), [], "never up again");
+    assert.notEqual(a.status().find((s) => s.endpoint === es2)?.state, "up");
+    assert.equal(a.upCount, 1);
   });
 });

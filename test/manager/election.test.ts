@@ -21,10 +21,17 @@ describe("manager election", () => {
   it("listens first, then the best candidate by (priority, id) becomes active with a wall-clock term", () => {
     const a = make("a", 20);
     const b = make("b", 10);
-    for (let t = 0; t <= 4000; t += 1000) round(t, [a, b]);
+    let activeAt = -1;
+    for (let t = 0; t <= 4000; t += 1000) {
+      round(t, [a, b]);
+      if (activeAt < 0 && b.role === "active") activeAt = t;
+    }
     assert.equal(b.role, "active");
     assert.equal(a.role, "standby");
-    assert.ok(b.term >= Math.floor(WALL / 1000));
+    assert.ok(activeAt >= 3000, `active at ${activeAt} ms, before listening for deadMs (3000 ms)`);
+    // No term seen before: the new term is the wall-clock second (these elections' wall clock reads WALL).
+    assert.equal(b.term, Math.floor(WALL / 1000));
+    assert.equal(a.term, b.term, "the standby learned the active manager's term");
     assert.equal(a.activeId(), "b");
   });
 

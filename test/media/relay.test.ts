@@ -6,9 +6,10 @@ import { MediaRelay, RelayDrainingError, SessionNotFoundError, type RelayedStrea
 import { MemoryLogger } from "../support/memory-logger.js";
 import { waitFor } from "../support/wait-for.js";
 import { rtcpReceiverReport, rtpPacket } from "../support/rtp.js";
+import { slotPort, testIp, testNet } from "../support/slot.js";
 
-/** Our loopback subnets: 127.0.130.0/24 (relay, phones) and 127.0.131.0/24 (unreachable addresses). */
-const RELAY = "127.0.130.1";
+/** Our loopback subnets: testIp(130, 0)/24 (relay, phones) and testIp(131, 0)/24 (unreachable addresses). */
+const RELAY = testIp(130, 1);
 
 class Phone {
   readonly received: Buffer[] = [];
@@ -62,8 +63,8 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
 
   it("relays RTP and RTCP both ways and counts each direction", async () => {
     const r = relay();
-    const alice = await phone("127.0.130.10");
-    const bob = await phone("127.0.130.11");
+    const alice = await phone(testIp(130, 10));
+    const bob = await phone(testIp(130, 11));
     const toBob = await r.offer({ callId: "c1", tag: "a", streams: [{ address: alice.address, port: alice.port }] });
     assert.equal(toBob[0]!.address, RELAY);
     const toAlice = await r.update({ callId: "c1", tag: "b", streams: [{ address: bob.address, port: bob.port, rtcpMux: true }] });
@@ -93,10 +94,10 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
 
   it("latches to the real source when the SDP advertises an unreachable address", async () => {
     const r = relay();
-    const natted = await phone("127.0.130.12");
-    const bob = await phone("127.0.130.13");
+    const natted = await phone(testIp(130, 12));
+    const bob = await phone(testIp(130, 13));
     // The NATed phone's SDP names an address where nothing listens (its private address, as seen from here).
-    const toBob = await r.offer({ callId: "c2", tag: "a", streams: [{ address: "127.0.131.254", port: 4000 }] });
+    const toBob = await r.offer({ callId: "c2", tag: "a", streams: [{ address: testIp(131, 254), port: 4000 }] });
     const toNatted = await r.update({ callId: "c2", tag: "b", streams: [{ address: bob.address, port: bob.port }] });
     await natted.send(rtpPacket(1, 160), toNatted[0]!);
     await waitFor(() => bob.received.length === 1, { timeoutMs: 3000, message: "first packet relayed" });
@@ -104,14 +105,14 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
     await waitFor(() => natted.received.length === 1, { timeoutMs: 3000, message: "answer latched to the real source" });
     const legA = r.query("c2")!.streams[0]!.legs[0];
     assert.equal(legA.latched, true);
-    assert.equal(legA.remote, `127.0.130.12:${natted.port}`);
+    assert.equal(legA.remote, `${testNet(130)}.12:${natted.port}`);
   });
 
   it("drops packets from an unknown source after latching, and non-RTP, without forwarding them", async () => {
     const r = relay();
-    const alice = await phone("127.0.130.14");
-    const bob = await phone("127.0.130.15");
-    const mallory = await phone("127.0.130.16");
+    const alice = await phone(testIp(130, 14));
+    const bob = await phone(testIp(130, 15));
+    const mallory = await phone(testIp(130, 16));
     const { toBob, toAlice } = await connect(r, "c3", alice, bob);
     await alice.send(rtpPacket(1, 160), toAlice[0]!);
     await bob.send(rtpPacket(1, 160), toBob[0]!);
@@ -128,8 +129,8 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
 
   it("drops a flood over the per-leg limit", async () => {
     const r = relay({ floodPps: 20 });
-    const alice = await phone("127.0.130.17");
-    const bob = await phone("127.0.130.18");
+    const alice = await phone(testIp(130, 17));
+    const bob = await phone(testIp(130, 18));
     const { toAlice } = await connect(r, "c4", alice, bob);
     for (let i = 0; i < 200; i++) alice.socket.send(rtpPacket(i, i * 160), toAlice[0]!.port, toAlice[0]!.address);
     await waitFor(() => r.counters.flood + bob.received.length >= 195, { timeoutMs: 3000, message: "flood counted" });
@@ -139,9 +140,9 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
 
   it("a stranger's flood on a leg's port does not push its party over the flood limit", async () => {
     const r = relay({ floodPps: 20 });
-    const alice = await phone("127.0.130.22");
-    const bob = await phone("127.0.130.23");
-    const mallory = await phone("127.0.130.24");
+    const alice = await phone(testIp(130, 22));
+    const bob = await phone(testIp(130, 23));
+    const mallory = await phone(testIp(130, 24));
     const { toAlice } = await connect(r, "c4b", alice, bob);
     await alice.send(rtpPacket(0, 0), toAlice[0]!);
     await waitFor(() => bob.received.length === 1, { timeoutMs: 3000 });
@@ -154,8 +155,8 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
 
   it("survives hostile datagrams of every size and legs closed while packets flow", async () => {
     const r = relay();
-    const alice = await phone("127.0.130.25");
-    const bob = await phone("127.0.130.26");
+    const alice = await phone(testIp(130, 25));
+    const bob = await phone(testIp(130, 26));
     const { toAlice, toBob } = await connect(r, "c4c", alice, bob);
     // Random bytes, truncated headers, RTCP with lying lengths, and datagrams up to 60 KB, on both ports of both legs.
     let seed = 7;
@@ -180,8 +181,8 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
       clearInterval(sending);
     }
     // The relay still serves a new call.
-    const carol = await phone("127.0.130.27");
-    const dave = await phone("127.0.130.28");
+    const carol = await phone(testIp(130, 27));
+    const dave = await phone(testIp(130, 28));
     const next = await connect(r, "c4d", carol, dave);
     await carol.send(rtpPacket(1, 160), next.toAlice[0]!);
     await waitFor(() => dave.received.length === 1, { timeoutMs: 3000, message: "a new call is relayed" });
@@ -190,9 +191,9 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
 
   it("a new address or port in a re-INVITE unlatches the leg", async () => {
     const r = relay();
-    const alice = await phone("127.0.130.19");
-    const alice2 = await phone("127.0.130.20");
-    const bob = await phone("127.0.130.21");
+    const alice = await phone(testIp(130, 19));
+    const alice2 = await phone(testIp(130, 20));
+    const bob = await phone(testIp(130, 21));
     const { toBob, toAlice } = await connect(r, "c5", alice, bob);
     await alice.send(rtpPacket(1, 160), toAlice[0]!);
     await waitFor(() => bob.received.length === 1, { timeoutMs: 3000 });
@@ -209,7 +210,9 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
   });
 
   it("relays over IPv6", async () => {
-    const r = new MediaRelay({ interfaces: [{ listen: RELAY }, { listen: "::1" }], logger: new MemoryLogger(), dataPath, portMin: base + 800, portMax: base + 899 });
+    // ::1 is shared by every run slot: its ports are the slot's own (slotPort), below the ephemeral range.
+    const v6 = slotPort(dataPath === "js" ? 30_000 : 30_100);
+    const r = new MediaRelay({ interfaces: [{ listen: RELAY }, { listen: "::1" }], logger: new MemoryLogger(), dataPath, portMin: v6, portMax: v6 + 99 });
     relays.push(r);
     const alice = await phone("::1", "udp6");
     const bob = await phone("::1", "udp6");
@@ -223,7 +226,7 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
 
   it("advertises its public address, not the listen address", async () => {
     const r = relay({ interfaces: [{ listen: RELAY, advertise: "198.51.100.7" }] });
-    const out = await r.offer({ callId: "c7", tag: "a", streams: [{ address: "127.0.130.30", port: 5000 }, { address: "127.0.130.30", port: 0 }] });
+    const out = await r.offer({ callId: "c7", tag: "a", streams: [{ address: testIp(130, 30), port: 5000 }, { address: testIp(130, 30), port: 0 }] });
     assert.equal(out[0]!.address, "198.51.100.7");
     assert.equal(out[1]!.port, 0, "a disabled stream stays disabled");
     r.delete("c7");
@@ -234,7 +237,7 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
     const r = new MediaRelay({ interfaces: [{ listen: RELAY }], logger: new MemoryLogger(), clock, inactivityMs: 1000, dataPath, portMin: base + 900, portMax: base + 999 });
     relays.push(r);
     r.start();
-    await r.offer({ callId: "c8", tag: "a", streams: [{ address: "127.0.130.31", port: 5000 }] });
+    await r.offer({ callId: "c8", tag: "a", streams: [{ address: testIp(130, 31), port: 5000 }] });
     clock.advance(900);
     assert.equal(r.sessionCount, 1);
     clock.advance(400);
@@ -244,10 +247,10 @@ describe(`media relay engine on loopback (${dataPath} data path)`, () => {
 
   it("while draining refuses new sessions and keeps its current ones", async () => {
     const r = relay();
-    await r.offer({ callId: "c9", tag: "a", streams: [{ address: "127.0.130.32", port: 5000 }] });
+    await r.offer({ callId: "c9", tag: "a", streams: [{ address: testIp(130, 32), port: 5000 }] });
     r.setDraining(true);
-    await assert.rejects(r.offer({ callId: "c10", tag: "a", streams: [{ address: "127.0.130.32", port: 5002 }] }), RelayDrainingError);
-    await r.update({ callId: "c9", tag: "b", streams: [{ address: "127.0.130.33", port: 5000 }] });
+    await assert.rejects(r.offer({ callId: "c10", tag: "a", streams: [{ address: testIp(130, 32), port: 5002 }] }), RelayDrainingError);
+    await r.update({ callId: "c9", tag: "b", streams: [{ address: testIp(130, 33), port: 5000 }] });
     await assert.rejects(r.update({ callId: "nope", tag: "b", streams: [] }), SessionNotFoundError);
     assert.equal(r.statistics().draining, true);
     r.delete("c9");

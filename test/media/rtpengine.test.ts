@@ -6,9 +6,10 @@ import { RtpengineEngine, type RelayedStream } from "../../src/media/index.js";
 import { MemoryLogger } from "../support/memory-logger.js";
 import { rtpPacket } from "../support/rtp.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp } from "../support/slot.js";
 
-/** rtpengine (Debian rtpengine-daemon, userspace: --table=-1) on 127.0.130.200, ng on port 22230, media 43000-43099. */
-const HOST = "127.0.130.200";
+/** rtpengine (Debian rtpengine-daemon, userspace: --table=-1) on testIp(130, 200), ng on port 22230, media 43000-43099. */
+const HOST = testIp(130, 200);
 const NG = 22230;
 
 async function ping(): Promise<boolean> {
@@ -62,12 +63,12 @@ describe("rtpengine ng engine against rtpengine-daemon (userspace)", () => {
   };
 
   it("offer, answer, RTP both ways, query and delete", async () => {
-    const alice = await phone("127.0.130.201");
-    const bob = await phone("127.0.130.202");
-    const toBob = await engine.offer({ callId: "ng-1", tag: "a", streams: [{ address: "127.0.130.201", port: alice.port }] });
+    const alice = await phone(testIp(130, 201));
+    const bob = await phone(testIp(130, 202));
+    const toBob = await engine.offer({ callId: "ng-1", tag: "a", streams: [{ address: testIp(130, 201), port: alice.port }] });
     assert.equal(toBob[0]!.address, HOST);
     assert.ok(toBob[0]!.port >= 43000 && toBob[0]!.port <= 43099);
-    const toAlice = await engine.update({ callId: "ng-1", tag: "b", streams: [{ address: "127.0.130.202", port: bob.port }] });
+    const toAlice = await engine.update({ callId: "ng-1", tag: "b", streams: [{ address: testIp(130, 202), port: bob.port }] });
     assert.notEqual(toAlice[0]!.port, toBob[0]!.port);
     for (let i = 0; i < 20; i++) {
       alice.send(rtpPacket(i, i * 160, 0xa), toAlice[0]!);

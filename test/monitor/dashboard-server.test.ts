@@ -12,15 +12,16 @@ import type { Entity } from "../../src/overlay/index.js";
 import { initCa, issueCertificate, TlsIdentity } from "../../src/pki/index.js";
 import { waitFor } from "../support/wait-for.js";
 import { publishTable } from "../support/membership.js";
+import { testIp } from "../support/slot.js";
 
 /**
- * The dashboard server in process, over real sockets on 127.0.161.0/24:
+ * The dashboard server in process, over real sockets on testIp(161, 0)/24:
  * who gets in over HTTPS (operator certificate, token; a monitor
  * certificate is refused with 403, nothing with 401), the bound on live
  * streams, live pushes on a membership change, and the refusal of plain
  * HTTP off loopback.
  */
-const HOST = "127.0.161.1";
+const HOST = testIp(161, 1);
 const TOKEN = "operator-token-for-tests-0123456789";
 
 const entity = (id: string, ip: string, roles: string[]): Entity => ({ id, ip, roles, version: "t", ports: {}, attrs: {}, startedAt: 1 });

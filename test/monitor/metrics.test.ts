@@ -4,6 +4,7 @@ import { silentLogger } from "../../src/base/index.js";
 import { Health, OpsServer, ThorMetrics } from "../../src/monitor/index.js";
 import { sipRequestChannel, sipResponseChannel } from "../../src/sip/index.js";
 import { queryChannel } from "../../src/dns/index.js";
+import { LOCALHOST } from "../support/slot.js";
 
 const servers: OpsServer[] = [];
 after(async () => {
@@ -62,10 +63,10 @@ test("the operations port serves /metrics, /health and /ready (503 until every c
   health.check("database", () => {
     throw new Error("boom");
   });
-  const server = new OpsServer({ host: "127.0.0.1", port: 0, logger: silentLogger, metrics, health });
+  const server = new OpsServer({ host: LOCALHOST, port: 0, logger: silentLogger, metrics, health });
   servers.push(server);
   const { port } = await server.start();
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${LOCALHOST}:${port}`;
   const m = await fetch(`${base}/metrics`);
   assert.equal(m.status, 200);
   const body = await m.text();

@@ -17,6 +17,7 @@ import {
   type LookupServerOptions,
 } from "../../src/overlay/index.js";
 import { waitFor } from "../support/wait-for.js";
+import { LOCALHOST } from "../support/slot.js";
 
 const entity = (id: string, ip: string, roles: string[]): Entity => ({ id, ip, roles, version: "1", ports: {}, attrs: {}, startedAt: 1 });
 const map = RoleMap.fromMembers([entity("a", "10.0.0.1", ["sip_proxy"]), entity("b", "10.0.0.2", ["sip_proxy", "media_relay"]), entity("c", "10.0.0.3", ["sip_proxy"])]);
@@ -27,7 +28,7 @@ afterEach(async () => {
 });
 
 async function startServer(opts: Partial<LookupServerOptions> = {}): Promise<{ server: LookupServer; port: number }> {
-  const server = new LookupServer({ host: "127.0.0.1", port: 0, logger: silentLogger, resolve: () => map, ...opts });
+  const server = new LookupServer({ host: LOCALHOST, port: 0, logger: silentLogger, resolve: () => map, ...opts });
   cleanups.push(() => server.stop());
   const { port } = await server.start();
   return { server, port };
@@ -35,7 +36,7 @@ async function startServer(opts: Partial<LookupServerOptions> = {}): Promise<{ s
 
 /** A raw connection that records everything received. */
 async function connect(port: number): Promise<{ socket: net.Socket; text: () => string; lines: () => string[]; closed: Promise<void> }> {
-  const socket = net.connect(port, "127.0.0.1");
+  const socket = net.connect(port, LOCALHOST);
   cleanups.push(() => socket.destroy());
   let text = "";
   socket.setEncoding("utf8").on("data", (d: string) => (text += d));
@@ -104,19 +105,19 @@ describe("lookup server on loopback", () => {
     await d.closed;
     assert.deepEqual(d.lines(), ["error: line too long (limit 128 bytes)"]);
 
-    assert.deepEqual(await queryLookup("127.0.0.1", port, ["is_online 10.0.0.2 as media_relay"]), ["Yes"]);
+    assert.deepEqual(await queryLookup(LOCALHOST, port, ["is_online 10.0.0.2 as media_relay"]), ["Yes"]);
   });
 
   it("says so while no membership is known", async () => {
     let current: RoleMap | undefined;
     const { port } = await startServer({ resolve: () => current });
-    assert.deepEqual(await queryLookup("127.0.0.1", port, ["lookup sip_proxy for a@b.c", "is_online 10.0.0.1 as sip_proxy", "bogus"]), [
+    assert.deepEqual(await queryLookup(LOCALHOST, port, ["lookup sip_proxy for a@b.c", "is_online 10.0.0.1 as sip_proxy", "bogus"]), [
       "error: no membership yet",
       "error: no membership yet",
       'error: unknown command "bogus" (expected lookup or is_online)',
     ]);
     current = map;
-    assert.deepEqual(await queryLookup("127.0.0.1", port, ["is_online 10.0.0.1 as sip_proxy"]), ["Yes"]);
+    assert.deepEqual(await queryLookup(LOCALHOST, port, ["is_online 10.0.0.1 as sip_proxy"]), ["Yes"]);
   });
 
   it("closes idle connections", async () => {
@@ -130,17 +131,17 @@ describe("lookup server on loopback", () => {
 
   it("limits concurrent connections", async () => {
     const { server, port } = await startServer({ maxConnections: 2 });
-    const a = new LookupClient("127.0.0.1", port);
-    const b = new LookupClient("127.0.0.1", port);
+    const a = new LookupClient(LOCALHOST, port);
+    const b = new LookupClient(LOCALHOST, port);
     cleanups.push(() => a.close(), () => b.close());
     assert.equal(await a.isOnline("10.0.0.1", "sip_proxy"), true);
     assert.equal(await b.isOnline("10.0.0.1", "sip_proxy"), true);
-    const third = new LookupClient("127.0.0.1", port, 2000);
+    const third = new LookupClient(LOCALHOST, port, 2000);
     cleanups.push(() => third.close());
     await assert.rejects(third.isOnline("10.0.0.1", "sip_proxy"), LookupClosedError);
     a.close();
     await waitFor(() => server.connections === 1, { message: "a closed" });
-    assert.deepEqual(await queryLookup("127.0.0.1", port, ["is_online 10.0.0.3 as sip_proxy"]), ["Yes"]);
+    assert.deepEqual(await queryLookup(LOCALHOST, port, ["is_online 10.0.0.3 as sip_proxy"]), ["Yes"]);
     assert.equal(await b.isOnline("10.0.0.2", "media_relay"), true);
   });
 
@@ -174,7 +175,7 @@ describe("lookup server on loopback", () => {
 describe("lookup client", () => {
   it("returns typed answers over one pipelined connection", async () => {
     const { server, port } = await startServer();
-    const client = new LookupClient("127.0.0.1", port);
+    const client = new LookupClient(LOCALHOST, port);
     cleanups.push(() => client.close());
     const keys = Array.from({ length: 300 }, (_, i) => `"User ${i}" <sip:u${i}@Example.com>`);
     const ips = await Promise.all(keys.map((k) => client.lookup("sip_proxy", k)));
@@ -188,7 +189,7 @@ describe("lookup client", () => {
 
   it("rejects error answers, bad keys and lines that would break the framing", async () => {
     const { port } = await startServer();
-    const client = new LookupClient("127.0.0.1", port);
+    const client = new LookupClient(LOCALHOST, port);
     cleanups.push(() => client.close());
     await assert.rejects(client.lookup("Bad-Role", "a@b.c"), (err: unknown) => err instanceof LookupAnswerError && /invalid role/.test(err.message));
     await assert.rejects(client.isOnline("nope", "sip_proxy"), LookupAnswerError);
@@ -211,8 +212,8 @@ describe("lookup client", () => {
       s.on("error", () => undefined);
     });
     cleanups.push(() => new Promise((r) => slow.close(r)));
-    await new Promise<void>((r) => slow.listen(0, "127.0.0.1", () => r()));
-    const client = new LookupClient("127.0.0.1", (slow.address() as net.AddressInfo).port, 300);
+    await new Promise<void>((r) => slow.listen(0, LOCALHOST, () => r()));
+    const client = new LookupClient(LOCALHOST, (slow.address() as net.AddressInfo).port, 300);
     cleanups.push(() => client.close());
     await assert.rejects(client.request("one"), LookupTimeoutError);
     // The late "answer 0" belongs to the timed-out request, not to this one.
@@ -222,15 +223,15 @@ describe("lookup client", () => {
 
   it("fails with LookupClosedError when nobody listens or the server goes away", async () => {
     const probe = net.createServer();
-    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
+    await new Promise<void>((r) => probe.listen(0, LOCALHOST, () => r()));
     const deadPort = (probe.address() as net.AddressInfo).port;
     await new Promise((r) => probe.close(r));
-    const refused = new LookupClient("127.0.0.1", deadPort);
+    const refused = new LookupClient(LOCALHOST, deadPort);
     await assert.rejects(refused.lookup("sip_proxy", "a@b.c"), LookupClosedError);
     await assert.rejects(refused.lookup("sip_proxy", "a@b.c"), LookupClosedError, "and stays failed");
 
     const { server, port } = await startServer();
-    const client = new LookupClient("127.0.0.1", port);
+    const client = new LookupClient(LOCALHOST, port);
     assert.equal(await client.isOnline("10.0.0.1", "sip_proxy"), true);
     await server.stop();
     await assert.rejects(client.isOnline("10.0.0.1", "sip_proxy"), LookupClosedError);

@@ -21,6 +21,7 @@ import {
   type TlsPaths,
 } from "../../src/pki/index.js";
 import { waitFor } from "../support/wait-for.js";
+import { LOCALHOST } from "../support/slot.js";
 
 /** A member's TLS server as the event server builds one: authorizePeer on every connection, guard, fresh context on CRL change. */
 class TestServer {
@@ -53,7 +54,7 @@ class TestServer {
   }
 
   async listen(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", () => r()));
+    await new Promise<void>((r) => this.server.listen(0, LOCALHOST, () => r()));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }
@@ -78,7 +79,7 @@ interface Outcome {
 
 /** Connect with `options`; resolves with the first of: the welcome line, an error, the close. */
 async function connect(port: number, options: tls.ConnectionOptions): Promise<Outcome> {
-  const socket = tls.connect({ ...options, host: "127.0.0.1", port });
+  const socket = tls.connect({ ...options, host: LOCALHOST, port });
   const outcome = await new Promise<string>((resolve) => {
     socket.setEncoding("utf8");
     socket.on("data", (d: string) => resolve(d.trim()));
@@ -116,7 +117,7 @@ describe("mutual TLS between members", () => {
     await initCa(otherDir, { commonName: "Other CA" });
     await issueCertificate(dir, "short", { ou: "node", days: 1 / 86_400 }); // expired by the time it is used
     shortNotAfter = Date.parse(readIndex(dir)[0]?.notAfter ?? "");
-    await issueCertificate(dir, "es1", { ou: "eventserver", ip: ["127.0.0.1"] });
+    await issueCertificate(dir, "es1", { ou: "eventserver", ip: [LOCALHOST] });
     await issueCertificate(dir, "mgr1", { ou: "manager", roles: ["sip_proxy", "media_relay"] });
     for (const n of ["node1", "node2", "node3", "node4", "node5"]) await issueCertificate(dir, n, { ou: "node" });
     await issueCertificate(otherDir, "intruder", { ou: "manager" });

@@ -3,10 +3,11 @@ import assert from "node:assert/strict";
 import { PresenceNotifier } from "../../src/presence/notifier.js";
 import { parseXcapDiffResources, xcapDiffDocument, XCAP_DIFF_NS } from "../../src/presence/xcap-diff.js";
 import { parseXml } from "../../src/base/index.js";
+import { testNet } from "../support/slot.js";
 
 const ALICE = "alice@example.com";
 const T0 = Date.parse("2026-06-01T12:00:00Z");
-const ROOT = "http://127.0.151.3:9290/xcap-root";
+const ROOT = `http://${testNet(151)}.3:9290/xcap-root`;
 const LISTS = `resource-lists/users/sip:${ALICE}/index`;
 const RULES = `pres-rules/users/sip:${ALICE}/index`;
 const body = (...uris: string[]) => `<?xml version="1.0"?><resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list>${uris.map((u) => `<entry uri="${u}"/>`).join("")}</list></resource-lists>`;

@@ -4,9 +4,10 @@ import { silentLogger } from "../../src/base/index.js";
 import { DatabaseCluster, getAccount } from "../../src/db/index.js";
 import { ProvisioningApiError, ProvisioningClient, ProvisioningServer, ProvisioningService, ha1Of, type ChangeNotice } from "../../src/provisioning/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/databases.js";
+import { testIp } from "../support/slot.js";
 
 /**
- * The whole API over real HTTP on 127.0.30.1, the same suite against
+ * The whole API over real HTTP on testIp(30, 1), the same suite against
  * SQLite and against the PostgreSQL server of this machine.
  */
 const WRITE = "writer-token-0123456789";
@@ -27,7 +28,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
       cluster.setCandidates([{ uri: tdb.uri, priority: 10 }]);
       await cluster.migrate();
       const service = new ProvisioningService({ cluster, logger: silentLogger, publisher: { publish: (c) => void changes.push(c) } });
-      server = new ProvisioningServer({ service, logger: silentLogger, host: "127.0.30.1", port: 0, tokens: [{ name: "admin", scope: "write", secret: WRITE }, { name: "viewer", scope: "read", secret: READ }] });
+      server = new ProvisioningServer({ service, logger: silentLogger, host: testIp(30, 1), port: 0, tokens: [{ name: "admin", scope: "write", secret: WRITE }, { name: "viewer", scope: "read", secret: READ }] });
       const { url } = await server.start();
       api = new ProvisioningClient({ url, token: WRITE });
       reader = new ProvisioningClient({ url, token: READ });

@@ -4,6 +4,7 @@ import { silentLogger } from "../../src/base/index.js";
 import { DatabaseCluster } from "../../src/db/index.js";
 import { ProvisioningClient, ProvisioningServer, ProvisioningService, type RawAnswer } from "../../src/provisioning/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/databases.js";
+import { testIp } from "../support/slot.js";
 
 /** Bad requests get precise 4xx answers with a stable code, on both databases. */
 const WRITE = "writer-token-0123456789";
@@ -25,7 +26,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
       cluster = new DatabaseCluster({ logger: silentLogger, migrate: true });
       cluster.setCandidates([{ uri: tdb.uri, priority: 0 }]);
       const service = new ProvisioningService({ cluster, logger: silentLogger });
-      server = new ProvisioningServer({ service, logger: silentLogger, host: "127.0.30.2", port: 0, tokens: [{ name: "admin", scope: "write", secret: WRITE }, { name: "viewer", scope: "read", secret: READ }] });
+      server = new ProvisioningServer({ service, logger: silentLogger, host: testIp(30, 2), port: 0, tokens: [{ name: "admin", scope: "write", secret: WRITE }, { name: "viewer", scope: "read", secret: READ }] });
       await server.start();
       http = new ProvisioningClient({ url: server.url });
       const api = new ProvisioningClient({ url: server.url, token: WRITE });

@@ -6,9 +6,10 @@ import { ProvisioningApiError, ProvisioningClient, ProvisioningServer, Provision
 import { createTestDatabase, type TestDatabase } from "../support/databases.js";
 import { TcpProxy } from "../support/tcp-proxy.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp } from "../support/slot.js";
 
 /**
- * Primary PostgreSQL reached through a TCP proxy on 127.0.30.10 that the
+ * Primary PostgreSQL reached through a TCP proxy on testIp(30, 10) that the
  * test cuts; the secondary (a replica stand-in holding the same data) is
  * another PostgreSQL database. While the primary is down, reads are served
  * by the secondary and writes get 503 THOR_PROVISIONING_READ_ONLY; a bulk
@@ -28,16 +29,16 @@ describe("primary database down", () => {
     primary = await createTestDatabase("postgres", "thor_prov_primary");
     secondary = await createTestDatabase("postgres", "thor_prov_secondary");
     const pu = new URL(primary.uri);
-    proxy = new TcpProxy("127.0.30.10", { host: pu.hostname, port: Number(pu.port || 5432) });
+    proxy = new TcpProxy(testIp(30, 10), { host: pu.hostname, port: Number(pu.port || 5432) });
     await proxy.start();
-    pu.hostname = "127.0.30.10";
+    pu.hostname = testIp(30, 10);
     pu.port = String(proxy.port);
     cluster = new DatabaseCluster({ logger: silentLogger, migrate: true, retryMs: 300, openOptions: { connectTimeoutMs: 1000 } });
     cluster.setCandidates([
       { uri: pu.toString(), priority: 10, id: "db1" },
       { uri: secondary.uri, priority: 20, id: "db2" },
     ]);
-    server = new ProvisioningServer({ service: new ProvisioningService({ cluster, logger: silentLogger }), logger: silentLogger, host: "127.0.30.10", port: 0, tokens: [{ name: "admin", scope: "write", secret: WRITE }] });
+    server = new ProvisioningServer({ service: new ProvisioningService({ cluster, logger: silentLogger }), logger: silentLogger, host: testIp(30, 10), port: 0, tokens: [{ name: "admin", scope: "write", secret: WRITE }] });
     await server.start();
     api = new ProvisioningClient({ url: server.url, token: WRITE });
     // The same data on both, as replication would have it.

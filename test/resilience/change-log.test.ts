@@ -9,6 +9,7 @@ import { ProvisioningServer, ProvisioningService } from "../../src/provisioning/
 import { SubscriberBinding } from "../../src/roles/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/databases.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp } from "../support/slot.js";
 
 /**
  * Issue 15 item 3: provisioning while the event bus is down. The API
@@ -20,7 +21,7 @@ import { waitFor } from "../support/wait-for.js";
 for (const kind of ["sqlite", "postgres"] as const) {
   describe(`change log (${kind})`, () => {
     const hub = new LocalHub();
-    const self: Entity = { id: "n1", ip: "127.0.190.41", roles: ["sip_proxy"], version: "t", ports: {}, attrs: {}, startedAt: 1 };
+    const self: Entity = { id: "n1", ip: testIp(190, 41), roles: ["sip_proxy"], version: "t", ports: {}, attrs: {}, startedAt: 1 };
     const map = RoleMap.fromMembers([self]);
     let busUp = true;
     let tdb: TestDatabase;
@@ -41,14 +42,14 @@ for (const kind of ["sqlite", "postgres"] as const) {
       // The bus "down": nothing is delivered and the publisher says so, as the event client does.
       service = new ProvisioningService({ cluster, logger: silentLogger, publisher: { publish: (c) => busUp && prov.publish("Thor.Provisioning", { aors: c.aors, at: Date.now(), seq: c.seq }) } });
       await service.importAll("t", { domains: [{ name: "example.com" }], accounts: Array.from({ length: 20 }, (_, i) => ({ username: `u${i}`, domain: "example.com", password: "secret-u" })) });
-      server = new ProvisioningServer({ service, logger: silentLogger, host: "127.0.190.40", port: 0, tokens: [{ name: "admin", scope: "write", secret: TOKEN }] });
+      server = new ProvisioningServer({ service, logger: silentLogger, host: testIp(190, 40), port: 0, tokens: [{ name: "admin", scope: "write", secret: TOKEN }] });
       url = (await server.start()).url;
       const bus = hub.attach({ OU: "node", CN: "n1" }, ["sip_proxy"]);
       directory.start(bus);
       const ctx: RoleContext = { bus, logger: silentLogger, clock: systemClock, self: () => self, roleMap: () => map, snapshot: () => undefined, database: () => directory.current(), databases: directory, control: undefined, identity: undefined };
       binding = new SubscriberBinding({ holders: 1, changePollMs: 250 });
       await binding.start(ctx);
-      db.publish("Thor.Database", { id: "db1", ip: "127.0.190.40", dburi: tdb.uri, priority: 10 });
+      db.publish("Thor.Database", { id: "db1", ip: testIp(190, 40), dburi: tdb.uri, priority: 10 });
       await waitFor(() => binding.cache.size === 20, { message: "20 accounts loaded" });
     });
 
@@ -77,12 +78,10 @@ for (const kind of ["sqlite", "postgres"] as const) {
 
     it("with the bus down: the answer says pending, and the node applies the change from the log within seconds", async () => {
       busUp = false;
-      const t0 = Date.now();
       const res = await patch("u2@example.com", { blocked: true });
       assert.equal(res.status, 200, await res.text());
       assert.equal(res.headers.get("thor-change-applied"), "pending", "committed but not confirmed: the answer says so");
       await waitFor(() => binding.lookup("u2", "example.com")?.blocked === true, { timeoutMs: 5000, message: "u2 blocked through the change log" });
-      assert.ok(Date.now() - t0 < 5000);
       assert.ok((binding.statistics()["changesFromLog"] ?? 0) >= 1);
       // A new account, too, without the bus.
       const created = await fetch(`${url}/v1/accounts`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ username: "late", domain: "example.com", password: "secret-late" }) });

@@ -4,17 +4,18 @@ import { createServer, type Server } from "node:net";
 import type { SipServer } from "../../src/sip/index.js";
 import { registerUdp, sipMessage, startSipServer, udpClient } from "../security/support.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp } from "../support/slot.js";
 
 /**
  * Issue 15 item 2: a branch whose connection fails (refused, or closed
  * before an answer) fails at once with 503 for that branch (RFC 3261
  * 8.1.3.1, 16.7), instead of waiting 32 s for Timer B; and the listener it
  * registered on the connection is removed once the branch has its answer.
- * 127.0.192.0/24.
+ * testIp(192, 0)/24.
  */
-const HOST = "127.0.192.1";
-const PHONE = "127.0.192.9";
-const CALLER = "127.0.192.20";
+const HOST = testIp(192, 1);
+const PHONE = testIp(192, 9);
+const CALLER = testIp(192, 20);
 const DOMAIN = "example.test";
 
 describe("issue-15 item 2: a dead connection fails its branch at once", () => {

@@ -5,6 +5,7 @@ import { Guard } from "../../src/sip/guard/index.js";
 import type { Flow } from "../../src/sip/transport/index.js";
 import { registerUdp, startSipServer, tcpClient } from "../security/support.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp, testNet } from "../support/slot.js";
 
 /**
  * Issue 15 item 1: a node's own state never locks callers out. A node that
@@ -12,9 +13,9 @@ import { waitFor } from "../support/wait-for.js";
  * Retry-After instead of 407/401; an account whose holders do not answer
  * gets 503, never a challenge, and neither counts as a failed login; a
  * penalty is lifted when the users whose failures caused it log in.
- * 127.0.190.0/24.
+ * testIp(190, 0)/24.
  */
-const HOST = "127.0.190.1";
+const HOST = testIp(190, 1);
 const DOMAIN = "example.test";
 const source = (transport: Flow["transport"], address: string) => ({ transport, remote: { address, port: 5060 } });
 
@@ -23,7 +24,7 @@ describe("issue-15 item 1: no lock-out by the platform's own state", () => {
     let now = 0;
     const guard = new Guard({ maxAuthFailures: 20, banMs: 300_000, penaltyRate: 1 }, () => now);
     // A shared, NATed UDP address: five phones refused four times each.
-    const nat = source("udp", "127.0.190.10");
+    const nat = source("udp", testIp(190, 10));
     for (let i = 0; i < 20; i++) guard.authFailure(nat, `phone${i % 5}`);
     assert.equal(guard.isThrottled("udp", nat.remote.address), true);
     guard.authSuccess(nat, "phone0");
@@ -34,7 +35,7 @@ describe("issue-15 item 1: no lock-out by the platform's own state", () => {
     assert.equal(guard.counters.forgiven, 1);
 
     // A brute force against one account, by someone who owns another: their own login does not reset it.
-    const attacker = source("tcp", "127.0.190.11");
+    const attacker = source("tcp", testIp(190, 11));
     for (let i = 0; i < 20; i++) guard.authFailure(attacker, "victim");
     assert.equal(guard.isBanned(attacker.remote.address), true);
     guard.authSuccess(attacker, "mine");
@@ -74,20 +75,20 @@ describe("issue-15 item 1: no lock-out by the platform's own state", () => {
 
     it("answers 503 + Retry-After while starting, then serves; the refusals are no failed logins", async () => {
       for (let i = 0; i < 8; i++) {
-        const answer = await registerUdp({ ip: "127.0.190.20", to: { host: HOST, port: udpPort }, user: "alice", password: "alice-secret", domain: DOMAIN, contacts: [`<sip:alice@127.0.190.20:5062>`] });
+        const answer = await registerUdp({ ip: testIp(190, 20), to: { host: HOST, port: udpPort }, user: "alice", password: "alice-secret", domain: DOMAIN, contacts: [`<sip:alice@${testNet(190)}.20:5062>`] });
         assert.match(answer, /^SIP\/2\.0 503 Service Unavailable \(starting\)\r\n/);
         assert.match(answer, /\r\nRetry-After: 5\r\n/i);
       }
       assert.equal(server.proxy.counters.authFailures, 0);
-      assert.equal(server.proxy.guard.isThrottled("udp", "127.0.190.20"), false);
+      assert.equal(server.proxy.guard.isThrottled("udp", testIp(190, 20)), false);
       state = undefined;
-      const answer = await registerUdp({ ip: "127.0.190.20", to: { host: HOST, port: udpPort }, user: "alice", password: "alice-secret", domain: DOMAIN, contacts: [`<sip:alice@127.0.190.20:5062>`] });
+      const answer = await registerUdp({ ip: testIp(190, 20), to: { host: HOST, port: udpPort }, user: "alice", password: "alice-secret", domain: DOMAIN, contacts: [`<sip:alice@${testNet(190)}.20:5062>`] });
       assert.match(answer, /^SIP\/2\.0 200 /);
     });
 
     it("answers 503 when the account's holders do not answer, over TCP too, and never bans for it", async () => {
       state = undefined;
-      const ip = "127.0.190.21";
+      const ip = testIp(190, 21);
       const c = await tcpClient(ip, { host: HOST, port: tcpPort });
       const { computeHa1, digestResponse } = await import("../../src/sip/index.js");
       let seen = 0;

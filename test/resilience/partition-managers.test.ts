@@ -4,6 +4,7 @@ import { NODES, PartitionLab, applied } from "../support/partition-lab.js";
 import { netnsUnavailable } from "../support/netns.js";
 import type { LogLine } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
+import { privateNet } from "../support/slot.js";
 
 /**
  * Issue 15, partitions (b): the two managers each see a different part of
@@ -18,14 +19,14 @@ import { waitFor } from "../support/wait-for.js";
  * term. node1, which hears no manager while its peers follow B's newer
  * membership, is cut off: phones get 503 through it. After the heal A steps
  * down and node1 rejoins under B's term. Each member in its own network
- * namespace, 10.155.2.0/24.
+ * namespace, privateNet(2).0/24.
  */
 const skip = netnsUnavailable();
 
 describe("issue-15 partition: the managers see different parts of the network", { skip, timeout: 90_000 }, () => {
   let net: PartitionLab;
   before(async () => {
-    net = await PartitionLab.create("b", "10.155.2");
+    net = await PartitionLab.create("b", privateNet(2));
     await net.start();
   });
   after(async () => {

@@ -2,6 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { EVENT_SERVERS, PartitionLab, applied } from "../support/partition-lab.js";
 import { netnsUnavailable } from "../support/netns.js";
+import { privateNet } from "../support/slot.js";
 
 /**
  * Issue 15, partitions (a): a node cut off from every event server while
@@ -9,14 +10,14 @@ import { netnsUnavailable } from "../support/netns.js";
  * must stop claiming subscribers: once it hears no manager and its peers
  * hold a newer membership it answers phones 503 with Retry-After (they
  * register through another node) and holds no AOR, until a manager is heard
- * again. Each member in its own network namespace, 10.155.1.0/24.
+ * again. Each member in its own network namespace, privateNet(1).0/24.
  */
 const skip = netnsUnavailable();
 
 describe("issue-15 partition: a node cut off from the event servers", { skip, timeout: 90_000 }, () => {
   let net: PartitionLab;
   before(async () => {
-    net = await PartitionLab.create("a", "10.155.1");
+    net = await PartitionLab.create("a", privateNet(1));
     await net.start();
   });
   after(async () => {

@@ -12,24 +12,25 @@ import { parseMessage, SipRequest, SipResponse, type ResponseHandler } from "../
 import { MemoryLogger } from "../support/memory-logger.js";
 import { rtpPacket } from "../support/rtp.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp, testNet } from "../support/slot.js";
 
-/** Our loopback subnet 127.0.130.0/24: relays on .101, .102, .103. */
+/** Our loopback subnet testIp(130, 0)/24: relays on .101, .102, .103. */
 const sdpBody = readFileSync(fileURLToPath(new URL("../../../test/fixtures/sdp/baresip.sdp", import.meta.url)), "utf8");
 const webrtcBody = readFileSync(fileURLToPath(new URL("../../../test/fixtures/sdp/webrtc-chrome.sdp", import.meta.url)), "utf8");
 
 function entity(id: string, n: number, attrs: Record<string, boolean | string> = {}): Entity {
-  return { id, ip: `127.0.130.${n}`, roles: ["media_relay"], version: "t", ports: { control: 9600 }, attrs, startedAt: 0 };
+  return { id, ip: `${testNet(130)}.${n}`, roles: ["media_relay"], version: "t", ports: { control: 9600 }, attrs, startedAt: 0 };
 }
 
 function invite(callId: string, body: string, toTag?: string, method = "INVITE"): SipRequest {
   const text = [
     `${method} sip:bob@example.com SIP/2.0`,
-    "Via: SIP/2.0/UDP 127.0.130.50:5060;branch=z9hG4bK-1",
+    `Via: SIP/2.0/UDP ${testNet(130)}.50:5060;branch=z9hG4bK-1`,
     "From: <sip:alice@example.com>;tag=alice-tag",
     `To: <sip:bob@example.com>${toTag ? `;tag=${toTag}` : ""}`,
     `Call-ID: ${callId}`,
     `CSeq: 1 ${method}`,
-    "Contact: <sip:alice@127.0.130.50:5060>",
+    `Contact: <sip:alice@${testNet(130)}.50:5060>`,
     "Content-Type: application/sdp",
     `Content-Length: ${Buffer.byteLength(body)}`,
     "",
@@ -41,21 +42,21 @@ function invite(callId: string, body: string, toTag?: string, method = "INVITE")
 }
 
 function answer(callId: string, status: number, body: string): SipResponse {
-  const text = [`SIP/2.0 ${status} X`, "Via: SIP/2.0/UDP 127.0.130.50:5060;branch=z9hG4bK-1", "From: <sip:alice@example.com>;tag=alice-tag", "To: <sip:bob@example.com>;tag=bob-tag", `Call-ID: ${callId}`, "CSeq: 1 INVITE", "Content-Type: application/sdp", `Content-Length: ${Buffer.byteLength(body)}`, "", body].join("\r\n");
+  const text = [`SIP/2.0 ${status} X`, `Via: SIP/2.0/UDP ${testNet(130)}.50:5060;branch=z9hG4bK-1`, "From: <sip:alice@example.com>;tag=alice-tag", "To: <sip:bob@example.com>;tag=bob-tag", `Call-ID: ${callId}`, "CSeq: 1 INVITE", "Content-Type: application/sdp", `Content-Length: ${Buffer.byteLength(body)}`, "", body].join("\r\n");
   const r = parseMessage(Buffer.from(text));
   assert.ok(r.ok && r.message instanceof SipResponse);
   return r.message;
 }
 
-const fromClient = { address: "127.0.130.50", port: 5060, transport: "udp" as const, fromMember: false };
+const fromClient = { address: testIp(130, 50), port: 5060, transport: "udp" as const, fromMember: false };
 
 describe("media dispatcher (real relay engines behind a control-call function)", () => {
   const engines = new Map<string, MediaRelay>();
   const down = new Set<string>();
   const calls: Array<{ member: string; method: string }> = [];
   const members = [entity("relay1", 101), entity("relay2", 102), entity("relay3", 103, { draining: true })];
-  engines.set("relay1", new MediaRelay({ interfaces: [{ listen: "127.0.130.101" }], logger: new MemoryLogger(), portMin: 42000, portMax: 42099 }));
-  engines.set("relay2", new MediaRelay({ interfaces: [{ listen: "127.0.130.102" }], logger: new MemoryLogger(), portMin: 42000, portMax: 42099 }));
+  engines.set("relay1", new MediaRelay({ interfaces: [{ listen: testIp(130, 101) }], logger: new MemoryLogger(), portMin: 42000, portMax: 42099 }));
+  engines.set("relay2", new MediaRelay({ interfaces: [{ listen: testIp(130, 102) }], logger: new MemoryLogger(), portMin: 42000, portMax: 42099 }));
   after(() => {
     for (const e of engines.values()) e.stop();
   });
@@ -75,13 +76,13 @@ describe("media dispatcher (real relay engines behind a control-call function)",
   it("offers to a live, active relay, rewrites the offer, and keeps the call on it for the answer and re-INVITE", async () => {
     const d = dispatcher();
     const req = invite("call-1", sdpBody);
-    const handler = (await d.onRequest({ request: req, source: fromClient, targets: [{ uri: "sip:bob@127.0.130.60" }] })) as ResponseHandler;
+    const handler = (await d.onRequest({ request: req, source: fromClient, targets: [{ uri: `sip:bob@${testNet(130)}.60` }] })) as ResponseHandler;
     const relay = d.relayOf("call-1");
     assert.ok(relay === "relay1" || relay === "relay2", `relay ${relay}`);
     const offered = readSdp(req.body.toString());
     assert.ok(offered.ok);
-    assert.equal(offered.streams[0]!.address, relay === "relay1" ? "127.0.130.101" : "127.0.130.102");
-    const res = answer("call-1", 200, sdpBody.replace(/192\.168\.1\.34/g, "127.0.130.60"));
+    assert.equal(offered.streams[0]!.address, relay === "relay1" ? testIp(130, 101) : testIp(130, 102));
+    const res = answer("call-1", 200, sdpBody.replace(/192\.168\.1\.34/g, testIp(130, 60)));
     await handler.onResponse!(res);
     const answered = readSdp(res.body.toString());
     assert.ok(answered.ok);
@@ -93,7 +94,7 @@ describe("media dispatcher (real relay engines behind a control-call function)",
     // re-INVITE (hold) from the caller: same relay, media.update.
     calls.length = 0;
     const reinvite = invite("call-1", sdpBody.replace("a=sendrecv", "a=sendonly"), "bob-tag");
-    await d.onRequest({ request: reinvite, source: fromClient, targets: [{ uri: "sip:bob@127.0.130.60" }] });
+    await d.onRequest({ request: reinvite, source: fromClient, targets: [{ uri: `sip:bob@${testNet(130)}.60` }] });
     assert.deepEqual(calls, [{ member: relay, method: "media.update" }]);
     assert.match(reinvite.body.toString(), /a=sendonly/);
     // BYE removes the session.
@@ -157,21 +158,21 @@ describe("media dispatcher (real relay engines behind a control-call function)",
 
   it("with the nat policy, relays only calls where a side looks NATed", async () => {
     const d = dispatcher("nat", new ManualClock());
-    const publicSdp = sdpBody.replace(/192\.168\.1\.34/g, "127.0.130.50");
+    const publicSdp = sdpBody.replace(/192\.168\.1\.34/g, testIp(130, 50));
     // Caller public (SDP = source address), callee registered from its Contact address: no relay.
-    assert.equal(await d.onRequest({ request: invite("n1", publicSdp), source: fromClient, targets: [{ uri: "sip:bob@127.0.130.60:5060", registeredFrom: "127.0.130.60" }] }), undefined);
+    assert.equal(await d.onRequest({ request: invite("n1", publicSdp), source: fromClient, targets: [{ uri: `sip:bob@${testNet(130)}.60:5060`, registeredFrom: testIp(130, 60) }] }), undefined);
     // Caller with a private SDP address: relayed.
     assert.ok(await d.onRequest({ request: invite("n2", sdpBody), source: fromClient, targets: [] }));
     // Caller public, callee registered through a NAT (Contact private): relayed.
-    assert.ok(await d.onRequest({ request: invite("n3", publicSdp), source: fromClient, targets: [{ uri: "sip:bob@10.0.0.5:5060", registeredFrom: "127.0.130.61" }] }));
+    assert.ok(await d.onRequest({ request: invite("n3", publicSdp), source: fromClient, targets: [{ uri: "sip:bob@10.0.0.5:5060", registeredFrom: testIp(130, 61) }] }));
     for (const id of ["n2", "n3"]) await d.onRequest({ request: invite(id, "", "x", "BYE"), source: fromClient, targets: [] });
   });
 
   it("latching: a NATed caller whose SDP names an unreachable private address hears the callee", async () => {
     const d = dispatcher();
     const sock = (ip: string) => new Promise<dgram.Socket>((r) => { const s = dgram.createSocket("udp4"); s.bind(0, ip, () => r(s)); });
-    const alice = await sock("127.0.130.52");
-    const bob = await sock("127.0.130.53");
+    const alice = await sock(testIp(130, 52));
+    const bob = await sock(testIp(130, 53));
     const heard: Buffer[] = [];
     alice.on("message", (m) => heard.push(m));
     const atBob: Buffer[] = [];
@@ -179,21 +180,21 @@ describe("media dispatcher (real relay engines behind a control-call function)",
     try {
       // alice's SDP: her private address and a port where nothing listens; her packets come from another port (the NAT's).
       const req = invite("call-nat", sdpBody.replace(/192\.168\.1\.34/g, "10.0.0.99").replace("m=audio 10922", "m=audio 4000"));
-      const handler = (await d.onRequest({ request: req, source: { ...fromClient, address: "127.0.130.52" }, targets: [] })) as ResponseHandler;
+      const handler = (await d.onRequest({ request: req, source: { ...fromClient, address: testIp(130, 52) }, targets: [] })) as ResponseHandler;
       const offered = readSdp(req.body.toString());
       assert.ok(offered.ok);
-      const res = answer("call-nat", 200, sdpBody.replace(/192\.168\.1\.34/g, "127.0.130.53").replace("m=audio 10922", `m=audio ${bob.address().port}`));
+      const res = answer("call-nat", 200, sdpBody.replace(/192\.168\.1\.34/g, testIp(130, 53)).replace("m=audio 10922", `m=audio ${bob.address().port}`));
       await handler.onResponse!(res);
       const answered = readSdp(res.body.toString());
       assert.ok(answered.ok);
       const relay = engines.get(d.relayOf("call-nat")!)!;
       // The relay was told to send to her source address, never to 10.0.0.99.
-      assert.equal(relay.query("call-nat")!.streams[0]!.legs[0].remote, "127.0.130.52:4000");
+      assert.equal(relay.query("call-nat")!.streams[0]!.legs[0].remote, `${testNet(130)}.52:4000`);
       alice.send(rtpPacket(1, 160), answered.streams[0]!.port, answered.streams[0]!.address);
       await waitFor(() => atBob.length === 1, { timeoutMs: 3000, message: "alice's RTP at bob" });
       bob.send(rtpPacket(1, 160), offered.streams[0]!.port, offered.streams[0]!.address);
       await waitFor(() => heard.length === 1, { timeoutMs: 3000, message: "bob's RTP at alice's real (latched) source" });
-      assert.equal(relay.query("call-nat")!.streams[0]!.legs[0].remote, `127.0.130.52:${alice.address().port}`);
+      assert.equal(relay.query("call-nat")!.streams[0]!.legs[0].remote, `${testNet(130)}.52:${alice.address().port}`);
       handler.onComplete!(486);
     } finally {
       alice.close();

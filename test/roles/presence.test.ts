@@ -6,10 +6,11 @@ import { PresenceAgent } from "../../src/roles/presence-agent.js";
 import { PresenceInterceptor } from "../../src/roles/presence-interceptor.js";
 import { PresenceUa, pidf } from "../support/presence-ua.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp, testNetRe } from "../support/slot.js";
 
 /** The presence feature on one SIP server over real UDP sockets: RFC 6665 notifier, RFC 3903 PUBLISH, RFC 3856 presence. */
 describe("presence on the SIP pipeline (one node)", () => {
-  const HOST = "127.0.150.1";
+  const HOST = testIp(150, 1);
   const D = "example.test";
   let server: SipServer;
   let agent: PresenceAgent;
@@ -31,9 +32,9 @@ describe("presence on the SIP pipeline (one node)", () => {
     server = new SipServer({ logger: silentLogger, listen: [{ transport: "udp", host: HOST, port: 0 }], domains: [D], credentials: creds, algorithms: ["MD5"], guard: { rate: 1000, burst: 1000 }, interceptors: [edge] });
     await server.start();
     const port = server.transport.bound()[0]!.boundPort;
-    alice = new PresenceUa("127.0.150.2", "alice", D, "alice-pw", { host: HOST, port });
-    bob = new PresenceUa("127.0.150.3", "bob", D, "bob-pw", { host: HOST, port });
-    carol = new PresenceUa("127.0.150.4", "carol", D, "carol-pw", { host: HOST, port });
+    alice = new PresenceUa(testIp(150, 2), "alice", D, "alice-pw", { host: HOST, port });
+    bob = new PresenceUa(testIp(150, 3), "bob", D, "bob-pw", { host: HOST, port });
+    carol = new PresenceUa(testIp(150, 4), "carol", D, "carol-pw", { host: HOST, port });
     await Promise.all([alice.start(), bob.start(), carol.start()]);
   });
   after(async () => {
@@ -46,7 +47,7 @@ describe("presence on the SIP pipeline (one node)", () => {
     assert.equal(res.status, 200);
     assert.equal(res.get("expires"), "600");
     assert.ok(res.to?.params.get("tag"));
-    assert.match(res.get("contact") ?? "", /^<sip:alice@127\.0\.150\.1:\d+;transport=udp>$/);
+    assert.match(res.get("contact") ?? "", new RegExp(String.raw`^<sip:alice@${testNetRe(150)}\.1:\d+;transport=udp>$`));
     assert.deepEqual(res.getAll("allow-events"), ["presence", "presence.winfo", "xcap-diff"]);
     const n = await bob.waitNotify((x) => x.state.startsWith("active"), "the immediate NOTIFY");
     assert.match(n.state, /^active;expires=\d+$/);
@@ -106,7 +107,7 @@ describe("presence on the SIP pipeline (one node)", () => {
   });
 
   it("presence.winfo: the owner sees its watchers; another user is refused", async () => {
-    const own = new PresenceUa("127.0.150.5", "alice", D, "alice-pw", { host: HOST, port: server.transport.bound()[0]!.boundPort });
+    const own = new PresenceUa(testIp(150, 5), "alice", D, "alice-pw", { host: HOST, port: server.transport.bound()[0]!.boundPort });
     await own.start();
     try {
       const res = await own.subscribe(`alice@${D}`, { event: "presence.winfo" });
@@ -141,7 +142,7 @@ describe("presence on the SIP pipeline (one node)", () => {
   });
 
   it("a NOTIFY answered 481 ends the subscription (RFC 6665 4.2.2)", async () => {
-    const dave = new PresenceUa("127.0.150.6", "alice", D, "alice-pw", { host: HOST, port: server.transport.bound()[0]!.boundPort });
+    const dave = new PresenceUa(testIp(150, 6), "alice", D, "alice-pw", { host: HOST, port: server.transport.bound()[0]!.boundPort });
     await dave.start();
     try {
       assert.equal((await dave.subscribe(`bob@${D}`)).status, 200);
@@ -158,7 +159,7 @@ describe("presence on the SIP pipeline (one node)", () => {
 
 /** Authorisation from the presentity's pres-rules (RFC 5025), as XCAP stores them; rule changes re-judge the watchers. */
 describe("presence authorisation from pres-rules", () => {
-  const HOST = "127.0.150.11";
+  const HOST = testIp(150, 11);
   const D = "example.test";
   const CP = "urn:ietf:params:xml:ns:common-policy";
   const ruleset = (rules: Array<[string, string]>) =>
@@ -188,8 +189,8 @@ describe("presence authorisation from pres-rules", () => {
   });
 
   it("without rules a watcher is pending (confirm) and sees the offline document; allow makes it active with the real state", async () => {
-    const alice = await ua("127.0.150.12", "alice");
-    const bob = await ua("127.0.150.13", "bob");
+    const alice = await ua(testIp(150, 12), "alice");
+    const bob = await ua(testIp(150, 13), "bob");
     assert.equal((await alice.publish(pidf(`sip:alice@${D}`, "open", "secret plans"))).status, 200);
     assert.equal((await bob.subscribe(`alice@${D}`)).status, 200);
     const first = await bob.waitNotify(() => true, "the first NOTIFY");
@@ -203,10 +204,10 @@ describe("presence authorisation from pres-rules", () => {
 
   it("block refuses (403), polite-block looks offline, a rule changed to block terminates with reason rejected", async () => {
     documents.set(`dave@${D}`, ruleset([[`sip:carol@${D}`, "block"], [`sip:erin@${D}`, "polite-block"], [`sip:alice@${D}`, "allow"]]));
-    const dave = await ua("127.0.150.14", "dave");
-    const carol = await ua("127.0.150.15", "carol");
-    const erin = await ua("127.0.150.16", "erin");
-    const alice = await ua("127.0.150.17", "alice");
+    const dave = await ua(testIp(150, 14), "dave");
+    const carol = await ua(testIp(150, 15), "carol");
+    const erin = await ua(testIp(150, 16), "erin");
+    const alice = await ua(testIp(150, 17), "alice");
     assert.equal((await dave.publish(pidf(`sip:dave@${D}`, "open", "in the lab"))).status, 200);
     const blocked = await carol.subscribe(`dave@${D}`);
     assert.equal(blocked.status, 403);

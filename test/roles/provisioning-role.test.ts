@@ -10,6 +10,7 @@ import { ProvisioningServerRole } from "../../src/roles/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/databases.js";
 import { waitFor } from "../support/wait-for.js";
 import { publishTable } from "../support/membership.js";
+import { testIp } from "../support/slot.js";
 
 /**
  * The provisioning_server role on an in-process bus: it uses the announced
@@ -18,7 +19,7 @@ import { publishTable } from "../support/membership.js";
  */
 describe("provisioning_server role", () => {
   const hub = new LocalHub();
-  const self: Entity = { id: "prov1", ip: "127.0.30.30", roles: ["provisioning_server"], version: "t", ports: {}, attrs: {}, startedAt: 1 };
+  const self: Entity = { id: "prov1", ip: testIp(30, 30), roles: ["provisioning_server"], version: "t", ports: {}, attrs: {}, startedAt: 1 };
   let primary: TestDatabase;
   let secondary: TestDatabase;
   let role: ProvisioningServerRole;
@@ -65,8 +66,8 @@ describe("provisioning_server role", () => {
 
   it("refuses writes until a database is announced, then uses the best one", async () => {
     await assert.rejects(api.createDomain({ name: "example.com" }), /THOR_DB_NOT_CONFIGURED|no database/);
-    database.publish("Thor.Database", { id: "db2", ip: "127.0.30.32", dburi: secondary.uri, priority: 20 });
-    database.publish("Thor.Database", { id: "db1", ip: "127.0.30.31", dburi: primary.uri, priority: 10 });
+    database.publish("Thor.Database", { id: "db2", ip: testIp(30, 32), dburi: secondary.uri, priority: 20 });
+    database.publish("Thor.Database", { id: "db1", ip: testIp(30, 31), dburi: primary.uri, priority: 10 });
     await waitFor(async () => {
       const h = await api.health();
       const d = h.database as { configured: boolean; secondaries: number };
@@ -92,18 +93,20 @@ describe("provisioning_server role", () => {
     assert.ok(changes.some((c) => c.domains?.includes("example.com")));
     const failed = api.createAccount({ username: "alice", domain: "example.com", password: "alice-secret" });
     await assert.rejects(failed, /exists already/);
-    await new Promise((r) => setTimeout(r, 50));
+    // A later change's notice comes after any notice of the refused one (one publisher, in order).
+    await api.createAccount({ username: "bob", domain: "example.com", password: "bob-secret" });
+    await waitFor(() => changes.some((c) => c.aors.includes("bob@example.com")), { message: "the notice of the later change (bob)" });
     assert.equal(changes.filter((c) => c.aors.includes("alice@example.com")).length, 2, "no notice for a refused change");
   });
 
   it("serves the live membership and aggregated statistics", async () => {
     await assert.rejects(api.networkStatus(), /no membership snapshot/);
-    const members: Entity[] = [self, { ...self, id: "node9", ip: "127.0.30.39", roles: ["sip_proxy"] }];
+    const members: Entity[] = [self, { ...self, id: "node9", ip: testIp(30, 39), roles: ["sip_proxy"] }];
     publishTable(manager, { epoch: 1, seq: 1, manager: "mgr1", at: Date.now(), members });
     publishTable(observer, { epoch: 9, seq: 9, manager: "fake", at: Date.now(), members: [] });
     await waitFor(async () => ((await api.networkStatus().catch(() => undefined)) as { members?: unknown[] } | undefined)?.members?.length === 2, { message: "snapshot served" });
-    observer.publish("Thor.Statistics", { id: "node9", ip: "127.0.30.39", at: Date.now(), roles: { sip_proxy: { subscribers: 5, registers: 3 } } });
-    observer.publish("Thor.Statistics", { id: "node8", ip: "127.0.30.38", at: Date.now(), roles: { sip_proxy: { subscribers: 7 } } });
+    observer.publish("Thor.Statistics", { id: "node9", ip: testIp(30, 39), at: Date.now(), roles: { sip_proxy: { subscribers: 5, registers: 3 } } });
+    observer.publish("Thor.Statistics", { id: "node8", ip: testIp(30, 38), at: Date.now(), roles: { sip_proxy: { subscribers: 7 } } });
     const s = await waitFor(async () => {
       const st = (await api.networkStatistics()) as { members: number; roles: Record<string, { members: number; counters: Record<string, number> }> };
       return st.members === 2 ? st : undefined;

@@ -9,6 +9,7 @@ import { ProvisioningService } from "../../src/provisioning/index.js";
 import { SubscriberBinding } from "../../src/roles/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/databases.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp } from "../support/slot.js";
 
 /**
  * A sip_proxy node's subscriber binding on an in-process bus: it loads its
@@ -19,8 +20,8 @@ import { waitFor } from "../support/wait-for.js";
 describe("subscriber binding of a sip_proxy node", () => {
   const hub = new LocalHub();
   const node = (id: string, ip: string): Entity => ({ id, ip, roles: ["sip_proxy"], version: "t", ports: {}, attrs: {}, startedAt: 1 });
-  const self = node("n1", "127.0.30.41");
-  const other = node("n2", "127.0.30.42");
+  const self = node("n1", testIp(30, 41));
+  const other = node("n2", testIp(30, 42));
   let map = RoleMap.fromMembers([self]);
   let tdb: TestDatabase;
   let cluster: DatabaseCluster;
@@ -52,7 +53,7 @@ describe("subscriber binding of a sip_proxy node", () => {
 
   it("loads every account while it is alone on the ring, once the database is announced", async () => {
     assert.equal(binding.cache.size, 0);
-    db.publish("Thor.Database", { id: "db1", ip: "127.0.30.40", dburi: tdb.uri, priority: 10 });
+    db.publish("Thor.Database", { id: "db1", ip: testIp(30, 40), dburi: tdb.uri, priority: 10 });
     await waitFor(() => binding.cache.size === 200, { message: "200 accounts loaded" });
     assert.ok(binding.lookup("s1", "example.com"));
   });

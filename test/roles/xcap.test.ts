@@ -17,14 +17,15 @@ import { createTestDatabase, type TestDatabase } from "../support/databases.js";
 import { waitFor } from "../support/wait-for.js";
 import { digestAuthorization, rawRequest, xcap } from "../support/xcap-client.js";
 import { BUDDIES, RULES } from "../xcap/fixtures.js";
+import { testNet, testNetRe } from "../support/slot.js";
 
 /**
- * The xcap_server role over real HTTP on 127.0.150.x: digest against the
+ * The xcap_server role over real HTTP on testNet(150).x: digest against the
  * provisioned accounts, operator tokens, documents in SQLite and in
  * PostgreSQL, ETags, RFC 4825 error bodies, limits, and the xcap.changed
  * notice reaching the responsible sip_proxy node over the control link.
  */
-const ip = (n: number) => `127.0.150.${n}`;
+const ip = (n: number) => `${testNet(150)}.${n}`;
 const WRITE = "xcap-writer-token-0123";
 const READ = "xcap-reader-token-0123";
 const alice = { username: "alice", password: "alice-secret" };
@@ -99,7 +100,7 @@ describe("xcap_server role", () => {
         role = new XcapServerRole({ port: 0, domains: ["example.com"], dburis: [tdb.uri], tokens: [{ name: "ops", scope: "write", secret: WRITE }, { name: "viewer", scope: "read", secret: READ }], limits: { maxDocumentBytes: 8192, maxDocumentsPerUser: 3 } });
         await role.start(ctx);
         root = role.url!;
-        assert.match(root, /^http:\/\/127\.0\.150\.1:\d+\/xcap-root$/);
+        assert.match(root, new RegExp(String.raw`^http:\/\/${testNetRe(150)}\.1:\d+\/xcap-root$`));
         assert.ok((role.advertise().ports?.["xcap"] ?? 0) > 0, "the role advertises its port as `xcap` (thor dns publishes _xcap._tcp from it)");
       });
 

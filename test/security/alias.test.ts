@@ -4,6 +4,7 @@ import net from "node:net";
 import type { SipServer } from "../../src/sip/index.js";
 import { waitFor } from "../support/wait-for.js";
 import { options, startSipServer, tcpClient } from "./support.js";
+import { testIp } from "../support/slot.js";
 
 /**
  * Issue 10 item 5: RFC 5923 connection reuse is granted only on mutually
@@ -11,9 +12,9 @@ import { options, startSipServer, tcpClient } from "./support.js";
  * address in `Via: ...;alias` must not receive what is later sent to that
  * address.
  */
-const HOST = "127.0.111.1";
-const ATTACKER = "127.0.111.2";
-const VICTIM = "127.0.111.3";
+const HOST = testIp(111, 1);
+const ATTACKER = testIp(111, 2);
+const VICTIM = testIp(111, 3);
 
 describe("issue-10 item 5: alias hijack (RFC 5923)", () => {
   let server: SipServer;

@@ -3,7 +3,7 @@
  * from a live sip_proxy member that holds the AOR, by a holder of it, with
  * versions and expiries clamped; a node that is no sip_proxy member is
  * refused. Before, any OU=node certificate could pin any AOR with
- * version/expires 1e300. Real control links on 127.0.120.30-33.
+ * version/expires 1e300. Real control links on testIp(120, 30)-33.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -16,11 +16,12 @@ import { RoleMap, type Entity } from "../../src/overlay/index.js";
 import { initCa, issueCertificate, TlsIdentity } from "../../src/pki/index.js";
 import { DistributedLocation } from "../../src/roles/index.js";
 import { Registrar } from "../../src/sip/index.js";
+import { testNet } from "../support/slot.js";
 
 /** The limits of src/roles/sip-location.ts (MAX_CLOCK_SKEW_MS, MAX_REPLICATED_EXPIRY_MS), spelled out so this test also runs against the code before them. */
 const MAX_CLOCK_SKEW_MS = 60_000;
 const MAX_REPLICATED_EXPIRY_MS = 86_400_000 + MAX_CLOCK_SKEW_MS;
-const ip = (n: number) => `127.0.120.${30 + n}`;
+const ip = (n: number) => `${testNet(120)}.${30 + n}`;
 const entity = (id: string, n: number, roles: string[]): Entity => ({ id, ip: ip(n), roles, version: "t", ports: { control: 9600 }, attrs: {}, startedAt: 1 });
 
 describe("control link authorisation of the location service", { timeout: 30_000 }, () => {

@@ -10,6 +10,7 @@ import { TransportLayer } from "../../src/sip/index.js";
 import { startThor, type ThorProcess } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
 import { options, registerUdp, sipMessage, tcpClient, udpClient, udpExchange } from "./support.js";
+import { testIp, testNet } from "../support/slot.js";
 
 /**
  * Issue 10 item 3: one packet must not kill a node. A bad port anywhere
@@ -17,7 +18,7 @@ import { options, registerUdp, sipMessage, tcpClient, udpClient, udpExchange } f
  * destination is a failed send (never a throw out of a timer or promise),
  * and a long-running command logs an uncaught error and keeps serving.
  */
-const SERVER = "127.0.110.1";
+const SERVER = testIp(110, 1);
 const PROXY = { host: SERVER, port: 5060 };
 const DOMAIN = "example.test";
 
@@ -45,50 +46,50 @@ describe("issue-10 item 3: no crash from a bad port", () => {
   }
 
   it("refuses Via rport=70000 on a TCP INVITE with 400 at once, and survives the connection closing before the final response", async () => {
-    const reg = await registerUdp({ ip: "127.0.110.9", to: PROXY, user: "bob", password: "bob-secret", domain: DOMAIN, contacts: ["<sip:bob@127.0.110.9:5070>"] });
+    const reg = await registerUdp({ ip: testIp(110, 9), to: PROXY, user: "bob", password: "bob-secret", domain: DOMAIN, contacts: [`<sip:bob@${testNet(110)}.9:5070>`] });
     assert.match(reg, /^SIP\/2\.0 200/);
-    const c = await tcpClient("127.0.110.2", PROXY);
+    const c = await tcpClient(testIp(110, 2), PROXY);
     c.socket.write(
       sipMessage([
         `INVITE sip:bob@${DOMAIN} SIP/2.0`,
-        `Via: SIP/2.0/TCP 127.0.110.2:5060;branch=z9hG4bKrport70000;rport=70000`,
+        `Via: SIP/2.0/TCP ${testNet(110)}.2:5060;branch=z9hG4bKrport70000;rport=70000`,
         `From: <sip:caller@elsewhere.test>;tag=1`,
         `To: <sip:bob@${DOMAIN}>`,
         `Call-ID: rport70000`,
         `CSeq: 1 INVITE`,
         "Max-Forwards: 70",
-        "Contact: <sip:caller@127.0.110.2:5060;transport=tcp>",
+        `Contact: <sip:caller@${testNet(110)}.2:5060;transport=tcp>`,
       ]),
     );
     await waitFor(() => /\r\n\r\n/.test(c.text()), { timeoutMs: 3000, message: "an answer to the INVITE" });
     assert.match(c.text(), /^SIP\/2\.0 400 Bad Request \(Via rport out of range\)/);
     c.socket.destroy();
-    await stillServing("127.0.110.3");
+    await stillServing(testIp(110, 3));
   });
 
   it("an ACK to sip:x@ip:0 is dropped at parse time, and the node keeps serving", async () => {
-    const c = await udpClient("127.0.110.4");
+    const c = await udpClient(testIp(110, 4));
     try {
-      for (const uri of ["sip:x@127.0.110.9:0", "sip:x@127.0.110.9:0;transport=tcp"]) {
-        c.socket.send(sipMessage([`ACK ${uri} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.110.4:${c.port};branch=z9hG4bKackport0${uri.length}`, `From: <sip:a@elsewhere.test>;tag=1`, `To: <sip:x@127.0.110.9>;tag=2`, `Call-ID: ackport0${uri.length}`, `CSeq: 1 ACK`, "Max-Forwards: 70"]), PROXY.port, PROXY.host);
+      for (const uri of [`sip:x@${testNet(110)}.9:0`, `sip:x@${testNet(110)}.9:0;transport=tcp`]) {
+        c.socket.send(sipMessage([`ACK ${uri} SIP/2.0`, `Via: SIP/2.0/UDP ${testNet(110)}.4:${c.port};branch=z9hG4bKackport0${uri.length}`, `From: <sip:a@elsewhere.test>;tag=1`, `To: <sip:x@${testNet(110)}.9>;tag=2`, `Call-ID: ackport0${uri.length}`, `CSeq: 1 ACK`, "Max-Forwards: 70"]), PROXY.port, PROXY.host);
       }
       // The same through a Route naming port 0.
-      c.socket.send(sipMessage([`ACK sip:x@127.0.110.9 SIP/2.0`, `Via: SIP/2.0/UDP 127.0.110.4:${c.port};branch=z9hG4bKackport0r`, `Route: <sip:127.0.110.9:0;lr>`, `From: <sip:a@elsewhere.test>;tag=1`, `To: <sip:x@127.0.110.9>;tag=2`, `Call-ID: ackport0r`, `CSeq: 1 ACK`, "Max-Forwards: 70"]), PROXY.port, PROXY.host);
+      c.socket.send(sipMessage([`ACK sip:x@${testNet(110)}.9 SIP/2.0`, `Via: SIP/2.0/UDP ${testNet(110)}.4:${c.port};branch=z9hG4bKackport0r`, `Route: <sip:${testNet(110)}.9:0;lr>`, `From: <sip:a@elsewhere.test>;tag=1`, `To: <sip:x@${testNet(110)}.9>;tag=2`, `Call-ID: ackport0r`, `CSeq: 1 ACK`, "Max-Forwards: 70"]), PROXY.port, PROXY.host);
     } finally {
       c.close();
     }
-    await stillServing("127.0.110.5");
+    await stillServing(testIp(110, 5));
     assert.equal(c.got.length, 0, "an ACK is never answered");
   });
 
   it("the transport reports an unusable destination as a failed send instead of throwing", async () => {
-    const t = new TransportLayer({ logger: silentLogger, listen: [{ transport: "udp", host: "127.0.110.6", port: 0 }] });
+    const t = new TransportLayer({ logger: silentLogger, listen: [{ transport: "udp", host: testIp(110, 6), port: 0 }] });
     await t.start();
     try {
       const data = Buffer.from("x");
-      assert.equal(t.sendTo({ transport: "udp", address: "127.0.110.9", port: 70000 }, data), undefined);
-      assert.equal(t.sendTo({ transport: "tcp", address: "127.0.110.9", port: 0 }, data), undefined);
-      assert.equal(t.sendTo({ transport: "tcp", address: "127.0.110.9", port: -1 }, data), undefined);
+      assert.equal(t.sendTo({ transport: "udp", address: testIp(110, 9), port: 70000 }, data), undefined);
+      assert.equal(t.sendTo({ transport: "tcp", address: testIp(110, 9), port: 0 }, data), undefined);
+      assert.equal(t.sendTo({ transport: "tcp", address: testIp(110, 9), port: -1 }, data), undefined);
       assert.equal(t.stats.sendErrors, 3);
     } finally {
       await t.stop();

@@ -11,6 +11,7 @@ import { NetworkView, renderNetwork } from "../../src/monitor/index.js";
 import { LocalHub } from "../../src/events/index.js";
 import { runThor } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp, testNet } from "../support/slot.js";
 
 describe("database credentials", () => {
   it("redactUri hides userinfo passwords (also containing @ and :) and password query parameters", () => {
@@ -43,7 +44,7 @@ describe("database credentials", () => {
   });
 
   it("thor database refuses to broadcast a URI that carries a password (exit 2, saying where the password goes)", async () => {
-    const r = await runThor(["database", "--name", "db1", "--ip", "127.0.120.21", "--event-servers", "127.0.120.1:8000", "--dburi", "postgres://thor:s3cret@127.0.120.21/thor"], {}, 20_000);
+    const r = await runThor(["database", "--name", "db1", "--ip", testIp(120, 21), "--event-servers", `${testNet(120)}.1:8000`, "--dburi", `postgres://thor:s3cret@${testNet(120)}.21/thor`], {}, 20_000);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /PGPASSWORD/);
     assert.ok(!r.stderr.includes("s3cret"), r.stderr);

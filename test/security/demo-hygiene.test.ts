@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueLabCertificates, planLab, writePrivateFile } from "../../src/cli/lab.js";
 import { runThor } from "../support/processes.js";
+import { testNet } from "../support/slot.js";
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 
@@ -20,7 +21,7 @@ describe("demo hygiene", { timeout: 60_000 }, () => {
   after(() => rmSync(join(dir, ".."), { recursive: true, force: true }));
 
   it("the lab directory is 0700, the users and token files 0600, and no member's command line carries a token", async () => {
-    const plan = planLab({ dir, subnet: "127.0.121", subscribers: "database", dashboardPort: 9180 });
+    const plan = planLab({ dir, subnet: testNet(121), subscribers: "database", dashboardPort: 9180 });
     await issueLabCertificates(plan);
     assert.ok(plan.provisioning);
     assert.equal(mode(dir), 0o700);
@@ -46,12 +47,12 @@ describe("demo hygiene", { timeout: 60_000 }, () => {
   it("thor provision takes the token from --token-file or the environment, and refuses it on the command line", async () => {
     const tokenFile = join(dir, "api-token");
     // Nothing listens on this address: the request fails after the token was read.
-    const viaFile = await runThor(["provision", "--api", "http://127.0.121.250:9", "--token-file", tokenFile, "account", "list"], {}, 20_000);
+    const viaFile = await runThor(["provision", "--api", `http://${testNet(121)}.250:9`, "--token-file", tokenFile, "account", "list"], {}, 20_000);
     assert.doesNotMatch(viaFile.stderr, /unknown option|token file/, viaFile.stderr);
-    const missing = await runThor(["provision", "--api", "http://127.0.121.250:9", "--token-file", join(dir, "nope"), "account", "list"], {}, 20_000);
+    const missing = await runThor(["provision", "--api", `http://${testNet(121)}.250:9`, "--token-file", join(dir, "nope"), "account", "list"], {}, 20_000);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /cannot read the token file/);
-    const onArgv = await runThor(["provision", "--api", "http://127.0.121.250:9", "--token", "secret-on-argv-0123456789", "account", "list"], {}, 20_000);
+    const onArgv = await runThor(["provision", "--api", `http://${testNet(121)}.250:9`, "--token", "secret-on-argv-0123456789", "account", "list"], {}, 20_000);
     assert.notEqual(onArgv.code, 0);
     assert.match(onArgv.stderr, /unknown option '--token'/);
   });

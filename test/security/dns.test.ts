@@ -12,6 +12,7 @@ import type { Entity } from "../../src/overlay/index.js";
 import { Lab } from "../support/lab.js";
 import { stopAllProcesses } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp, testNet } from "../support/slot.js";
 
 const sip = (id: string, ip: string): Entity => ({ id, ip, roles: ["sip_proxy"], version: "t", ports: { sip_udp: 5060, sip_tcp: 5060, sip_tls: 5061, sip_ws: 8080, lookup: 9500 }, attrs: {}, startedAt: 1 });
 
@@ -43,7 +44,7 @@ describe("DNS: ANY is answered minimally (RFC 8482)", () => {
 describe("DNS: response rate limiting is on by default", { timeout: 60_000 }, () => {
   let lab: Lab;
   before(async () => {
-    lab = await Lab.create({ subnet: "127.0.120", nodes: [], dns: 1, dnsPort: 5312 });
+    lab = await Lab.create({ subnet: testNet(120), nodes: [], dns: 1, dnsPort: 5312 });
   });
   after(async () => {
     await lab.stop();
@@ -54,7 +55,7 @@ describe("DNS: response rate limiting is on by default", { timeout: 60_000 }, ()
     const p = lab.start("dns1");
     await p.waitForLog((l) => l.msg === "dns listening (udp, tcp)", 15_000, "listening");
     const socket = dgram.createSocket("udp4");
-    await new Promise<void>((r) => socket.bind(0, "127.0.120.200", () => r()));
+    await new Promise<void>((r) => socket.bind(0, testIp(120, 200), () => r()));
     let answers = 0;
     let truncated = 0;
     socket.on("message", (m) => {
@@ -63,7 +64,7 @@ describe("DNS: response rate limiting is on by default", { timeout: 60_000 }, ()
     });
     try {
       const q = dnsPacket.encode({ type: "query", id: 1, questions: [{ name: "example.com", type: "SOA", class: "IN" }] });
-      for (let i = 0; i < 400; i++) socket.send(q, 5312, "127.0.120.53");
+      for (let i = 0; i < 400; i++) socket.send(q, 5312, testIp(120, 53));
       // The full answers (at most the burst) and the TC "slips" arrive; the rest is dropped.
       await waitFor(() => truncated > 0, { timeoutMs: 5000, message: "TC answers (slip)" });
       const full = answers - truncated;

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { computeHa1, digestResponse, Guard, type Flow, type SipServer } from "../../src/sip/index.js";
 import { waitFor } from "../support/wait-for.js";
 import { options, sipMessage, startSipServer, tcpClient, udpExchange } from "./support.js";
+import { testIp } from "../support/slot.js";
 
 /**
  * Issue 10 item 9: the rate limiter and the brute-force bans key sources
@@ -10,7 +11,7 @@ import { options, sipMessage, startSipServer, tcpClient, udpExchange } from "./s
  * address anyone can forge) never bans an address, and members' flows on
  * the internal listener are never limited.
  */
-const HOST = "127.0.111.40";
+const HOST = testIp(111, 40);
 const DOMAIN = "example.test";
 
 const source = (transport: Flow["transport"], address: string, peer?: string) => ({ transport, remote: { address, port: 5060 }, ...(peer !== undefined ? { peer } : {}) });
@@ -19,23 +20,23 @@ describe("issue-10 item 9: guard spoofing", () => {
   it("keeps one bucket per transport and address, and never limits an authenticated member flow", () => {
     let now = 0;
     const guard = new Guard({ rate: 1, burst: 2, maxAuthFailures: 3, banMs: 1000 }, () => now);
-    assert.equal(guard.admit(source("udp", "127.0.111.41")), true);
-    assert.equal(guard.admit(source("udp", "127.0.111.41")), true);
-    assert.equal(guard.admit(source("udp", "127.0.111.41")), false, "UDP bucket empty");
-    assert.equal(guard.admit(source("tcp", "127.0.111.41")), true, "the TCP bucket of the same address is its own");
-    for (let i = 0; i < 10; i++) assert.equal(guard.admit(source("tls", "127.0.111.41", "node2")), true, "member flow never limited");
+    assert.equal(guard.admit(source("udp", testIp(111, 41))), true);
+    assert.equal(guard.admit(source("udp", testIp(111, 41))), true);
+    assert.equal(guard.admit(source("udp", testIp(111, 41))), false, "UDP bucket empty");
+    assert.equal(guard.admit(source("tcp", testIp(111, 41))), true, "the TCP bucket of the same address is its own");
+    for (let i = 0; i < 10; i++) assert.equal(guard.admit(source("tls", testIp(111, 41), "node2")), true, "member flow never limited");
     // Bans: connection-oriented failures ban the address; members are exempt even then.
-    for (let i = 0; i < 3; i++) guard.authFailure(source("tcp", "127.0.111.42"));
-    assert.equal(guard.isBanned("127.0.111.42"), true);
-    assert.equal(guard.admit(source("udp", "127.0.111.42")), false, "a proven source is banned on every public transport");
-    assert.equal(guard.admit(source("tls", "127.0.111.42", "node3")), true);
+    for (let i = 0; i < 3; i++) guard.authFailure(source("tcp", testIp(111, 42)));
+    assert.equal(guard.isBanned(testIp(111, 42)), true);
+    assert.equal(guard.admit(source("udp", testIp(111, 42))), false, "a proven source is banned on every public transport");
+    assert.equal(guard.admit(source("tls", testIp(111, 42), "node3")), true);
     now += 1001;
-    assert.equal(guard.isBanned("127.0.111.42"), false, "bans expire");
+    assert.equal(guard.isBanned(testIp(111, 42)), false, "bans expire");
     // UDP failures only throttle that address's UDP bucket.
-    for (let i = 0; i < 3; i++) assert.notEqual(guard.authFailure(source("udp", "127.0.111.43")), "ban");
-    assert.equal(guard.isBanned("127.0.111.43"), false);
-    assert.equal(guard.isThrottled("udp", "127.0.111.43"), true);
-    assert.equal(guard.admit(source("tcp", "127.0.111.43")), true);
+    for (let i = 0; i < 3; i++) assert.notEqual(guard.authFailure(source("udp", testIp(111, 43))), "ban");
+    assert.equal(guard.isBanned(testIp(111, 43)), false);
+    assert.equal(guard.isThrottled("udp", testIp(111, 43)), true);
+    assert.equal(guard.admit(source("tcp", testIp(111, 43))), true);
   });
 
   describe("on a running server", () => {
@@ -58,7 +59,7 @@ describe("issue-10 item 9: guard spoofing", () => {
     };
 
     it("20 bad-digest UDP REGISTERs 'from' an address do not ban it: its TCP traffic is still served", async () => {
-      const peer = "127.0.111.44";
+      const peer = testIp(111, 44);
       for (let i = 0; i < 20; i++) {
         const [challenge] = await udpExchange(peer, register(peer, "UDP", i), { host: HOST, port: udpPort });
         const nonce = /nonce="([^"]+)"/.exec(challenge!)![1]!;
@@ -74,7 +75,7 @@ describe("issue-10 item 9: guard spoofing", () => {
     });
 
     it("20 bad-digest REGISTERs over TCP (a proven source) ban the address", async () => {
-      const ip = "127.0.111.45";
+      const ip = testIp(111, 45);
       const c = await tcpClient(ip, { host: HOST, port: tcpPort });
       let seen = 0;
       const nextAnswer = async (): Promise<string> => {

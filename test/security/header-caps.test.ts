@@ -4,6 +4,7 @@ import { DEFAULT_MESSAGE_LIMITS, parseMessage } from "../../src/sip/index.js";
 import { startThor, type ThorProcess } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
 import { cpuMs, sipMessage, udpClient } from "./support.js";
+import { testIp, testNet } from "../support/slot.js";
 
 /**
  * Issue 10 item 4: one datagram must not stall the event loop. Header
@@ -12,10 +13,10 @@ import { cpuMs, sipMessage, udpClient } from "./support.js";
  * 64 KB cost a few milliseconds at most, measured in the parser and in the
  * CPU time of a running node.
  */
-const SERVER = "127.0.110.21";
+const SERVER = testIp(110, 21);
 const PROXY = { host: SERVER, port: 5060 };
 
-const base = (method: string, extra: readonly string[], viaHost = "127.0.110.22") => [
+const base = (method: string, extra: readonly string[], viaHost = testIp(110, 22)) => [
   `${method} sip:bob@example.test SIP/2.0`,
   `Via: SIP/2.0/UDP ${viaHost}:5999;branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
   ...extra,
@@ -46,29 +47,29 @@ function worstCases(): Array<{ name: string; message: Buffer; expect: RegExp }> 
     { name: "2,500 Route entries naming us, one line", message: sipMessage(base("OPTIONS", filled("Route", own, Math.floor(59_000 / (own.length + 2))))), expect: /^SIP\/2\.0 513 Message Too Large \(more than 32 Route entries\)/ },
     { name: "Route entries naming us, one per line", message: sipMessage(base("OPTIONS", filled("Route", own, 1))), expect: /^SIP\/2\.0 513 Message Too Large \(more than 32 Route entries\)/ },
     { name: "32 long Route entries naming us (at the cap)", message: sipMessage(base("OPTIONS", [`Route: ${Array.from({ length: 32 }, () => `<sip:${SERVER}:5060;lr;p=${long}>`).join(", ")}`])), expect: /^SIP\/2\.0 (404|200|403|483)/ },
-    { name: "thousands of Via entries", message: sipMessage(base("OPTIONS", filled("Via", "SIP/2.0/UDP 127.0.110.23:5060;branch=z9hG4bKv", 200))), expect: /^SIP\/2\.0 513 Message Too Large \(more than 64 Via entries\)/ },
+    { name: "thousands of Via entries", message: sipMessage(base("OPTIONS", filled("Via", `SIP/2.0/UDP ${testNet(110)}.23:5060;branch=z9hG4bKv`, 200))), expect: /^SIP\/2\.0 513 Message Too Large \(more than 64 Via entries\)/ },
     { name: "64 Via entries of ours (loop check at the cap)", message: sipMessage(base("OPTIONS", Array.from({ length: 63 }, (_, i) => `Via: SIP/2.0/UDP ${SERVER}:5060;branch=z9hG4bK-t${"a".repeat(10)}-${i};p=${"y".repeat(800)}`))), expect: /^SIP\/2\.0 /},
-    { name: "thousands of Contact entries", message: sipMessage(base("REGISTER", filled("Contact", "<sip:a@127.0.110.24>", 100)).map((l) => l.replace("REGISTER sip:bob@example.test", "REGISTER sip:example.test"))), expect: /^SIP\/2\.0 513 Message Too Large \(more than 32 Contact entries\)/ },
-    { name: "thousands of Record-Route entries", message: sipMessage(base("INVITE", filled("Record-Route", "<sip:127.0.110.25;lr>", 100))), expect: /^SIP\/2\.0 513 Message Too Large \(more than 32 Record-Route entries\)/ },
+    { name: "thousands of Contact entries", message: sipMessage(base("REGISTER", filled("Contact", `<sip:a@${testNet(110)}.24>`, 100)).map((l) => l.replace("REGISTER sip:bob@example.test", "REGISTER sip:example.test"))), expect: /^SIP\/2\.0 513 Message Too Large \(more than 32 Contact entries\)/ },
+    { name: "thousands of Record-Route entries", message: sipMessage(base("INVITE", filled("Record-Route", `<sip:${testNet(110)}.25;lr>`, 100))), expect: /^SIP\/2\.0 513 Message Too Large \(more than 32 Record-Route entries\)/ },
     { name: "thousands of short header lines", message: sipMessage(base("OPTIONS", Array.from({ length: 4000 }, (_, i) => `X-H${i}: ${i}`))), expect: /^SIP\/2\.0 513 Message Too Large \(more than 256 header lines\)/ },
     { name: "one 60 KB header value", message: sipMessage(base("OPTIONS", [`Subject: ${"s".repeat(60_000)}`])), expect: /^SIP\/2\.0 /},
     { name: "one 60 KB folded header", message: sipMessage(base("OPTIONS", [`Subject: a`, ...Array.from({ length: 200 }, () => ` ${"f".repeat(290)}`)])), expect: /^SIP\/2\.0 /},
-    { name: "quotes and commas in a 60 KB Contact display name", message: sipMessage(base("OPTIONS", [`Contact: "${'\\",'.repeat(19_000)}" <sip:a@127.0.110.24>`])), expect: /^SIP\/2\.0 /},
+    { name: "quotes and commas in a 60 KB Contact display name", message: sipMessage(base("OPTIONS", [`Contact: "${'\\",'.repeat(19_000)}" <sip:a@${testNet(110)}.24>`])), expect: /^SIP\/2\.0 /},
   ];
 }
 
 describe("issue-10 item 4: header caps and the cost of one message", () => {
   it("the parser refuses each list over its cap with 513 and the cap named, and accepts a list at the cap", () => {
-    const at = (n: number) => sipMessage(base("OPTIONS", [`Route: ${Array.from({ length: n }, () => "<sip:127.0.110.30;lr>").join(", ")}`]));
+    const at = (n: number) => sipMessage(base("OPTIONS", [`Route: ${Array.from({ length: n }, () => `<sip:${testNet(110)}.30;lr>`).join(", ")}`]));
     assert.equal(parseMessage(at(DEFAULT_MESSAGE_LIMITS.maxRoute)).ok, true);
     const over = parseMessage(at(DEFAULT_MESSAGE_LIMITS.maxRoute + 1));
     assert.ok(!over.ok);
     assert.equal(over.error.status, 513);
     assert.equal(over.error.reason, "more than 32 Route entries");
     // Entries across lines add up; commas inside quotes and <> do not count.
-    const split = parseMessage(sipMessage(base("OPTIONS", Array.from({ length: 33 }, () => "Route: <sip:127.0.110.30;lr>"))));
+    const split = parseMessage(sipMessage(base("OPTIONS", Array.from({ length: 33 }, () => `Route: <sip:${testNet(110)}.30;lr>`))));
     assert.ok(!split.ok && split.error.status === 513);
-    const quoted = parseMessage(sipMessage(base("OPTIONS", [`Contact: "a, b, c" <sip:a@127.0.110.30;x=1>`])));
+    const quoted = parseMessage(sipMessage(base("OPTIONS", [`Contact: "a, b, c" <sip:a@${testNet(110)}.30;x=1>`])));
     assert.ok(quoted.ok);
     // Caps are options.
     assert.equal(parseMessage(at(5), { limits: { ...DEFAULT_MESSAGE_LIMITS, maxRoute: 4 } }).ok, false);
@@ -105,7 +106,7 @@ describe("issue-10 item 4: header caps and the cost of one message", () => {
     it("answers each worst case as it must, using on average under 3 ms of CPU per message", async () => {
       const cases = worstCases();
       const rounds = 30;
-      const client = await udpClient("127.0.110.22");
+      const client = await udpClient(testIp(110, 22));
       try {
         // First round: check the answers.
         for (const c of cases) {

@@ -4,7 +4,7 @@
  * server must be OU=eventserver), CN = the member dialled, the address in
  * the certificate's IP SANs, and live connections of a revoked peer cut.
  * The internal SIP listener used to keep a revoked node trusted while its
- * connection stayed busy. Addresses: 127.0.120.0/24.
+ * connection stayed busy. Addresses: testIp(120, 0)/24.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -20,10 +20,11 @@ import { SipProxyRole } from "../../src/roles/index.js";
 import { MemoryCredentialStore } from "../../src/sip/index.js";
 import { MemoryLogger } from "../support/memory-logger.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp, testNetRe } from "../support/slot.js";
 
-const A = "127.0.120.1";
-const B = "127.0.120.2";
-const ELSEWHERE = "127.0.120.9";
+const A = testIp(120, 1);
+const B = testIp(120, 2);
+const ELSEWHERE = testIp(120, 9);
 
 describe("member links", { timeout: 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "thor-sec-links-"));
@@ -148,6 +149,6 @@ describe("member links", { timeout: 60_000 }, () => {
     const caller = new ControlLink({ identity: await identity("node-a"), logger: silentLogger, host: A, port: 0, dialFrom: A, resolve: (id) => (id === "node-c" ? where : undefined) });
     cleanups.push(() => caller.stop());
     liar.handle("echo", (p) => p);
-    await assert.rejects(caller.call("node-c", "echo", 1, 3000), /answers at 127\.0\.120\.1, which is not in its certificate/);
+    await assert.rejects(caller.call("node-c", "echo", 1, 3000), new RegExp(String.raw`answers at ${testNetRe(120)}\.1, which is not in its certificate`));
   });
 });

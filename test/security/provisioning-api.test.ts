@@ -10,12 +10,13 @@ import { silentLogger } from "../../src/base/index.js";
 import { DatabaseCluster } from "../../src/db/index.js";
 import { ProvisioningClient, ProvisioningServer, ProvisioningService, ha1Of } from "../../src/provisioning/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/databases.js";
+import { testIp } from "../support/slot.js";
 
-const HOST = "127.0.120.15";
+const HOST = testIp(120, 15);
 const WRITE = "sec-writer-token-0123456789";
 const READ = "sec-reader-token-0123456789";
 
-function get(url: string, path: string, token?: string, localAddress = "127.0.120.16"): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function get(url: string, path: string, token?: string, localAddress = testIp(120, 16)): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}${path}`, { localAddress, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
       let body = "";
@@ -97,6 +98,6 @@ describe("provisioning API security", () => {
     // Even the right token waits: guessing must not go on while blocked.
     assert.equal((await get(url, "/v1/domains", READ)).status, 429);
     // Another source is not affected.
-    assert.equal((await get(url, "/v1/domains", READ, "127.0.120.17")).status, 200);
+    assert.equal((await get(url, "/v1/domains", READ, testIp(120, 17))).status, 200);
   });
 });

@@ -4,14 +4,15 @@ import { SipServer, MemoryCredentialStore } from "../../src/sip/index.js";
 import { MemoryLogger } from "../support/memory-logger.js";
 import { waitFor } from "../support/wait-for.js";
 import { answer, header, headers, isFinal, isRequest, isStatus, RawUa, sipMessage, statusOf, type Peer } from "./raw-ua.js";
+import { testIp, testNetRe } from "../support/slot.js";
 
 /**
  * Issue 10, public SIP: who may send what (items 1, 2, 6, 7, 10), against a
- * real SipServer on 127.0.100.1 with hand-written user agents on
- * 127.0.100.0/24 sending exactly what an attacker would.
+ * real SipServer on testIp(100, 1) with hand-written user agents on
+ * testIp(100, 0)/24 sending exactly what an attacker would.
  */
 describe("public SIP: who may send what (issue 10)", () => {
-  const HOST = "127.0.100.1";
+  const HOST = testIp(100, 1);
   const CALLEES = ["bob1", "bob2", "bob3", "bob4", "bob5", "bob6", "bob7"];
   const log = new MemoryLogger();
   let server: SipServer;
@@ -97,8 +98,8 @@ describe("public SIP: who may send what (issue 10)", () => {
 
   describe("item 1: in-dialog requests and ACKs must bring our signed Record-Route back", () => {
     it("one datagram with a To tag and a forged Route to a victim is refused 403 and reaches nobody", async () => {
-      const victim = await ua("127.0.100.66");
-      const attacker = await ua("127.0.100.9");
+      const victim = await ua(testIp(100, 66));
+      const attacker = await ua(testIp(100, 9));
       const cases = [
         { name: "Route to the victim", route: [`<sip:${victim.sentBy};lr>`], ruri: `sip:v@${victim.sentBy}` },
         { name: "no Route, Request-URI of the victim", route: [], ruri: `sip:v@${victim.sentBy}` },
@@ -117,8 +118,8 @@ describe("public SIP: who may send what (issue 10)", () => {
     const ackDrops = (detail: string) => log.entries.filter((e) => e.msg === "request dropped" && e.level === "warn" && e.fields["method"] === "ACK" && e.fields["reason"] === "outside-dialog" && e.fields["detail"] === detail).length;
 
     it("an ACK with a To tag and no route of ours is dropped, not forwarded", async () => {
-      const victim = await ua("127.0.100.67");
-      const attacker = await ua("127.0.100.10");
+      const victim = await ua(testIp(100, 67));
+      const attacker = await ua(testIp(100, 10));
       const before = ackDrops("no route token of ours");
       attacker.send(sipMessage([`ACK sip:v@${victim.sentBy} SIP/2.0`, via(attacker), "From: <sip:spam@elsewhere.test>;tag=1", "To: <sip:v@victim.test>;tag=2", `Call-ID: ack-${next()}`, "CSeq: 1 ACK", `Route: <sip:${victim.sentBy};lr>`, "Max-Forwards: 70"]), udp);
       await waitFor(() => ackDrops("no route token of ours") > before, { message: "the ACK dropped" });
@@ -126,12 +127,12 @@ describe("public SIP: who may send what (issue 10)", () => {
     });
 
     it("a real dialog: ACK and BYE along our signed Record-Route reach the callee", async () => {
-      const callee = await ua("127.0.100.20");
-      const caller = await ua("127.0.100.30");
+      const callee = await ua(testIp(100, 20));
+      const caller = await ua(testIp(100, 30));
       assert.equal(statusOf(await register(callee, "bob1", "a.test", "bob1-pw")), 200);
       const d = await dialog(caller, callee, "bob1");
       assert.equal(d.routeSet.length, 1);
-      assert.match(d.routeSet[0]!, /^<sip:ft\.[a-z0-9]+\.[0-9a-z]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{22}@127\.0\.100\.1:\d+;transport=udp;lr>$/);
+      assert.match(d.routeSet[0]!, new RegExp(String.raw`^<sip:ft\.[a-z0-9]+\.[0-9a-z]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{22}@${testNetRe(100)}\.1:\d+;transport=udp;lr>$`));
       const mark = callee.received.length;
       caller.send(inDialog(caller, "ACK", d, d.routeSet, 1), udp);
       await callee.next((m) => isRequest("ACK")(m) && m.includes(d.callId), "ACK at the callee", mark);
@@ -141,16 +142,16 @@ describe("public SIP: who may send what (issue 10)", () => {
     });
 
     it("a party of a dialog cannot use it to reach a third host: appended Route or changed Request-URI", async () => {
-      const callee = await ua("127.0.100.25");
-      const caller = await ua("127.0.100.35");
-      const victim = await ua("127.0.100.68");
+      const callee = await ua(testIp(100, 25));
+      const caller = await ua(testIp(100, 35));
+      const victim = await ua(testIp(100, 68));
       assert.equal(statusOf(await register(callee, "bob6", "a.test", "bob6-pw")), 200);
       const d = await dialog(caller, callee, "bob6");
       const mark = caller.received.length;
       caller.send(inDialog(caller, "INFO", d, [...d.routeSet, `<sip:${victim.sentBy};lr>`]), udp);
       assert.equal(statusOf(await caller.next(isFinal("INFO"), "answer to the appended Route", mark)), 403);
       // From a third address the token's flows are the two parties: the request goes to one of them, never to the Request-URI.
-      const third = await ua("127.0.100.36");
+      const third = await ua(testIp(100, 36));
       const m3 = callee.received.length;
       third.send(inDialog(third, "INFO", { ...d, target: `sip:v@${victim.sentBy}` }, d.routeSet, 3), udp);
       await waitFor(() => callee.received.length > m3 || caller.received.length > mark + 1, { message: "the INFO reached a party of the dialog" });
@@ -161,8 +162,8 @@ describe("public SIP: who may send what (issue 10)", () => {
     });
 
     it("a Route token that does not verify is refused 403, never used: tampered, foreign dialog, or made up", async () => {
-      const callee = await ua("127.0.100.21");
-      const caller = await ua("127.0.100.31");
+      const callee = await ua(testIp(100, 21));
+      const caller = await ua(testIp(100, 31));
       assert.equal(statusOf(await register(callee, "bob2", "a.test", "bob2-pw")), 200);
       const d = await dialog(caller, callee, "bob2");
       const rr = d.routeSet[0]!;
@@ -190,11 +191,11 @@ describe("public SIP: who may send what (issue 10)", () => {
   describe("item 2: flow tokens are unforgeable and connection ids random", () => {
     it("a forged token naming a subscriber's connection is refused 403, and connection ids are random", async () => {
       // bob registers over TCP: his connection is the only way to reach him.
-      const bob = await ua("127.0.100.22", "tcp");
+      const bob = await ua(testIp(100, 22), "tcp");
       assert.equal(statusOf(await register(bob, "bob3", "a.test", "bob3-pw")), 200);
       // The attacker guesses sequential ids in the old format (plain base64 of the reference)
       // and makes up tags in the signed format.
-      const attacker = await ua("127.0.100.11");
+      const attacker = await ua(testIp(100, 11));
       const guesses = ["c:tcp#1", "c:tcp#2", "c:tcp#3"].map((r) => Buffer.from(r).toString("base64url"));
       const forged = [...guesses.map((g) => `ft-${g}`), ...guesses.map((g) => `ft.eph.zzzzzz.${g}.AAAAAAAAAAAAAAAAAAAAAA`)];
       const mark = bob.received.length;
@@ -205,7 +206,7 @@ describe("public SIP: who may send what (issue 10)", () => {
       }
       assert.equal(bob.received.slice(mark).length, 0, "nothing was pushed onto bob's connection");
       // The reference to bob's connection, as our Record-Route names it, is random.
-      const caller = await ua("127.0.100.32");
+      const caller = await ua(testIp(100, 32));
       const d = await dialog(caller, bob, "bob3");
       const payload = /<sip:ft\.[a-z0-9]+\.[0-9a-z]+\.([A-Za-z0-9_-]*)\./.exec(d.routeSet[0]!)?.[1] ?? "";
       const refs = Buffer.from(payload, "base64url").toString("utf8").split(" ");
@@ -216,7 +217,7 @@ describe("public SIP: who may send what (issue 10)", () => {
 
   describe("item 6: identity per domain", () => {
     it("the realm is the AOR's domain: alice@a's password does not register alice@b", async () => {
-      const u = await ua("127.0.100.40");
+      const u = await ua(testIp(100, 40));
       const wrong = await register(u, "alice", "b.test", "a-pw");
       assert.equal(statusOf(wrong), 401, wrong.split("\r\n")[0]);
       const realmA = await register(u, "alice", "b.test", "a-pw", { realm: "a.test" });
@@ -226,7 +227,7 @@ describe("public SIP: who may send what (issue 10)", () => {
     });
 
     it("the challenge names the domain of the AOR as realm", async () => {
-      const u = await ua("127.0.100.41");
+      const u = await ua(testIp(100, 41));
       const mark = u.received.length;
       u.send(sipMessage(["REGISTER sip:b.test SIP/2.0", via(u), "From: <sip:alice@b.test>;tag=1", "To: <sip:alice@b.test>", `Call-ID: realm-${next()}`, "CSeq: 1 REGISTER", `Contact: <sip:alice@${u.sentBy}>`, "Max-Forwards: 70"]), udp);
       const ch = await u.next(isFinal("REGISTER"), "challenge", mark);
@@ -234,9 +235,9 @@ describe("public SIP: who may send what (issue 10)", () => {
     });
 
     it("a trailing dot or capitals in the From host do not skip authentication", async () => {
-      const callee = await ua("127.0.100.23");
+      const callee = await ua(testIp(100, 23));
       assert.equal(statusOf(await register(callee, "bob4", "a.test", "bob4-pw")), 200);
-      const caller = await ua("127.0.100.42");
+      const caller = await ua(testIp(100, 42));
       for (const from of ["sip:alice@a.test.", "sip:alice@A.TEST"]) {
         const mark = caller.received.length;
         caller.send(sipMessage(["INVITE sip:bob4@a.test SIP/2.0", via(caller), `From: <${from}>;tag=1`, "To: <sip:bob4@a.test>", `Call-ID: dot-${next()}`, "CSeq: 1 INVITE", `Contact: <sip:alice@${caller.sentBy}>`, "Max-Forwards: 70"]), udp);
@@ -248,17 +249,17 @@ describe("public SIP: who may send what (issue 10)", () => {
     });
 
     it("identity headers from clients are removed; an authenticated caller is asserted (RFC 3325)", async () => {
-      const callee = await ua("127.0.100.24");
+      const callee = await ua(testIp(100, 24));
       assert.equal(statusOf(await register(callee, "bob5", "a.test", "bob5-pw")), 200);
       // A foreign caller claiming to be alice.
-      const liar = await ua("127.0.100.43");
+      const liar = await ua(testIp(100, 43));
       const callId = `pai-${next()}`;
       const mark = callee.received.length;
       liar.send(sipMessage(["MESSAGE sip:bob5@a.test SIP/2.0", via(liar), "From: <sip:zed@elsewhere.test>;tag=1", "To: <sip:bob5@a.test>", `Call-ID: ${callId}`, "CSeq: 1 MESSAGE", "P-Asserted-Identity: <sip:alice@a.test>", "P-Preferred-Identity: <sip:alice@a.test>", 'Remote-Party-ID: "Alice" <sip:alice@a.test>;party=calling', "Max-Forwards: 70"], "x"), udp);
       const got = await callee.next((m) => m.includes(callId) && isRequest("MESSAGE")(m), "MESSAGE at bob", mark);
       for (const h of ["P-Asserted-Identity", "P-Preferred-Identity", "Remote-Party-ID"]) assert.equal(header(got, h), undefined, `${h} removed`);
       // alice, authenticated, is asserted.
-      const alice = await ua("127.0.100.44");
+      const alice = await ua(testIp(100, 44));
       const id2 = `pai-${next()}`;
       const msg = (cseq: number, extra: string[]) => sipMessage(["MESSAGE sip:bob5@a.test SIP/2.0", via(alice), "From: <sip:alice@a.test>;tag=1", "To: <sip:bob5@a.test>", `Call-ID: ${id2}`, `CSeq: ${cseq} MESSAGE`, "P-Asserted-Identity: <sip:carol@a.test>", ...extra, "Max-Forwards: 70"], "x");
       alice.send(msg(1, []), udp);
@@ -290,20 +291,20 @@ describe("public SIP: who may send what (issue 10)", () => {
     }
 
     it("an answer without qop is refused where qop is required", async () => {
-      const u = await ua("127.0.100.50");
+      const u = await ua(testIp(100, 50));
       const r = await registerWith(u, "a.test", "dave", (c) => answer(c, { user: "dave", password: "dave-pw", method: "REGISTER", uri: "sip:a.test", qop: false }));
       assert.equal(r.status, 401);
     });
 
     it("a digest uri other than the Request-URI is refused, even with the right password", async () => {
-      const u = await ua("127.0.100.51");
+      const u = await ua(testIp(100, 51));
       const r = await registerWith(u, "a.test", "dave", (c) => answer(c, { user: "dave", password: "dave-pw", method: "REGISTER", uri: "sip:b.test" }));
       assert.equal(r.status, 401);
       assert.ok(log.entries.some((e) => e.msg === "authentication failed" && e.fields["reason"] === "wrong-uri"));
     });
 
     it("a captured Authorization replayed (same nonce count) is refused; a higher count is fine", async () => {
-      const u = await ua("127.0.100.52");
+      const u = await ua(testIp(100, 52));
       const r = await registerWith(u, "a.test", "dave", (c) => {
         const a = answer(c, { user: "dave", password: "dave-pw", method: "REGISTER", uri: "sip:a.test" });
         return [a, a, answer(c, { user: "dave", password: "dave-pw", method: "REGISTER", uri: "sip:a.test", nc: "00000002" })];
@@ -312,7 +313,7 @@ describe("public SIP: who may send what (issue 10)", () => {
     });
 
     it("a legacy domain may answer without qop, once per nonce; a replay gets a fresh stale nonce", async () => {
-      const u = await ua("127.0.100.53");
+      const u = await ua(testIp(100, 53));
       const r = await registerWith(u, "legacy.test", "carol", (c) => {
         const a = answer(c, { user: "carol", password: "carol-pw", method: "REGISTER", uri: "sip:legacy.test", qop: false });
         return [a, a];
@@ -324,7 +325,7 @@ describe("public SIP: who may send what (issue 10)", () => {
 
   describe("item 10: conformance", () => {
     it("an unknown Proxy-Require option gets 420 Bad Extension with Unsupported (RFC 3261 16.3 step 5)", async () => {
-      const u = await ua("127.0.100.60");
+      const u = await ua(testIp(100, 60));
       u.send(sipMessage(["OPTIONS sip:bob7@a.test SIP/2.0", via(u), "From: <sip:zed@elsewhere.test>;tag=1", "To: <sip:bob7@a.test>", `Call-ID: pr-${next()}`, "CSeq: 1 OPTIONS", "Proxy-Require: foo, path", "Max-Forwards: 70"]), udp);
       const res = await u.next(isFinal("OPTIONS"), "answer");
       assert.equal(statusOf(res), 420);
@@ -332,7 +333,7 @@ describe("public SIP: who may send what (issue 10)", () => {
     });
 
     it("a REGISTER whose To is not a SIP or SIPS URI gets 400", async () => {
-      const u = await ua("127.0.100.61");
+      const u = await ua(testIp(100, 61));
       u.send(sipMessage(["REGISTER sip:a.test SIP/2.0", via(u), "From: <tel:+15551234>;tag=1", "To: <tel:+15551234>", `Call-ID: tel-${next()}`, "CSeq: 1 REGISTER", `Contact: <sip:x@${u.sentBy}>`, "Max-Forwards: 70"]), udp);
       const res = await u.next(isFinal("REGISTER"), "answer");
       assert.equal(statusOf(res), 400, res.split("\r\n")[0]);

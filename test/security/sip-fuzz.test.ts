@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { runFuzz } from "../support/fuzz-run.js";
+import { testIp } from "../support/slot.js";
 
 /**
  * Issue 10, fuzz run (short): 20,000 mutated SIP messages (RFC 4475 torture
@@ -12,7 +13,7 @@ import { runFuzz } from "../support/fuzz-run.js";
  */
 describe("issue-10: SIP fuzz run (20k messages)", () => {
   it("survives 20,000 mutated messages over UDP and TCP, each under 10 ms, memory flat", async () => {
-    const report = await runFuzz({ messages: 20_000, ip: "127.0.110.50", seed: 20_000, deadlineMs: 150_000 });
+    const report = await runFuzz({ messages: 20_000, ip: testIp(110, 50), seed: 20_000, deadlineMs: 150_000 });
     const detail = JSON.stringify(report);
     assert.equal(report.alive, true, detail);
     assert.equal(report.uncaught, 0, detail);

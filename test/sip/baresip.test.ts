@@ -6,17 +6,18 @@ import { join } from "node:path";
 import { Baresip } from "../support/baresip.js";
 import { startThor, type ThorProcess } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp } from "../support/slot.js";
 
 /**
  * Real user agents: two baresip processes (headless, driven over
  * ctrl_tcp) register with digest authentication against `thor sip` over
  * UDP, alice calls bob (auto-answer), the call is established on both
- * sides and alice hangs up. 127.0.40.0/24.
+ * sides and alice hangs up. testIp(40, 0)/24.
  * The server offers MD5 only: baresip 1.0 (Debian bookworm) fails a
  * REGISTER with "Function not implemented" as soon as one of the
  * challenges is SHA-256, even when an MD5 one follows.
  */
-const SERVER = "127.0.40.2";
+const SERVER = testIp(40, 2);
 const DOMAIN = "example.test";
 /** baresip colours its console answers. */
 const plain = (s: string | undefined) => (s ?? "").replace(/\u001b\[[0-9;]*m/g, "");
@@ -34,8 +35,8 @@ describe("thor sip with baresip user agents", () => {
     server = startThor("sip-baresip", ["sip", "--domain", DOMAIN, "--listen", `udp:${SERVER}:5060,tcp:${SERVER}:5060`, "--users", users, "--algorithms", "MD5"]);
     await server.waitForLog((l) => l.msg === "SIP server ready", 15_000, "SIP server ready");
     const account = (user: string, extra = "") => `<sip:${user}@${DOMAIN}>;auth_pass=${user}-secret;outbound="sip:${SERVER}:5060;transport=udp";regint=600${extra}`;
-    alice = new Baresip({ name: "alice", dir, ip: "127.0.40.50", sipPort: 5060, ctrlPort: 4444, account: account("alice"), rtpPorts: [20000, 20019] });
-    bob = new Baresip({ name: "bob", dir, ip: "127.0.40.51", sipPort: 5060, ctrlPort: 4444, account: account("bob", ";answermode=auto"), rtpPorts: [20020, 20039] });
+    alice = new Baresip({ name: "alice", dir, ip: testIp(40, 50), sipPort: 5060, ctrlPort: 4444, account: account("alice"), rtpPorts: [20000, 20019] });
+    bob = new Baresip({ name: "bob", dir, ip: testIp(40, 51), sipPort: 5060, ctrlPort: 4444, account: account("bob", ";answermode=auto"), rtpPorts: [20020, 20039] });
     await Promise.all([alice.start(), bob.start()]);
   });
 

@@ -4,6 +4,7 @@ import { silentLogger } from "../../src/base/index.js";
 import { compose, DecoratorHandler, MemoryCredentialStore, SipServer, type Forward, type ForwardHandler, type Interceptor, type ProxyTarget, type SipResponse } from "../../src/sip/index.js";
 import { registerUdp, sipMessage, udpClient } from "../security/support.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp, testNet } from "../support/slot.js";
 
 /** The example of docs/sip-core.md: INVITE final statuses counted by a decorator handler. */
 class CountingHandler extends DecoratorHandler {
@@ -46,7 +47,7 @@ describe("request pipeline: compose", () => {
 });
 
 describe("request pipeline on a real server", () => {
-  const HOST = "127.0.170.11";
+  const HOST = testIp(170, 11);
   const DOMAIN = "example.test";
   let server: SipServer;
   let port = 0;
@@ -90,8 +91,8 @@ describe("request pipeline on a real server", () => {
       server.proxy.interceptors.map((i) => i.name),
       ["guard", "digest-authentication", "dnd", "accounting", "observer"],
     );
-    const alice = await udpClient("127.0.170.12");
-    const caller = await udpClient("127.0.170.13");
+    const alice = await udpClient(testIp(170, 12));
+    const caller = await udpClient(testIp(170, 13));
     try {
       // alice answers every INVITE 486 and ACKs nothing (the proxy's transaction ACKs the 486 hop by hop).
       alice.socket.on("message", (m) => {
@@ -101,11 +102,11 @@ describe("request pipeline on a real server", () => {
         const keep = head.filter((l) => /^(via|from|to|call-id|cseq):/i.test(l)).map((l) => (/^to:/i.test(l) ? `${l};tag=a1` : l));
         alice.socket.send(sipMessage(["SIP/2.0 486 Busy Here", ...keep]), port, HOST);
       });
-      const contact = `<sip:alice@127.0.170.12:${alice.port}>`;
-      assert.match(await registerUdp({ ip: "127.0.170.12", to: { host: HOST, port }, user: "alice", password: "alice-secret", domain: DOMAIN, contacts: [contact] }), /^SIP\/2\.0 200/);
+      const contact = `<sip:alice@${testNet(170)}.12:${alice.port}>`;
+      assert.match(await registerUdp({ ip: testIp(170, 12), to: { host: HOST, port }, user: "alice", password: "alice-secret", domain: DOMAIN, contacts: [contact] }), /^SIP\/2\.0 200/);
       // A foreign caller may reach our users without credentials.
       const invite = (to: string, callId: string) =>
-        sipMessage([`INVITE ${to} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.170.13:${caller.port};branch=z9hG4bK${callId};rport`, "From: <sip:dave@elsewhere.test>;tag=d1", `To: <${to}>`, `Call-ID: ${callId}`, "CSeq: 1 INVITE", "Max-Forwards: 70", `Contact: <sip:dave@127.0.170.13:${caller.port}>`]);
+        sipMessage([`INVITE ${to} SIP/2.0`, `Via: SIP/2.0/UDP ${testNet(170)}.13:${caller.port};branch=z9hG4bK${callId};rport`, "From: <sip:dave@elsewhere.test>;tag=d1", `To: <${to}>`, `Call-ID: ${callId}`, "CSeq: 1 INVITE", "Max-Forwards: 70", `Contact: <sip:dave@${testNet(170)}.13:${caller.port}>`]);
       caller.socket.send(invite(`sip:alice@${DOMAIN}`, "pipe-1"), port, HOST);
       await waitFor(() => caller.got.some((m) => /^SIP\/2\.0 486/.test(m)), { message: "486 relayed upstream" });
       const busy = caller.got.find((m) => /^SIP\/2\.0 486/.test(m))!;
@@ -113,7 +114,7 @@ describe("request pipeline on a real server", () => {
       await waitFor(() => byStatus.get(486) === 1, { message: "accounting saw the final status" });
       const inv = forwarded.find((f) => f.method === "INVITE")!;
       assert.equal(inv.identity, undefined, "a foreign caller is not authenticated");
-      assert.deepEqual(inv.targets, [{ uri: `sip:alice@127.0.170.12:${alice.port}`, registeredFrom: "127.0.170.12" }]);
+      assert.deepEqual(inv.targets, [{ uri: `sip:alice@${testNet(170)}.12:${alice.port}`, registeredFrom: testIp(170, 12) }]);
       // Do-not-disturb answers in the request phase: nothing is forwarded, no accounting.
       const before = forwarded.length;
       caller.socket.send(invite(`sip:carol@${DOMAIN}`, "pipe-2"), port, HOST);

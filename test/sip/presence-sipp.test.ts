@@ -1,19 +1,20 @@
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startThor, type ThorProcess } from "../support/processes.js";
-import { describeRun, sipp } from "../support/sipp.js";
+import { describeRun, sipp, stopSipp } from "../support/sipp.js";
 import { PresenceUa, pidf } from "../support/presence-ua.js";
+import { testIp, testNet } from "../support/slot.js";
 
 /**
  * Presence against SIPp (issue 14): the single-node `thor sip` on
- * 127.0.150.0/24 as notifier and presence agent: SUBSCRIBE with digest,
+ * testIp(150, 0)/24 as notifier and presence agent: SUBSCRIBE with digest,
  * refresh and unsubscribe; PUBLISH, refresh by SIP-If-Match, 412 on a
  * stale tag, removal; refused SUBSCRIBEs (489, 423, 400).
  */
-const SERVER = "127.0.150.30";
+const SERVER = testIp(150, 30);
 const PROXY = `${SERVER}:5060`;
 const DOMAIN = "example.test";
 
@@ -30,22 +31,24 @@ describe("presence with SIPp", () => {
     await server.waitForLog((l) => l.msg === "SIP server ready", 15_000, "SIP server ready");
   });
 
+  // A failed test leaves no SIPp bound to its ports.
+  afterEach(stopSipp);
   after(async () => {
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it("a watcher subscribes, refreshes and unsubscribes (immediate and final NOTIFYs)", async () => {
-    const r = await sipp({ scenario: "presence-subscribe.xml", localIp: "127.0.150.31", localPort: 5061, remote: PROXY, keys: keys("bob", "alice") }).done;
+    const r = await sipp({ scenario: "presence-subscribe.xml", localIp: testIp(150, 31), localPort: 5061, remote: PROXY, keys: keys("bob", "alice") }).done;
     assert.equal(r.code, 0, describeRun("subscribe", r));
   });
 
   it("a publisher publishes, refreshes by SIP-If-Match, gets 412 for a stale tag and removes; a watcher sees the publication", async () => {
-    const watcher = new PresenceUa("127.0.150.32", "carol", DOMAIN, "carol-secret", { host: SERVER, port: 5060 });
+    const watcher = new PresenceUa(testIp(150, 32), "carol", DOMAIN, "carol-secret", { host: SERVER, port: 5060 });
     await watcher.start();
     try {
       assert.equal((await watcher.subscribe(`alice@${DOMAIN}`)).status, 200);
-      const r = await sipp({ scenario: "presence-publish.xml", localIp: "127.0.150.33", localPort: 5062, remote: PROXY, keys: keys("alice", "alice") }).done;
+      const r = await sipp({ scenario: "presence-publish.xml", localIp: testIp(150, 33), localPort: 5062, remote: PROXY, keys: keys("alice", "alice") }).done;
       assert.equal(r.code, 0, describeRun("publish", r));
       await watcher.waitNotify((n) => n.body.includes("published by SIPp"), "the NOTIFY with SIPp's publication");
       // The removal leaves alice offline again.
@@ -58,12 +61,12 @@ describe("presence with SIPp", () => {
   });
 
   for (const [name, template] of [
-    ["489 Bad Event with Allow-Events", { STATUS: "489", EVENT_NAME: "message-summary", EXPIRES_VALUE: "600", CONTACT_LINE: "Contact: <sip:bob@127.0.150.34:5063>", MSG_REGEXP: "Allow-Events: presence" }],
-    ["423 Interval Too Brief with Min-Expires", { STATUS: "423", EVENT_NAME: "presence", EXPIRES_VALUE: "5", CONTACT_LINE: "Contact: <sip:bob@127.0.150.34:5063>", MSG_REGEXP: "Min-Expires: 60" }],
+    ["489 Bad Event with Allow-Events", { STATUS: "489", EVENT_NAME: "message-summary", EXPIRES_VALUE: "600", CONTACT_LINE: `Contact: <sip:bob@${testNet(150)}.34:5063>`, MSG_REGEXP: "Allow-Events: presence" }],
+    ["423 Interval Too Brief with Min-Expires", { STATUS: "423", EVENT_NAME: "presence", EXPIRES_VALUE: "5", CONTACT_LINE: `Contact: <sip:bob@${testNet(150)}.34:5063>`, MSG_REGEXP: "Min-Expires: 60" }],
     ["400 without a Contact, with the reason", { STATUS: "400", EVENT_NAME: "presence", EXPIRES_VALUE: "600", CONTACT_LINE: "Subject: no contact", MSG_REGEXP: "needs one SIP Contact" }],
   ] as const) {
     it(`refuses a SUBSCRIBE: ${name}`, async () => {
-      const r = await sipp({ scenario: "presence-refused.xml", template, localIp: "127.0.150.34", localPort: 5063, remote: PROXY, keys: keys("bob", "alice") }).done;
+      const r = await sipp({ scenario: "presence-refused.xml", template, localIp: testIp(150, 34), localPort: 5063, remote: PROXY, keys: keys("bob", "alice") }).done;
       assert.equal(r.code, 0, describeRun(name, r));
     });
   }

@@ -6,6 +6,7 @@ import { WebSocket } from "ws";
 import { silentLogger } from "../../src/base/index.js";
 import { computeHa1, digestResponse, MemoryCredentialStore, SipServer } from "../../src/sip/index.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp, testNet, testNetRe } from "../support/slot.js";
 
 /** The SIP server over real sockets with a hand-written client: bad input, abuse, WebSocket. */
 describe("SIP server edge cases on loopback", () => {
@@ -13,7 +14,7 @@ describe("SIP server edge cases on loopback", () => {
   let udpPort = 0;
   let tcpPort = 0;
   let wsPort = 0;
-  const HOST = "127.0.8.1";
+  const HOST = testIp(8, 1);
 
   before(async () => {
     const creds = new MemoryCredentialStore("example.test");
@@ -40,7 +41,7 @@ describe("SIP server edge cases on loopback", () => {
 
   const msg = (lines: string[]) => Buffer.from(lines.join("\r\n") + "\r\n\r\n");
   const options = (branch: string, from = "sip:bob@elsewhere.test", extra: string[] = []) =>
-    msg([`OPTIONS sip:example.test SIP/2.0`, `Via: SIP/2.0/UDP 127.0.8.9:5999;branch=${branch};rport`, `From: <${from}>;tag=1`, `To: <sip:example.test>`, `Call-ID: ${branch}`, `CSeq: 1 OPTIONS`, "Max-Forwards: 70", ...extra, "Content-Length: 0"]);
+    msg([`OPTIONS sip:example.test SIP/2.0`, `Via: SIP/2.0/UDP ${testNet(8)}.9:5999;branch=${branch};rport`, `From: <${from}>;tag=1`, `To: <sip:example.test>`, `Call-ID: ${branch}`, `CSeq: 1 OPTIONS`, "Max-Forwards: 70", ...extra, "Content-Length: 0"]);
 
   /** Send a UDP datagram from `ip` and collect the responses for `ms`... bounded by a condition. */
   async function udp(ip: string, data: Buffer, expect: number): Promise<string[]> {
@@ -58,30 +59,30 @@ describe("SIP server edge cases on loopback", () => {
   }
 
   it("answers a malformed request with 400 and the reason", async () => {
-    const bad = msg(["OPTIONS sip:example.test SIP/2.0", "Via: SIP/2.0/UDP 127.0.8.9:5999;branch=z9hG4bKbad1", "From: <sip:a@b.c>;tag=1", "To: <sip:example.test>", "Call-ID: bad1", "CSeq: 1 INVITE", "Content-Length: 0"]);
-    const [res] = await udp("127.0.8.10", bad, 1);
+    const bad = msg(["OPTIONS sip:example.test SIP/2.0", `Via: SIP/2.0/UDP ${testNet(8)}.9:5999;branch=z9hG4bKbad1`, "From: <sip:a@b.c>;tag=1", "To: <sip:example.test>", "Call-ID: bad1", "CSeq: 1 INVITE", "Content-Length: 0"]);
+    const [res] = await udp(testIp(8, 10), bad, 1);
     assert.match(res!, /^SIP\/2\.0 400 Bad Request \(CSeq method INVITE does not match OPTIONS\)\r\n/);
     assert.match(res!, /Call-ID: bad1/);
   });
 
   it("answers OPTIONS, stamping received/rport on the Via (RFC 3581)", async () => {
-    const [res] = await udp("127.0.8.11", options("z9hG4bKopt1"), 1);
+    const [res] = await udp(testIp(8, 11), options("z9hG4bKopt1"), 1);
     assert.match(res!, /^SIP\/2\.0 200 OK/);
-    assert.match(res!, /Via: SIP\/2\.0\/UDP 127\.0\.8\.9:5999;branch=z9hG4bKopt1;rport=\d+;received=127\.0\.8\.11/);
+    assert.match(res!, new RegExp(String.raw`Via: SIP\/2\.0\/UDP ${testNetRe(8)}\.9:5999;branch=z9hG4bKopt1;rport=\d+;received=${testNetRe(8)}\.11`));
   });
 
   it("refuses to relay for foreign users to foreign domains", async () => {
-    const relay = msg(["MESSAGE sip:someone@foreign.test SIP/2.0", "Via: SIP/2.0/UDP 127.0.8.12:5999;branch=z9hG4bKrelay", "From: <sip:spammer@foreign.test>;tag=1", "To: <sip:someone@foreign.test>", "Call-ID: relay1", "CSeq: 1 MESSAGE", "Max-Forwards: 70", "Content-Length: 0"]);
-    const [res] = await udp("127.0.8.12", relay, 1);
+    const relay = msg(["MESSAGE sip:someone@foreign.test SIP/2.0", `Via: SIP/2.0/UDP ${testNet(8)}.12:5999;branch=z9hG4bKrelay`, "From: <sip:spammer@foreign.test>;tag=1", "To: <sip:someone@foreign.test>", "Call-ID: relay1", "CSeq: 1 MESSAGE", "Max-Forwards: 70", "Content-Length: 0"]);
+    const [res] = await udp(testIp(8, 12), relay, 1);
     assert.match(res!, /^SIP\/2\.0 403 Relaying Denied/);
     // A pre-loaded Route to another host does not open the relay either, even towards one of our users.
-    const routed = msg(["MESSAGE sip:alice@example.test SIP/2.0", "Via: SIP/2.0/UDP 127.0.8.12:5998;branch=z9hG4bKrelay2", "Route: <sip:victim.foreign.test;lr>", "From: <sip:spammer@foreign.test>;tag=1", "To: <sip:alice@example.test>", "Call-ID: relay2", "CSeq: 1 MESSAGE", "Max-Forwards: 70", "Content-Length: 0"]);
-    const [res2] = await udp("127.0.8.12", routed, 1);
+    const routed = msg(["MESSAGE sip:alice@example.test SIP/2.0", `Via: SIP/2.0/UDP ${testNet(8)}.12:5998;branch=z9hG4bKrelay2`, "Route: <sip:victim.foreign.test;lr>", "From: <sip:spammer@foreign.test>;tag=1", "To: <sip:alice@example.test>", "Call-ID: relay2", "CSeq: 1 MESSAGE", "Max-Forwards: 70", "Content-Length: 0"]);
+    const [res2] = await udp(testIp(8, 12), routed, 1);
     assert.match(res2!, /^SIP\/2\.0 403 Relaying Denied/);
   });
 
   it("throttles, never bans, a UDP source after repeated authentication failures (UDP sources can be spoofed)", async () => {
-    const ip = "127.0.8.13";
+    const ip = testIp(8, 13);
     for (let i = 0; i < 3; i++) {
       const nonceRes = (await udp(ip, msg([`REGISTER sip:example.test SIP/2.0`, `Via: SIP/2.0/UDP ${ip}:5999;branch=z9hG4bKbf${i}a`, `From: <sip:alice@example.test>;tag=1`, `To: <sip:alice@example.test>`, `Call-ID: bf${i}`, `CSeq: 1 REGISTER`, `Contact: <sip:alice@${ip}>`, "Content-Length: 0"]), 1))[0]!;
       const nonce = /nonce="([^"]+)"/.exec(nonceRes)![1]!;
@@ -92,11 +93,11 @@ describe("SIP server edge cases on loopback", () => {
     }
     assert.equal(server.proxy.guard.isBanned(ip), false, "unauthenticated UDP alone never bans");
     assert.equal(server.proxy.guard.isThrottled("udp", ip), true);
-    assert.match((await udp("127.0.8.14", options("z9hG4bKother"), 1))[0]!, /^SIP\/2\.0 200/, "others are still served");
+    assert.match((await udp(testIp(8, 14), options("z9hG4bKother"), 1))[0]!, /^SIP\/2\.0 200/, "others are still served");
   });
 
   it("drops a flood from one source beyond its rate", async () => {
-    const ip = "127.0.8.15";
+    const ip = testIp(8, 15);
     const sock = dgram.createSocket("udp4");
     let answers = 0;
     sock.on("message", () => answers++);
@@ -109,7 +110,7 @@ describe("SIP server edge cases on loopback", () => {
 
   it("closes a TCP connection that sends a message without Content-Length, and keeps serving", async () => {
     const closed = await new Promise<string>((resolve) => {
-      const s = net.connect(tcpPort, HOST, () => s.write("OPTIONS sip:example.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.8.16;branch=z9hG4bKnocl\r\n\r\n"));
+      const s = net.connect(tcpPort, HOST, () => s.write(`OPTIONS sip:example.test SIP/2.0\r\nVia: SIP/2.0/TCP ${testIp(8, 16)};branch=z9hG4bKnocl\r\n\r\n`));
       let text = "";
       s.setEncoding("utf8").on("data", (d: string) => (text += d));
       s.on("close", () => resolve(text));

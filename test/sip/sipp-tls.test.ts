@@ -1,27 +1,28 @@
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initCa, issueCertificate } from "../../src/pki/index.js";
 import { startThor, type ThorProcess } from "../support/processes.js";
-import { describeRun, sipp, waitBound } from "../support/sipp.js";
+import { describeRun, sipp, stopSipp, waitBound } from "../support/sipp.js";
 import { tlsClientRelay, tlsServerRelay, type TlsRelay } from "../support/tls-relay.js";
+import { testIp, testNetRe } from "../support/slot.js";
 
 /**
  * `thor sip` with only a TLS listener, certificates from our PKI, against
- * real SIPp agents on 127.0.40.0/24. Debian's SIPp is built without TLS
+ * real SIPp agents on testIp(40, 0)/24. Debian's SIPp is built without TLS
  * (`-t l1` is missing from its transport list), so each SIPp speaks TCP to a
  * TLS relay next to it (test/support/tls-relay.ts) and its scenarios say
  * TLS in Via and Contact: thor sees TLS user agents, and reaches the callee
  * by opening a TLS connection of its own, verifying the callee's
  * certificate against the CA given with --tls-ca.
  */
-const SERVER = "127.0.40.1";
+const SERVER = testIp(40, 1);
 const DOMAIN = "example.test";
-const CALLER = "127.0.40.31";
-const CALLEE = "127.0.40.21";
-const IMPOSTOR = "127.0.40.22";
+const CALLER = testIp(40, 31);
+const CALLEE = testIp(40, 21);
+const IMPOSTOR = testIp(40, 22);
 
 describe("thor sip over TLS with SIPp", () => {
   let dir: string;
@@ -57,6 +58,8 @@ describe("thor sip over TLS with SIPp", () => {
     relays.push(await tlsServerRelay({ host: IMPOSTOR, port: 5061, cert: readFileSync(impostorCert.certPath, "utf8"), key: readFileSync(impostorCert.keyPath, "utf8") }, { host: IMPOSTOR, port: 5070 }));
   });
 
+  // A failed test leaves no SIPp bound to its ports.
+  afterEach(stopSipp);
   after(async () => {
     await Promise.all(relays.map((r) => r.close()));
     await server?.stop();
@@ -73,7 +76,8 @@ describe("thor sip over TLS with SIPp", () => {
     }
     const bad = await sipp({ scenario: "register-wrong-password.xml", template: tlsTemplate, localIp: CALLER, localPort: 5062, transport: "t1", remote: toProxy, keys: keys("alice", { contact: `sip:alice@${CALLER}:5061;transport=tls`, pass: "not-the-password" }) }).done;
     assert.equal(bad.code, 0, describeRun("wrong password", bad));
-    assert.ok(server.logs.some((l) => l.msg === "authentication failed" && l["reason"] === "mismatch"));
+    // The server's log comes through a pipe: wait for the line rather than look once.
+    await server.waitForLog((l) => l.msg === "authentication failed" && l["reason"] === "mismatch", 10_000, "authentication failed: mismatch");
     assert.equal(relays[0]!.connections - before, 4, "every REGISTER dialogue went over its own TLS connection");
   });
 
@@ -90,7 +94,7 @@ describe("thor sip over TLS with SIPp", () => {
     assert.equal(c.code, 0, describeRun("caller", c));
     assert.equal(s.code, 0, describeRun("callee", s));
     assert.equal(calleeRelay.connections - inbound, 1, "INVITE, ACK and BYE reached the callee over one TLS connection");
-    assert.match(s.messages, /Record-Route: <sip:ft\.[a-z0-9]+\.[0-9a-z]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{22}@127\.0\.40\.1:5061;transport=tls;lr>/);
+    assert.match(s.messages, new RegExp(String.raw`Record-Route: <sip:ft\.[a-z0-9]+\.[0-9a-z]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{22}@${testNetRe(40)}\.1:5061;transport=tls;lr>`));
   });
 
   it("does not send a call to a callee whose certificate our CA did not sign: the caller gets 503 at once (the refused connection fails the branch)", async () => {

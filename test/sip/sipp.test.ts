@@ -1,17 +1,18 @@
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startThor, type ThorProcess } from "../support/processes.js";
-import { describeRun, sipp, waitBound } from "../support/sipp.js";
+import { describeRun, sipp, stopSipp, waitBound } from "../support/sipp.js";
+import { testIp, testNet } from "../support/slot.js";
 
 /**
  * The single-node SIP server against real SIPp agents over UDP and TCP on
- * 127.0.7.0/24: registration with digest auth, calls through the proxy,
+ * testIp(7, 0)/24: registration with digest auth, calls through the proxy,
  * busy, cancel, timeout, OPTIONS. T1 is 50 ms so Timer B fires after 3.2 s.
  */
-const SERVER = "127.0.7.1";
+const SERVER = testIp(7, 1);
 const PROXY = `${SERVER}:5060`;
 const DOMAIN = "example.test";
 
@@ -28,6 +29,8 @@ describe("thor sip with SIPp", () => {
     await server.waitForLog((l) => l.msg === "SIP server ready", 15_000, "SIP server ready");
   });
 
+  // A failed test leaves no SIPp bound to its ports.
+  afterEach(stopSipp);
   after(async () => {
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -39,17 +42,18 @@ describe("thor sip with SIPp", () => {
   }
 
   it("answers OPTIONS to itself", async () => {
-    const r = await sipp({ scenario: "options.xml", localIp: "127.0.7.10", localPort: 5060, remote: PROXY, keys: keys("x") }).done;
+    const r = await sipp({ scenario: "options.xml", localIp: testIp(7, 10), localPort: 5060, remote: PROXY, keys: keys("x") }).done;
     assert.equal(r.code, 0, describeRun("options", r));
   });
 
   it("registers with digest authentication, refreshes and unregisters; a wrong password is refused", async () => {
-    await register("alice", "127.0.7.11", 5061, "sip:alice@127.0.7.11:5060");
-    await register("alice", "127.0.7.11", 5061, "sip:alice@127.0.7.11:5060", "1800");
-    await register("alice", "127.0.7.11", 5061, "sip:alice@127.0.7.11:5060", "0");
-    const bad = await sipp({ scenario: "register-wrong-password.xml", localIp: "127.0.7.11", localPort: 5062, remote: PROXY, keys: keys("alice", { contact: "sip:alice@127.0.7.11:5060", pass: "not-the-password" }) }).done;
+    await register("alice", testIp(7, 11), 5061, `sip:alice@${testNet(7)}.11:5060`);
+    await register("alice", testIp(7, 11), 5061, `sip:alice@${testNet(7)}.11:5060`, "1800");
+    await register("alice", testIp(7, 11), 5061, `sip:alice@${testNet(7)}.11:5060`, "0");
+    const bad = await sipp({ scenario: "register-wrong-password.xml", localIp: testIp(7, 11), localPort: 5062, remote: PROXY, keys: keys("alice", { contact: `sip:alice@${testNet(7)}.11:5060`, pass: "not-the-password" }) }).done;
     assert.equal(bad.code, 0, describeRun("wrong password", bad));
-    assert.ok(server.logs.some((l) => l.msg === "authentication failed" && l["reason"] === "mismatch"));
+    // The server's log comes through a pipe: wait for the line rather than look once.
+    await server.waitForLog((l) => l.msg === "authentication failed" && l["reason"] === "mismatch", 10_000, "authentication failed: mismatch");
   });
 
   async function call(opts: { callee: string; uas: string; uac?: string; final: number; transport?: "u1" | "t1"; calleeIp: string; callerIp: string }): Promise<void> {
@@ -69,34 +73,34 @@ describe("thor sip with SIPp", () => {
   }
 
   it("connects a call over UDP: INVITE/180/200/ACK/BYE through the proxy", async () => {
-    await call({ callee: "bob", uas: "uas.xml", final: 200, calleeIp: "127.0.7.21", callerIp: "127.0.7.31" });
+    await call({ callee: "bob", uas: "uas.xml", final: 200, calleeIp: testIp(7, 21), callerIp: testIp(7, 31) });
   });
 
   it("carries a re-INVITE and its ACK along the signed Record-Route, then the BYE (issue 10 item 1)", async () => {
-    await call({ callee: "bob", uas: "uas-reinvite.xml", uac: "uac-reinvite.xml", final: 200, calleeIp: "127.0.7.27", callerIp: "127.0.7.37" });
+    await call({ callee: "bob", uas: "uas-reinvite.xml", uac: "uac-reinvite.xml", final: 200, calleeIp: testIp(7, 27), callerIp: testIp(7, 37) });
   });
 
   it("relays 486 Busy Here", async () => {
-    await call({ callee: "carol", uas: "uas-busy.xml", final: 486, calleeIp: "127.0.7.22", callerIp: "127.0.7.32" });
+    await call({ callee: "carol", uas: "uas-busy.xml", final: 486, calleeIp: testIp(7, 22), callerIp: testIp(7, 32) });
   });
 
   it("cancels a ringing call: 200 for the CANCEL, 487 for the INVITE", async () => {
-    await call({ callee: "dave", uas: "uas-cancel.xml", final: 487, calleeIp: "127.0.7.23", callerIp: "127.0.7.33" });
+    await call({ callee: "dave", uas: "uas-cancel.xml", final: 487, calleeIp: testIp(7, 23), callerIp: testIp(7, 33) });
   });
 
   it("answers 408 when the callee never answers (Timer B)", async () => {
-    await call({ callee: "bob", uas: "uas-silent.xml", final: 408, calleeIp: "127.0.7.24", callerIp: "127.0.7.34" });
+    await call({ callee: "bob", uas: "uas-silent.xml", final: 408, calleeIp: testIp(7, 24), callerIp: testIp(7, 34) });
   });
 
   it("connects a call over TCP", async () => {
-    await call({ callee: "carol", uas: "uas.xml", final: 200, transport: "t1", calleeIp: "127.0.7.25", callerIp: "127.0.7.35" });
+    await call({ callee: "carol", uas: "uas.xml", final: 200, transport: "t1", calleeIp: testIp(7, 25), callerIp: testIp(7, 35) });
   });
 
   it("answers 480 for a provisioned user with no binding and 404 for an unknown one", async () => {
     // erin is provisioned but never registered; alice registered and unregistered above.
-    const r480 = await sipp({ scenario: "uac-fail.xml", template: { "[final]": "480" }, localIp: "127.0.7.36", localPort: 5080, remote: PROXY, keys: keys("alice", { callee: "erin" }) }).done;
+    const r480 = await sipp({ scenario: "uac-fail.xml", template: { "[final]": "480" }, localIp: testIp(7, 36), localPort: 5080, remote: PROXY, keys: keys("alice", { callee: "erin" }) }).done;
     assert.equal(r480.code, 0, describeRun("480", r480));
-    const r404 = await sipp({ scenario: "uac-fail.xml", template: { "[final]": "404" }, localIp: "127.0.7.36", localPort: 5081, remote: PROXY, keys: keys("alice", { callee: "nobody" }) }).done;
+    const r404 = await sipp({ scenario: "uac-fail.xml", template: { "[final]": "404" }, localIp: testIp(7, 36), localPort: 5081, remote: PROXY, keys: keys("alice", { callee: "nobody" }) }).done;
     assert.equal(r404.code, 0, describeRun("404", r404));
   });
 });

@@ -3,6 +3,7 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import net from "node:net";
 import { join } from "node:path";
 import { waitFor } from "./wait-for.js";
+import { LOCALHOST } from "./slot.js";
 
 /**
  * A real baresip user agent (Debian `baresip`), headless: its own config
@@ -113,7 +114,7 @@ export class Baresip {
         `ctrl_tcp_listen ${o.ip}:${o.ctrlPort}`,
         `rtp_ports ${o.rtpPorts[0]}-${o.rtpPorts[1]}`,
         // No DNS is needed (the outbound proxy is an address); keep baresip away from the host's resolver.
-        "dns_server 127.0.0.1:53",
+        `dns_server ${LOCALHOST}:53`,
         "",
       ].join("\n"),
     );

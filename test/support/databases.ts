@@ -1,15 +1,16 @@
 /**
  * Throwaway databases for tests and benchmarks: a SQLite file in a temp
  * directory, or a PostgreSQL database with a random name on the machine's
- * server (127.0.0.1:5432, trust auth), dropped afterwards.
+ * server (localhost, port 5432, trust auth), dropped afterwards.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { LOCALHOST } from "./slot.js";
 
-export const PG_ADMIN_URI = process.env["THOR_TEST_PG"] ?? "postgres://postgres@127.0.0.1:5432/test";
+export const PG_ADMIN_URI = process.env["THOR_TEST_PG"] ?? `postgres://postgres@${LOCALHOST}:5432/test`;
 
 export interface TestDatabase {
   kind: "sqlite" | "postgres";

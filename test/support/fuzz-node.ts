@@ -21,6 +21,7 @@ import { installLastResort, uncaughtErrors } from "../../src/cli/last-resort.js"
 import dgram from "node:dgram";
 import { subscribe } from "../../src/base/index.js";
 import { MemoryCredentialStore, SipProxy, slowMessageChannel, TransportLayer, type SipResolver } from "../../src/sip/index.js";
+import { LOCALHOST } from "./slot.js";
 
 export const FUZZ_NODE_SCRIPT = fileURLToPath(import.meta.url);
 
@@ -145,7 +146,7 @@ async function main(ip: string): Promise<void> {
 }
 
 if (process.argv[1] === FUZZ_NODE_SCRIPT) {
-  main(process.argv[2] ?? "127.0.0.1").catch((err: unknown) => {
+  main(process.argv[2] ?? LOCALHOST).catch((err: unknown) => {
     process.stderr.write(`fuzz node failed: ${describeError(err)}\n`);
     process.exit(1);
   });

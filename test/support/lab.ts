@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { issueLabCertificates, planLab, type LabOptions } from "../../src/cli/lab.js";
+import { issueLabCertificates, planLab, type LabMember, type LabOptions } from "../../src/cli/lab.js";
 import { LabRunner } from "../../src/cli/lab-runner.js";
 import { startThor, type ThorProcess } from "./processes.js";
 import { waitFor } from "./wait-for.js";
@@ -20,9 +20,9 @@ export class Lab extends LabRunner<ThorProcess> {
     return lab;
   }
 
-  /** Start every member (event servers first) and the observer; wait for a full snapshot. */
-  async startAll(timeoutMs = 30_000): Promise<void> {
-    this.launch(() => [], ["eventserver", "manager", "database", "node"]);
+  /** Start every member (event servers first, `extraArgs` added to some) and the observer; wait for a full snapshot. */
+  async startAll(timeoutMs = 90_000, extraArgs: (m: LabMember) => string[] = () => []): Promise<void> {
+    this.launch(extraArgs, ["eventserver", "manager", "database", "node"]);
     await this.observe();
     const nodes = this.of("node").length;
     await waitFor(

@@ -1,7 +1,8 @@
 /**
  * Network namespaces for partition tests (root only): every member in its
- * own namespace `thorp-<tag>-<member>`, each joined by a veth pair to one
- * bridge in `thorp-<tag>-hub`, all in one /24 of 10.155.0.0/16. Nothing is
+ * own namespace `thorp<slot>-<tag>-<member>`, each joined by a veth pair to one
+ * bridge in `thorp<slot>-<tag>-hub`, all in one /24 of the run slot's private
+ * /16 (`privateNet`, test/support/slot.ts). Nothing is
  * routed out of them: traffic stays inside the test's own namespaces.
  *
  * A partition between two members is a pair of blackhole routes, one in
@@ -11,6 +12,7 @@
  * with them); call it also when the test fails.
  */
 import { execFileSync, spawnSync } from "node:child_process";
+import { netnsPrefix } from "./slot.js";
 
 function ip(args: string[]): void {
   execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
@@ -19,7 +21,7 @@ function ip(args: string[]): void {
 /** Why partition tests cannot run here (skip with this message), or undefined when they can. */
 export function netnsUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return "partition tests need root (ip netns, veth pairs)";
-  const probe = `thorp-probe-${process.pid}`;
+  const probe = `${netnsPrefix()}probe-${process.pid}`;
   const add = spawnSync("ip", ["netns", "add", probe], { encoding: "utf8" });
   if (add.error || add.status !== 0) return `ip netns is unavailable: ${add.error?.message ?? add.stderr.trim()}`;
   spawnSync("ip", ["netns", "del", probe]);
@@ -43,7 +45,7 @@ export class Netns {
 
   /** The namespace of `member`. */
   ns(member: string): string {
-    return `thorp-${this.tag}-${member}`;
+    return `${netnsPrefix()}${this.tag}-${member}`;
   }
 
   /** Give `member` its namespace and address `addr` (a /24) on the bridge. */
@@ -97,12 +99,12 @@ export class Netns {
     ip(["-n", ns, "link", "set", "lo", "up"]);
   }
 
-  /** Namespaces of this tag left by a test run that was killed. */
+  /** Namespaces of this tag and slot left by a test run that was killed (a run of another slot is left alone). */
   private destroyLeftovers(): void {
     const list = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
     for (const line of list.split("\n")) {
       const name = line.split(" ")[0] ?? "";
-      if (name.startsWith(`thorp-${this.tag}-`)) spawnSync("ip", ["netns", "del", name]);
+      if (name.startsWith(`${netnsPrefix()}${this.tag}-`)) spawnSync("ip", ["netns", "del", name]);
     }
   }
 }

@@ -11,7 +11,7 @@ import { DEMO_ACCOUNTS, issueLabCertificates, planLab } from "../../src/cli/lab.
 import { LabRunner } from "../../src/cli/lab-runner.js";
 import { Netns } from "./netns.js";
 import { startThor, type LogLine, type ThorProcess } from "./processes.js";
-import { describeRun, sipp, type SippRun } from "./sipp.js";
+import { describeRun, sipp, stopSipp, type SippRun } from "./sipp.js";
 import { waitFor } from "./wait-for.js";
 
 export const NODES = ["node1", "node2", "node3"] as const;
@@ -26,7 +26,7 @@ export class PartitionLab {
     readonly phoneIp: string,
   ) {}
 
-  /** Namespaces `thorp-<tag>-*` on `<subnet>.0/24` (a /24 of 10.155.0.0/16). */
+  /** Namespaces `thorp<slot>-<tag>-*` on `<subnet>.0/24` (a /24 of the slot's private /16: `privateNet(n)`). */
   static async create(tag: string, subnet: string): Promise<PartitionLab> {
     const dir = mkdtempSync(join(tmpdir(), "thor-partition-"));
     const plan = planLab({ dir, subnet, eventServers: 3, managers: 2, nodes: [["sip_proxy"], ["sip_proxy"], ["sip_proxy"]], fast: true });
@@ -102,9 +102,10 @@ export class PartitionLab {
     });
   }
 
-  /** Kill every member by PID, delete the namespaces and the lab directory. */
+  /** Kill every member and SIPp by PID, delete the namespaces and the lab directory. */
   async stop(): Promise<void> {
     try {
+      await stopSipp();
       await this.lab.stop("kill");
     } finally {
       this.net.destroy();

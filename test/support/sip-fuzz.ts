@@ -11,6 +11,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { INVALID, VALID } from "../sip/torture.js";
+import { LOCALHOST, testIp, testNet } from "./slot.js";
 
 /** xorshift128+: small, fast, reproducible. */
 export class Prng {
@@ -40,12 +41,12 @@ export class Prng {
 
 const SCENARIOS = fileURLToPath(new URL("../../../test/sip/scenarios/", import.meta.url));
 
-/** Fill SIPp keywords the way a call from 127.0.110.200 to the node would. */
+/** Fill SIPp keywords the way a call from testIp(110, 200) to the node would. */
 function instantiate(template: string, n: number): string {
   const values: Record<string, string> = {
     domain: "example.test",
-    local_ip: "127.0.110.200",
-    remote_ip: "127.0.110.101",
+    local_ip: testIp(110, 200),
+    remote_ip: testIp(110, 101),
     local_port: "5070",
     remote_port: "5060",
     transport: "UDP",
@@ -53,27 +54,27 @@ function instantiate(template: string, n: number): string {
     callee: "bob",
     service: "bob",
     call_number: String(n),
-    call_id: `${n}-fuzz@127.0.110.200`,
+    call_id: `${n}-fuzz@${testNet(110)}.200`,
     branch: `z9hG4bK-fuzz-${n}`,
     cseq: "1",
-    media_ip: "127.0.110.200",
+    media_ip: testIp(110, 200),
     media_ip_type: "4",
     local_ip_type: "4",
     media_port: "6000",
-    contact: "sip:alice@127.0.110.200:5070",
-    contact_host: "127.0.110.200",
+    contact: `sip:alice@${testNet(110)}.200:5070`,
+    contact_host: testIp(110, 200),
     expires: "3600",
     pass: "alice-secret",
     field0: "alice",
-    routes: "Route: <sip:127.0.110.101:5060;lr>",
-    next_url: "sip:bob@127.0.110.200:5070",
+    routes: `Route: <sip:${testNet(110)}.101:5060;lr>`,
+    next_url: `sip:bob@${testNet(110)}.200:5070`,
     authentication: 'Authorization: Digest username="alice", realm="example.test", nonce="0123456789abcdef", uri="sip:example.test", response="00112233445566778899aabbccddeeff", algorithm=MD5, qop=auth, nc=00000001, cnonce="fuzz"',
-    "last_Via:": "Via: SIP/2.0/UDP 127.0.110.101:5060;branch=z9hG4bK-t0123456789-ab;rport=5060",
+    "last_Via:": `Via: SIP/2.0/UDP ${testNet(110)}.101:5060;branch=z9hG4bK-t0123456789-ab;rport=5060`,
     "last_From:": "From: <sip:alice@example.test>;tag=fuzz1",
     "last_To:": "To: <sip:bob@example.test>;tag=fuzz2",
-    "last_Call-ID:": `Call-ID: ${n}-fuzz@127.0.110.200`,
+    "last_Call-ID:": `Call-ID: ${n}-fuzz@${testNet(110)}.200`,
     "last_CSeq:": "CSeq: 1 INVITE",
-    "last_Record-Route:": "Record-Route: <sip:127.0.110.101:5060;transport=udp;lr>",
+    "last_Record-Route:": `Record-Route: <sip:${testNet(110)}.101:5060;transport=udp;lr>`,
   };
   const text = template.replace(/\[([A-Za-z_0-9:-]+)\]/g, (m, k: string) => values[k] ?? (k.startsWith("last_") ? "" : m === "[len]" ? "[len]" : "x"));
   const lines = text.trim().split(/\r?\n/).map((l) => l.trim());
@@ -96,7 +97,7 @@ export function seeds(): Buffer[] {
 
 const BAD_PORTS = ["0", "70000", "65536", "99999", "-1", "1e3", "", "5060abc", "4294967296"];
 const HOSTILE = ["\0", "\r", "\n", "\r\n", '"', "<", ">", ",", ";", ":", "\\", " ", "\t", "%00", "\u00ff", "=", "@", "["];
-const LIST_ENTRIES = ["<sip:127.0.110.101:5060;lr>", "SIP/2.0/UDP 127.0.110.200:5070;branch=z9hG4bKx", "<sip:a@127.0.110.200>", "<sip:127.0.110.101;lr>"];
+const LIST_ENTRIES = [`<sip:${testNet(110)}.101:5060;lr>`, `SIP/2.0/UDP ${testNet(110)}.200:5070;branch=z9hG4bKx`, `<sip:a@${testNet(110)}.200>`, `<sip:${testNet(110)}.101;lr>`];
 const LIST_HEADERS = ["Route", "Record-Route", "Via", "Contact", "Path"];
 
 function splitHead(text: string): { lines: string[]; body: string } {
@@ -132,7 +133,7 @@ const MUTATIONS: ReadonlyArray<[string, Mutation]> = [
     const m = r.pick(ports);
     return t.slice(0, m.index! + 1) + r.pick(BAD_PORTS) + t.slice(m.index! + m[0].length);
   }],
-  ["bad rport or received", (t, r) => t.replace(/;rport(=\d+)?/i, `;rport=${r.pick(BAD_PORTS)}`).replace(/(Via:[^\r\n]*)/i, `$1;received=${r.pick(["999.1.1.1", "x", "", "::1::", "127.0.0.1:5060"])}`)],
+  ["bad rport or received", (t, r) => t.replace(/;rport(=\d+)?/i, `;rport=${r.pick(BAD_PORTS)}`).replace(/(Via:[^\r\n]*)/i, `$1;received=${r.pick(["999.1.1.1", "x", "", "::1::", `${LOCALHOST}:5060`])}`)],
   ["truncate", (t, r) => t.slice(0, r.int(t.length + 1))],
   ["flip bits", (t, r) => {
     const b = Buffer.from(t, "latin1");
@@ -172,7 +173,7 @@ const MUTATIONS: ReadonlyArray<[string, Mutation]> = [
   }],
   ["start line", (t, r) => {
     const { lines, body } = splitHead(t);
-    lines[0] = r.pick(["SIP/2.0 200 OK", "SIP/2.0 999 Odd", "SIP/2.0 100", "INVITE sip:bob@example.test SIP/2.0", "ACK sip:x@127.0.110.9:0 SIP/2.0", "REGISTER sips:example.test SIP/7.0", "OPTIONS  sip:example.test  SIP/2.0", "BYE tel:+1234 SIP/2.0", "CANCEL sip:bob@[::1 SIP/2.0", "XYZ sip:a@b SIP/2.0"]);
+    lines[0] = r.pick(["SIP/2.0 200 OK", "SIP/2.0 999 Odd", "SIP/2.0 100", "INVITE sip:bob@example.test SIP/2.0", `ACK sip:x@${testNet(110)}.9:0 SIP/2.0`, "REGISTER sips:example.test SIP/7.0", "OPTIONS  sip:example.test  SIP/2.0", "BYE tel:+1234 SIP/2.0", "CANCEL sip:bob@[::1 SIP/2.0", "XYZ sip:a@b SIP/2.0"]);
     return join(lines, body);
   }],
   ["splice", (t, r) => {

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -43,10 +43,38 @@ export interface SippOptions {
 const work = mkdtempSync(join(tmpdir(), "thor-sipp-"));
 let seq = 0;
 
+/** Every SIPp process started here that has not exited yet. */
+const running = new Set<ChildProcess>();
+
+// A test file that ends (or dies on an uncaught error) takes its SIPp processes with it.
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+/**
+ * Kill (by PID) every SIPp process started through {@link sipp} that is still
+ * running, and wait until they have exited: their ports are free again. Call
+ * it in `afterEach` of a file that runs SIPp, so a failed test leaves nothing
+ * bound for the next one.
+ */
+export async function stopSipp(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once("exit", () => resolve());
+          child.kill("SIGKILL");
+        }),
+    ),
+  );
+}
+
 /**
  * A real SIPp process. Resolves when it exits; `code` 0 means every call of
  * the scenario succeeded. Its error and message logs are returned for
- * assertion messages.
+ * assertion messages. It is tracked until it exits: {@link stopSipp} kills
+ * what is left (`ip netns exec` execs SIPp, so the PID is SIPp's there too).
  */
 export function sipp(opts: SippOptions): { done: Promise<SippRun>; pid: number | undefined; kill(): void } {
   const n = ++seq;
@@ -72,6 +100,8 @@ export function sipp(opts: SippOptions): { done: Promise<SippRun>; pid: number |
   if (domain && !opts.inf) args.push("-auth_uri", opts.keys?.["callee"] ? `${opts.keys["callee"]}@${domain}` : domain);
   if (opts.remote) args.push(opts.remote);
   const child = opts.netns ? spawn("ip", ["netns", "exec", opts.netns, "sipp", ...args], { stdio: ["ignore", "pipe", "pipe"] }) : spawn("sipp", args, { stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout = (stdout + d).slice(-20_000)));

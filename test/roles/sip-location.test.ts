@@ -1,0 +1,120 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { silentLogger, systemClock } from "../../src/base/index.js";
+import { RoleMap } from "../../src/overlay/index.js";
+import { DistributedLocation } from "../../src/roles/index.js";
+import { LocationUnavailableError, Registrar, type RegisterData } from "../../src/sip/index.js";
+import { ControlMesh } from "../support/control-mesh.js";
+import { waitFor } from "../support/wait-for.js";
+
+/**
+ * The distributed location service (src/roles/sip-location.ts) of four
+ * nodes on real control links in this process (test/support/control-mesh.ts,
+ * testNet(34)): holders, replication, hand-over on a membership change,
+ * fail-over past a dead holder, and the error when no holder answers.
+ */
+const IDS = ["n1", "n2", "n3", "n4"] as const;
+type Id = (typeof IDS)[number];
+
+describe("distributed location service on in-process control links", { timeout: 60_000 }, () => {
+  let mesh: ControlMesh;
+  let map: RoleMap;
+  const nodes = new Map<Id, DistributedLocation>();
+  const loc = (id: Id) => nodes.get(id)!;
+  const now = () => systemClock.wallNow();
+
+  const data = (user: string, cseq = 1): RegisterData => ({
+    callId: `call-${user}`,
+    cseq,
+    contacts: [`<sip:${user}@192.0.2.7:5060>`],
+    expires: "600",
+    gruu: false,
+    path: [],
+    flow: { id: `udp:${user}`, transport: "udp", source: { address: "192.0.2.7", port: 5060 } },
+  });
+
+  /** An AOR whose holders are exactly `holders`, responsible node first, in the current map. */
+  const aorHeldBy = (...holders: Id[]): string => {
+    for (let i = 0; i < 10_000; i++) {
+      const aor = `user${i}@example.com`;
+      if (loc("n1").holders(aor).join() === holders.join()) return aor;
+    }
+    throw new Error(`no AOR held by ${holders.join(", ")}`);
+  };
+
+  const apply = (m: RoleMap) => {
+    map = m;
+    for (const l of nodes.values()) l.onMembership(m);
+  };
+
+  before(async () => {
+    mesh = await ControlMesh.create(IDS, 34);
+    for (const id of IDS) nodes.set(id, new DistributedLocation({ self: id, control: mesh.link(id), registrar: new Registrar(), clock: systemClock, logger: silentLogger, map: () => map, replicas: 2, callTimeoutMs: 1000 }));
+    apply(RoleMap.fromMembers(["n1", "n2", "n3"].map((id) => mesh.entity(id, ["sip_proxy"]))));
+  });
+
+  after(async () => {
+    for (const l of nodes.values()) l.stop();
+    await mesh?.stop();
+  });
+
+  it("an edge that holds no copy registers with the responsible node, which replicates to the other holder", async () => {
+    const aor = aorHeldBy("n2", "n3");
+    const outcome = await loc("n1").register(aor, data("a"));
+    assert.equal(outcome.status, 200);
+    assert.equal(loc("n1").stats.remoteRegisters, 1);
+    assert.equal(loc("n2").store.lookup(aor, now()).length, 1, "applied by the responsible node");
+    await waitFor(() => loc("n3").store.lookup(aor, now()).length === 1, { message: "replicated to n3" });
+    assert.equal(loc("n1").store.lookup(aor, now()).length, 0, "the edge keeps no copy");
+    const found = await loc("n1").lookup(aor);
+    assert.deepEqual(found.map((b) => b.contact), ["<sip:a@192.0.2.7:5060>"]);
+  });
+
+  it("a holder registering an AOR applies it itself and replicates it", async () => {
+    const aor = aorHeldBy("n1", "n2");
+    const sent = loc("n1").stats.remoteRegisters;
+    assert.equal((await loc("n1").register(aor, data("b"))).status, 200);
+    assert.equal(loc("n1").stats.remoteRegisters, sent, "no control call for its own AOR");
+    await waitFor(() => loc("n2").store.lookup(aor, now()).length === 1, { message: "replicated to n2" });
+  });
+
+  it("hands over the AORs a joining node now holds, and the nodes that no longer hold them drop them", async () => {
+    const aors = Array.from({ length: 60 }, (_, i) => `ho${i}@example.com`);
+    for (const [i, aor] of aors.entries()) assert.equal((await loc("n1").register(aor, data(`ho${i}`))).status, 200);
+    for (const aor of aors) await waitFor(() => loc("n1").holders(aor).every((h) => loc(h as Id).store.lookup(aor, now()).length === 1), { message: `${aor} on both holders` });
+    const previous = RoleMap.fromMembers(map.members);
+    apply(RoleMap.fromMembers(["n1", "n2", "n3", "n4"].map((id) => mesh.entity(id, ["sip_proxy"]))));
+    const moved = aors.filter((aor) => loc("n1").holders(aor).includes("n4"));
+    assert.ok(moved.length > 0 && moved.length < aors.length, `n4 holds some of them: ${moved.length}`);
+    await waitFor(() => moved.every((aor) => loc("n4").store.lookup(aor, now()).length === 1), { message: `${moved.length} AORs handed over to n4` });
+    // A node that held an AOR before and not now drops it once it is handed over.
+    const dropped = moved.flatMap((aor) => previous.successors("sip_proxy", aor, 2).map((e) => e.id as Id).filter((h) => !loc("n1").holders(aor).includes(h)).map((h) => [h, aor] as const));
+    assert.ok(dropped.length > 0);
+    await waitFor(() => dropped.every(([h, aor]) => loc(h).store.lookup(aor, now()).length === 0), { message: "former holders dropped what they handed over" });
+    for (const aor of aors) assert.equal((await loc("n1").lookup(aor)).length, 1, `${aor} still found`);
+  });
+
+  it("when the responsible node is dead its replica answers, and the dead node is asked last from then on", async () => {
+    const aor = aorHeldBy("n2", "n3");
+    const edge = IDS.find((id) => id !== "n2" && id !== "n3")!;
+    assert.equal((await loc(edge).register(aor, data("c"))).status, 200);
+    await waitFor(() => loc("n3").store.lookup(aor, now()).length === 1, { message: "replicated to n3" });
+    await mesh.kill("n2");
+    const failovers = loc(edge).stats.holderFailovers;
+    assert.equal((await loc(edge).lookup(aor)).length, 1, "the replica answered");
+    assert.equal(loc(edge).stats.holderFailovers, failovers + 1);
+    // Suspected: the replica is asked first now, no second fail-over.
+    assert.equal((await loc(edge).lookup(aor)).length, 1);
+    assert.equal(loc(edge).stats.holderFailovers, failovers + 1);
+    // A REGISTER goes to the replica as well.
+    assert.equal((await loc(edge).register(aor, data("c", 2))).status, 200);
+  });
+
+  it("when no holder answers, lookups and registrations fail with LocationUnavailableError", async () => {
+    const aor = aorHeldBy("n2", "n3");
+    await mesh.kill("n3");
+    const edge = IDS.find((id) => id !== "n2" && id !== "n3")!;
+    await assert.rejects(loc(edge).lookup(aor), (err) => err instanceof LocationUnavailableError && /no holder of .* answered sip\.lookup \(n2, n3\)/.test(err.message));
+    await assert.rejects(loc(edge).register(aor, data("d")), (err) => err instanceof LocationUnavailableError && /sip\.register/.test(err.message));
+  });
+});
