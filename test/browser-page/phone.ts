@@ -8,7 +8,7 @@
  * One thing is not the libraries' default: ICE candidates other than
  * loopback ones are left out of the descriptions this page gives its
  * library (the RTCPeerConnection below), so that media between the test's
- * browsers stays on 127.0.0.0/8 like every other test's traffic. ICE
+ * browsers stays on 127/8 like every other test's traffic. ICE
  * itself runs as always: checks, nomination, consent, DTLS on top.
  */
 import * as JsSIP from "jssip";

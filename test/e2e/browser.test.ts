@@ -12,13 +12,14 @@ import { BrowserPhone, launchChromium, PhonePageServer } from "../support/browse
 import { Lab } from "../support/lab.js";
 import { sipp } from "../support/sipp.js";
 import { waitFor } from "../support/wait-for.js";
+import { testNet } from "../support/slot.js";
 
 /**
  * Browser phones against a real network: JsSIP 3.x and SIP.js 0.21 with
  * their default settings, in headless Chromium (Debian `chromium`, fake
  * microphone), over `ws:` and `wss:` (the nodes' certificates from the
  * lab's operator CA, their keys pinned in the browser), against a lab of
- * `thor` processes on 127.0.200.0/24 whose node1 also runs the
+ * `thor` processes on testNet(200).0/24 whose node1 also runs the
  * `media_relay` role (WebRTC offers pass it untouched, by policy). Each
  * library's pair of phones is registered on different nodes, so calls
  * cross the cluster (reverse outbound to the callee's edge node). The two
@@ -31,7 +32,7 @@ import { waitFor } from "../support/wait-for.js";
  * (RFC 5626 flow failure); a SIPp phone calling a JsSIP browser (its ACK
  * and BYE go to the browser's GRUU).
  */
-const SUBNET = "127.0.200";
+const SUBNET = testNet(200);
 const DOMAIN = "example.com";
 /** Timer B (64 T1) plus 40 s: the call must outlive the point where JsSIP's calls dropped. */
 const HOLD_UP_MS = 32_000 + 40_000;

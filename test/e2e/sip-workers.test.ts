@@ -7,18 +7,19 @@ import { Lab } from "../support/lab.js";
 import { startThor, type LogLine, type ThorProcess } from "../support/processes.js";
 import { describeRun, sipp, waitBound } from "../support/sipp.js";
 import { waitFor } from "../support/wait-for.js";
+import { testNet } from "../support/slot.js";
 
 /**
  * One host serving SIP with two worker processes (`thor node --sip-workers 2`,
- * docs/sip-cluster.md "Every core of a host") on 127.0.220.0/24: the
- * public UDP port 127.0.220.100:5060 is shared by both workers through
+ * docs/sip-cluster.md "Every core of a host") on testNet(220).0/24: the
+ * public UDP port testIp(220, 100):5060 is shared by both workers through
  * SO_REUSEPORT; each worker is a member of the ring of its own
- * (127.0.220.101 and .102). Phones on several source ports land on both
+ * (testIp(220, 101) and .102). Phones on several source ports land on both
  * workers (the kernel hashes the 4-tuple); their retransmissions, calls
  * and CANCELs are served by the worker that holds the transaction; a
  * killed worker is started again and serves its phones again.
  */
-const SUBNET = "127.0.220";
+const SUBNET = testNet(220);
 const HOST = `${SUBNET}.100`;
 const WORKER_IPS = [`${SUBNET}.101`, `${SUBNET}.102`];
 const PHONES = `${SUBNET}.60`;

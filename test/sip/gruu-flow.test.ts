@@ -5,11 +5,12 @@ import { computeHa1, digestResponse, MemoryCredentialStore, SipServer } from "..
 import { silentLogger } from "../../src/base/index.js";
 import { sipMessage, udpClient } from "../security/support.js";
 import { waitFor } from "../support/wait-for.js";
+import { testIp, testNet } from "../support/slot.js";
 
 /**
  * GRUUs and flow failure on one node, with WebSocket clients that register
  * as JsSIP does (RFC 7118 Contact in `.invalid`, `+sip.instance`, `reg-id`,
- * `Supported: gruu`), on 127.0.201.0/24:
+ * `Supported: gruu`), on testNet(201).0/24:
  * - a request to a GRUU reaches that instance only (no fork to the AOR's
  *   other instance); an unknown instance gets 480;
  * - an ACK to a GRUU without our Record-Route is dropped, counted and not
@@ -17,7 +18,7 @@ import { waitFor } from "../support/wait-for.js";
  * - when a client's WebSocket closes, its binding goes at once (RFC 5626),
  *   and its GRUU answers 480.
  */
-const HOST = "127.0.201.1";
+const HOST = testIp(201, 1);
 const DOMAIN = "example.test";
 
 /** A WebSocket SIP client that collects the messages it receives. */
@@ -89,10 +90,10 @@ describe("GRUUs and flow failure (WebSocket clients on one node)", () => {
 
   /** alice sends a MESSAGE to `target` over UDP (answering the 407); answers the final status line. */
   async function message(target: string, id: string): Promise<string> {
-    const alice = await udpClient("127.0.201.3");
+    const alice = await udpClient(testIp(201, 3));
     try {
       const request = (cseq: number, auth: string[]) =>
-        sipMessage([`MESSAGE ${target} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.201.3:${alice.port};branch=z9hG4bK${id}${cseq};rport`, `From: <sip:alice@${DOMAIN}>;tag=a${id}`, `To: <sip:bob@${DOMAIN}>`, `Call-ID: ${id}`, `CSeq: ${cseq} MESSAGE`, "Max-Forwards: 70", "Content-Type: text/plain", ...auth], `hello ${id}`);
+        sipMessage([`MESSAGE ${target} SIP/2.0`, `Via: SIP/2.0/UDP ${testNet(201)}.3:${alice.port};branch=z9hG4bK${id}${cseq};rport`, `From: <sip:alice@${DOMAIN}>;tag=a${id}`, `To: <sip:bob@${DOMAIN}>`, `Call-ID: ${id}`, `CSeq: ${cseq} MESSAGE`, "Max-Forwards: 70", "Content-Type: text/plain", ...auth], `hello ${id}`);
       alice.socket.send(request(1, []), udpPort, HOST);
       const challenge = await waitFor(() => alice.got.find((m) => /^SIP\/2\.0 407/.test(m)), { message: "407" });
       const nonce = /nonce="([^"]+)"/.exec(challenge)![1]!;
@@ -106,8 +107,8 @@ describe("GRUUs and flow failure (WebSocket clients on one node)", () => {
   }
 
   it("a request to a GRUU reaches its instance only; an ACK to it without our Record-Route is dropped and counted; a closed WebSocket's binding goes at once", async () => {
-    const a = await WsClient.open(wsUrl, "127.0.201.2", "tabA");
-    const b = await WsClient.open(wsUrl, "127.0.201.4", "tabB");
+    const a = await WsClient.open(wsUrl, testIp(201, 2), "tabA");
+    const b = await WsClient.open(wsUrl, testIp(201, 4), "tabB");
     try {
       const gruuA = await register(a, "0e0d6e70-0000-4000-8000-00000000000a");
       await register(b, "0e0d6e70-0000-4000-8000-00000000000b");
@@ -126,8 +127,8 @@ describe("GRUUs and flow failure (WebSocket clients on one node)", () => {
 
       // An ACK to the GRUU from outside without our Record-Route: dropped (reason outside-dialog), counted.
       const dropped = server.proxy.counters.dropped;
-      const alice = await udpClient("127.0.201.3");
-      alice.socket.send(sipMessage([`ACK ${gruuA} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.201.3:${alice.port};branch=z9hG4bKack1;rport`, `From: <sip:alice@${DOMAIN}>;tag=x`, `To: <sip:bob@${DOMAIN}>;tag=y`, "Call-ID: stray-ack", "CSeq: 1 ACK", "Max-Forwards: 70"]), udpPort, HOST);
+      const alice = await udpClient(testIp(201, 3));
+      alice.socket.send(sipMessage([`ACK ${gruuA} SIP/2.0`, `Via: SIP/2.0/UDP ${testNet(201)}.3:${alice.port};branch=z9hG4bKack1;rport`, `From: <sip:alice@${DOMAIN}>;tag=x`, `To: <sip:bob@${DOMAIN}>;tag=y`, "Call-ID: stray-ack", "CSeq: 1 ACK", "Max-Forwards: 70"]), udpPort, HOST);
       await waitFor(() => server.proxy.counters.dropped === dropped + 1, { message: "the ACK counted as dropped" });
       alice.close();
       assert.equal(a.got.filter((m) => m.startsWith("ACK ")).length, 0);

@@ -1,7 +1,7 @@
 /**
  * Browser phones for the interop tests: the page harness
  * (test/browser-page/phone.ts) bundled with esbuild, served over HTTP on a
- * loopback address (127.0.0.0/8 is a secure context: getUserMedia and
+ * loopback address (127/8 is a secure context: getUserMedia and
  * WebRTC work), and one Chromium page per phone, driven through
  * playwright-core with Debian's `/usr/bin/chromium`.
  *
