@@ -31,7 +31,7 @@ describe("thor command line", () => {
       assert.ok(desc.nodes.every((n) => n.ip.startsWith(`${testNet(6)}.`) && n.ports.lookup === 9500 && n.roles.includes("sip_proxy")));
       assert.match(readFileSync(desc.ca.cert, "utf8"), /BEGIN CERTIFICATE/);
       // Browser phones (README): every node's ws and wss URL.
-      assert.ok(desc.sip.listeners.length === 3 && desc.sip.listeners.every((l) => /^ws:\/\/127\.0\.6\.\d+:8088$/.test(l.ws ?? "") && /^wss:\/\/127\.0\.6\.\d+:8089$/.test(l.wss ?? "")), JSON.stringify(desc.sip.listeners));
+      assert.ok(desc.sip.listeners.length === 3 && desc.sip.listeners.every((l) => new RegExp(String.raw`^ws:\/\/${testNetRe(6)}\.\d+:8088$`).test(l.ws ?? "") && new RegExp(String.raw`^wss:\/\/${testNetRe(6)}\.\d+:8089$`).test(l.wss ?? "")), JSON.stringify(desc.sip.listeners));
       // Where an operator looks: metrics, the web dashboard (and its token), the Nagios/Icinga checks.
       assert.match(res.stdout, new RegExp(String.raw`^metrics: +curl http:\/\/${testNetRe(6)}\.\d+:9100\/metrics`, "m"));
       assert.match(res.stdout, new RegExp(String.raw`^dashboard: http:\/\/${testNetRe(6)}\.40:9180\/ +\(sign in with the operator token in .+dashboard-token\)`, "m"));
