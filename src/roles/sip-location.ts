@@ -145,6 +145,8 @@ export interface LocationStats {
   handOverLookups: number;
   /** Replicated entries ignored: the sender or this node does not hold the AOR. */
   replicationRefused: number;
+  /** Entries pushed to this node before its membership view made it their holder (the sender pushes them again). */
+  replicationDeferred: number;
   /** Bindings removed (as a holder) because the connection they were registered over closed (RFC 5626). */
   flowFailures: number;
 }
@@ -155,7 +157,7 @@ function toBinding(b: z.infer<typeof bindingSchema>): Binding {
 }
 
 export class DistributedLocation implements LocationService {
-  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0, handOverLookups: 0, replicationRefused: 0, flowFailures: 0 };
+  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0, handOverLookups: 0, replicationRefused: 0, replicationDeferred: 0, flowFailures: 0 };
   private readonly versions = new Map<string, number>();
   private readonly replicas: number;
   private readonly log: Logger;
@@ -204,18 +206,30 @@ export class DistributedLocation implements LocationService {
       const from = this.requireSipProxy(peer, "sip.replicate");
       const now = this.opts.clock.wallNow();
       let refused = 0;
+      let notYet = 0;
       for (const e of parse(replicateCall, p).entries) {
         // Only a holder of the AOR (now, or before the last change while it hands over) may push it, and only to a holder.
         const senderHolds = this.holders(e.aor).includes(from) || (this.before !== undefined && this.holders(e.aor, this.before).includes(from));
-        if (!senderHolds || !this.holders(e.aor).includes(this.opts.self)) {
+        if (!senderHolds) {
           refused++;
+          continue;
+        }
+        if (!this.holders(e.aor).includes(this.opts.self)) {
+          // The sender's view makes this node a holder, this node's does not (yet): under load one learns
+          // of a membership change before the other. Not taken, but not lost either: the call fails below
+          // and the sender keeps the entries and pushes them again (its retry re-checks its own view).
+          notYet++;
           continue;
         }
         this.accept({ aor: e.aor, version: Math.min(e.version, now + MAX_CLOCK_SKEW_MS), bindings: e.bindings.map((b) => clampBinding(toBinding(b), now)) });
       }
       if (refused > 0) {
         this.stats.replicationRefused += refused;
-        this.log.warn({ from, refused }, "sip.replicate: entries of AORs the sender or this node does not hold were ignored");
+        this.log.warn({ from, refused }, "sip.replicate: entries of AORs the sender does not hold were ignored");
+      }
+      if (notYet > 0) {
+        this.stats.replicationDeferred += notYet;
+        throw new LocationNotReadyError(`sip.replicate: ${notYet} entries of AORs that ${this.opts.self} does not hold in its membership view yet; push them again`);
       }
       return { ok: true };
     });

@@ -96,14 +96,19 @@ describe("control link authorisation of the location service", { timeout: 30_000
     assert.equal(location.store.lookup(aor, Date.now()).length, 0, "the pinned version was clamped, so the newer state won");
   });
 
-  it("ignores entries of AORs the sender does not hold, or this node does not hold", async () => {
+  it("ignores entries of AORs the sender does not hold; refuses (so the sender pushes again) those this node does not hold yet", async () => {
     const notSenders = aorHeldBy("n1", "n4");
     const notMine = aorHeldBy("n2", "n4");
-    const before = location.stats.replicationRefused;
-    await links.get("n2")!.call("n1", "sip.replicate", { entries: [notSenders, notMine].map((aor) => ({ aor, version: Date.now(), bindings: [binding(aor, Date.now() + 60_000, 2)] })) });
+    const entry = (aor: string) => ({ aor, version: Date.now(), bindings: [binding(aor, Date.now() + 60_000, 2)] });
+    const refused = location.stats.replicationRefused;
+    const deferred = location.stats.replicationDeferred;
+    await links.get("n2")!.call("n1", "sip.replicate", { entries: [entry(notSenders)] });
+    assert.equal(location.stats.replicationRefused, refused + 1);
+    // n2 holds notMine, n1 does not in its view: the call fails, so n2 keeps the entry and retries.
+    await assert.rejects(links.get("n2")!.call("n1", "sip.replicate", { entries: [entry(notMine)] }), /does not hold in its membership view yet/);
+    assert.equal(location.stats.replicationDeferred, deferred + 1);
     assert.equal(location.store.lookup(notSenders, Date.now()).length, 0);
     assert.equal(location.store.lookup(notMine, Date.now()).length, 0);
-    assert.equal(location.stats.replicationRefused, before + 2);
   });
 
   it("refuses sip.register for an AOR this node does not hold", async () => {
