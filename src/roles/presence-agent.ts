@@ -10,7 +10,10 @@
  * - The holder that handles a request answers it, sends the NOTIFYs that
  *   follow (one in flight per subscription, later ones coalesced to the
  *   newest), and pushes the presentity's whole state to the other holders
- *   (`presence.replicate`, versions by wall clock, newer wins).
+ *   (`presence.replicate`, versions by wall clock, newer wins). Pushes are
+ *   coalesced: one in flight per holder, the presentities changed
+ *   meanwhile go in the next one, each once with its newest state (1,000
+ *   SUBSCRIBEs to one presentity cost a few pushes, not 1,000 growing ones).
  * - A replica keeps the state, dialogs and NOTIFY counters included: when
  *   the responsible node dies, the next PUBLISH reaches the replica (the
  *   edge asks the next holder) and it continues the dialogs.
@@ -95,8 +98,12 @@ export class PresenceAgent {
   private readonly outboxes = new Map<string, Outbox>();
   /** xcap-diff states read for the SUBSCRIBE being handled (the notifier reads them synchronously). */
   private readonly xcapStates = new Map<string, { root: string; documents: readonly XcapDocumentState[] }>();
-  /** member id → presentities whose state must still reach it. */
+  /** member id → presentities whose state must still reach it (a failed push, retried on the tick). */
   private readonly owed = new Map<string, Set<string>>();
+  /** member id → presentities changed since its last push began. */
+  private readonly dirty = new Map<string, Set<string>>();
+  /** Members with a push in flight (or one scheduled). */
+  private readonly pushing = new Set<string>();
   private previous: RoleMap | undefined;
   private handing: Promise<void> = Promise.resolve();
 
@@ -295,7 +302,30 @@ export class PresenceAgent {
     this.versions.set(aor, Math.max((this.versions.get(aor) ?? 0) + 1, now));
     const c = this.opts.cluster;
     if (!c) return;
-    for (const id of c.location.holders(aor)) if (id !== c.self) this.push(id, [aor]);
+    for (const id of c.location.holders(aor)) {
+      if (id === c.self) continue;
+      let set = this.dirty.get(id);
+      if (!set) this.dirty.set(id, (set = new Set()));
+      set.add(aor);
+      this.schedulePush(id);
+    }
+  }
+
+  /** Push what changed for `id` once the current push to it (if any) is answered. */
+  private schedulePush(id: string): void {
+    if (this.pushing.has(id)) return;
+    this.pushing.add(id);
+    setImmediate(() => {
+      const set = this.dirty.get(id);
+      this.dirty.delete(id);
+      const aors = set ? [...set] : [];
+      const slices: Promise<void>[] = [];
+      for (let i = 0; i < aors.length; i += HANDOFF_BATCH) slices.push(this.push(id, aors.slice(i, i + HANDOFF_BATCH)));
+      void Promise.all(slices).then(() => {
+        this.pushing.delete(id);
+        if (this.dirty.has(id)) this.schedulePush(id);
+      });
+    });
   }
 
   private entry(aor: string): ReplicatedPresentity {
@@ -315,10 +345,11 @@ export class PresenceAgent {
     return true;
   }
 
-  private push(id: string, aors: string[]): void {
+  /** One `presence.replicate` of the current state of `aors`; settles (never rejects) once answered or failed. */
+  private push(id: string, aors: string[]): Promise<void> {
     const c = this.opts.cluster!;
     this.stats.replicatedOut += aors.length;
-    c.control.call(id, PRESENCE_REPLICATE, { entries: aors.map((a) => this.entry(a)) }, 5000).then(
+    return c.control.call(id, PRESENCE_REPLICATE, { entries: aors.map((a) => this.entry(a)) }, 5000).then(
       () => undefined,
       (err: unknown) => {
         if (!c.location.holders(aors[0]!).includes(id)) return;
@@ -336,7 +367,7 @@ export class PresenceAgent {
     this.owed.clear();
     for (const [id, aors] of owed) {
       const still = [...aors].filter((a) => c.location.holders(a).includes(id));
-      for (let i = 0; i < still.length; i += HANDOFF_BATCH) this.push(id, still.slice(i, i + HANDOFF_BATCH));
+      for (let i = 0; i < still.length; i += HANDOFF_BATCH) void this.push(id, still.slice(i, i + HANDOFF_BATCH));
     }
   }
 
