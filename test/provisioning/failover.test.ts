@@ -40,7 +40,8 @@ describe("primary database down", () => {
     ]);
     server = new ProvisioningServer({ service: new ProvisioningService({ cluster, logger: silentLogger }), logger: silentLogger, host: testIp(30, 10), port: 0, tokens: [{ name: "admin", scope: "write", secret: WRITE }] });
     await server.start();
-    api = new ProvisioningClient({ url: server.url, token: WRITE });
+    // A request's own deadline well above the client's default: the imports of 400 accounts, on a machine running two suites, took over 10 s once.
+    api = new ProvisioningClient({ url: server.url, token: WRITE, timeoutMs: 60_000 });
     // The same data on both, as replication would have it.
     const seed = { domains: [{ name: "example.com" }], accounts: [{ username: "alice", domain: "example.com", password: "alice-secret" }] };
     await api.importAll(seed);
