@@ -41,8 +41,10 @@ function freshBindings(lab: Lab, id: string, since = 0): number | undefined {
 }
 
 /** The nodes' latest warnings and errors, for assertion messages. */
+/** Warnings, and the info lines that say a message did not leave (lost ACKs and BYEs leave no warning). */
 function nodeWarnings(lab: Lab): string {
-  const lines = [...lab.procs.values()].flatMap((p) => p.logs.filter((l) => (l.level ?? 0) >= 40).map((l) => `${p.name} ${JSON.stringify(l)}`));
+  const telling = (l: { level?: number; msg?: string }) => (l.level ?? 0) >= 40 || /^(send failed|request dropped|internal SIP peer)/.test(l.msg ?? "");
+  const lines = [...lab.procs.values()].flatMap((p) => p.logs.filter(telling).map((l) => `${p.name} ${JSON.stringify(l)}`));
   return `--- node warnings (last 40 of ${lines.length}) ---\n${lines.slice(-40).join("\n")}`;
 }
 
