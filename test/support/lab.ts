@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { issueLabCertificates, planLab, type LabMember, type LabOptions } from "../../src/cli/lab.js";
 import { LabRunner } from "../../src/cli/lab-runner.js";
 import { startThor, type ThorProcess } from "./processes.js";
@@ -37,6 +37,13 @@ export class Lab extends LabRunner<ThorProcess> {
 
   override async stop(): Promise<void> {
     await super.stop("kill");
+    // THOR_TEST_LOGS=<dir>: every member's log lines kept there (<dir>/<lab dir name>/<member>.jsonl), to read after a failure.
+    const keep = process.env["THOR_TEST_LOGS"];
+    if (keep) {
+      const to = join(keep, basename(this.plan.dir));
+      mkdirSync(to, { recursive: true });
+      for (const p of this.procs.values()) writeFileSync(join(to, `${p.name}.jsonl`), p.logs.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    }
     rmSync(this.plan.dir, { recursive: true, force: true });
   }
 }

@@ -72,8 +72,13 @@ export class StreamTransport {
     const localAddress = this.internalHost();
     const socket = tls.connect({ host: dest.address, port: dest.port, ...(localAddress !== undefined ? { localAddress } : {}), ...peerTls.client() });
     const flow = this.accept("tls", socket, dest, undefined, "?");
+    // Member links are few and long-lived: their life is logged (a slow handshake holds every message queued on it).
+    const opened = Date.now();
+    const remote = `${dest.address}:${dest.port}`;
+    socket.once("close", () => ctx.log.info({ flow: flow.id, remote, openMs: Date.now() - opened, unsent: socket.writableLength }, "internal SIP peer connection closed"));
     socket.once("secureConnect", () => {
       const verdict = peerTls.authorize(socket, dest);
+      ctx.log.info({ flow: flow.id, remote, handshakeMs: Date.now() - opened, ok: verdict.ok }, "internal SIP peer connection set up");
       if (verdict.ok) flow.peer = verdict.peer;
       else {
         ctx.log.warn({ remote: `${dest.address}:${dest.port}`, reason: verdict.reason }, "internal SIP peer refused");
