@@ -5,7 +5,7 @@
  * the caller's (the demo spawns them, tests use their own process helper).
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initCa, issueCertificate } from "../pki/index.js";
 import { DEFAULT_XCAP_PORT, DEFAULT_XCAP_ROOT } from "../xcap/index.js";
@@ -186,10 +186,17 @@ export function planLab(opts: LabOptions): LabPlan {
 /** The dashboard only reads the network, as the monitor does. */
 const OU: Record<MemberKind, string> = { eventserver: "eventserver", manager: "manager", database: "database", node: "node", monitor: "monitor", dns: "dns", dashboard: "monitor" };
 
-/** Write `text` readable by its owner only (0600), also when the file existed with wider permissions. */
+/**
+ * Write `text` readable by its owner only (0600), also when the file existed
+ * with wider permissions; atomically (a temporary file renamed over it), so
+ * that a reader who sees the file sees all of it (scripts wait for
+ * network.json to appear and read it at once).
+ */
 export function writePrivateFile(path: string, text: string): void {
-  writeFileSync(path, text, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
 }
 
 /**

@@ -40,8 +40,7 @@ function freshBindings(lab: Lab, id: string, since = 0): number | undefined {
   return report && report.at > since ? report.roles["sip_proxy"]?.["bindings"] : undefined;
 }
 
-/** The nodes' latest warnings and errors, for assertion messages. */
-/** Warnings, and the info lines that say a message did not leave (lost ACKs and BYEs leave no warning). */
+/** The nodes' latest warnings and errors, for assertion messages, and the info lines that say a message did not leave (lost ACKs and BYEs leave no warning). */
 function nodeWarnings(lab: Lab): string {
   const telling = (l: { level?: number; msg?: string }) => (l.level ?? 0) >= 40 || /^(send failed|request dropped|internal SIP peer)/.test(l.msg ?? "");
   const lines = [...lab.procs.values()].flatMap((p) => p.logs.filter(telling).map((l) => `${p.name} ${JSON.stringify(l)}`));

@@ -7,7 +7,7 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueLabCertificates, planLab, writePrivateFile } from "../../src/cli/lab.js";
@@ -42,6 +42,18 @@ describe("demo hygiene", { timeout: 60_000 }, () => {
     writeFileSync(p, "{}", { mode: 0o644 });
     writePrivateFile(p, "{}\n");
     assert.equal(mode(p), 0o600);
+  });
+
+  it("a private file is replaced whole: a new file renamed over the old one, never the old one written in place", () => {
+    // A script that waits for network.json and reads it at once read half of it once (8,192 bytes).
+    const p = join(dir, "network.json");
+    writePrivateFile(p, "{}\n");
+    const before = statSync(p).ino;
+    const text = JSON.stringify({ big: "x".repeat(100_000) });
+    writePrivateFile(p, text);
+    assert.notEqual(statSync(p).ino, before, "the path names a new file");
+    assert.equal(readFileSync(p, "utf8"), text);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes(".tmp")), [], "no temporary file left");
   });
 
   it("thor provision takes the token from --token-file or the environment, and refuses it on the command line", async () => {

@@ -135,6 +135,24 @@ export function register(program: Command): void {
       const bin = process.argv[1] ?? "thor";
       let stopping = false;
       const lab = new LabRunner(plan, spawnThorMember(bin, { logToFile: true, onExit: (m, how) => void (stopping || process.stdout.write(`!! ${m.name} exited (${how}); see ${m.log}\n`)) }));
+      // Ctrl-C / SIGTERM at any time stops the members: during start-up at once (they would outlive us), later after the wait below.
+      let waiting = false;
+      const signalled = new Promise<void>((resolveStop) => {
+        const onSignal = () => {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+          resolveStop();
+        };
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+      });
+      void signalled.then(async () => {
+        if (waiting) return;
+        stopping = true;
+        process.stdout.write("\nstopping the demo network during start-up...\n");
+        await lab.stop("graceful");
+        process.exit(130);
+      });
       for (const kind of LAB_START_ORDER) {
         for (const m of lab.of(kind)) {
           const p = lab.start(m.name);
@@ -182,15 +200,8 @@ export function register(program: Command): void {
         for (const e of view.events.slice(seen)) process.stdout.write(`${new Date(e.at).toISOString().slice(11, 23)}  ${e.text}\n`);
         seen = view.events.length;
       });
-      await new Promise<void>((resolveStop) => {
-        const onSignal = () => {
-          process.off("SIGINT", onSignal);
-          process.off("SIGTERM", onSignal);
-          resolveStop();
-        };
-        process.on("SIGINT", onSignal);
-        process.on("SIGTERM", onSignal);
-      });
+      waiting = true;
+      await signalled;
       process.stdout.write("\nstopping the demo network...\n");
       await stopAll();
       process.stdout.write("demo stopped\n");
