@@ -311,11 +311,15 @@ export class PresenceAgent {
     }
   }
 
-  /** Push what changed for `id` once the current push to it (if any) is answered. */
+  /**
+   * Push what changed for `id`: before the answer to the request that
+   * changed it goes out (a microtask), or, while a push to `id` is in
+   * flight, right after that push is answered.
+   */
   private schedulePush(id: string): void {
     if (this.pushing.has(id)) return;
     this.pushing.add(id);
-    setImmediate(() => {
+    queueMicrotask(() => {
       const set = this.dirty.get(id);
       this.dirty.delete(id);
       const aors = set ? [...set] : [];
