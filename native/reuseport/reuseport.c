@@ -71,12 +71,14 @@ static napi_value open_shared(napi_env env, napi_callback_info info) {
   return out;
 }
 
+napi_value thor_udp_batch_init(napi_env env, napi_value exports);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "openShared", NULL, open_shared, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
+  return thor_udp_batch_init(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -27,3 +27,4 @@ export {
   type Node,
 } from "./xml.js";
 export { KeyRing, TAG_BYTES, KEY_ID, type SigningKey } from "./keyring.js";
+export { loadSocketsAddon, type SocketsAddon, type UdpHandle } from "./native-sockets.js";

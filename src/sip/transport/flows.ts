@@ -5,8 +5,8 @@
  * offered) to the connection reused to reach it; the open connections, so
  * that stopping closes them all.
  */
-import type dgram from "node:dgram";
 import { randomBase64Url } from "../message/index.js";
+import type { DatagramSender } from "./batched-udp.js";
 import type { SendDestination } from "./transport.js";
 import type { Address, Flow, TransportName } from "./types.js";
 
@@ -55,7 +55,7 @@ export class UdpFlow implements Flow {
   readonly closed = false;
   private idText: string | undefined;
   constructor(
-    private readonly socket: dgram.Socket,
+    private readonly socket: DatagramSender,
     readonly local: Address,
     readonly remote: Address,
   ) {}
@@ -64,13 +64,9 @@ export class UdpFlow implements Flow {
     return (this.idText ??= `udp:${this.local.address}:${this.local.port}/${this.remote.address}:${this.remote.port}`);
   }
   send(data: Buffer): boolean {
-    // Errors of the datagram itself (e.g. unreachable) arrive on the callback; bad arguments throw now.
-    // A flow nobody listens to for errors sends without a callback: no completion call into JS per datagram.
-    if (this.onError === ignoreError) this.socket.send(data, this.remote.port, this.remote.address);
-    else
-      this.socket.send(data, this.remote.port, this.remote.address, (err) => {
-        if (err) this.onError(err);
-      });
+    // Errors of the datagram itself (e.g. unreachable) come later, to onError; an unusable destination throws now.
+    // A flow nobody listens to for errors sends without a sink: no completion call into JS per datagram.
+    this.socket.send(data, this.remote, this.onError === ignoreError ? undefined : this);
     return true;
   }
   onError: (err: Error) => void = ignoreError;

@@ -18,7 +18,7 @@
  */
 import net from "node:net";
 import { performance } from "node:perf_hooks";
-import { describeError, type Logger } from "../../base/index.js";
+import { describeError, loadSocketsAddon, type Logger, type SocketsAddon } from "../../base/index.js";
 import { createResponse, DEFAULT_MESSAGE_LIMITS, serializeMessage, type MessageLimits, type ParseResult, type SipRequest } from "../message/index.js";
 import type { PeerTls, TransportContext, TransportStats } from "./context.js";
 import { SLOW_MESSAGE_US, slowMessageChannel } from "./diagnostics.js";
@@ -70,8 +70,22 @@ export interface TransportLayerOptions {
   udpBufferBytes?: number;
   /** Opens the sockets of `shared` listeners (SO_REUSEPORT). @default none: a shared listener fails to start */
   openShared?: SharedSocketOpener;
+  /**
+   * How UDP is read and written: `batched` (the sockets addon: one
+   * recvmmsg per burst received, one sendmmsg per loop turn's sends) or
+   * `dgram` (Node's, one call per datagram). @default batched when the
+   * addon is built (Linux), unless THOR_SIP_UDP_IO=dgram
+   */
+  udpIo?: "batched" | "dgram";
   /** Receives every message (the layer above: SipServer wires the transaction layer). @default drop */
   onMessage?: SipReceiver;
+}
+
+/** The sockets addon for batched UDP, or undefined for dgram (asked for, or the addon is not built). */
+function batchedUdp(io: "batched" | "dgram"): SocketsAddon | undefined {
+  if (io === "dgram") return undefined;
+  const addon = loadSocketsAddon();
+  return typeof addon === "string" ? undefined : addon;
 }
 
 export class TransportLayer implements SipTransport {
@@ -115,9 +129,14 @@ export class TransportLayer implements SipTransport {
       sendOn: (flow, data) => this.sendOn(flow, data),
       gate: (socket) => this.gate(socket),
     };
-    this.udp = new UdpTransport(ctx, opts.udpBufferBytes ?? DEFAULT_UDP_BUFFER, opts.openShared);
+    this.udp = new UdpTransport(ctx, opts.udpBufferBytes ?? DEFAULT_UDP_BUFFER, opts.openShared, batchedUdp(opts.udpIo ?? (process.env["THOR_SIP_UDP_IO"] === "dgram" ? "dgram" : "batched")));
     this.stream = new StreamTransport(ctx, () => this.listeners.find((l) => l.spec.internal)?.spec.host);
     this.ws = new WebSocketTransport(ctx);
+  }
+
+  /** How UDP is read and written (see `udpIo` in the options). */
+  get udpIo(): "batched" | "dgram" {
+    return this.udp.batchedIo ? "batched" : "dgram";
   }
 
   /** Open connections of every kind (accepted and opened by us) and the flows they hold. */
@@ -249,7 +268,7 @@ export class TransportLayer implements SipTransport {
   private measured(costClock: () => number, started: number, flow: Flow, bytes: Buffer): void {
     const us = (costClock() - started) * 1000;
     this.cost.record(us);
-    if (us > SLOW_MESSAGE_US && slowMessageChannel.hasSubscribers) slowMessageChannel.publish({ transport: flow.transport, remote: flow.remote, bytes, costUs: us });
+    if (us > SLOW_MESSAGE_US && slowMessageChannel.hasSubscribers) slowMessageChannel.publish({ transport: flow.transport, remote: flow.remote, bytes: Buffer.from(bytes), costUs: us }); // a copy: a batched UDP socket reuses `bytes`
   }
 
   private admitted(flow: Flow): boolean {

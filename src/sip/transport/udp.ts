@@ -1,13 +1,17 @@
 /**
  * SIP over UDP (RFC 3261 18): one socket per listener, with large kernel
  * buffers; a datagram is one message (CRLF keepalives ignored); sending
- * to an address uses a socket of its address family.
+ * to an address uses a socket of its address family. The sockets are the
+ * sockets addon's batched ones (recvmmsg/sendmmsg, `batched-udp.ts`) when
+ * it is built, else Node's dgram.
  */
 import dgram from "node:dgram";
 import dns from "node:dns";
 import net from "node:net";
-import { describeError } from "../../base/index.js";
+import util from "node:util";
+import { describeError, type SocketsAddon } from "../../base/index.js";
 import { parseMessage } from "../message/index.js";
+import { BatchedUdpSocket, type DatagramErrorSink, type DatagramSender } from "./batched-udp.js";
 import type { TransportContext } from "./context.js";
 import { UdpFlow } from "./flows.js";
 import type { Address, Flow, ListenSpec, SharedSocketOpener } from "./types.js";
@@ -23,17 +27,67 @@ export interface Listener {
 }
 
 export class UdpTransport {
-  private readonly sockets: Array<{ socket: dgram.Socket; local: Address; shared: boolean }> = [];
+  private readonly sockets: Array<{ socket: DatagramSender; local: Address; shared: boolean }> = [];
 
   constructor(
     private readonly ctx: TransportContext,
     /** Receive and send buffer of each socket. @default DEFAULT_UDP_BUFFER */
     private readonly bufferBytes = DEFAULT_UDP_BUFFER,
-    /** Opens the socket of a shared listener (SO_REUSEPORT). */
+    /** Opens the socket of a shared listener (SO_REUSEPORT) for dgram. */
     private readonly openShared?: SharedSocketOpener,
+    /** The sockets addon: batched sockets instead of dgram. */
+    private readonly batched?: SocketsAddon,
   ) {}
 
+  get batchedIo(): boolean {
+    return this.batched !== undefined;
+  }
+
   listen(spec: ListenSpec): Promise<Listener> {
+    return this.batched ? this.listenBatched(spec, this.batched) : this.listenDgram(spec);
+  }
+
+  private listenBatched(spec: ListenSpec, addon: SocketsAddon): Promise<Listener> {
+    const ctx = this.ctx;
+    const fd = addon.udpOpen(spec.host, spec.port, this.bufferBytes, spec.shared === true);
+    if (fd < 0) return Promise.reject(Object.assign(new Error(`bind ${util.getSystemErrorName(fd)} ${spec.host}:${spec.port} (UDP)`), { code: util.getSystemErrorName(fd) }));
+    let local: Address = { address: spec.host, port: spec.port };
+    let troubleLogged = 0;
+    const socket = new BatchedUdpSocket(addon, fd, {
+      onDatagram: (data, remote) => {
+        if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
+        const started = ctx.costClock();
+        const flow = new UdpFlow(socket, local, remote);
+        if (ctx.admitted(flow)) {
+          const result = parseMessage(data, ctx.parseOpts);
+          // `data` is the socket's inbox: a body kept with the message gets its own copy.
+          if (result.ok && result.message.body.length > 0) result.message.body = Buffer.from(result.message.body);
+          ctx.deliver(result, flow);
+        }
+        ctx.measured(started, flow, data);
+      },
+      onTrouble: (what, err) => {
+        // At most one line a second: a flood of drops must not become a flood of log lines.
+        const now = Date.now();
+        if (now - troubleLogged < 1000) return;
+        troubleLogged = now;
+        ctx.log.warn({ listener: `${spec.host}:${local.port}`, ...(err ? { err: describeError(err) } : {}) }, what);
+      },
+    });
+    local = { address: spec.host, port: socket.localPort };
+    this.sockets.push({ socket, local, shared: spec.shared === true });
+    return Promise.resolve({
+      spec,
+      port: local.port,
+      close: async () => {
+        socket.close();
+        const i = this.sockets.findIndex((s) => s.socket === socket);
+        if (i >= 0) this.sockets.splice(i, 1);
+      },
+    });
+  }
+
+  private listenDgram(spec: ListenSpec): Promise<Listener> {
     const ctx = this.ctx;
     return new Promise((resolve, reject) => {
       let fd: number | undefined;
@@ -48,12 +102,13 @@ export class UdpTransport {
         socket.off("error", reject);
         socket.on("error", (err) => ctx.log.warn({ err: describeError(err) }, "UDP socket error"));
         const local = { address: spec.host, port: socket.address().port };
-        this.sockets.push({ socket, local, shared: spec.shared === true });
+        const sender = new DgramSender(socket);
+        this.sockets.push({ socket: sender, local, shared: spec.shared === true });
         socket.on("message", (data, rinfo) => {
           // CRLF keepalives over UDP carry no message.
           if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
           const started = ctx.costClock();
-          const flow = new UdpFlow(socket, local, { address: rinfo.address, port: rinfo.port });
+          const flow = new UdpFlow(sender, local, { address: rinfo.address, port: rinfo.port });
           if (ctx.admitted(flow)) ctx.deliver(parseMessage(data, ctx.parseOpts), flow);
           ctx.measured(started, flow, data);
         });
@@ -80,6 +135,18 @@ export class UdpTransport {
     const flow = new UdpFlow(sock.socket, sock.local, { address: dest.address, port: dest.port });
     flow.onError = (err) => onError(flow, err);
     return this.ctx.sendOn(flow, data) ? flow : undefined;
+  }
+}
+
+/** Node's dgram socket as a flow's sender: one send (and, for a watched flow, one callback) per datagram. */
+class DgramSender implements DatagramSender {
+  constructor(private readonly socket: dgram.Socket) {}
+  send(data: Buffer, remote: Address, sink: DatagramErrorSink | undefined): void {
+    if (sink === undefined) this.socket.send(data, remote.port, remote.address);
+    else
+      this.socket.send(data, remote.port, remote.address, (err) => {
+        if (err) sink.onError(err);
+      });
   }
 }
 
