@@ -81,11 +81,9 @@ export interface TransportLayerOptions {
   onMessage?: SipReceiver;
 }
 
-/** The sockets addon for batched UDP, or undefined for dgram (asked for, or the addon is not built). */
-function batchedUdp(io: "batched" | "dgram"): SocketsAddon | undefined {
-  if (io === "dgram") return undefined;
-  const addon = loadSocketsAddon();
-  return typeof addon === "string" ? undefined : addon;
+/** The sockets addon for batched UDP, or why UDP goes through dgram (asked for, or the addon is not built). */
+function batchedUdp(io: "batched" | "dgram"): SocketsAddon | string {
+  return io === "dgram" ? "dgram asked for" : loadSocketsAddon();
 }
 
 export class TransportLayer implements SipTransport {
@@ -129,7 +127,10 @@ export class TransportLayer implements SipTransport {
       sendOn: (flow, data) => this.sendOn(flow, data),
       gate: (socket) => this.gate(socket),
     };
-    this.udp = new UdpTransport(ctx, opts.udpBufferBytes ?? DEFAULT_UDP_BUFFER, opts.openShared, batchedUdp(opts.udpIo ?? (process.env["THOR_SIP_UDP_IO"] === "dgram" ? "dgram" : "batched")));
+    const addon = batchedUdp(opts.udpIo ?? (process.env["THOR_SIP_UDP_IO"] === "dgram" ? "dgram" : "batched"));
+    // Slower, not broken: a missing addon (no compiler at build time) is worth a warning, a chosen dgram is not.
+    if (typeof addon === "string" && opts.listen.some((l) => l.transport === "udp")) this.log[addon === "dgram asked for" ? "info" : "warn"]({ reason: addon }, "SIP over UDP through Node's dgram: one system call per datagram");
+    this.udp = new UdpTransport(ctx, opts.udpBufferBytes ?? DEFAULT_UDP_BUFFER, opts.openShared, typeof addon === "string" ? undefined : addon);
     this.stream = new StreamTransport(ctx, () => this.listeners.find((l) => l.spec.internal)?.spec.host);
     this.ws = new WebSocketTransport(ctx);
   }
