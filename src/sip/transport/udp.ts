@@ -27,7 +27,8 @@ export interface Listener {
 }
 
 export class UdpTransport {
-  private readonly sockets: Array<{ socket: DatagramSender; local: Address; shared: boolean }> = [];
+  /** `v6`: the socket sends to IPv6 addresses (else to IPv4). */
+  private readonly sockets: Array<{ socket: DatagramSender; local: Address; shared: boolean; v6: boolean }> = [];
 
   constructor(
     private readonly ctx: TransportContext,
@@ -75,7 +76,7 @@ export class UdpTransport {
       },
     });
     local = { address: spec.host, port: socket.localPort };
-    this.sockets.push({ socket, local, shared: spec.shared === true });
+    this.sockets.push({ socket, local, shared: spec.shared === true, v6: net.isIPv6(spec.host) });
     return Promise.resolve({
       spec,
       port: local.port,
@@ -103,7 +104,7 @@ export class UdpTransport {
         socket.on("error", (err) => ctx.log.warn({ err: describeError(err) }, "UDP socket error"));
         const local = { address: spec.host, port: socket.address().port };
         const sender = new DgramSender(socket);
-        this.sockets.push({ socket: sender, local, shared: spec.shared === true });
+        this.sockets.push({ socket: sender, local, shared: spec.shared === true, v6: net.isIPv6(spec.host) });
         socket.on("message", (data, rinfo) => {
           // CRLF keepalives over UDP carry no message.
           if (data.length <= 4 && data.every((b) => b === 13 || b === 10)) return;
@@ -128,9 +129,9 @@ export class UdpTransport {
    * we have none.
    */
   sendTo(dest: Address, data: Buffer, onError: (flow: Flow, err: unknown) => void, clientFlow = false): Flow | undefined {
-    const family = net.isIPv6(dest.address) ? 6 : 4;
-    const fits = (s: { local: Address }) => net.isIP(s.local.address) === family || (family === 4 && s.local.address === "0.0.0.0");
-    const sock = this.sockets.find((s) => s.shared === clientFlow && fits(s)) ?? this.sockets.find(fits);
+    // An IP literal with a colon is IPv6 (a name would not reach the socket anyway): no address regex per datagram.
+    const v6 = dest.address.includes(":");
+    const sock = this.sockets.find((s) => s.shared === clientFlow && s.v6 === v6) ?? this.sockets.find((s) => s.v6 === v6);
     if (!sock) return undefined;
     const flow = new UdpFlow(sock.socket, sock.local, { address: dest.address, port: dest.port });
     flow.onError = (err) => onError(flow, err);
