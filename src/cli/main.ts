@@ -1,12 +1,13 @@
 import { Command, CommanderError } from "commander";
 import { describeError } from "../base/index.js";
 import { ConfigError } from "./config.js";
-import { commands } from "./commands/index.js";
+import { commandsFor } from "./commands/index.js";
 import { VERSION } from "./version.js";
 
 /**
  * The `thor` command: the only composition root. Each subcommand lives in
- * `commands/<name>.ts` and registers itself on the program.
+ * `commands/<name>.ts` and registers itself on the program; only the named
+ * one is loaded.
  */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("thor")
@@ -14,8 +15,8 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION)
     .exitOverride()
     .showHelpAfterError();
-  for (const register of commands) register(program);
   try {
+    for (const register of await commandsFor(argv)) register(program);
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {

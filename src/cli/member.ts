@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { silentLogger, type Logger } from "../base/index.js";
-import { ControlLink } from "../node/index.js";
+import { ControlLink } from "../node/control/link.js";
 import type { Entity } from "../overlay/index.js";
 import { discoverEventServers, EventClient, parseEndpoint, type Endpoint } from "../events/index.js";
 import { TlsIdentity, parsePassport, type Passport } from "../pki/index.js";

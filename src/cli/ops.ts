@@ -7,7 +7,7 @@
  */
 import type { Logger } from "../base/index.js";
 import type { EventClient } from "../events/index.js";
-import { Health, OpsServer, ThorMetrics } from "../monitor/index.js";
+import type { Health, ThorMetrics } from "../monitor/index.js";
 import { ConfigError } from "./config.js";
 import type { MemberConfig } from "./member.js";
 import { VERSION } from "./version.js";
@@ -33,6 +33,8 @@ export function parseListen(text: string): { host: string; port: number } {
 export async function startOps(cfg: Pick<MemberConfig, "metricsListen" | "name">, log: Logger, component: string, fill: (metrics: ThorMetrics, health: Health) => void): Promise<Ops | undefined> {
   if (!cfg.metricsListen) return undefined;
   const { host, port } = parseListen(cfg.metricsListen);
+  // Loaded only here: a member without an operations port does not load fastify and prom-client.
+  const { Health, OpsServer, ThorMetrics } = await import("../monitor/index.js");
   const metrics = new ThorMetrics({ component, version: VERSION });
   const health = new Health({ component, member: cfg.name, version: VERSION });
   fill(metrics, health);

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { redactUri, systemClock } from "../../base/index.js";
-import { DatabaseAnnouncer } from "../../node/index.js";
+import { DatabaseAnnouncer } from "../../node/database.js";
 import { ConfigError, num } from "../config.js";
 import { openDatabase, pingDatabase, type Database } from "../../db/index.js";
 import { busMetrics, startOps } from "../ops.js";

@@ -1,19 +1,36 @@
 import type { Command } from "commander";
-import { register as ca } from "./ca.js";
-import { register as eventserver } from "./eventserver.js";
-import { register as manager } from "./manager.js";
-import { register as node } from "./node.js";
-import { register as database } from "./database.js";
-import { register as monitor } from "./monitor.js";
-import { register as demo } from "./demo.js";
-import { register as lookup } from "./lookup.js";
-import { register as sip } from "./sip.js";
-import { register as dns } from "./dns.js";
-import { register as provision } from "./provision.js";
-import { register as location } from "./location.js";
-import { register as check } from "./check.js";
-import { register as drain } from "./drain.js";
-import { register as dashboard } from "./dashboard.js";
 
-/** Every `thor` subcommand: one module each, registering itself on the program. */
-export const commands: ReadonlyArray<(program: Command) => void> = [ca, eventserver, manager, node, database, monitor, lookup, location, sip, demo, dns, provision, check, drain, dashboard];
+type Registrar = (program: Command) => void;
+
+/**
+ * Every `thor` subcommand: one module each, registering itself on the
+ * program, loaded only when asked for. A member process loads the modules
+ * of its own command and not, say, the SIP stack, fastify and the database
+ * drivers of the others: start-up time is CPU time on a loaded host, paid by
+ * every member at every (re)start.
+ */
+const loaders: Readonly<Record<string, () => Promise<{ register: Registrar }>>> = {
+  ca: () => import("./ca.js"),
+  eventserver: () => import("./eventserver.js"),
+  manager: () => import("./manager.js"),
+  node: () => import("./node.js"),
+  database: () => import("./database.js"),
+  monitor: () => import("./monitor.js"),
+  lookup: () => import("./lookup.js"),
+  location: () => import("./location.js"),
+  sip: () => import("./sip.js"),
+  demo: () => import("./demo.js"),
+  dns: () => import("./dns.js"),
+  provision: () => import("./provision.js"),
+  check: () => import("./check.js"),
+  drain: () => import("./drain.js"),
+  dashboard: () => import("./dashboard.js"),
+};
+
+/** The commands to register for `argv`: only the one it names, or all of them (help, version, an unknown name). */
+export async function commandsFor(argv: readonly string[]): Promise<Registrar[]> {
+  const name = argv[0];
+  const one = name !== undefined && Object.hasOwn(loaders, name) ? loaders[name] : undefined;
+  const modules = await Promise.all(one ? [one()] : Object.values(loaders).map((load) => load()));
+  return modules.map((m) => m.register);
+}
