@@ -101,7 +101,7 @@ start=$(date +%s)
 # build lock) stays with this script only, so a process leaked by a test cannot
 # block later builds.
 set +e
-node --test --test-concurrency=2 --test-timeout=180000 "${files[@]}" 8>&-
+node --test --test-concurrency=2 --test-timeout=300000 "${files[@]}" 8>&-
 rc=$?
 set -e
 echo "test.sh: slot $slot, exit $rc, $(($(date +%s) - start)) s" >&2

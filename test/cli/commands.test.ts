@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { FORMATION_MS } from "../support/lab.js";
 import { runThor } from "../support/processes.js";
 import { LOCALHOST, testNet, testNetRe } from "../support/slot.js";
 
@@ -10,7 +11,7 @@ describe("thor command line", () => {
   it("thor demo forms the whole network, describes it in JSON and stops cleanly", async () => {
     const dir = mkdtempSync(join(tmpdir(), "thor-demo-"));
     try {
-      const res = await runThor(["demo", "--dir", dir, "--subnet", testNet(6), "--exit-when-ready"], {}, 90_000);
+      const res = await runThor(["demo", "--dir", dir, "--subnet", testNet(6), "--exit-when-ready", "--timeout-ms", String(FORMATION_MS)], {}, FORMATION_MS + 60_000);
       assert.equal(res.code, 0, res.stdout + res.stderr);
       assert.match(res.stdout, /demo network is up/);
       assert.match(res.stdout, /active manager: mgr\d/);

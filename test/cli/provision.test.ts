@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { FORMATION_MS } from "../support/lab.js";
 import { runThor, startThor, stopAllProcesses, type ThorProcess } from "../support/processes.js";
 import { describeRun, sipp, stopSipp } from "../support/sipp.js";
 import { waitFor } from "../support/wait-for.js";
@@ -27,9 +28,9 @@ describe("thor demo with provisioning, thor provision", () => {
   });
 
   it("creates the demo accounts through the API; thor provision adds one that registers", async () => {
-    demo = startThor("demo", ["demo", "--dir", dir, "--subnet", testNet(31)]);
+    demo = startThor("demo", ["demo", "--dir", dir, "--subnet", testNet(31), "--timeout-ms", String(FORMATION_MS)]);
     const path = join(dir, "network.json");
-    await waitFor(() => existsSync(path), { timeoutMs: 60_000, message: "network.json written" });
+    await waitFor(() => existsSync(path), { timeoutMs: FORMATION_MS, message: "network.json written" });
     const desc = JSON.parse(readFileSync(path, "utf8")) as { provisioning: { url: string; token: string; openapi: string }; accounts: Array<{ aor: string }>; commands: { provision: string } };
     assert.match(desc.provisioning.url, new RegExp(String.raw`^http:\/\/${testNetRe(31)}\.102:9280$`));
     assert.match(desc.commands.provision, /thor provision --api \S+ --token-file \S+ account add/);

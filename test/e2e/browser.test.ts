@@ -63,7 +63,7 @@ describe("browser phones (JsSIP, SIP.js) in Chromium over ws and wss", { timeout
 
   before(async () => {
     lab = await Lab.create({ subnet: SUBNET, eventServers: 1, managers: 1, nodes: [["sip_proxy", "media_relay"], ["sip_proxy"]], webSockets: true });
-    await lab.startAll(90_000);
+    await lab.startAll();
     const mon = lab.member("monitor");
     identity = await TlsIdentity.load({ ca: join(lab.plan.caDir, "ca.crt"), cert: mon.cert, key: mon.key, crl: join(lab.plan.caDir, "crl.pem") });
     control = new ControlLink({ identity, logger: silentLogger, host: `${SUBNET}.30`, port: 0, resolve: (id) => ({ host: lab.member(id).ip, port: 9600 }) });

@@ -26,7 +26,7 @@ describe("thor check (Nagios/Icinga) against a lab network", () => {
   before(async () => {
     lab = await Lab.create({ subnet: SUBNET, dns: 1, nodes: [["sip_proxy"], ["sip_proxy"], ["sip_proxy"]] });
     // A loaded shared machine can take long to start a dozen processes.
-    await lab.startAll(120_000);
+    await lab.startAll();
     lab.start("dns1");
     net = ["--ca-dir", lab.plan.caDir, "--event-servers", lab.plan.eventServers.join(","), "--timeout-ms", "15000"];
   });

@@ -33,7 +33,7 @@ describe("web dashboard in headless Chromium", { timeout: 120_000 }, () => {
     lab = await Lab.create({ subnet: SUBNET, dashboardPort: PORT, nodes: [["sip_proxy", "media_relay"], ["sip_proxy"], ["sip_proxy", "media_relay"]] });
     url = lab.plan.dashboard!.url;
     token = lab.plan.dashboard!.token;
-    await lab.startAll(60_000);
+    await lab.startAll();
     lab.start("dashboard");
     await waitFor(() => fetch(`${url}/login`).then((r) => r.ok), { timeoutMs: 20_000, message: "the dashboard answers" });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });

@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { Baresip } from "../support/baresip-console.js";
-import { Lab } from "../support/lab.js";
+import { FORMATION_MS, Lab } from "../support/lab.js";
 import { stopAllProcesses } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
 import { DEMO_ACCOUNTS } from "../../src/cli/lab.js";
@@ -34,7 +34,7 @@ describe("RFC 3263 clients through thor dns", { timeout: 150_000 }, () => {
     // baresip 1.0 (libre) gives up (ENOSYS) on a 401 that also offers a SHA-256 challenge: MD5 only here.
     for (const m of lab.of("node")) lab.start(m.name, ["--algorithms", "MD5"]);
     await lab.observe();
-    await waitFor(() => lab.memberIds().length === 3, { timeoutMs: 30_000, message: "3 nodes in the snapshot" });
+    await waitFor(() => lab.memberIds().length === 3, { timeoutMs: FORMATION_MS, message: "3 nodes in the snapshot" });
     lab.start("dns1");
     await lab.proc("dns1").waitForLog((l) => l.msg === "zones updated" && l["members"] === 3, 20_000, "dns1 zones with 3 members");
   });

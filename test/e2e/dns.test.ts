@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import dgram from "node:dgram";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Lab } from "../support/lab.js";
+import { FORMATION_MS, Lab } from "../support/lab.js";
 import { runThor, stopAllProcesses } from "../support/processes.js";
 import { startSipNode, type SipNodeProcess } from "../support/sip-node.js";
 import { waitFor } from "../support/wait-for.js";
@@ -78,7 +78,7 @@ describe("thor dns on a live network", { timeout: 150_000 }, () => {
     lab.start("dns1", ["--listen", `${DNS1},[::1]:${V6_PORT}`, "--rate-limit", "0"]);
     lab.start("dns2");
     await lab.observe();
-    await waitFor(() => lab.memberIds().length === 4, { timeoutMs: 30_000, message: "4 members in the snapshot" });
+    await waitFor(() => lab.memberIds().length === 4, { timeoutMs: FORMATION_MS, message: "4 members in the snapshot" });
     for (const d of ["dns1", "dns2"]) await lab.proc(d).waitForLog((l) => l.msg === "zones updated" && l["members"] === 4, 15_000, `${d} zones with 4 members`);
   });
 

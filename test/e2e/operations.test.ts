@@ -30,7 +30,7 @@ describe("operations: metrics and health of every member, scraped by Prometheus"
   before(async () => {
     lab = await Lab.create({ subnet: SUBNET, dns: 1, metricsPort: 9100, subscribers: "database", nodes: [["sip_proxy"], ["sip_proxy", "provisioning_server"]] });
     // A loaded shared machine can take long to start a dozen processes.
-    await lab.startAll(120_000);
+    await lab.startAll();
     lab.start("dns1");
   });
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { RoleMap } from "../../src/overlay/index.js";
 import { Baresip } from "../support/baresip.js";
-import { Lab } from "../support/lab.js";
+import { FORMATION_MS, Lab } from "../support/lab.js";
 import { PresenceUa, pidf } from "../support/presence-ua.js";
 import { waitFor } from "../support/wait-for.js";
 import { testNet } from "../support/slot.js";
@@ -43,7 +43,7 @@ describe("presence on the sip_proxy ring", () => {
     for (const kind of ["eventserver", "manager", "database"] as const) for (const m of lab.of(kind)) lab.start(m.name);
     for (const m of lab.of("node")) lab.start(m.name, ["--presence-without-rules", "allow", "--statistics-interval-ms", "500"]);
     await lab.observe();
-    await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === 3, { timeoutMs: 60_000, message: "3 nodes in the snapshot" });
+    await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === 3, { timeoutMs: FORMATION_MS, message: "3 nodes in the snapshot" });
   });
 
   after(async () => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RoleMap } from "../../src/overlay/index.js";
-import { Lab } from "../support/lab.js";
+import { FORMATION_MS, Lab } from "../support/lab.js";
 import { describeRun, sipp, stopSipp, waitBound } from "../support/sipp.js";
 import { TcpUserAgent } from "../support/tcp-ua.js";
 import { runThor } from "../support/processes.js";
@@ -31,7 +31,7 @@ async function startLab(lab: Lab, nodes: number, nodeArgs: string[]): Promise<vo
   for (const kind of ["eventserver", "manager", "database"] as const) for (const m of lab.of(kind)) lab.start(m.name);
   for (const m of lab.of("node").slice(0, nodes)) lab.start(m.name, nodeArgs);
   await lab.observe();
-  await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === nodes, { timeoutMs: 30_000, message: `${nodes} nodes in the snapshot` });
+  await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === nodes, { timeoutMs: FORMATION_MS, message: `${nodes} nodes in the snapshot` });
 }
 
 /** Bindings a node reported on Thor.Statistics after `since` (wall-clock ms). */

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { writeFileSync } from "node:fs";
 import { issueCertificate } from "../../src/pki/index.js";
-import { Lab } from "../support/lab.js";
+import { FORMATION_MS, Lab } from "../support/lab.js";
 import { startThor, type LogLine, type ThorProcess } from "../support/processes.js";
 import { describeRun, sipp, waitBound } from "../support/sipp.js";
 import { waitFor } from "../support/wait-for.js";
@@ -71,7 +71,7 @@ describe("SIP workers: one host, two cores, one shared UDP port", () => {
       "--ca-dir", lab.plan.caDir, "--event-servers", lab.plan.eventServers.join(","), "--log-format", "json",
       "--presence-interval-ms", "500", "--statistics-interval-ms", "1000", "--cut-off-ms", "2000",
     ]);
-    await waitFor(() => workerIds.every((id) => lab.view.snapshot?.members.some((m) => m.id === id && m.attrs["sip_host"] === HOST)) || undefined, { timeoutMs: 30_000, message: "both workers in the snapshot, naming their host" });
+    await waitFor(() => workerIds.every((id) => lab.view.snapshot?.members.some((m) => m.id === id && m.attrs["sip_host"] === HOST)) || undefined, { timeoutMs: FORMATION_MS, message: "both workers in the snapshot, naming their host" });
     await waitFor(() => workerIds.every((id) => lab.view.statistics.has(id)) || undefined, { timeoutMs: 10_000, message: "statistics of both workers" });
   });
 

@@ -45,7 +45,7 @@ describe("XCAP end to end (provisioning → xcap_server → responsible sip_prox
 
   before(async () => {
     lab = await Lab.create({ subnet: SUBNET, nodes: [["sip_proxy", "provisioning_server"], ["sip_proxy"], ["sip_proxy", "xcap_server"]], subscribers: "database", sipDomain: DOMAIN });
-    await lab.startAll(90_000);
+    await lab.startAll();
     const prov = lab.plan.provisioning!;
     api = new ProvisioningClient({ url: prov.url, token: prov.token });
     await waitFor(() => api.createDomain({ name: DOMAIN }).then(() => true), { timeoutMs: 15_000, message: "database announced and writable" });

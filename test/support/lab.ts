@@ -7,6 +7,15 @@ import { startThor, type ThorProcess } from "./processes.js";
 import { waitFor } from "./wait-for.js";
 
 /**
+ * How long a lab's members may take to start and form the network. Each
+ * member spends about a second of CPU starting (loading its modules); a lab
+ * starts up to a dozen at once, and on a loaded 2-core machine (another
+ * suite beside this one) that alone took over 30 s. Not a speed bound: the
+ * runner's timeout is the real limit.
+ */
+export const FORMATION_MS = 120_000;
+
+/**
  * A real network of `thor` processes on loopback for end-to-end tests: the
  * shared lab runner (src/cli/lab-runner.ts) with members started as
  * {@link ThorProcess} (JSON log lines collected, killed by PID), in a
@@ -21,7 +30,7 @@ export class Lab extends LabRunner<ThorProcess> {
   }
 
   /** Start every member (event servers first, `extraArgs` added to some) and the observer; wait for a full snapshot. */
-  async startAll(timeoutMs = 90_000, extraArgs: (m: LabMember) => string[] = () => []): Promise<void> {
+  async startAll(timeoutMs = FORMATION_MS, extraArgs: (m: LabMember) => string[] = () => []): Promise<void> {
     this.launch(extraArgs, ["eventserver", "manager", "database", "node"]);
     await this.observe();
     const nodes = this.of("node").length;
