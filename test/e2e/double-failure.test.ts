@@ -2,7 +2,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Lab } from "../support/lab.js";
+import { FORMATION_MS, Lab } from "../support/lab.js";
 import { describeRun, sipp, stopSipp } from "../support/sipp.js";
 import { waitFor } from "../support/wait-for.js";
 import { testNet } from "../support/slot.js";
@@ -38,7 +38,7 @@ describe("two nodes killed at once, three replicas", () => {
     for (const kind of ["eventserver", "manager", "database"] as const) for (const m of lab.of(kind)) lab.start(m.name);
     for (const m of lab.of("node")) lab.start(m.name, ["--replicas", String(REPLICAS), "--sip-rate", "100000", "--statistics-interval-ms", "1000"]);
     await lab.observe();
-    await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === 5, { timeoutMs: 120_000, message: "5 nodes" });
+    await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === 5, { timeoutMs: FORMATION_MS, message: "5 nodes" });
   });
 
   // A failed test leaves no SIPp bound to its ports.

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Lab } from "../support/lab.js";
+import { FORMATION_MS, Lab } from "../support/lab.js";
 import { runThor } from "../support/processes.js";
 import { describeRun, sipp, stopSipp, waitBound } from "../support/sipp.js";
 import { waitFor } from "../support/wait-for.js";
@@ -62,7 +62,7 @@ describe("drain a node under SIPp load", () => {
     for (const kind of ["eventserver", "manager", "database"] as const) for (const m of lab.of(kind)) lab.start(m.name);
     for (const m of lab.of("node")) lab.start(m.name, NODE_ARGS);
     await lab.observe();
-    await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === 3, { timeoutMs: 120_000, message: "3 nodes" });
+    await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === 3, { timeoutMs: FORMATION_MS, message: "3 nodes" });
   });
 
   // A failed test leaves no SIPp bound to its ports.

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { queryLookup, RoleMap } from "../../src/overlay/index.js";
-import { Lab } from "../support/lab.js";
+import { FORMATION_MS, Lab } from "../support/lab.js";
 import { waitFor } from "../support/wait-for.js";
 import { runThor, type LogLine } from "../support/processes.js";
 import { testIp, testNet } from "../support/slot.js";
@@ -77,7 +77,7 @@ describe("overlay end to end", () => {
     await waitFor(() => lab.proc(standby.name).logs.slice(mark).some((l) => l.msg === "became the active manager"), { timeoutMs: 5000, message: `${standby.name} logged its takeover after the kill` });
     assert.deepEqual(next.members.map((m) => m.id).sort(), before.members.map((m) => m.id).sort());
     lab.start(active.id);
-    await lab.proc(active.id).waitForLog((l) => l.msg === "manager is now standby" || l.msg === "became the active manager", 30_000, "restarted manager settles");
+    await lab.proc(active.id).waitForLog((l) => l.msg === "manager is now standby" || l.msg === "became the active manager", FORMATION_MS, "restarted manager settles");
     assert.equal(lab.view.activeManager(1500)?.id, next.manager, "no preemption by the restarted manager");
   });
 
@@ -91,7 +91,7 @@ describe("overlay end to end", () => {
     await waitFor(() => lab.of("manager").some((m) => lab.proc(m.name).logs.some(expiredBy)), { timeoutMs: 5000, message: `a manager logged: member expired ${victim.name}` });
     assert.equal(lab.view.roleMap.ring("sip_proxy")?.size, 2);
     lab.start(victim.name);
-    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: 30_000, message: `${victim.name} back` });
+    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: FORMATION_MS, message: `${victim.name} back` });
     assert.equal(lab.view.roleMap.ring("sip_proxy")!.shares().get(victim.ip), shareBefore);
   });
 
@@ -101,7 +101,7 @@ describe("overlay end to end", () => {
     assert.equal(lab.proc(victim.name).child.exitCode, 0);
     await waitFor(() => !lab.memberIds().includes(victim.name), { timeoutMs: 1500, message: `${victim.name} left (faster than expiry)` });
     lab.start(victim.name);
-    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: 30_000, message: `${victim.name} back` });
+    await waitFor(() => lab.memberIds().includes(victim.name), { timeoutMs: FORMATION_MS, message: `${victim.name} back` });
   });
 
   it("stopping one of three event servers keeps the network working; members reconnect when it returns", async () => {

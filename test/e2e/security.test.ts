@@ -9,7 +9,7 @@ import { silentLogger } from "../../src/base/index.js";
 import { EventClient, FrameType, encodeFrame, parseEndpoint } from "../../src/events/index.js";
 import { initCa, issueCertificate, TlsIdentity } from "../../src/pki/index.js";
 import { queryLookup } from "../../src/overlay/index.js";
-import { Lab } from "../support/lab.js";
+import { FORMATION_MS, Lab } from "../support/lab.js";
 import { runThor, startThor, type ThorProcess } from "../support/processes.js";
 import { waitFor } from "../support/wait-for.js";
 import { testIp, testNet, testNetRe } from "../support/slot.js";
@@ -41,7 +41,7 @@ describe("overlay security and robustness end to end", () => {
       await waitFor(() => {
         if (!intruder?.alive) throw new Error(`the intruder exited: ${intruder?.describe()}`);
         return refusals().length > before;
-      }, { timeoutMs: 30_000, message: "refusal logged by es1" });
+      }, { timeoutMs: FORMATION_MS, message: "refusal logged by es1" });
       assert.match(refusals().at(-1)!, /TLS handshake failed|not authorized by CA/);
       assert.ok(!lab.memberIds().includes("node9"));
     } finally {
@@ -63,7 +63,7 @@ describe("overlay security and robustness end to end", () => {
     await lab.proc(victim.name).stop("SIGKILL");
     const before = refusals().length;
     lab.start(victim.name);
-    await waitFor(() => refusals().length > before, { timeoutMs: 10_000, message: "revoked certificate refused at the handshake" });
+    await waitFor(() => refusals().length > before, { timeoutMs: FORMATION_MS, message: "revoked certificate refused at the handshake" });
     assert.ok(!lab.memberIds().includes(victim.name));
     await lab.proc(victim.name).stop("SIGKILL");
   });

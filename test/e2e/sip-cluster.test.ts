@@ -242,7 +242,7 @@ describe("distributed SIP service: failure and growth", () => {
     // Restart: the slices it owns come back to it, every AOR on exactly two holders again.
     const restartedAt = Date.now();
     lab.start(victim.name, NODE_ARGS);
-    await waitFor(() => lab.view.snapshot?.members.some((m) => m.id === victim.name), { timeoutMs: 20_000, message: "node3 back in the snapshot" });
+    await waitFor(() => lab.view.snapshot?.members.some((m) => m.id === victim.name), { timeoutMs: FORMATION_MS, message: "node3 back in the snapshot" });
     const expected = users.filter((u) => map().successors("sip_proxy", `${u}@${DOMAIN}`, 2).some((e) => e.id === victim.name)).length;
     await waitFor(() => freshBindings(lab, victim.name, restartedAt) === expected && total(restartedAt) === 2 * COUNT, {
       timeoutMs: 20_000,
