@@ -8,9 +8,8 @@ import { waitFor } from "./wait-for.js";
 
 /**
  * How long a lab's members may take to start and form the network (or a
- * restarted member to come back). Each
- * member spends about a second of CPU starting (loading its modules); a lab
- * starts up to a dozen at once, and on a loaded 2-core machine (another
+ * restarted member to come back). Each member spends about a second of CPU
+ * starting (loading its modules); a lab starts up to a dozen at once, and on a loaded 2-core machine (another
  * suite beside this one) that alone took over 30 s. Not a speed bound: the
  * runner's timeout is the real limit.
  */
