@@ -129,7 +129,7 @@ export class UdpTransport {
    * we have none.
    */
   sendTo(dest: Address, data: Buffer, onError: (flow: Flow, err: unknown) => void, clientFlow = false): Flow | undefined {
-    // An IP literal with a colon is IPv6 (a name would not reach the socket anyway): no address regex per datagram.
+    // An IP literal with a colon is IPv6; anything else goes to an IPv4 socket, as before. No address regex per datagram.
     const v6 = dest.address.includes(":");
     const sock = this.sockets.find((s) => s.shared === clientFlow && s.v6 === v6) ?? this.sockets.find((s) => s.v6 === v6);
     if (!sock) return undefined;
