@@ -9,9 +9,10 @@
  *
  * Back-pressure: when the kernel's send buffer is full (EAGAIN) the queue
  * waits for the socket to become writable; while it waits, datagrams that
- * do not fit the outbox are dropped and counted (UDP may lose them; SIP
+ * do not fit the outbox are dropped and logged (UDP may lose them; SIP
  * retransmits), never queued without bound.
  */
+import os from "node:os";
 import util from "node:util";
 import type { SocketsAddon, UdpHandle } from "../../base/index.js";
 import type { Address } from "./types.js";
@@ -24,7 +25,7 @@ const FIELDS = 8;
 const MAX_QUEUED = 1024;
 /** @default 2 MiB: the outbox of queued datagrams */
 const OUTBOX_BYTES = 2 * 1024 * 1024;
-const EAGAIN = 11;
+const EAGAIN = os.constants.errno.EAGAIN;
 
 /** Who hears about a datagram that could not be sent. */
 export interface DatagramErrorSink {
