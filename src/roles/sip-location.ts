@@ -8,7 +8,9 @@
  * applies it and pushes the AOR's full binding set, with a version, to the
  * other holders (`sip.replicate`). Lookups go to the first reachable holder
  * (`sip.lookup`), so when the responsible node dies its successor answers
- * at once, before the manager has noticed. On every membership change each
+ * at once, before the manager has noticed; a holder answers from its own
+ * copy, and a replica that has nothing asks the holders before it (its copy
+ * trails theirs by one push). On every membership change each
  * node pushes the AORs it holds to the nodes that newly belong to their
  * holder sets, and drops those it no longer holds once they are handed
  * over: only the slices that change move, in the background.
@@ -143,6 +145,8 @@ export interface LocationStats {
   dropped: number;
   /** Lookups answered by a previous holder while a hand-over was under way. */
   handOverLookups: number;
+  /** Lookups a replica with no binding for the AOR passed on to the holders before it (its copy may trail theirs). */
+  replicaMissLookups: number;
   /** Replicated entries ignored: the sender or this node does not hold the AOR. */
   replicationRefused: number;
   /** Entries pushed to this node before its membership view made it their holder (the sender pushes them again). */
@@ -157,7 +161,7 @@ function toBinding(b: z.infer<typeof bindingSchema>): Binding {
 }
 
 export class DistributedLocation implements LocationService {
-  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0, handOverLookups: 0, replicationRefused: 0, replicationDeferred: 0, flowFailures: 0 };
+  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0, handOverLookups: 0, replicaMissLookups: 0, replicationRefused: 0, replicationDeferred: 0, flowFailures: 0 };
   private readonly versions = new Map<string, number>();
   private readonly replicas: number;
   private readonly log: Logger;
@@ -279,10 +283,16 @@ export class DistributedLocation implements LocationService {
   }
 
   async lookup(aor: string): Promise<Binding[]> {
+    const set = this.holders(aor);
+    const remote = (v: unknown) => parseAnswer(lookupAnswer, v, "sip.lookup").map(toBinding);
+    if (!set.includes(this.opts.self)) return this.viaHolders(aor, () => this.lookupHolder(aor, false), "sip.lookup", { aor }, () => this.stats.remoteLookups++, remote) as Promise<Binding[]>;
     // A holder (the responsible node or a replica) answers from its own copy: replication is pushed on every
     // change, and a holder that has not seen the AOR yet after a ring change asks the previous holders.
-    if (this.holders(aor).includes(this.opts.self)) return this.lookupHolder(aor, false);
-    return this.viaHolders(aor, () => this.lookupHolder(aor, false), "sip.lookup", { aor }, () => this.stats.remoteLookups++, (v) => parseAnswer(lookupAnswer, v, "sip.lookup").map(toBinding)) as Promise<Binding[]>;
+    const here = await this.lookupHolder(aor, false);
+    if (here.length > 0 || set[0] === this.opts.self) return here;
+    // A replica's copy trails the responsible node's by one push: a REGISTER answered a moment ago on another
+    // node may not be here yet. On a miss a replica asks the holders before it (healthy ones, in ring order).
+    return this.viaHolders(aor, () => here, "sip.lookup", { aor, forwarded: true }, () => this.stats.replicaMissLookups++, remote) as Promise<Binding[]>;
   }
 
   /**

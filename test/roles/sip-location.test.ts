@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { silentLogger, systemClock } from "../../src/base/index.js";
+import { silentLogger, systemClock, type Clock } from "../../src/base/index.js";
 import { RoleMap } from "../../src/overlay/index.js";
 import { DistributedLocation } from "../../src/roles/index.js";
 import { LocationUnavailableError, Registrar, type RegisterData } from "../../src/sip/index.js";
@@ -21,7 +21,10 @@ describe("distributed location service on in-process control links", { timeout: 
   let map: RoleMap;
   const nodes = new Map<Id, DistributedLocation>();
   const loc = (id: Id) => nodes.get(id)!;
-  const now = () => systemClock.wallNow();
+  /** Wall-clock skew of every node's clock: moved forward to leave a membership change's hand-over grace behind. */
+  let skew = 0;
+  const clock: Clock = { now: () => systemClock.now(), wallNow: () => systemClock.wallNow() + skew, setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms), clearTimeout: (h) => systemClock.clearTimeout(h) };
+  const now = () => clock.wallNow();
 
   const data = (user: string, cseq = 1): RegisterData => ({
     callId: `call-${user}`,
@@ -34,9 +37,10 @@ describe("distributed location service on in-process control links", { timeout: 
   });
 
   /** An AOR whose holders are exactly `holders`, responsible node first, in the current map. */
-  const aorHeldBy = (...holders: Id[]): string => {
+  const aorHeldBy = (...holders: Id[]): string => namedAorHeldBy("user", ...holders);
+  const namedAorHeldBy = (name: string, ...holders: Id[]): string => {
     for (let i = 0; i < 10_000; i++) {
-      const aor = `user${i}@example.com`;
+      const aor = `${name}${i}@example.com`;
       if (loc("n1").holders(aor).join() === holders.join()) return aor;
     }
     throw new Error(`no AOR held by ${holders.join(", ")}`);
@@ -49,7 +53,7 @@ describe("distributed location service on in-process control links", { timeout: 
 
   before(async () => {
     mesh = await ControlMesh.create(IDS, 34);
-    for (const id of IDS) nodes.set(id, new DistributedLocation({ self: id, control: mesh.link(id), registrar: new Registrar(), clock: systemClock, logger: silentLogger, map: () => map, replicas: 2, callTimeoutMs: 1000 }));
+    for (const id of IDS) nodes.set(id, new DistributedLocation({ self: id, control: mesh.link(id), registrar: new Registrar(), clock, logger: silentLogger, map: () => map, replicas: 2, callTimeoutMs: 1000 }));
     apply(RoleMap.fromMembers(["n1", "n2", "n3"].map((id) => mesh.entity(id, ["sip_proxy"]))));
   });
 
@@ -76,6 +80,25 @@ describe("distributed location service on in-process control links", { timeout: 
     assert.equal((await loc("n1").register(aor, data("b"))).status, 200);
     assert.equal(loc("n1").stats.remoteRegisters, sent, "no control call for its own AOR");
     await waitFor(() => loc("n2").store.lookup(aor, now()).length === 1, { message: "replicated to n2" });
+  });
+
+  it("a replica asked the moment the responsible node answered a REGISTER (before the push) asks it", async () => {
+    skew = 20_000; // past the hand-over grace of the last membership change: only the replica path can find it
+    const aor = namedAorHeldBy("fresh", "n2", "n3");
+    assert.equal((await loc("n2").register(aor, data("r"))).status, 200);
+    assert.equal(loc("n3").store.lookup(aor, now()).length, 0, "not pushed yet");
+    const misses = loc("n3").stats.replicaMissLookups;
+    assert.deepEqual((await loc("n3").lookup(aor)).map((b) => b.contact), ["<sip:r@192.0.2.7:5060>"]);
+    assert.equal(loc("n3").stats.replicaMissLookups, misses + 1);
+    await waitFor(() => loc("n3").store.lookup(aor, now()).length === 1, { message: "replicated to n3" });
+    // With its copy the replica answers by itself; an AOR nobody registered costs it one question.
+    assert.equal((await loc("n3").lookup(aor)).length, 1);
+    assert.equal((await loc("n3").lookup(namedAorHeldBy("nobody", "n2", "n3"))).length, 0);
+    assert.equal(loc("n3").stats.replicaMissLookups, misses + 2);
+    // The responsible node never asks its replica.
+    const asked = loc("n2").stats.replicaMissLookups;
+    assert.equal((await loc("n2").lookup(namedAorHeldBy("nobody", "n2", "n3"))).length, 0);
+    assert.equal(loc("n2").stats.replicaMissLookups, asked);
   });
 
   it("hands over the AORs a joining node now holds, and the nodes that no longer hold them drop them", async () => {
