@@ -22,10 +22,20 @@ export async function until(cond: () => boolean, timeoutMs: number, what = "cond
   return performance.now() - start;
 }
 
-/** Start every member of `plan` (certificates already issued) and the observer. */
+/**
+ * Start every member of `plan` (certificates already issued) and the observer.
+ * THOR_BENCH_NODE_ARGS: options for every member's `node`, space-separated
+ * (`--cpu-prof --cpu-prof-dir=/tmp/prof`: a CPU profile of each member).
+ */
 export async function startBenchLab(plan: LabPlan, extraArgs: (m: LabMember) => string[] = () => []): Promise<BenchLab> {
-  const lab = new LabRunner(plan, spawnThorMember(BIN));
+  const nodeArgs = (process.env["THOR_BENCH_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
+  const lab = new LabRunner(plan, spawnThorMember(BIN, { nodeArgs }));
   lab.launch(extraArgs);
   await lab.observe();
   return lab;
+}
+
+/** Stop the lab: killed, or stopped gracefully when members run with THOR_BENCH_NODE_ARGS (a profile is written at exit). */
+export function stopBenchLab(lab: BenchLab): Promise<void> {
+  return lab.stop(process.env["THOR_BENCH_NODE_ARGS"] ? "graceful" : "kill");
 }

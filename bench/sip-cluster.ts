@@ -26,7 +26,7 @@ import { fileURLToPath } from "node:url";
 import { sleep } from "../src/base/index.js";
 import { issueLabCertificates, planLab } from "../src/cli/lab.js";
 import { RoleMap } from "../src/overlay/index.js";
-import { startBenchLab, until, type BenchLab } from "./lab-run.js";
+import { startBenchLab, stopBenchLab, until, type BenchLab } from "./lab-run.js";
 import { cpuSeconds } from "./proc-stats.js";
 import { runSippStats, type SippStats } from "./sipp-run.js";
 import type { BenchResult } from "./types.js";
@@ -144,7 +144,7 @@ export async function run(): Promise<BenchResult[]> {
       figures.set(n, { reg, calls });
       if (n === 3) results.push(...(await failover(c, dir)));
     } finally {
-      await c.stop();
+      await stopBenchLab(c);
       rmSync(dir, { recursive: true, force: true });
     }
   }

@@ -8,6 +8,7 @@ export { type Logger, type LogFn, silentLogger } from "./logger.js";
 export { redactUri } from "./redact.js";
 export { type Channel, channel, subscribe } from "./diagnostics.js";
 export { sleep, backoffDelay, deferred, type Deferred } from "./async.js";
+export { turnWriter } from "./turn-writer.js";
 export {
   parseXml,
   serialize,

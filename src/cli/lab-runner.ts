@@ -149,13 +149,15 @@ export interface SpawnOptions {
   logToFile?: boolean;
   /** Called when the member exits (code or signal). */
   onExit?: (member: LabMember, how: string) => void;
+  /** Options for the member's `node` before the script (e.g. `--cpu-prof`). @default none */
+  nodeArgs?: string[];
 }
 
 /** Spawns members as `node <bin> ...args`, killed by PID on stop. */
 export function spawnThorMember(bin: string, opts: SpawnOptions = {}): LabSpawner<LabProcess> {
   return (m, args) => {
     const toFile = opts.logToFile === true && m.log !== "";
-    const child = spawn(process.execPath, [bin, ...args], { stdio: toFile ? ["ignore", "pipe", "pipe"] : "ignore", env: { ...process.env, THOR_LOG_FORMAT: "json" } });
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), bin, ...args], { stdio: toFile ? ["ignore", "pipe", "pipe"] : "ignore", env: { ...process.env, THOR_LOG_FORMAT: "json" } });
     if (toFile) {
       const out = createWriteStream(m.log, { flags: "a" });
       child.stdout?.pipe(out);

@@ -34,6 +34,8 @@ export interface RoleContext {
    * (src/node/cut-off.ts). Roles refuse new work meanwhile.
    */
   cutOff?(): string | undefined;
+  /** Whether the node is draining (`self().attrs.draining`, without building the entity: a per-request check). */
+  draining?(): boolean;
 }
 
 /** What a role sees of the node's database directory. */

@@ -129,6 +129,7 @@ export class NodeRuntime {
       control: this.opts.control,
       identity: this.opts.identity,
       cutOff: () => this.cutOff?.cutOff,
+      draining: () => this.attrs["draining"] === true,
     };
     const control = this.opts.control;
     if (control) {

@@ -101,7 +101,8 @@ const bindingSchema = z
   })
   .strict();
 const aorSchema = z.string().min(3).max(512);
-const registerCall = z.object({ aor: aorSchema, data: registerDataSchema }).strict();
+/** `replica`: the caller holds the AOR too and takes the answer as its copy (no separate push to it). */
+const registerCall = z.object({ aor: aorSchema, data: registerDataSchema, replica: z.boolean().optional() }).strict();
 const lookupCall = z.object({ aor: aorSchema, forwarded: z.boolean().optional() }).strict();
 const flowFailedCall = z.object({ aor: aorSchema, flowId: z.string().max(256) }).strict();
 const flowFailedAnswer = z.object({ removed: z.number().int().nonnegative().max(64) }).strict();
@@ -109,7 +110,7 @@ const replicateCall = z.object({ entries: z.array(z.object({ aor: aorSchema, ver
 /** Answers of other holders, validated before use. */
 const lookupAnswer = z.array(bindingSchema).max(64);
 const registerAnswer = z.union([
-  z.object({ status: z.literal(200), aor: aorSchema, bindings: z.array(bindingSchema).max(64), gruu: z.boolean() }).strict(),
+  z.object({ status: z.literal(200), aor: aorSchema, bindings: z.array(bindingSchema).max(64), gruu: z.boolean(), version: z.number().finite().nonnegative().optional() }).strict(),
   z.object({ status: z.union([z.literal(400), z.literal(403), z.literal(404), z.literal(423), z.literal(500), z.literal(503)]), reason: z.string().max(256), minExpires: z.number().int().nonnegative().optional() }).strict(),
 ]);
 
@@ -147,6 +148,8 @@ export interface LocationStats {
   handOverLookups: number;
   /** Lookups a replica with no binding for the AOR passed on to the holders before it (its copy may trail theirs). */
   replicaMissLookups: number;
+  /** Of `replicatedIn`: answers to this replica's own `sip.register` kept as its copy (no push needed). */
+  answeredAsReplica: number;
   /** Replicated entries ignored: the sender or this node does not hold the AOR. */
   replicationRefused: number;
   /** Entries pushed to this node before its membership view made it their holder (the sender pushes them again). */
@@ -161,7 +164,7 @@ function toBinding(b: z.infer<typeof bindingSchema>): Binding {
 }
 
 export class DistributedLocation implements LocationService {
-  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0, handOverLookups: 0, replicaMissLookups: 0, replicationRefused: 0, replicationDeferred: 0, flowFailures: 0 };
+  readonly stats: LocationStats = { remoteRegisters: 0, remoteLookups: 0, holderFailovers: 0, replicatedOut: 0, replicatedIn: 0, handedOver: 0, dropped: 0, handOverLookups: 0, replicaMissLookups: 0, answeredAsReplica: 0, replicationRefused: 0, replicationDeferred: 0, flowFailures: 0 };
   private readonly versions = new Map<string, number>();
   private readonly replicas: number;
   private readonly log: Logger;
@@ -185,10 +188,13 @@ export class DistributedLocation implements LocationService {
     this.log = opts.logger;
     const { control } = opts;
     control.handle("sip.register", (p, peer) => {
-      this.requireSipProxy(peer, "sip.register");
-      const { aor, data } = parse(registerCall, p);
+      const from = this.requireSipProxy(peer, "sip.register");
+      const { aor, data, replica } = parse(registerCall, p);
       this.requireHolder(aor, "sip.register");
-      return this.applyLocal(aor, data as RegisterData);
+      // A caller that holds the AOR as well gets the new state and its version in the answer instead of a push.
+      const asReplica = replica === true && from !== this.opts.self && this.holders(aor).includes(from);
+      const outcome = this.applyLocal(aor, data as RegisterData, asReplica ? from : undefined);
+      return outcome.status === 200 && asReplica ? { ...outcome, version: this.versions.get(aor) ?? 0 } : outcome;
     });
     // Read-only: also for operator tools (`thor location`, certificate OU=monitor); nodes must be live sip_proxy members.
     control.handle("sip.lookup", (p, peer) => {
@@ -276,9 +282,18 @@ export class DistributedLocation implements LocationService {
   }
 
   async register(aor: string, data: RegisterData): Promise<RegisterOutcome> {
-    return this.viaHolders(aor, () => this.applyLocal(aor, data), "sip.register", { aor, data }, () => this.stats.remoteRegisters++, (v) => {
+    // A replica that is the edge asks the responsible node and keeps the answer as its copy: one message, not two.
+    const replica = this.holders(aor).includes(this.opts.self);
+    return this.viaHolders(aor, () => this.applyLocal(aor, data), "sip.register", replica ? { aor, data, replica } : { aor, data }, () => this.stats.remoteRegisters++, (v) => {
       const r = parseAnswer(registerAnswer, v, "sip.register");
-      return r.status === 200 ? { ...r, bindings: r.bindings.map(toBinding) } : r;
+      if (r.status !== 200) return r;
+      const { version, ...outcome } = r;
+      const bindings = r.bindings.map(toBinding);
+      if (replica && version !== undefined && r.aor === aor) {
+        const now = this.opts.clock.wallNow();
+        if (this.accept({ aor, version: Math.min(version, now + MAX_CLOCK_SKEW_MS), bindings: bindings.map((b) => clampBinding(b, now)) })) this.stats.answeredAsReplica++;
+      }
+      return { ...outcome, bindings };
     }) as Promise<RegisterOutcome>;
   }
 
@@ -376,12 +391,13 @@ export class DistributedLocation implements LocationService {
     return removed;
   }
 
-  private applyLocal(aor: string, data: RegisterData): RegisterOutcome {
+  /** Apply a REGISTER as a holder and push the new state to the other holders (but `answered`, which gets it in the answer). */
+  private applyLocal(aor: string, data: RegisterData, answered?: string): RegisterOutcome {
     const outcome = this.opts.registrar.apply(aor, data, this.opts.clock.wallNow());
     if (outcome.status === 200) {
       const version = Math.max((this.versions.get(aor) ?? 0) + 1, this.opts.clock.wallNow());
       this.versions.set(aor, version);
-      this.replicate(aor);
+      this.replicate(aor, answered);
     }
     return outcome;
   }
@@ -410,9 +426,9 @@ export class DistributedLocation implements LocationService {
    * `sip.replicate` call (flushed by setImmediate): under load a batch of
    * REGISTERs costs one control call per holder, not one each.
    */
-  private replicate(aor: string): void {
+  private replicate(aor: string, except?: string): void {
     for (const id of this.holders(aor)) {
-      if (id === this.opts.self) continue;
+      if (id === this.opts.self || id === except) continue;
       this.stats.replicatedOut++;
       let set = this.outgoing.get(id);
       if (!set) this.outgoing.set(id, (set = new Set()));

@@ -133,7 +133,7 @@ export class SipProxyRole implements Role {
       // Cut off from the cluster (no manager heard while the peers moved on, src/node/cut-off.ts), it would register
       // users into a view the others dropped: 503 + Retry-After sends phones to another node instead.
       const shared = this.opts.listen.find((l) => l.shared);
-      cluster = clusterHooks(self, () => ctx.roleMap(), shared ? shared.advertise ?? shared.host : undefined, () => (ctx.self().attrs["draining"] === true ? "draining" : starting() ? "starting" : ctx.cutOff?.() !== undefined ? "cut off" : undefined));
+      cluster = clusterHooks(self, () => ctx.roleMap(), shared ? shared.advertise ?? shared.host : undefined, () => ((ctx.draining?.() ?? ctx.self().attrs["draining"] === true) ? "draining" : starting() ? "starting" : ctx.cutOff?.() !== undefined ? "cut off" : undefined));
       credentials = this.remoteCredentials(distributed.control, this.location);
       listen.push({ transport: "tls", host: distributed.internal.host, port: distributed.internal.port, internal: true });
     }

@@ -97,7 +97,7 @@ describe("distributed SIP service end to end", () => {
       assert.equal(c.code, 0, describeRun(`caller (${name})`, c));
       assert.equal(s.code, 0, describeRun(`callee (${name})`, s));
       const path = nodesInPath(s.messages, lab.of("node").map((n) => n.ip));
-      assert.ok(path.length >= 1 && path.length <= 2, `nodes in the path: ${path.join(", ")}`);
+      assert.ok(path.length >= 1 && path.length <= 2, `nodes in the path: ${path.join(", ")} (${name}); what the callee logged:\n${s.messages.slice(0, 3000)}`);
       assert.ok(path.includes(node(1).ip) && path.includes(node(2).ip), `the call enters at node2 and leaves at bob's edge node3: ${path.join(", ")}`);
     }
     // The operator's view: bob's holders, each with his binding, reached through node3.

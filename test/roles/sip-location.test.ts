@@ -82,6 +82,26 @@ describe("distributed location service on in-process control links", { timeout: 
     await waitFor(() => loc("n2").store.lookup(aor, now()).length === 1, { message: "replicated to n2" });
   });
 
+  it("a replica that is the edge keeps the responsible node's answer as its copy: no push to it", async () => {
+    const aor = namedAorHeldBy("edge", "n2", "n3");
+    const pushed = loc("n2").stats.replicatedOut;
+    const kept = loc("n3").stats.answeredAsReplica;
+    assert.equal((await loc("n3").register(aor, data("e"))).status, 200);
+    assert.equal(loc("n3").stats.answeredAsReplica, kept + 1);
+    assert.deepEqual(loc("n3").store.lookup(aor, now()).map((b) => b.contact), ["<sip:e@192.0.2.7:5060>"], "the copy is there with the answer");
+    assert.equal(loc("n2").stats.replicatedOut, pushed, "the responsible node pushed nothing to n3");
+    // The state is the same on both holders, and a later change by the responsible node still reaches the replica.
+    assert.deepEqual(loc("n2").store.lookup(aor, now()), loc("n3").store.lookup(aor, now()));
+    assert.equal((await loc("n1").register(aor, data("e", 2))).status, 200);
+    await waitFor(() => loc("n3").store.lookup(aor, now())[0]?.cseq === 2, { message: "the next change pushed to n3" });
+    // A member that does not hold the AOR cannot have its push skipped by claiming to be a replica.
+    const other = namedAorHeldBy("claim", "n2", "n3");
+    const answer = (await mesh.link("n1").call("n2", "sip.register", { aor: other, data: data("c"), replica: true })) as { status: number; version?: number };
+    assert.equal(answer.status, 200);
+    assert.equal(answer.version, undefined, "no version for a caller that does not hold the AOR");
+    await waitFor(() => loc("n3").store.lookup(other, now()).length === 1, { message: "pushed to n3 as usual" });
+  });
+
   it("a replica asked the moment the responsible node answered a REGISTER (before the push) asks it", async () => {
     skew = 20_000; // past the hand-over grace of the last membership change: only the replica path can find it
     const aor = namedAorHeldBy("fresh", "n2", "n3");

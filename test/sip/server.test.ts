@@ -102,10 +102,13 @@ describe("SIP server edge cases on loopback", () => {
     let answers = 0;
     sock.on("message", () => answers++);
     await new Promise<void>((r) => sock.bind(0, ip, () => r()));
+    const started = performance.now();
     for (let i = 0; i < 200; i++) sock.send(options(`z9hG4bKflood${i}`), udpPort, HOST);
     await waitFor(() => server.proxy.guard.counters.dropped >= 100, { message: "flood dropped" });
+    // The bucket (burst 50, 50/s) refills while the flood is sent and read: on a loaded machine that takes a while.
+    const allowed = 50 + Math.ceil((50 * (performance.now() - started)) / 1000) + 5;
     sock.close();
-    assert.ok(answers <= 60, `answered ${answers} of 200`);
+    assert.ok(answers <= allowed, `answered ${answers} of 200 (at most ${allowed})`);
   });
 
   it("closes a TCP connection that sends a message without Content-Length, and keeps serving", async () => {

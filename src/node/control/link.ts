@@ -12,7 +12,7 @@
  */
 import type tls from "node:tls";
 import type net from "node:net";
-import { describeError, ThorError, type Logger } from "../../base/index.js";
+import { describeError, ThorError, turnWriter, type Logger } from "../../base/index.js";
 import { formatSubject, MemberLink, parsePassport, type Passport, type PeerIdentity, type RefusalEvent, type TlsIdentity } from "../../pki/index.js";
 import { ControlClosedError, ControlPayloadError, ControlRemoteError, ControlTimeoutError, ControlUnreachableError } from "../errors.js";
 import { ControlDecoder, DEFAULT_MAX_CONTROL_FRAME, encodeControlFrame, isRequest, type ControlFrame, type ControlRequest } from "./codec.js";
@@ -60,7 +60,7 @@ interface Pending {
 class Connection {
   readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private corked = false;
+  private readonly out: (data: Buffer) => void;
   private readonly decoder: ControlDecoder;
   closed = false;
 
@@ -72,6 +72,7 @@ class Connection {
     private readonly onProtocolError: (reason: string) => void,
   ) {
     this.decoder = new ControlDecoder(maxFrame);
+    this.out = turnWriter(socket);
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => {
       for (const r of this.decoder.push(chunk)) {
@@ -114,24 +115,10 @@ class Connection {
     return undefined;
   }
 
-  /**
-   * Frames written in one turn of the event loop leave together: the socket
-   * is corked at the first and uncorked once the loop has handled its ready
-   * I/O (setImmediate), so a burst of requests (one per SIP message of a
-   * batch of datagrams) costs one TLS record and one system call, not one
-   * each.
-   */
+  /** Frames written in one turn of the event loop leave together ({@link turnWriter}): one TLS record, one system call. */
   private send(bytes: Buffer): void {
     if (this.closed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      setImmediate(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(bytes);
+    this.out(bytes);
   }
 
   /** The frame's bytes, or why not: not JSON-serializable, or over the frame limit (ours, taken as the peer's). */

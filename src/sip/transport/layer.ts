@@ -93,6 +93,9 @@ export class TransportLayer implements SipTransport {
   private readonly receiver: SipReceiver;
   private readonly admit: (flow: Flow) => boolean;
   private readonly listeners: Listener[] = [];
+  /** bound() and local() answers (per `transport/use`), dropped when the listeners change ({@link listenersChanged}). */
+  private boundList: readonly BoundListener[] | undefined;
+  private readonly locals = new Map<string, Readonly<{ host: string; port: number }> | undefined>();
   private readonly flows = new FlowTable();
   private readonly accepted: ConnectionCounter;
   private readonly log: Logger;
@@ -151,24 +154,39 @@ export class TransportLayer implements SipTransport {
   }
 
   async start(): Promise<void> {
-    for (const spec of this.opts.listen) this.listeners.push(await this.listen(spec));
+    for (const spec of this.opts.listen) {
+      this.listeners.push(await this.listen(spec));
+      this.listenersChanged();
+    }
+  }
+
+  private listenersChanged(): void {
+    this.boundList = undefined;
+    this.locals.clear();
   }
 
   async stop(): Promise<void> {
     this.flows.destroyAll();
     await Promise.all(this.listeners.map((l) => l.close()));
     this.listeners.length = 0;
+    this.listenersChanged();
   }
 
-  bound(): BoundListener[] {
-    return this.listeners.map((l) => ({ ...l.spec, boundPort: l.port }));
+  /** The listeners and their ports (the same array until the listeners change: asked several times per message). */
+  bound(): readonly BoundListener[] {
+    return (this.boundList ??= Object.freeze(this.listeners.map((l) => Object.freeze({ ...l.spec, boundPort: l.port }))));
   }
 
-  local(transport: TransportName, use: "route" | "via" = "route"): { host: string; port: number } | undefined {
+  /** Our address for `transport` in a Record-Route or Contact (`route`) or a Via (`via`); computed once per listener set (several per message). */
+  local(transport: TransportName, use: "route" | "via" = "route"): Readonly<{ host: string; port: number }> | undefined {
+    const key = `${transport}/${use}`;
+    if (this.locals.has(key)) return this.locals.get(key);
     // A shared listener first for Record-Route and Contact, last for Via (ListenSpec.shared).
     const pub = this.listeners.filter((x) => !x.spec.internal).sort((a, b) => (!a.spec.shared === !b.spec.shared ? 0 : !a.spec.shared === (use === "via") ? -1 : 1));
     const l = pub.find((x) => x.spec.transport === transport) ?? (transport === "wss" ? undefined : pub.find((x) => x.spec.transport === (transport === "ws" ? "tcp" : transport)));
-    return l ? hostPort(l) : undefined;
+    const found = l ? Object.freeze(hostPort(l)) : undefined;
+    this.locals.set(key, found);
+    return found;
   }
 
   localInternal(): { host: string; port: number } | undefined {

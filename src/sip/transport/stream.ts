@@ -9,7 +9,7 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import { describeError } from "../../base/index.js";
+import { describeError, turnWriter } from "../../base/index.js";
 import { StreamFramer } from "../message/index.js";
 import type { TransportContext } from "./context.js";
 import { connectionId, normalizeAddress, reuseKey, servernameOf, SocketFlow } from "./flows.js";
@@ -112,8 +112,10 @@ export class StreamTransport {
     const inbound = dest === undefined;
     const remote = dest ?? { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
     const local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
-    // write() returning false is back-pressure, not failure: the bytes are queued and sent.
-    const flow = new SocketFlow(id, transport, local, remote, (d) => (socket.write(d), !socket.destroyed), () => socket.destroyed || !socket.writable, peer);
+    // write() returning false is back-pressure, not failure: the bytes are queued and sent. The messages of
+    // one loop turn leave together (one TLS record, one system call: a member link carries many per turn).
+    const write = turnWriter(socket);
+    const flow = new SocketFlow(id, transport, local, remote, (d) => (write(d), !socket.destroyed), () => socket.destroyed || !socket.writable, peer);
     const key = outboundKey ?? `${transport}:${remote.address}:${remote.port}`;
     const aliases = [key];
     ctx.flows.add(flow, key, socket);

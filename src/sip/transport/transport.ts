@@ -41,13 +41,13 @@ export interface SipTransport {
   /** An open flow by id. */
   flow(id: string): Flow | undefined;
   /** Where we listen. */
-  bound(): BoundListener[];
+  bound(): readonly BoundListener[];
   /**
    * The listener to name for `transport` (public listeners only): in a
    * Record-Route or Contact (`route`, a shared listener first), or in our
    * Via (`via`, the worker's own listener first: see ListenSpec.shared).
    */
-  local(transport: TransportName, use?: "route" | "via"): { host: string; port: number } | undefined;
+  local(transport: TransportName, use?: "route" | "via"): Readonly<{ host: string; port: number }> | undefined;
   /** The internal (member-to-member) listener, if any. */
   localInternal(): { host: string; port: number } | undefined;
 }
