@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { opsEndpoints, prometheusConfig } from "../../src/cli/lab.js";
-import { Lab } from "../support/lab.js";
+import { FORMATION_MS, Lab } from "../support/lab.js";
 import { waitFor } from "../support/wait-for.js";
 import { testNet } from "../support/slot.js";
 
@@ -47,9 +47,10 @@ describe("operations: metrics and health of every member, scraped by Prometheus"
     const endpoints = opsEndpoints(lab.plan);
     assert.deepEqual(endpoints.map((e) => e.kind).sort(), ["database", "dns", "eventserver", "eventserver", "eventserver", "manager", "manager", "node", "node"]);
     for (const e of endpoints) {
-      const health = await waitFor(() => fetch(`${e.url}/health`).then((r) => (r.ok ? r.json() : undefined)), { timeoutMs: 20_000, message: `${e.name} /health` });
+      // The lab waited for its nodes only: a DNS server or manager on a loaded machine may still be starting.
+      const health = await waitFor(() => fetch(`${e.url}/health`).then((r) => (r.ok ? r.json() : undefined)), { timeoutMs: FORMATION_MS, message: `${e.name} /health` });
       assert.equal((health as { member: string }).member, e.name);
-      const ready = await waitFor(() => fetch(`${e.url}/ready`).then((r) => (r.status === 200 ? r.text() : undefined)), { timeoutMs: 60_000, message: `${e.name} /ready` });
+      const ready = await waitFor(() => fetch(`${e.url}/ready`).then((r) => (r.status === 200 ? r.text() : undefined)), { timeoutMs: FORMATION_MS, message: `${e.name} /ready` });
       assert.doesNotMatch(ready, /secret|token|password|BEGIN|\.key/i, `${e.name} /ready shows no secret`);
       assert.doesNotMatch(ready, new RegExp(lab.plan.provisioning!.token));
     }
