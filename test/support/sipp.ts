@@ -13,7 +13,9 @@ export interface SippRun {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** The error log: its head and tail, 6000 characters in all. */
   errors: string;
+  /** The message log (`-trace_msg`): whole up to 1 MiB, else its head and tail. */
   messages: string;
 }
 
@@ -106,14 +108,17 @@ export function sipp(opts: SippOptions): { done: Promise<SippRun>; pid: number |
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout = (stdout + d).slice(-20_000)));
   child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-20_000)));
-  const read = (p: string) => {
+  const read = (p: string, keep: number) => {
     try {
-      return readFileSync(p, "utf8").slice(-6000);
+      const text = readFileSync(p, "utf8");
+      return text.length <= keep ? text : `${text.slice(0, keep / 2)}\n[... ${text.length - keep} characters left out ...]\n${text.slice(-keep / 2)}`;
     } catch {
       return "";
     }
   };
-  const done = new Promise<SippRun>((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr, errors: read(errors), messages: read(messages) })));
+  // The message log is kept whole up to 1 MiB: tests read the first INVITE from it, and on a loaded machine
+  // retransmissions make a single call's log longer than any short tail (describeRun shows the tail).
+  const done = new Promise<SippRun>((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr, errors: read(errors, 6000), messages: read(messages, 1 << 20) })));
   return { done, pid: child.pid, kill: () => child.kill("SIGKILL") };
 }
 
@@ -147,5 +152,5 @@ function udpBound(ip: string, port: number): boolean {
 }
 
 export function describeRun(name: string, r: SippRun): string {
-  return `${name}: sipp exited ${r.code}\n--- errors ---\n${r.errors}\n--- messages ---\n${r.messages}\n--- stderr ---\n${r.stderr}`;
+  return `${name}: sipp exited ${r.code}\n--- errors ---\n${r.errors}\n--- messages (the last 6000 characters) ---\n${r.messages.slice(-6000)}\n--- stderr ---\n${r.stderr}`;
 }
