@@ -73,6 +73,14 @@ export async function stopSipp(): Promise<void> {
 }
 
 /**
+ * SIPp's own socket buffers are 64 KiB: on a loaded test host a SIPp that
+ * waits for a CPU overflows them and loses datagrams, an ACK among them,
+ * which no retransmission brings back in our scenarios. The kernel caps the
+ * size at net.core.rmem_max / wmem_max.
+ */
+const BUFFERS = ["-buff_size", String(4 * 1024 * 1024)];
+
+/**
  * A real SIPp process. Resolves when it exits; `code` 0 means every call of
  * the scenario succeeded. Its error and message logs are returned for
  * assertion messages. It is tracked until it exits: {@link stopSipp} kills
@@ -86,7 +94,7 @@ export function sipp(opts: SippOptions): { done: Promise<SippRun>; pid: number |
   writeFileSync(file, text);
   const errors = join(work, `${n}-errors.log`);
   const messages = join(work, `${n}-messages.log`);
-  const args = ["-sf", file, "-i", opts.localIp, "-p", String(opts.localPort), "-t", opts.transport ?? "u1", "-m", String(opts.calls ?? 1), "-nostdin", "-timeout", `${opts.timeoutS ?? 20}s`, "-timeout_error", "-trace_err", "-error_file", errors, "-trace_msg", "-message_file", messages];
+  const args = ["-sf", file, "-i", opts.localIp, "-p", String(opts.localPort), "-t", opts.transport ?? "u1", "-m", String(opts.calls ?? 1), "-nostdin", ...BUFFERS, "-timeout", `${opts.timeoutS ?? 20}s`, "-timeout_error", "-trace_err", "-error_file", errors, "-trace_msg", "-message_file", messages];
   if (opts.rate) args.push("-r", String(opts.rate));
   if (opts.limit) args.push("-l", String(opts.limit));
   if (opts.inf) args.push("-inf", opts.inf);
