@@ -15,6 +15,6 @@ export {
   DEFAULT_DATABASE_INTERVAL_MS,
 } from "./options.js";
 export { ControlLink, DEFAULT_CONTROL_PORT, DEFAULT_CONTROL_TIMEOUT_MS, type ControlLinkOptions, type ControlHandler, type ControlStats } from "./control/link.js";
-export { ControlDecoder, encodeControlFrame, controlFrameSchema, DEFAULT_MAX_CONTROL_FRAME, type ControlFrame } from "./control/codec.js";
+export { ControlDecoder, encodeControlFrame, DEFAULT_MAX_CONTROL_FRAME, type ControlFrame } from "./control/codec.js";
 export { ControlUnreachableError, ControlTimeoutError, ControlClosedError, ControlRemoteError } from "./errors.js";
 export { ControlPayloadError } from "./errors.js";

@@ -11,21 +11,45 @@
  * in any order. A frame over the size limit or a body that is not one of
  * the three shapes is a protocol error: the decoder reports it and stops.
  */
-import { z } from "zod";
-
 /** @default 8 MiB (a ring slice handed over in one batch stays well below). */
 export const DEFAULT_MAX_CONTROL_FRAME = 8 * 1024 * 1024;
+const MAX_METHOD = 64;
+const MAX_CODE = 64;
+const MAX_MESSAGE = 1024;
 
-const id = z.number().int().nonnegative();
-export const controlFrameSchema = z.union([
-  z.object({ q: id, m: z.string().min(1).max(64), p: z.unknown() }).strict(),
-  z.object({ r: id, ok: z.literal(true), v: z.unknown() }).strict(),
-  z.object({ r: id, ok: z.literal(false), code: z.string().max(64), msg: z.string().max(1024) }).strict(),
-]);
+export type ControlRequest = { q: number; m: string; p?: unknown };
+export type ControlAnswer = { r: number; ok: true; v?: unknown } | { r: number; ok: false; code: string; msg: string };
+export type ControlFrame = ControlRequest | ControlAnswer;
 
-export type ControlFrame = z.infer<typeof controlFrameSchema>;
-export type ControlRequest = Extract<ControlFrame, { q: number }>;
-export type ControlAnswer = Extract<ControlFrame, { r: number }>;
+const isId = (x: unknown): x is number => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+const isText = (x: unknown, min: number, max: number): x is string => typeof x === "string" && x.length >= min && x.length <= max;
+const only = (o: object, allowed: readonly string[]): string | undefined => {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) return `unknown key "${k.slice(0, 32)}"`;
+  return undefined;
+};
+
+/**
+ * One of the three shapes, or why not. Checked by hand rather than with a
+ * schema union: the union tried every answer as a request first and built
+ * the issue list of that failure, 2–3% of a member's CPU on a 2-node
+ * profile (docs/PERFORMANCE.md, "Cluster cost at fixed offered rates").
+ */
+export function checkControlFrame(json: unknown): ControlFrame | string {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return "not an object";
+  const o = json as Record<string, unknown>;
+  if (Object.hasOwn(o, "q")) {
+    if (!isId(o["q"])) return "q is not an id";
+    if (!isText(o["m"], 1, MAX_METHOD)) return `m is not a method of 1 to ${MAX_METHOD} characters`;
+    return only(o, ["q", "m", "p"]) ?? { q: o["q"], m: o["m"], p: o["p"] };
+  }
+  if (!Object.hasOwn(o, "r")) return "neither a request (q) nor an answer (r)";
+  if (!isId(o["r"])) return "r is not an id";
+  if (o["ok"] === true) return only(o, ["r", "ok", "v"]) ?? { r: o["r"], ok: true, v: o["v"] };
+  if (o["ok"] !== false) return "ok is not a boolean";
+  if (!isText(o["code"], 0, MAX_CODE)) return `code is not a text of at most ${MAX_CODE} characters`;
+  if (!isText(o["msg"], 0, MAX_MESSAGE)) return `msg is not a text of at most ${MAX_MESSAGE} characters`;
+  return only(o, ["r", "ok", "code", "msg"]) ?? { r: o["r"], ok: false, code: o["code"], msg: o["msg"] };
+}
 
 export function isRequest(f: ControlFrame): f is ControlRequest {
   return "q" in f;
@@ -75,9 +99,9 @@ export class ControlDecoder {
       } catch {
         return this.fail(out, "frame body is not JSON");
       }
-      const parsed = controlFrameSchema.safeParse(json);
-      if (!parsed.success) return this.fail(out, `invalid frame: ${parsed.error.issues[0]?.message ?? "bad shape"}`);
-      out.push({ ok: true, frame: parsed.data });
+      const frame = checkControlFrame(json);
+      if (typeof frame === "string") return this.fail(out, `invalid frame: ${frame}`);
+      out.push({ ok: true, frame });
     }
     buf = buf.subarray(offset);
     this.chunks = buf.length > 0 ? [buf] : [];
