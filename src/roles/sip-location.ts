@@ -36,7 +36,7 @@
  * every answer from another holder is validated with a schema.
  */
 import { z } from "zod";
-import { describeError, type Clock, type Logger } from "../base/index.js";
+import { describeError, type Clock, type Logger, type TimerHandle } from "../base/index.js";
 import type { ControlLink } from "../node/index.js";
 import type { RoleMap } from "../overlay/index.js";
 import type { PeerIdentity } from "../pki/index.js";
@@ -51,6 +51,8 @@ const ROLE = "sip_proxy";
 const RETRY_MS = 1000;
 /** How long a holder that failed a call is asked last. */
 const SUSPECT_MS = 3000;
+/** How many call timeouts a read ({@link DistributedLocation.readViaHolders}) waits for a slow holder that has not failed. */
+export const HOLDER_PATIENCE = 3;
 /** After a membership change, a holder with nothing for an AOR asks the previous holders for this long. */
 const HANDOFF_GRACE_MS = 15_000;
 
@@ -300,14 +302,14 @@ export class DistributedLocation implements LocationService {
   async lookup(aor: string): Promise<Binding[]> {
     const set = this.holders(aor);
     const remote = (v: unknown) => parseAnswer(lookupAnswer, v, "sip.lookup").map(toBinding);
-    if (!set.includes(this.opts.self)) return this.viaHolders(aor, () => this.lookupHolder(aor, false), "sip.lookup", { aor }, () => this.stats.remoteLookups++, remote) as Promise<Binding[]>;
+    if (!set.includes(this.opts.self)) return this.readViaHolders(aor, () => this.lookupHolder(aor, false), "sip.lookup", { aor }, () => this.stats.remoteLookups++, remote) as Promise<Binding[]>;
     // A holder (the responsible node or a replica) answers from its own copy: replication is pushed on every
     // change, and a holder that has not seen the AOR yet after a ring change asks the previous holders.
     const here = await this.lookupHolder(aor, false);
     if (here.length > 0 || set[0] === this.opts.self) return here;
     // A replica's copy trails the responsible node's by one push: a REGISTER answered a moment ago on another
     // node may not be here yet. On a miss a replica asks the holders before it (healthy ones, in ring order).
-    return this.viaHolders(aor, () => here, "sip.lookup", { aor, forwarded: true }, () => this.stats.replicaMissLookups++, remote) as Promise<Binding[]>;
+    return this.readViaHolders(aor, () => here, "sip.lookup", { aor, forwarded: true }, () => this.stats.replicaMissLookups++, remote) as Promise<Binding[]>;
   }
 
   /**
@@ -345,30 +347,80 @@ export class DistributedLocation implements LocationService {
    * order); ourselves (`local`) when we are one, or when there is no ring
    * yet. Rejects when no holder answers. Also used for subscriber accounts,
    * which the same nodes hold. `answer` validates a remote holder's answer
-   * (throwing when it is malformed: the next holder is asked).
+   * (throwing when it is malformed: the next holder is asked). For changes
+   * (a REGISTER, a failed flow): one holder at a time, each given up after
+   * the call timeout.
    */
-  async viaHolders(aor: string, local: () => unknown, method: string, payload: unknown, count: () => void, answer: (v: unknown) => unknown = (v) => v): Promise<unknown> {
+  viaHolders(aor: string, local: () => unknown, method: string, payload: unknown, count: () => void, answer: (v: unknown) => unknown = (v) => v): Promise<unknown> {
+    return this.askHolders(aor, local, method, payload, count, answer, false);
+  }
+
+  /**
+   * {@link viaHolders} for a question that changes nothing (a lookup, an
+   * account): a holder that has not answered within the call timeout is not
+   * given up but asked beside the next one, and the first answer wins, for
+   * up to {@link HOLDER_PATIENCE} call timeouts. A holder that is alive but
+   * slow (a starved machine) still answers, where giving it up would fail
+   * the request with every holder alive; a dead one costs what it did.
+   */
+  readViaHolders(aor: string, local: () => unknown, method: string, payload: unknown, count: () => void, answer: (v: unknown) => unknown = (v) => v): Promise<unknown> {
+    return this.askHolders(aor, local, method, payload, count, answer, true);
+  }
+
+  private askHolders(aor: string, local: () => unknown, method: string, payload: unknown, count: () => void, answer: (v: unknown) => unknown, hedged: boolean): Promise<unknown> {
     const set = this.holders(aor);
-    if (set.length === 0 || set[0] === this.opts.self) return local();
+    if (set.length === 0 || set[0] === this.opts.self) return Promise.resolve().then(local);
     const now = this.opts.clock.wallNow();
     // Healthy holders first, in ring order; a holder that just failed is asked last.
     const order = [...set.filter((id) => (this.suspects.get(id) ?? 0) <= now), ...set.filter((id) => (this.suspects.get(id) ?? 0) > now)];
-    let lastError: unknown;
-    for (const id of order) {
-      if (id === this.opts.self) return local();
-      try {
+    const timeoutMs = this.opts.callTimeoutMs ?? 1500;
+    const { clock } = this.opts;
+    return new Promise((resolve, reject) => {
+      let next = 0;
+      let pending = 0;
+      let settled = false;
+      let lastError: unknown;
+      let hedge: TimerHandle | undefined;
+      const settle = (fn: () => void) => {
+        settled = true;
+        clock.clearTimeout(hedge);
+        fn();
+      };
+      const ask = (): void => {
+        clock.clearTimeout(hedge);
+        hedge = undefined;
+        if (settled) return;
+        const id = order[next++];
+        if (id === undefined) {
+          if (pending === 0) settle(() => reject(new LocationUnavailableError(`no holder of ${aor} answered ${method} (${set.join(", ")}): ${lastError instanceof Error ? lastError.message : "no answer"}`, { cause: lastError })));
+          return;
+        }
+        if (id === this.opts.self) return settle(() => resolve(Promise.resolve().then(local)));
         count();
-        const v = answer(await this.opts.control.call(id, method, payload, this.opts.callTimeoutMs ?? 1500));
-        this.suspects.delete(id);
-        return v;
-      } catch (err) {
-        lastError = err;
-        this.stats.holderFailovers++;
-        if (!this.suspects.has(id)) this.log.warn({ aor, holder: id, err: describeError(err) }, `${method}: holder unreachable, asking the next ones for ${SUSPECT_MS} ms`);
-        this.suspects.set(id, this.opts.clock.wallNow() + SUSPECT_MS);
-      }
-    }
-    throw new LocationUnavailableError(`no holder of ${aor} answered ${method} (${set.join(", ")}): ${lastError instanceof Error ? lastError.message : "no answer"}`, { cause: lastError });
+        pending++;
+        if (hedged && next < order.length) hedge = clock.setTimeout(ask, timeoutMs);
+        this.opts.control
+          .call(id, method, payload, hedged ? timeoutMs * HOLDER_PATIENCE : timeoutMs)
+          .then(answer)
+          .then(
+            (v) => {
+              pending--;
+              this.suspects.delete(id);
+              if (!settled) settle(() => resolve(v));
+            },
+            (err: unknown) => {
+              pending--;
+              lastError = err;
+              this.stats.holderFailovers++;
+              if (!this.suspects.has(id)) this.log.warn({ aor, holder: id, err: describeError(err) }, `${method}: holder unreachable, asking the next ones for ${SUSPECT_MS} ms`);
+              this.suspects.set(id, clock.wallNow() + SUSPECT_MS);
+              // The next holder at once (a slow one asked before may still answer first).
+              ask();
+            },
+          );
+      };
+      ask();
+    });
   }
 
   async flowFailed(aor: string, flow: FailedFlow): Promise<number> {

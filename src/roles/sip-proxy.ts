@@ -282,7 +282,7 @@ export class SipProxyRole implements Role {
         const here = local.lookup(username, realm);
         if (here) return here;
         try {
-          const v = await location.viaHolders(`${username}@${realm}`, () => null, "sip.credentials", { username, realm }, () => undefined, (a) => parseAnswer(credentialsAnswer, a, "sip.credentials"));
+          const v = await location.readViaHolders(`${username}@${realm}`, () => null, "sip.credentials", { username, realm }, () => undefined, (a) => parseAnswer(credentialsAnswer, a, "sip.credentials"));
           return v === null ? undefined : (v as Credentials);
         } catch (err) {
           this.log?.warn({ username, err: describeError(err) }, "no holder of the account answered");

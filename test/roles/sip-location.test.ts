@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { silentLogger, systemClock, type Clock } from "../../src/base/index.js";
+import { silentLogger, sleep, systemClock, type Clock } from "../../src/base/index.js";
 import { RoleMap } from "../../src/overlay/index.js";
 import { DistributedLocation } from "../../src/roles/index.js";
 import { LocationUnavailableError, Registrar, type RegisterData } from "../../src/sip/index.js";
@@ -51,8 +51,21 @@ describe("distributed location service on in-process control links", { timeout: 
     for (const l of nodes.values()) l.onMembership(m);
   };
 
+  /** Time a member's location takes before answering a `sip.lookup` (a slow holder, alive). */
+  const delays = new Map<Id, number>();
+
   before(async () => {
     mesh = await ControlMesh.create(IDS, 34);
+    for (const id of IDS) {
+      const link = mesh.link(id);
+      const handle = link.handle.bind(link);
+      link.handle = (method, handler) =>
+        handle(method, async (payload, peer) => {
+          const delay = method === "sip.lookup" ? (delays.get(id) ?? 0) : 0;
+          if (delay > 0) await sleep(delay);
+          return handler(payload, peer);
+        });
+    }
     for (const id of IDS) nodes.set(id, new DistributedLocation({ self: id, control: mesh.link(id), registrar: new Registrar(), clock, logger: silentLogger, map: () => map, replicas: 2, callTimeoutMs: 1000 }));
     apply(RoleMap.fromMembers(["n1", "n2", "n3"].map((id) => mesh.entity(id, ["sip_proxy"]))));
   });
@@ -135,6 +148,24 @@ describe("distributed location service on in-process control links", { timeout: 
     assert.ok(dropped.length > 0);
     await waitFor(() => dropped.every(([h, aor]) => loc(h).store.lookup(aor, now()).length === 0), { message: "former holders dropped what they handed over" });
     for (const aor of aors) assert.equal((await loc("n1").lookup(aor)).length, 1, `${aor} still found`);
+  });
+
+  it("a lookup waits for holders that are alive but slower than the call timeout, asking the next one beside, not instead", async () => {
+    const aor = namedAorHeldBy("slow", "n2", "n3");
+    const edge = IDS.find((id) => id !== "n2" && id !== "n3")!;
+    assert.equal((await loc(edge).register(aor, data("slow"))).status, 200);
+    await waitFor(() => loc("n3").store.lookup(aor, now()).length === 1, { message: "replicated to n3" });
+    // Both answer 1.2 call timeouts late: given up one after the other, the lookup would fail after two timeouts.
+    delays.set("n2", 1200).set("n3", 1200);
+    const failovers = loc(edge).stats.holderFailovers;
+    const asked = loc(edge).stats.remoteLookups;
+    try {
+      assert.equal((await loc(edge).lookup(aor)).length, 1);
+    } finally {
+      delays.clear();
+    }
+    assert.equal(loc(edge).stats.holderFailovers, failovers, "no holder given up");
+    assert.equal(loc(edge).stats.remoteLookups, asked + 2, "the replica was asked beside the responsible node after one call timeout");
   });
 
   it("when the responsible node is dead its replica answers, and the dead node is asked last from then on", async () => {
