@@ -2,10 +2,11 @@ import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FORMATION_MS, Lab } from "../support/lab.js";
+import { Lab } from "../support/lab.js";
 import { describeRun, sipp, stopSipp } from "../support/sipp.js";
 import { waitFor } from "../support/wait-for.js";
 import { testNet } from "../support/slot.js";
+import { startLab } from "../support/sip-cluster-lab.js";
 
 /**
  * Issue 15 item 4: two nodes dying together lose no registration when each
@@ -35,10 +36,7 @@ describe("two nodes killed at once, three replicas", () => {
   before(async () => {
     lab = await Lab.create({ subnet: SUB, eventServers: 1, managers: 1, nodes: [["sip_proxy"], ["sip_proxy"], ["sip_proxy"], ["sip_proxy"], ["sip_proxy"]] });
     writeFileSync(lab.plan.usersFile, users.map((u) => `[[users]]\nusername = "${u}"\npassword = "${password(u)}"\n`).join("\n"));
-    for (const kind of ["eventserver", "manager", "database"] as const) for (const m of lab.of(kind)) lab.start(m.name);
-    for (const m of lab.of("node")) lab.start(m.name, ["--replicas", String(REPLICAS), "--sip-rate", "100000", "--statistics-interval-ms", "1000"]);
-    await lab.observe();
-    await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === 5, { timeoutMs: FORMATION_MS, message: "5 nodes" });
+    await startLab(lab, 5, ["--replicas", String(REPLICAS), "--sip-rate", "100000", "--statistics-interval-ms", "1000"]);
   });
 
   // A failed test leaves no SIPp bound to its ports.

@@ -63,6 +63,7 @@ describe("drain a node under SIPp load", () => {
     for (const m of lab.of("node")) lab.start(m.name, NODE_ARGS);
     await lab.observe();
     await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === 3, { timeoutMs: FORMATION_MS, message: "3 nodes" });
+    await lab.sipReady();
   });
 
   // A failed test leaves no SIPp bound to its ports.

@@ -53,6 +53,7 @@ describe("media relay end to end with baresip phones", () => {
       },
       { timeoutMs: 90_000, message: `4 nodes in the snapshot (have ${lab.memberIds().join(",")}); ${[...lab.procs.values()].map((p) => p.describe()).join("\n").slice(-6000)}` },
     );
+    await lab.sipReady();
     const mon = lab.member("monitor");
     identity = await TlsIdentity.load({ ca: join(lab.plan.caDir, "ca.crt"), cert: mon.cert, key: mon.key, crl: join(lab.plan.caDir, "crl.pem") });
     control = new ControlLink({ identity, logger: silentLogger, host: testIp(130, 1), port: 0, resolve: (id) => ({ host: lab.member(id).ip, port: 9600 }) });

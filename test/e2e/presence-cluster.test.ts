@@ -44,6 +44,7 @@ describe("presence on the sip_proxy ring", () => {
     for (const m of lab.of("node")) lab.start(m.name, ["--presence-without-rules", "allow", "--statistics-interval-ms", "500"]);
     await lab.observe();
     await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === 3, { timeoutMs: FORMATION_MS, message: "3 nodes in the snapshot" });
+    await lab.sipReady();
   });
 
   after(async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { issueLabCertificates, planLab, type LabMember, type LabOptions } from "../../src/cli/lab.js";
 import { LabRunner } from "../../src/cli/lab-runner.js";
+import { sipOptions } from "../../src/cli/commands/check.js";
 import { startThor, type ThorProcess } from "./processes.js";
 import { waitFor } from "./wait-for.js";
 
@@ -41,6 +42,21 @@ export class Lab extends LabRunner<ThorProcess> {
         return (this.view.snapshot?.members.length ?? 0) === nodes;
       },
       { timeoutMs, message: `${nodes} nodes in the snapshot` },
+    );
+  }
+
+  /**
+   * Wait until every running node with a public SIP listener answers SIP
+   * OPTIONS with 200. A node answers 503 "starting" until the snapshot that
+   * lists it has reached it, and on a loaded host that can come well after
+   * the observer saw the same snapshot.
+   */
+  async sipReady(timeoutMs = FORMATION_MS): Promise<void> {
+    const nodes = this.of("node").filter((m) => m.ports["sip_udp"] !== undefined && this.procs.get(m.name)?.alive === true);
+    await Promise.all(
+      nodes.map((m) =>
+        waitFor(async () => (await sipOptions(m.ip, m.ports["sip_udp"]!, 1000).catch(() => undefined))?.status === 200, { timeoutMs, intervalMs: 100, message: `${m.name} answers SIP OPTIONS with 200` }),
+      ),
     );
   }
 

@@ -15,12 +15,13 @@ export function writeUsers(file: string, users: readonly string[]): void {
   writeFileSync(file, users.map((u) => `[[users]]\nusername = "${u}"\npassword = "${password(u)}"\n`).join("\n"));
 }
 
-/** Start a lab's members, the nodes with `nodeArgs`, and wait for `nodes` of them in the snapshot. */
+/** Start a lab's members, the nodes with `nodeArgs`; wait for `nodes` of them in the snapshot, each answering SIP. */
 export async function startLab(lab: Lab, nodes: number, nodeArgs: string[]): Promise<void> {
   for (const kind of ["eventserver", "manager", "database"] as const) for (const m of lab.of(kind)) lab.start(m.name);
   for (const m of lab.of("node").slice(0, nodes)) lab.start(m.name, nodeArgs);
   await lab.observe();
   await waitFor(() => (lab.view.snapshot?.members.length ?? 0) === nodes, { timeoutMs: FORMATION_MS, message: `${nodes} nodes in the snapshot` });
+  await lab.sipReady();
 }
 
 /** Bindings a node reported on Thor.Statistics after `since` (wall-clock ms). */
