@@ -46,13 +46,15 @@ export class Lab extends LabRunner<ThorProcess> {
   }
 
   /**
-   * Wait until every running node with a public SIP listener answers SIP
-   * OPTIONS with 200. A node answers 503 "starting" until the snapshot that
-   * lists it has reached it, and on a loaded host that can come well after
-   * the observer saw the same snapshot.
+   * Wait until every running node with a public SIP listener (or only those
+   * named) answers SIP OPTIONS with 200. A node answers 503 "starting" until
+   * the snapshot that lists it has reached it, and on a loaded host that can
+   * come well after the observer saw the same snapshot. Each probe leaves a
+   * server transaction on the node until Timer J (64 × T1): a node that is
+   * to be drained soon after is better not probed.
    */
-  async sipReady(timeoutMs = FORMATION_MS): Promise<void> {
-    const nodes = this.of("node").filter((m) => m.ports["sip_udp"] !== undefined && this.procs.get(m.name)?.alive === true);
+  async sipReady(names?: readonly string[], timeoutMs = FORMATION_MS): Promise<void> {
+    const nodes = this.of("node").filter((m) => m.ports["sip_udp"] !== undefined && this.procs.get(m.name)?.alive === true && (names === undefined || names.includes(m.name)));
     await Promise.all(
       nodes.map((m) =>
         waitFor(async () => (await sipOptions(m.ip, m.ports["sip_udp"]!, 1000).catch(() => undefined))?.status === 200, { timeoutMs, intervalMs: 100, message: `${m.name} answers SIP OPTIONS with 200` }),
