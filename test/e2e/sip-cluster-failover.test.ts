@@ -36,6 +36,25 @@ describe("distributed SIP service: failure and growth", () => {
     return f;
   };
 
+  /**
+   * Every user registered through node1 by one SIPp, from the contacts' address (a contact host other than
+   * the source looks NATed and is reached at the source).
+   */
+  const registerAll = (o: { file: string; localPort: number; rate: number; limit: number; mediaPort?: number }) =>
+    sipp({
+      scenario: "register-csv.xml",
+      localIp: `${SUB}.200`,
+      localPort: o.localPort,
+      ...(o.mediaPort !== undefined ? { mediaPort: o.mediaPort } : {}),
+      remote: `${lab.of("node")[0]!.ip}:5060`,
+      inf: csv(o.file, registrations()),
+      keys: { domain: DOMAIN, contact_host: `${SUB}.200:6000`, expires: "3600" },
+      calls: COUNT,
+      rate: o.rate,
+      limit: o.limit,
+      timeoutS: 60,
+    });
+
   before(async () => {
     // Three event servers, as in production: a manager that does not hear a majority of them publishes nothing
     // (docs/manager.md), and with only one, a single stall of it on a loaded host kept node5 from joining.
@@ -51,20 +70,7 @@ describe("distributed SIP service: failure and growth", () => {
   });
 
   it("SIGKILL of a responsible node loses no registration; restarted, it gets its bindings back", async () => {
-    const edge = lab.of("node")[0]!;
-    const reg = sipp({
-      scenario: "register-csv.xml",
-      // From the contacts' address: a contact host other than the source looks NATed and is reached at the source.
-      localIp: `${SUB}.200`,
-      localPort: 5071,
-      remote: `${edge.ip}:5060`,
-      inf: csv("users.csv", registrations()),
-      keys: { domain: DOMAIN, contact_host: `${SUB}.200:6000`, expires: "3600" },
-      calls: COUNT,
-      rate: 1000,
-      limit: 200,
-      timeoutS: 60,
-    });
+    const reg = registerAll({ file: "users.csv", localPort: 5071, rate: 1000, limit: 200 });
     const r = await reg.done;
     assert.equal(r.code, 0, describeRun("4000 registrations", r));
     const total = (since = 0) => lab.of("node").slice(0, 4).reduce((s, n) => s + (freshBindings(lab, n.name, since) ?? 0), 0);
@@ -113,19 +119,7 @@ describe("distributed SIP service: failure and growth", () => {
 
   it("a node joining under load takes its slices while registrations and calls keep succeeding", async () => {
     const joiner = lab.of("node")[4]!;
-    const registering = sipp({
-      scenario: "register-csv.xml",
-      localIp: `${SUB}.200`,
-      localPort: 5072,
-      mediaPort: 7000, // the UAS on this address has SIP port 6000, SIPp's default media port
-      remote: `${lab.of("node")[0]!.ip}:5060`,
-      inf: csv("users2.csv", registrations()),
-      keys: { domain: DOMAIN, contact_host: `${SUB}.200:6000`, expires: "3600" },
-      calls: COUNT,
-      rate: 400,
-      limit: 100,
-      timeoutS: 60,
-    });
+    const registering = registerAll({ file: "users2.csv", localPort: 5072, rate: 400, limit: 100, mediaPort: 7000 }); // the UAS on this address has SIP port 6000, SIPp's default media port
     const CALLS = 300;
     // Not bounded by count (see above): stopped once the caller is done.
     const uas = sipp({ scenario: "uas.xml", localIp: `${SUB}.200`, localPort: 6000, calls: CALLS * 2, timeoutS: 90 });
