@@ -14,15 +14,18 @@
  * The registration of every user is the throughput figure (all out). The
  * CPU costs are measured afterwards, at fixed offered rates held for
  * THOR_BENCH_CLUSTER_SECONDS (15 s) each, the same for every cluster size:
- * re-registrations (THOR_BENCH_CLUSTER_REG_RATE, 300/s in all; each
- * changes the binding's expiry, so it is replicated) and calls
- * (THOR_BENCH_CLUSTER_CALL_RATE, 80/s in all). The cost is user + system
+ * re-registrations (THOR_BENCH_CLUSTER_REG_RATE, 300/s and 1500/s in all;
+ * each changes the binding's expiry, so it is replicated) and calls
+ * (THOR_BENCH_CLUSTER_CALL_RATE, 80/s and 300/s in all). The cost is user + system
  * CPU time summed over every thor process (nodes, event server, manager,
  * database announcer), less their idle use, per registration and per call;
  * the 2- and 3-node costs against the 1-node cost are the cluster's
  * overhead (issue 11, item 5: ≤ 1.5×). A fixed rate below every size's
  * limit compares the same work: an all-out burst of a few seconds would
  * compare loop turns of different fullness.
+ * With 2 nodes, one more call phase sends every call into node1 for callees
+ * registered through node2, so that the CPU of the caller's edge and of the
+ * callee's edge show apart (both against the whole call on one node).
  * Then failover: SIGKILL of the node responsible for about a third of the
  * users, and an immediate round of calls to every one of them through
  * another node: how long until all were reached, and how many were lost.
@@ -45,9 +48,16 @@ const SUBNET = "127.0.60";
 const DOMAIN = "example.com";
 const USERS = 3000;
 const envNumber = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-/** Offered rates (in all, split evenly over the nodes) and how long each is held. */
-const REG_RATE = envNumber("THOR_BENCH_CLUSTER_REG_RATE", 300);
-const CALL_RATE = envNumber("THOR_BENCH_CLUSTER_CALL_RATE", 80);
+const envRates = (name: string, fallback: string) => (process.env[name] ?? fallback).split(",").map(Number);
+/**
+ * Offered rates (in all, split evenly over the nodes) and how long each is
+ * held: a light load, where every message wakes its process up on its own,
+ * and one that fills the loop turns the way real traffic does. The i-th
+ * REGISTER rate and the i-th call rate make the i-th level.
+ */
+const REG_RATES = envRates("THOR_BENCH_CLUSTER_REG_RATE", "300,1500");
+const CALL_RATES = envRates("THOR_BENCH_CLUSTER_CALL_RATE", "80,300");
+if (REG_RATES.length !== CALL_RATES.length) throw new Error("THOR_BENCH_CLUSTER_REG_RATE and _CALL_RATE list as many rates");
 const SECONDS = envNumber("THOR_BENCH_CLUSTER_SECONDS", 15);
 const users = Array.from({ length: USERS }, (_, i) => `b${i}`);
 const pw = (u: string) => `${u}-pw`;
@@ -111,10 +121,11 @@ async function callAll(c: Cluster, dir: string, callees: string[][], via: (i: nu
   const uas = [...uasCount].map(([k]) => runSippStats(["-sf", join(SCENARIOS, "uas.xml"), "-i", clientIp(k), "-p", "6000", "-timeout", "120s"], dir, { onSpawn: (pid) => uasPids.push(pid) }));
   await sleep(500);
   const scenario = uacScenario(dir);
+  const callers = callees.filter((list) => list.length > 0).length;
   const uac = callees.map((list, i) =>
     list.length === 0
       ? Promise.resolve({ ok: 0, failed: 0, seconds: 0, retransmissions: 0 })
-      : runSippStats(["-sf", scenario, "-inf", csv(dir, `call${i}.csv`, list), "-au", "alice", "-ap", "alice-secret", "-key", "user", "alice", "-key", "domain", DOMAIN, "-i", clientIp(10 + i), "-p", "5080", "-m", String(offered ? Math.ceil(offered.count / nodes.length) : list.length), "-r", String(offered ? offered.rate / nodes.length : 100000), "-l", String(limit), "-timeout", "120s", via(i)], dir),
+      : runSippStats(["-sf", scenario, "-inf", csv(dir, `call${i}.csv`, list), "-au", "alice", "-ap", "alice-secret", "-key", "user", "alice", "-key", "domain", DOMAIN, "-i", clientIp(10 + i), "-p", "5080", "-m", String(offered ? Math.ceil(offered.count / callers) : list.length), "-r", String(offered ? offered.rate / callers : 100000), "-l", String(limit), "-timeout", "120s", via(i)], dir),
   );
   const result = sum(await Promise.all(uac));
   for (const pid of uasPids) process.kill(pid, "SIGTERM");
@@ -122,25 +133,40 @@ async function callAll(c: Cluster, dir: string, callees: string[][], via: (i: nu
   return result;
 }
 
-/** CPU seconds used so far by every thor process of the cluster. */
-const thorCpu = (c: Cluster) => cpuSeconds([...c.procs.values()].map((p) => p.pid));
+/** CPU seconds used so far by each thor process of the cluster, by name. */
+const thorCpu = (c: Cluster) => new Map([...c.procs].map(([name, p]) => [name, cpuSeconds([p.pid])]));
+
+type Costed = SippStats & { cpuUs: number; byProcess: Map<string, number> };
 
 /**
- * `work`, and the thor CPU it cost (µs per successful operation): the CPU
- * the processes used meanwhile, less what they use idle (timers, beacons,
- * statistics) over the same time, measured for 3 s just before.
+ * `work`, and the thor CPU it cost (µs per successful operation), in all
+ * and by process: the CPU the processes used meanwhile, less what they use
+ * idle (timers, beacons, statistics) over the same time, measured for 3 s
+ * just before.
  */
-async function costed(c: Cluster, work: () => Promise<SippStats>): Promise<SippStats & { cpuUs: number }> {
+async function costed(c: Cluster, work: () => Promise<SippStats>): Promise<Costed> {
   const idle0 = thorCpu(c);
   const t0 = performance.now();
   await sleep(3000);
-  const idlePerS = (thorCpu(c) - idle0) / ((performance.now() - t0) / 1000);
-  const before = thorCpu(c);
+  const idle1 = thorCpu(c);
+  const idleSeconds = (performance.now() - t0) / 1000;
   const t1 = performance.now();
   const stats = await work();
-  const busy = thorCpu(c) - before - idlePerS * ((performance.now() - t1) / 1000);
-  return { ...stats, cpuUs: (Math.max(0, busy) * 1e6) / Math.max(1, stats.ok) };
+  const after = thorCpu(c);
+  const seconds = (performance.now() - t1) / 1000;
+  const perOp = (busy: number) => (Math.max(0, busy) * 1e6) / Math.max(1, stats.ok);
+  const byProcess = new Map<string, number>();
+  for (const [name, cpu] of after) {
+    const idlePerS = ((idle1.get(name) ?? 0) - (idle0.get(name) ?? 0)) / idleSeconds;
+    byProcess.set(name, cpu - (idle1.get(name) ?? 0) - idlePerS * seconds);
+  }
+  const total = [...byProcess.values()].reduce((a, b) => a + b, 0);
+  return { ...stats, cpuUs: perOp(total), byProcess: new Map([...byProcess].map(([name, busy]) => [name, perOp(busy)])) };
 }
+
+/** The per-operation CPU of each process (those `which` names), as text. */
+const byProcess = (c: Costed, which: (name: string) => boolean = () => true) =>
+  [...c.byProcess].filter(([name]) => which(name)).map(([name, us]) => `${name} ${Math.round(us)} µs`).join(", ");
 
 function sum(stats: SippStats[]): SippStats {
   return { ok: stats.reduce((a, s) => a + s.ok, 0), failed: stats.reduce((a, s) => a + s.failed, 0), seconds: Math.max(...stats.map((s) => s.seconds)), retransmissions: stats.reduce((a, s) => a + s.retransmissions, 0) };
@@ -148,19 +174,29 @@ function sum(stats: SippStats[]): SippStats {
 
 export async function run(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  const figures = new Map<number, { all: SippStats; reg: SippStats & { cpuUs: number }; calls: SippStats & { cpuUs: number } }>();
-  // THOR_BENCH_CLUSTER_SIZES=2 (say) runs only those sizes, e.g. to profile one (NODE_OPTIONS=--cpu-prof).
+  type Level = { regRate: number; callRate: number; reg: Costed; calls: Costed };
+  const figures = new Map<number, { all: SippStats; levels: Level[] }>();
+  const oneWay: Costed[] = [];
+  // THOR_BENCH_CLUSTER_SIZES=2 (say) runs only those sizes, e.g. to profile one (THOR_BENCH_NODE_ARGS=--cpu-prof ...).
   const sizes = (process.env["THOR_BENCH_CLUSTER_SIZES"] ?? "1,2,3").split(",").map(Number);
   for (const n of sizes) {
     const dir = mkdtempSync(join(tmpdir(), "thor-bench-cluster-"));
     const c = await cluster(n, dir);
     try {
       const all = await registerAll(c, dir);
-      const reg = await costed(c, () => registerAll(c, dir, { rate: REG_RATE, count: REG_RATE * SECONDS }));
       // Caller i calls users registered through node (i+1) % n, entering at node i.
       const callees = nodesOf(c).map((_, i) => share(n, (i + 1) % n));
-      const calls = await costed(c, () => callAll(c, dir, callees, (i) => `${nodesOf(c)[i]!.ip}:5060`, Math.ceil(150 / n), { rate: CALL_RATE, count: CALL_RATE * SECONDS }));
-      figures.set(n, { all, reg, calls });
+      const via = (i: number) => `${nodesOf(c)[i]!.ip}:5060`;
+      const levels: Level[] = [];
+      for (const [k, regRate] of REG_RATES.entries()) {
+        const callRate = CALL_RATES[k]!;
+        const reg = await costed(c, () => registerAll(c, dir, { rate: regRate, count: regRate * SECONDS }));
+        const calls = await costed(c, () => callAll(c, dir, callees, via, Math.ceil(150 / n), { rate: callRate, count: callRate * SECONDS }));
+        levels.push({ regRate, callRate, reg, calls });
+        // Where a crossing call's cost is: every call enters at node1 and reaches a callee registered through node2.
+        if (n === 2) oneWay.push(await costed(c, () => callAll(c, dir, [callees[0]!, []], via, 150, { rate: callRate, count: callRate * SECONDS })));
+      }
+      figures.set(n, { all, levels });
       if (n === 3) results.push(...(await failover(c, dir)));
     } finally {
       await stopBenchLab(c);
@@ -177,18 +213,35 @@ export async function run(): Promise<BenchResult[]> {
       note: `every user once, all out: ${f.all.ok} ok, ${f.all.failed} failed in ${f.all.seconds.toFixed(1)} s; replicas 2`,
     });
   }
-  for (const [n, f] of figures) {
-    for (const [what, rate, stats, baseline, note] of [
-      ["re-REGISTER with digest", REG_RATE, f.reg, one.reg.cpuUs, "most REGISTERs reach a holder through another node, every change is replicated"],
-      ["call with auth", CALL_RATE, f.calls, one.calls.cpuUs, "each call crosses the caller's and the callee's node, with a location lookup"],
-    ] as const) {
-      const held = `${rate}/s offered for ${SECONDS} s: ${stats.ok} ok, ${stats.failed} failed in ${stats.seconds.toFixed(1)} s`;
+  for (const [k] of REG_RATES.entries()) {
+    const base = one.levels[k]!;
+    for (const [n, f] of figures) {
+      const level = f.levels[k]!;
+      for (const [what, rate, stats, baseline, note] of [
+        ["re-REGISTER with digest", level.regRate, level.reg, base.reg.cpuUs, "most REGISTERs reach a holder through another node, every change is replicated"],
+        ["call with auth", level.callRate, level.calls, base.calls.cpuUs, "each call crosses the caller's and the callee's node, with a location lookup"],
+      ] as const) {
+        const held = `${stats.ok} ok, ${stats.failed} failed in ${stats.seconds.toFixed(1)} s`;
+        results.push({
+          name: `thor CPU per ${what} at ${rate}/s, ${n} node${n > 1 ? "s" : ""} (all processes summed)`,
+          value: stats.cpuUs,
+          unit: "µs",
+          ...(n > 1 ? { baseline: { name: "1 node", value: baseline } } : {}),
+          note: `${n > 1 ? note : "the same work on one node"}; offered for ${SECONDS} s: ${held}; by process: ${byProcess(stats)}`,
+        });
+      }
+    }
+    const split = oneWay[k];
+    if (!split) continue;
+    const held = `all entering at node1 for callees registered through node2, offered for ${SECONDS} s: ${split.ok} ok, ${split.failed} failed`;
+    const others = byProcess(split, (name) => !name.startsWith("node"));
+    for (const [node, role] of [["node1", "the caller's edge (digest, lookup, first proxy pass)"], ["node2", "the callee's edge (second proxy pass, to the callee's flow)"]] as const) {
       results.push({
-        name: `thor CPU per ${what}, ${n} node${n > 1 ? "s" : ""} (all processes summed)`,
-        value: stats.cpuUs,
+        name: `thor CPU per call at ${role.split(" (")[0]} at ${base.callRate}/s, 2 nodes`,
+        value: split.byProcess.get(node) ?? 0,
         unit: "µs",
-        ...(n > 1 ? { baseline: { name: "1 node", value: baseline } } : {}),
-        note: `${n > 1 ? note : "the same work on one node"}; ${held}`,
+        baseline: { name: "the whole call on 1 node", value: base.calls.cpuUs },
+        note: `${role}; all processes ${Math.round(split.cpuUs)} µs (${others}); ${held}`,
       });
     }
   }
