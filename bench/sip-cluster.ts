@@ -154,14 +154,15 @@ async function costed(c: Cluster, work: () => Promise<SippStats>): Promise<Coste
   const stats = await work();
   const after = thorCpu(c);
   const seconds = (performance.now() - t1) / 1000;
-  const perOp = (busy: number) => (Math.max(0, busy) * 1e6) / Math.max(1, stats.ok);
+  // Not clamped per process: a process's small negative figure is the noise of its idle estimate.
+  const perOp = (busy: number) => (busy * 1e6) / Math.max(1, stats.ok);
   const byProcess = new Map<string, number>();
   for (const [name, cpu] of after) {
     const idlePerS = ((idle1.get(name) ?? 0) - (idle0.get(name) ?? 0)) / idleSeconds;
     byProcess.set(name, cpu - (idle1.get(name) ?? 0) - idlePerS * seconds);
   }
   const total = [...byProcess.values()].reduce((a, b) => a + b, 0);
-  return { ...stats, cpuUs: perOp(total), byProcess: new Map([...byProcess].map(([name, busy]) => [name, perOp(busy)])) };
+  return { ...stats, cpuUs: perOp(Math.max(0, total)), byProcess: new Map([...byProcess].map(([name, busy]) => [name, perOp(busy)])) };
 }
 
 /** The per-operation CPU of each process (those `which` names), as text. */
